@@ -1,0 +1,50 @@
+# Two commands: `make demo` runs the product on its embedded default, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format install lock migrate seed bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py demo --seed-only
+
+demo: migrate
+	$(BIN)/python manage.py demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/webhook_ingest.py
+
+# Re-pin every dependency after changing pyproject.toml.
+lock:
+	rm -rf /tmp/ledgerlink-lock && $(PYTHON) -m venv /tmp/ledgerlink-lock
+	/tmp/ledgerlink-lock/bin/pip install --quiet --upgrade pip
+	/tmp/ledgerlink-lock/bin/pip install --quiet ".[dev]"
+	{ echo "# Exact versions for a reproducible install (make lock regenerates it from pyproject.toml)."; \
+	  /tmp/ledgerlink-lock/bin/pip freeze --exclude ledgerlink; } > requirements.lock
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache test-output

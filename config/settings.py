@@ -1,0 +1,191 @@
+"""One settings module, driven by environment variables (django-environ).
+
+Every default is safe for the embedded demo: SQLite, a file-system Celery broker, the local
+simulators. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and FIELD_ENCRYPTION_KEYS.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+DEMO_SECRET_KEY = "demo-only-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = env.str("SECRET_KEY", default=DEMO_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The public address Haravan redirects back to after an install (OAuth redirect_uri).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "connectors",
+    "syncjobs",
+    "haravan",
+    "meinvoice",
+    "amis",
+    "maventa",
+    "dashboard",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "connectors.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "connectors.middleware.tenant_context",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, worker, beat) share the demo file: take the write lock up front and wait for it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "vi"
+TIME_ZONE = "Asia/Ho_Chi_Minh"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# Cookies and headers: strict unless explicitly running plain-HTTP locally.
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG and PUBLIC_BASE_URL.startswith("https://"))
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Credentials at rest: MultiFernet over these keys (first one encrypts, all decrypt) so keys can rotate.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alerts@ledgerlink.local")
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Fail fast when the broker is down: the sweeper re-enqueues what could not be sent.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True  # results live in our own tables, not in a result backend
+CELERY_TASK_SERIALIZER = "json"  # plain JSON on the wire: no pickles from a shared broker
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True  # a task is acknowledged only when it finished...
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ...so a killed worker's task is delivered again
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # one task at a time per process: fair and crash-safe
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)  # hard stop for a stuck task
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 * 60)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# Shared state between processes (rate-limit buckets). Redis when there is one, else the database.
+REDIS_URL = env.str(
+    "REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+
+# --- Outside services (base URLs are settings so the simulators can stand in) --------------------
+HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=20.0)
+HARAVAN_CLIENT_ID = env.str("HARAVAN_CLIENT_ID", default="demo-client-id")
+HARAVAN_CLIENT_SECRET = env.str("HARAVAN_CLIENT_SECRET", default="demo-client-secret")
+HARAVAN_VERIFY_TOKEN = env.str("HARAVAN_VERIFY_TOKEN", default="demo-verify-token")
+HARAVAN_API_URL = env.str("HARAVAN_API_URL", default="http://127.0.0.1:8100/haravan").rstrip("/")
+HARAVAN_ACCOUNTS_URL = env.str("HARAVAN_ACCOUNTS_URL", default="http://127.0.0.1:8100/haravan/accounts").rstrip(
+    "/"
+)
+HARAVAN_WEBHOOK_API_URL = env.str(
+    "HARAVAN_WEBHOOK_API_URL", default="http://127.0.0.1:8100/haravan/webhook"
+).rstrip("/")
+HARAVAN_SCOPES = env.str(
+    "HARAVAN_SCOPES",
+    default="openid profile email org userinfo com.read_orders com.write_orders com.read_products "
+    "com.read_customers com.read_shop wh_api grant_service",
+)
+HARAVAN_RATE_CAPACITY = env.int("HARAVAN_RATE_CAPACITY", default=80)
+HARAVAN_RATE_PER_SECOND = env.float("HARAVAN_RATE_PER_SECOND", default=4.0)
+
+# Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
+INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
+
+# The simulators (sandbox/): where they deliver Haravan webhooks.
+SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "connectors.redaction.RedactingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Static beat entries (the DatabaseScheduler copies them into its tables; per-connection ones live there).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-inbound-events": {"task": "syncjobs.sweep_inbound_events", "schedule": 30.0},
+}

@@ -1,0 +1,131 @@
+"""Shared HTTP machinery: timeouts, error classification, a record of each exchange for the log."""
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from .redaction import redact
+
+
+class ApiError(Exception):
+    """An outside call failed. `retryable` says whether trying again later can help."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None, exchange=None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.exchange = exchange
+
+
+class RetryableError(ApiError):
+    """Network trouble, 429, 5xx, an expired token: the same call may succeed later."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class PermanentError(ApiError):
+    """Validation, missing mapping, other 4xx: a person has to change something first."""
+
+
+@dataclass
+class Exchange:
+    """One request/response pair, redacted, ready to be written to an attempt row."""
+
+    method: str
+    url: str
+    request: Any = None
+    status: int | None = None
+    response: Any = None
+    duration_ms: int = 0
+    error: str = ""
+    headers: dict = field(default_factory=dict)
+
+    def as_log(self) -> dict:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "request": redact(self.request),
+            "status": self.status,
+            "response": redact(self.response),
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+        }
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def decode_body(resp: requests.Response) -> Any:
+    if not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.text[:4000]
+
+
+class HttpClient:
+    """Base for provider clients: one requests.Session, a timeout on every call, typed failures."""
+
+    def __init__(self, base_url: str, *, timeout: float | None = None, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout if timeout is not None else settings.HTTP_TIMEOUT
+        self.session = session or requests.Session()
+        self.last_exchange: Exchange | None = None
+
+    def send(self, method: str, path: str, *, json_body=None, params=None, headers=None, data=None) -> tuple:
+        """Returns (response, decoded body, exchange). Raises RetryableError on transport failures only;
+        status handling is the caller's, since every provider speaks its own error dialect."""
+        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        exchange = Exchange(method=method, url=url, request=json_body if json_body is not None else data)
+        started = time.monotonic()
+        try:
+            resp = self.session.request(
+                method, url, json=json_body, params=params, headers=headers, data=data, timeout=self.timeout
+            )
+        except requests.Timeout as exc:
+            exchange.duration_ms = int((time.monotonic() - started) * 1000)
+            exchange.error = f"timeout after {self.timeout:g}s"
+            self.last_exchange = exchange
+            raise RetryableError(f"{method} {url}: no answer within {self.timeout:g}s", exchange=exchange) from exc
+        except requests.RequestException as exc:
+            exchange.duration_ms = int((time.monotonic() - started) * 1000)
+            exchange.error = type(exc).__name__
+            self.last_exchange = exchange
+            raise RetryableError(f"{method} {url}: network error ({type(exc).__name__})", exchange=exchange) from exc
+        exchange.duration_ms = int((time.monotonic() - started) * 1000)
+        exchange.status = resp.status_code
+        exchange.headers = dict(resp.headers)
+        body = decode_body(resp)
+        exchange.response = body
+        if params:
+            exchange.url = resp.url
+        self.last_exchange = exchange
+        return resp, body, exchange
+
+
+def classify_status(status: int, message: str, *, retry_after=None, body=None, exchange=None) -> ApiError | None:
+    """The house rule: 429 and 5xx are worth retrying, other 4xx are not."""
+    if status < 400:
+        return None
+    if status == 429 or status >= 500:
+        return RetryableError(message, status=status, body=body, exchange=exchange, retry_after=retry_after)
+    return PermanentError(message, status=status, body=body, exchange=exchange)
+
+
+def compact_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

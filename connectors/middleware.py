@@ -1,0 +1,43 @@
+"""Resolves the signed-in user's current tenant once per request."""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from .models import Membership
+
+SESSION_KEY = "tenant_id"
+
+
+class TenantMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.tenant = None
+        request.membership = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            memberships = Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+            wanted = request.session.get(SESSION_KEY)
+            chosen = next((m for m in memberships if m.tenant_id == wanted), None) or next(
+                iter(memberships), None
+            )
+            if chosen is not None:
+                request.tenant = chosen.tenant
+                request.membership = chosen
+        return self.get_response(request)
+
+
+def tenant_context(request):
+    return {"tenant": getattr(request, "tenant", None), "membership": getattr(request, "membership", None)}
+
+
+def scoped(request, model):
+    """The one place a dashboard query is bound to the signed-in user's tenant."""
+    if getattr(request, "tenant", None) is None:
+        raise Http404("No tenant")
+    return model.objects.for_tenant(request.tenant)
+
+
+def scoped_object_or_404(request, model, **lookup):
+    return get_object_or_404(scoped(request, model), **lookup)

@@ -1,0 +1,200 @@
+"""The multi-tenant core every integration shares."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from . import registry
+from .crypto import EncryptedJSONField
+
+
+class TenantScopedQuerySet(models.QuerySet):
+    """Every model a person can reach says how it belongs to a tenant; views filter through this alone."""
+
+    def for_tenant(self, tenant):
+        return self.filter(**{self.model.tenant_path: tenant})
+
+
+TenantScopedManager = models.Manager.from_queryset(TenantScopedQuerySet)
+
+
+class Tenant(models.Model):
+    """A merchant: the boundary no query crosses."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_path = "pk"
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ACCOUNTANT = "accountant", "Accountant"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_user_tenant")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class License(models.Model):
+    class Family(models.TextChoices):
+        HARAVAN_TO_MEINVOICE = "haravan_to_meinvoice", "Haravan → meInvoice"
+        HARAVAN_TO_AMIS = "haravan_to_amis", "Haravan → AMIS"
+        SEVERA_TO_MAVENTA = "severa_to_maventa", "Severa → Maventa"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="licenses")
+    family = models.CharField(max_length=40, choices=Family.choices)
+    expires_at = models.DateTimeField()
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "family"], name="one_license_per_family")]
+
+    def __str__(self):
+        return f"{self.tenant}: {self.family} until {self.expires_at:%Y-%m-%d}"
+
+
+class LicenseError(Exception):
+    """A connection may not sync: its family's license is missing or expired."""
+
+
+class Connection(models.Model):
+    """A source (a Haravan shop, a Severa organisation) feeding one target kind."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=200)
+    source_kind = models.CharField(max_length=20, default="haravan")
+    source_key = models.CharField(max_length=64, help_text="The source's own id: a Haravan org id.")
+    target_kind = models.CharField(max_length=20, choices=registry.choices())
+    enabled = models.BooleanField(default=True)
+    settings = models.JSONField(default=dict, blank=True)
+    alert_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_kind", "source_key", "target_kind"], name="one_connection_per_source_target"
+            )
+        ]
+        indexes = [models.Index(fields=["source_kind", "source_key"])]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def kind(self) -> registry.TargetKind:
+        return registry.get(self.target_kind)
+
+    def check_license(self, now: dt.datetime | None = None) -> None:
+        """Raise LicenseError with a message a merchant can act on."""
+        now = now or timezone.now()
+        family = self.kind.family
+        lic = License.objects.filter(tenant_id=self.tenant_id, family=family).first()
+        label = License.Family(family).label
+        if lic is None:
+            raise LicenseError(f"No {label} license for {self.tenant.name}: sync is paused until one is added.")
+        if lic.expires_at <= now:
+            raise LicenseError(
+                f"The {label} license expired on {timezone.localtime(lic.expires_at):%Y-%m-%d}: "
+                "sync is paused; renew it and retry the waiting documents."
+            )
+
+    def default_account(self):
+        return self.accounts.filter(is_default=True).first()
+
+
+class TargetAccount(models.Model):
+    """One account at the target: a meInvoice MST, an AMIS company, a Maventa organisation."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="accounts")
+    external_id = models.CharField(max_length=64, help_text="MST, AMIS company code or Maventa organisation.")
+    name = models.CharField(max_length=200, blank=True)
+    is_default = models.BooleanField(default=False)
+    credentials = EncryptedJSONField(blank=True, default=dict, editable=False)
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "connection__tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="one_account_per_external_id"),
+            models.UniqueConstraint(
+                fields=["connection"], condition=Q(is_default=True), name="one_default_account_per_connection"
+            ),
+        ]
+
+    def __str__(self):
+        return self.tag
+
+    @property
+    def tag(self) -> str:
+        return f"[{self.connection.kind.tag_label} {self.external_id}]"
+
+    def credential_keys(self) -> list[str]:
+        """Which secrets are set, never their values: what a page may show."""
+        return sorted(k for k, v in self.credentials.items() if v)
+
+
+class RoutingRule(models.Model):
+    """The sub-mapping: one order fact → one account, first match by priority wins."""
+
+    class Dimension(models.TextChoices):
+        LOCATION = "location", "Branch / location"
+        SOURCE = "source", "Sales channel (source_name)"
+        STOREFRONT = "storefront", "Storefront"
+        CARRIER = "carrier", "Carrier"
+        GATEWAY = "gateway", "Payment gateway"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rules")
+    priority = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
+    dimension = models.CharField(max_length=20, choices=Dimension.choices)
+    value = models.CharField(max_length=200)
+    account = models.ForeignKey(TargetAccount, on_delete=models.CASCADE, related_name="rules")
+    enabled = models.BooleanField(default=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "connection__tenant"
+
+    class Meta:
+        ordering = ["priority", "id"]
+        indexes = [models.Index(fields=["connection", "priority"])]
+
+    def __str__(self):
+        return f"{self.get_dimension_display()} = {self.value} → {self.account.external_id}"
+
+
+class RateBucket(models.Model):
+    """A shared leaky bucket in the database, for deployments without Redis (the embedded demo)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    level = models.FloatField(default=0.0)
+    updated = models.FloatField(default=0.0)  # unix time of the last change
+
+    def __str__(self):
+        return f"{self.key}: {self.level:.1f}"

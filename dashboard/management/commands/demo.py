@@ -1,0 +1,177 @@
+"""`manage.py demo`: seed the demo tenant, then run web, worker, beat and the simulators together."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
+from haravan.models import HaravanLocation, HaravanShop
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login
+DEMO_ORG_ID = "200000001"
+DEMO_TOKEN = "demo-token"  # noqa: S105 - the sandbox's private-app token
+DEMO_ACCOUNTS = [
+    # (MST, name, default)
+    ("0101243150", "Công ty Demo — Hà Nội", True),
+    ("0312345673", "Công ty Demo — Hồ Chí Minh", False),
+    ("0101243150-001", "Công ty Demo — Chi nhánh sàn TMĐT", False),
+]
+DEMO_RULES = [
+    # (priority, dimension, value, MST): first match wins
+    (10, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001"),
+    (20, RoutingRule.Dimension.LOCATION, "1002", "0312345673"),
+]
+DEMO_LOCATIONS = [("1001", "Chi nhánh Hà Nội", True), ("1002", "Chi nhánh Hồ Chí Minh", False)]
+
+
+@transaction.atomic
+def seed() -> Tenant:
+    """Idempotent: running it twice leaves the same demo, with licenses renewed."""
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=DEMO_EMAIL, defaults={"email": DEMO_EMAIL})
+    if created or not user.check_password(DEMO_PASSWORD):
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
+    Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
+    expires = timezone.now() + dt.timedelta(days=365)
+    for family in License.Family.values:
+        lic, made = License.objects.get_or_create(tenant=tenant, family=family, defaults={"expires_at": expires})
+        if not made and lic.expires_at < timezone.now() + dt.timedelta(days=30):
+            lic.expires_at = expires
+            lic.save(update_fields=["expires_at"])
+    shop = HaravanShop.objects.filter(org_id=DEMO_ORG_ID).first() or HaravanShop(tenant=tenant, org_id=DEMO_ORG_ID)
+    shop.tenant = tenant
+    shop.name = "Cửa hàng Demo"
+    shop.domain = "demo.myharavan.com"
+    shop.token_kind = HaravanShop.TokenKind.PRIVATE
+    shop.secrets = {"access_token": DEMO_TOKEN}
+    shop.uninstalled_at = None
+    shop.save()
+    for location_id, name, primary in DEMO_LOCATIONS:
+        HaravanLocation.objects.update_or_create(
+            shop=shop, location_id=location_id, defaults={"name": name, "is_primary": primary}
+        )
+    connection, _ = Connection.objects.get_or_create(
+        source_kind="haravan",
+        source_key=DEMO_ORG_ID,
+        target_kind="meinvoice",
+        defaults={"tenant": tenant, "name": "Cửa hàng Demo → meInvoice", "alert_email": DEMO_EMAIL},
+    )
+    accounts = {}
+    for mst, name, is_default in DEMO_ACCOUNTS:
+        account, _ = TargetAccount.objects.get_or_create(
+            connection=connection, external_id=mst, defaults={"name": name}
+        )
+        account.name = name
+        account.credentials = {"app_id": "demo-app", "username": "demo", "password": "demo", "tax_code": mst}
+        account.is_default = False
+        account.save()
+        accounts[mst] = (account, is_default)
+    for account, is_default in accounts.values():
+        if is_default:
+            account.is_default = True
+            account.save(update_fields=["is_default"])
+    for priority, dimension, value, mst in DEMO_RULES:
+        RoutingRule.objects.update_or_create(
+            connection=connection,
+            dimension=dimension,
+            value=value,
+            defaults={"priority": priority, "account": accounts[mst][0], "enabled": True},
+        )
+    return tenant
+
+
+class Command(BaseCommand):
+    help = "Seed the demo data and run the whole product locally (web, worker, beat, simulators)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed-only", action="store_true", help="Seed the demo data and exit.")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8100)
+        parser.add_argument("--interval", type=float, default=5.0, help="Seconds between generated orders.")
+
+    def handle(self, *args, **opts):
+        seed()
+        self.stdout.write(self.style.SUCCESS("Demo data ready (tenant “Demo”, shop 200000001, 3 MSTs)."))
+        if opts["seed_only"]:
+            return
+        self._run_all(opts)
+
+    def _run_all(self, opts):
+        host, port, sandbox_port = opts["host"], opts["port"], opts["sandbox_port"]
+        env = dict(os.environ)
+        env.setdefault("SANDBOX_WEBHOOK_URL", f"http://{host}:{port}/webhooks/haravan/")
+        env.setdefault("HARAVAN_API_URL", f"http://{host}:{sandbox_port}/haravan")
+        env.setdefault("HARAVAN_ACCOUNTS_URL", f"http://{host}:{sandbox_port}/haravan/accounts")
+        env.setdefault("HARAVAN_WEBHOOK_API_URL", f"http://{host}:{sandbox_port}/haravan/webhook")
+        env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+        os.makedirs(settings.VAR_DIR / "broker" / "processed", exist_ok=True)
+        py = sys.executable
+        bindir = os.path.dirname(py)
+        commands = {
+            "web": [
+                os.path.join(bindir, "gunicorn"), "config.wsgi", "--bind", f"{host}:{port}",
+                "--workers", "2", "--threads", "4", "--log-level", "warning",
+            ],
+            "worker": [
+                os.path.join(bindir, "celery"), "-A", "config", "worker", "--loglevel", "INFO",
+                "--concurrency", "2", "--without-gossip", "--without-mingle",
+            ],
+            "beat": [
+                os.path.join(bindir, "celery"), "-A", "config", "beat", "--loglevel", "INFO",
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
+            ],
+            "sandbox": [
+                py, "manage.py", "runsandbox", "--host", host, "--port", str(sandbox_port),
+                "--generate", "--interval", str(opts["interval"]),
+            ],
+        }
+        procs = {}
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        for name, cmd in commands.items():
+            procs[name] = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Open http://{host}:{port}/  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+                f"  Sandbox (Haravan simulator) at http://{host}:{sandbox_port}/haravan/ — orders arrive every "
+                f"{opts['interval']:g}s as signed webhooks.\n  Ctrl-C stops everything.\n"
+            )
+        )
+        try:
+            while not stopping:
+                for name, proc in procs.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the demo.")
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            self.stdout.write("Demo stopped.")

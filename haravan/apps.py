@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+
+class HaravanConfig(AppConfig):
+    name = "haravan"
+    verbose_name = "Haravan"
+
+    def ready(self):
+        from connectors.models import Connection
+        from syncjobs import intake
+
+        from . import schedules
+
+        intake.register_processor("haravan", "haravan.process_event")
+        post_save.connect(schedules.on_connection_saved, sender=Connection, dispatch_uid="haravan_schedule")
+        post_delete.connect(schedules.on_connection_deleted, sender=Connection, dispatch_uid="haravan_unschedule")

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "haravan"
+
+urlpatterns = [
+    path("install/", views.install_start, name="install"),
+    path("install/callback/", views.install_callback, name="install_callback"),
+]

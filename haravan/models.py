@@ -1,0 +1,56 @@
+"""A connected Haravan shop and what we cache of it."""
+
+from django.db import models
+
+from connectors.crypto import EncryptedJSONField
+from connectors.models import Tenant, TenantScopedManager
+
+
+class HaravanShop(models.Model):
+    class TokenKind(models.TextChoices):
+        OAUTH = "oauth", "Installed app (OAuth)"
+        PRIVATE = "private", "Private app token"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="haravan_shops")
+    org_id = models.CharField(max_length=32, unique=True, help_text="Haravan's org id (X-Haravan-Org-Id).")
+    name = models.CharField(max_length=200, blank=True)
+    domain = models.CharField(max_length=200, blank=True)
+    token_kind = models.CharField(max_length=10, choices=TokenKind.choices, default=TokenKind.OAUTH)
+    # {"access_token": …, "refresh_token": …}: encrypted, never rendered, never logged.
+    secrets = EncryptedJSONField(blank=True, default=dict, editable=False)
+    scopes = models.TextField(blank=True)
+    installed_at = models.DateTimeField(auto_now_add=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    def __str__(self):
+        return f"{self.name or 'Haravan shop'} ({self.org_id})"
+
+    @property
+    def access_token(self) -> str:
+        return self.secrets.get("access_token", "")
+
+    @property
+    def active(self) -> bool:
+        return self.uninstalled_at is None
+
+
+class HaravanLocation(models.Model):
+    """Branches and warehouses, cached for routing rules and their explanations."""
+
+    shop = models.ForeignKey(HaravanShop, on_delete=models.CASCADE, related_name="locations")
+    location_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    is_primary = models.BooleanField(default=False)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "shop__tenant"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "location_id"], name="one_location_per_shop")]
+
+    def __str__(self):
+        return f"{self.name} ({self.location_id})"

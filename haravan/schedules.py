@@ -1,0 +1,42 @@
+"""One beat entry per Haravan connection, stored in the database so a person can change its interval."""
+
+import json
+
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+DEFAULT_EVERY_MINUTES = 15
+
+
+def task_name(connection) -> str:
+    return f"Haravan orders → {connection.target_kind} (connection {connection.pk})"
+
+
+def ensure_schedule(connection, every_minutes: int | None = None) -> PeriodicTask:
+    existing = PeriodicTask.objects.filter(name=task_name(connection)).first()
+    if existing and every_minutes is None:
+        if existing.enabled != connection.enabled:
+            existing.enabled = connection.enabled
+            existing.save(update_fields=["enabled"])
+        return existing
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=every_minutes or DEFAULT_EVERY_MINUTES, period=IntervalSchedule.MINUTES
+    )
+    task, _ = PeriodicTask.objects.update_or_create(
+        name=task_name(connection),
+        defaults={
+            "task": "haravan.scheduled_sync",
+            "interval": interval,
+            "args": json.dumps([connection.pk]),
+            "enabled": connection.enabled,
+        },
+    )
+    return task
+
+
+def on_connection_saved(sender, instance, **kwargs):
+    if instance.source_kind == "haravan":
+        ensure_schedule(instance)
+
+
+def on_connection_deleted(sender, instance, **kwargs):
+    PeriodicTask.objects.filter(name=task_name(instance)).delete()

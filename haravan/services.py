@@ -1,0 +1,312 @@
+"""What happens to Haravan data once it is ours: events, orders, scheduled and manual passes, installs."""
+
+import datetime as dt
+import json
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from connectors.http import ApiError
+from connectors.models import Connection, LicenseError, Membership, Tenant
+from connectors.routing import route
+from syncjobs import intake
+from syncjobs.models import InboundEvent, SyncCursor, SyncRun
+from syncjobs.services import Outcome, State, log_attempt, set_state, upsert_document
+
+from . import convert
+from .client import HaravanClient, exchange_code
+from .models import HaravanLocation, HaravanShop
+
+log = logging.getLogger(__name__)
+
+# A scheduled pass re-reads a little before its watermark: clocks and commits are not instant.
+SCHEDULE_OVERLAP = dt.timedelta(minutes=5)
+
+
+def connections_for(org_id: str):
+    return Connection.objects.filter(source_kind="haravan", source_key=str(org_id), enabled=True).select_related(
+        "tenant"
+    )
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def process_event(event_id: int) -> str | None:
+    return intake.process(event_id, _handle_event)
+
+
+def _handle_event(event: InboundEvent) -> str:
+    payload = json.loads(event.body)
+    topic = event.topic
+    if topic.startswith("orders/"):
+        handled = intake_order(event.source_key, payload, trigger=f"webhook {topic}")
+        return InboundEvent.Status.DONE if handled else InboundEvent.Status.IGNORED
+    if topic == "app/uninstalled":
+        HaravanShop.objects.filter(org_id=event.source_key, uninstalled_at__isnull=True).update(
+            uninstalled_at=timezone.now()
+        )
+        for connection in connections_for(event.source_key):
+            log_attempt(
+                connection=connection,
+                action="uninstall",
+                outcome=Outcome.ERROR,
+                message="The Haravan app was uninstalled from this shop: no new orders will arrive until it is "
+                "installed again.",
+            )
+        return InboundEvent.Status.DONE
+    event.error = f"No action for topic {topic}."
+    return InboundEvent.Status.IGNORED
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+def intake_order(org_id: str, order: dict, *, trigger: str) -> int:
+    """Record one order on every enabled connection of its shop. Returns how many connections took it."""
+    if not order.get("id"):
+        raise ValueError("order without an id")
+    taken = 0
+    for connection in connections_for(org_id):
+        intake_order_for(connection, order, trigger=trigger)
+        taken += 1
+    return taken
+
+
+def intake_order_for(connection: Connection, order: dict, *, trigger: str):
+    """Route the order to an account and upsert its document; every decision goes to the timeline."""
+    decision = route(connection, convert.routing_facts(order))
+    label = convert.order_label(order)
+    upserted = upsert_document(
+        connection=connection,
+        account=decision.account,
+        source_type="order",
+        source_id=str(order["id"]),
+        source_label=label,
+        kind=connection.kind.order_document_kind,
+        snapshot=order,
+        source_updated_at=convert.updated_at(order),
+        explanation=decision.explanation,
+    )
+    doc = upserted.document
+    if not upserted.changed:
+        return doc
+    if upserted.created:
+        message = f"Order {label} received ({trigger}): {convert.describe_order(order)}. {decision.explanation}"
+    elif upserted.rerouted_from is not None:
+        message = (
+            f"Order {label} updated ({trigger}) and moved from {upserted.rerouted_from.tag} "
+            f"(nothing had been sent there): {decision.explanation}"
+        )
+    else:
+        message = f"Order {label} updated ({trigger}): {convert.describe_order(order)}."
+    log_attempt(connection=connection, document=doc, action="intake", outcome=Outcome.INFO, message=message)
+
+    blocker = _blocker(connection, decision)
+    if blocker:
+        if doc.state in (State.PENDING, State.BLOCKED) and doc.last_error != blocker:
+            set_state(doc, State.BLOCKED, error=blocker)
+            log_attempt(connection=connection, document=doc, action="check", outcome=Outcome.ERROR, message=blocker)
+    elif doc.state == State.BLOCKED:
+        set_state(doc, State.PENDING)
+    return doc
+
+
+def _blocker(connection: Connection, decision) -> str:
+    """Why this document cannot go on without a person, or ''."""
+    try:
+        connection.check_license()
+    except LicenseError as exc:
+        return str(exc)
+    if decision.account is None:
+        return decision.explanation
+    return ""
+
+
+# --- scheduled and manual passes --------------------------------------------------------------------
+
+
+def shop_for(connection: Connection) -> HaravanShop:
+    shop = HaravanShop.objects.filter(org_id=connection.source_key).first()
+    if shop is None or not shop.active:
+        raise ApiError(f"Haravan shop {connection.source_key} is not installed: install the app again.")
+    return shop
+
+
+def scheduled_sync(connection_id: int, now: dt.datetime | None = None) -> int:
+    """Read every order updated since the watermark and feed it to the same intake as webhooks."""
+    connection = Connection.objects.select_related("tenant").get(pk=connection_id)
+    if not connection.enabled:
+        return 0
+    now = now or timezone.now()
+    cursor = SyncCursor.objects.filter(connection=connection, name="orders_updated_at").first()
+    since = (cursor.value if cursor else now - dt.timedelta(days=1)) - SCHEDULE_OVERLAP
+    run = SyncRun.objects.create(
+        connection=connection,
+        kind=SyncRun.Kind.SCHEDULED,
+        status=SyncRun.Status.RUNNING,
+        started_at=now,
+        params={"updated_at_min": since.isoformat(), "updated_at_max": now.isoformat()},
+    )
+    count = _run_pass(run, connection, {"updated_at_min": since.isoformat(), "updated_at_max": now.isoformat()})
+    if run.status == SyncRun.Status.DONE:
+        SyncCursor.objects.update_or_create(connection=connection, name="orders_updated_at", defaults={"value": now})
+    return count
+
+
+def start_manual_sync(connection: Connection, *, date_from: dt.date, date_to: dt.date, user=None) -> SyncRun:
+    """A person asks for every order created in a date range (inclusive, shop time)."""
+    if date_to < date_from:
+        raise ValueError("The end date is before the start date.")
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(date_from, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(date_to, dt.time.max, tzinfo=tz)
+    run = SyncRun.objects.create(
+        connection=connection,
+        kind=SyncRun.Kind.MANUAL,
+        created_by=user,
+        params={"created_at_min": start.isoformat(), "created_at_max": end.isoformat()},
+    )
+    from .tasks import manual_sync
+
+    transaction.on_commit(lambda: manual_sync.delay(run.pk))
+    return run
+
+
+def manual_sync(run_id: int) -> int:
+    run = SyncRun.objects.select_related("connection", "connection__tenant").get(pk=run_id)
+    if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+        return run.processed
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = run.started_at or timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    return _run_pass(run, run.connection, dict(run.params))
+
+
+def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
+    trigger = f"{run.get_kind_display().lower()} #{run.pk}"
+    try:
+        connection.check_license()
+        client = HaravanClient.for_shop(shop_for(connection))
+        run.total = client.count_orders(status="any", **filters)
+        run.save(update_fields=["total"])
+        for order in client.iter_orders(status="any", order="updated_at asc", **filters):
+            try:
+                intake_order_for(connection, order, trigger=trigger)
+            except Exception as exc:  # one bad order must not stop the pass; it is logged and counted
+                log.exception("Order %s failed in %s", order.get("id"), trigger)
+                run.failed += 1
+                run.error = f"Order {convert.order_label(order)}: {exc}"
+            run.processed += 1
+            if run.processed % 10 == 0:
+                run.save(update_fields=["processed", "failed", "error"])
+        run.status = SyncRun.Status.DONE
+    except (ApiError, LicenseError) as exc:
+        run.status = SyncRun.Status.FAILED
+        run.error = str(exc)
+        log_attempt(
+            connection=connection, action="sync", outcome=Outcome.ERROR, message=f"{trigger} stopped: {exc}"
+        )
+    run.total = max(run.total, run.processed)
+    run.finished_at = timezone.now()
+    run.save()
+    return run.processed
+
+
+def sync_locations(shop: HaravanShop) -> int:
+    client = HaravanClient.for_shop(shop)
+    seen = 0
+    for loc in client.list_locations():
+        HaravanLocation.objects.update_or_create(
+            shop=shop,
+            location_id=str(loc["id"]),
+            defaults={"name": loc.get("name") or str(loc["id"]), "is_primary": bool(loc.get("is_primary")), "data": loc},
+        )
+        seen += 1
+    return seen
+
+
+# --- install ----------------------------------------------------------------------------------------
+
+
+class InstallError(Exception):
+    pass
+
+
+def redirect_uri() -> str:
+    return f"{settings.PUBLIC_BASE_URL}/haravan/install/callback/"
+
+
+def authorize_url(*, state: str, nonce: str) -> str:
+    query = {
+        "response_mode": "query",
+        "response_type": "code",
+        "scope": settings.HARAVAN_SCOPES,
+        "client_id": settings.HARAVAN_CLIENT_ID,
+        "redirect_uri": redirect_uri(),
+        "state": state,
+        "nonce": nonce,
+    }
+    return f"{settings.HARAVAN_ACCOUNTS_URL}/connect/authorize?{urlencode(query)}"
+
+
+def complete_install(*, user, code: str) -> HaravanShop:
+    """Trade the code for a token, ask Haravan which shop it opens, then create tenant, shop and owner."""
+    try:
+        token = exchange_code(code=code, redirect_uri=redirect_uri())
+        shop_info = HaravanClient(org_id="install", token=token["access_token"]).get_shop()
+    except (ApiError, KeyError) as exc:
+        raise InstallError(f"Haravan did not complete the install: {exc}. Start the install again.") from exc
+    return connect_shop(
+        user=user,
+        org_id=str(shop_info["id"]),
+        name=shop_info.get("name") or "",
+        domain=shop_info.get("domain") or "",
+        secrets={"access_token": token["access_token"], "refresh_token": token.get("refresh_token", "")},
+        token_kind=HaravanShop.TokenKind.OAUTH,
+        scopes=token.get("scope", ""),
+    )
+
+
+@transaction.atomic
+def connect_shop(*, user, org_id, name, domain="", secrets, token_kind, scopes="", target_kind="meinvoice"):
+    """Create (or re-attach) the tenant, the shop with its encrypted token, the owner and a connection."""
+    shop = HaravanShop.objects.select_for_update().filter(org_id=org_id).first()
+    if shop is None:
+        tenant = Tenant.objects.create(name=name or f"Haravan {org_id}", slug=_unique_slug(name or org_id))
+        shop = HaravanShop(tenant=tenant, org_id=org_id)
+    elif user is not None and not Membership.objects.filter(
+        user=user, tenant=shop.tenant, role=Membership.Role.OWNER
+    ).exists():
+        raise InstallError("This shop is already connected to another account; ask its owner to invite you.")
+    shop.name = name or shop.name
+    shop.domain = domain or shop.domain
+    shop.secrets = secrets
+    shop.token_kind = token_kind
+    shop.scopes = scopes
+    shop.uninstalled_at = None
+    shop.save()
+    if user is not None:
+        Membership.objects.get_or_create(
+            user=user, tenant=shop.tenant, defaults={"role": Membership.Role.OWNER}
+        )
+    Connection.objects.get_or_create(
+        source_kind="haravan",
+        source_key=org_id,
+        target_kind=target_kind,
+        defaults={"tenant": shop.tenant, "name": f"{shop.name or org_id} → {target_kind}"},
+    )
+    return shop
+
+
+def _unique_slug(text: str) -> str:
+    base = slugify(text)[:60] or "shop"
+    slug, n = base, 1
+    while Tenant.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug

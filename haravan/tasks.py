@@ -1,0 +1,20 @@
+"""Thin Celery tasks: each calls one service function."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="haravan.process_event")
+def process_event(event_id: int):
+    return services.process_event(event_id)
+
+
+@shared_task(name="haravan.scheduled_sync")
+def scheduled_sync(connection_id: int):
+    return services.scheduled_sync(connection_id)
+
+
+@shared_task(name="haravan.manual_sync")
+def manual_sync(run_id: int):
+    return services.manual_sync(run_id)

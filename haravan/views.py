@@ -1,0 +1,132 @@
+"""Haravan's doors into the product: the webhook endpoint and the app install (OAuth) flow."""
+
+import json
+import logging
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from syncjobs import intake
+
+from . import services, signature
+from .models import HaravanShop
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADERS = ("HTTP_X_HARAVAN_HMACSHA256", "HTTP_X_HARAVAN_HMAC_SHA256")
+
+
+def _client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _kept_headers(request) -> dict:
+    return {h: request.headers[h] for h in intake.KEPT_HEADERS if h in request.headers}
+
+
+def _refuse(request, status: int, message: str, *, org_id="", topic="", body=b"") -> JsonResponse:
+    intake.reject(
+        source_kind="haravan",
+        source_key=org_id,
+        topic=topic,
+        body=body,
+        headers=_kept_headers(request),
+        remote_addr=_client_ip(request),
+        http_status=status,
+        error=message,
+    )
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request):
+    if request.method == "GET":
+        return _subscribe_handshake(request)
+    body = request.body
+    topic = request.headers.get("X-Haravan-Topic", "").strip()
+    org_id = request.headers.get("X-Haravan-Org-Id", "").strip()
+    given = next((request.META[h] for h in SIGNATURE_HEADERS if h in request.META), None)
+    if not signature.is_valid(body, settings.HARAVAN_CLIENT_SECRET, given):
+        reason = "missing X-Haravan-HmacSha256 header" if not given else "X-Haravan-HmacSha256 does not match"
+        return _refuse(
+            request, 401, f"Signature check failed: {reason} (HMAC-SHA256 of the raw body with the app's client "
+            "secret). Check HARAVAN_CLIENT_SECRET.", org_id=org_id, topic=topic, body=body,
+        )
+    if not topic or not org_id:
+        return _refuse(
+            request, 400, "Missing X-Haravan-Topic or X-Haravan-Org-Id header.", org_id=org_id, topic=topic, body=body
+        )
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _refuse(request, 400, f"Body is not valid JSON: {exc}", org_id=org_id, topic=topic, body=body)
+    if not isinstance(payload, dict):
+        return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)
+    tenant_id = (
+        HaravanShop.objects.filter(org_id=org_id, uninstalled_at__isnull=True).values_list("tenant_id", flat=True).first()
+    )
+    if tenant_id is None:
+        return _refuse(
+            request, 404, f"Unknown shop: org id {org_id} is not connected (install the app for this shop first).",
+            org_id=org_id, topic=topic, body=body,
+        )
+    accepted = intake.accept(
+        source_kind="haravan",
+        source_key=org_id,
+        tenant_id=tenant_id,
+        topic=topic,
+        body=body,
+        headers=_kept_headers(request),
+        remote_addr=_client_ip(request),
+    )
+    return JsonResponse({"status": "duplicate" if accepted.duplicate else "accepted", "event": accepted.event_id})
+
+
+def _subscribe_handshake(request):
+    mode = request.GET.get("hub.mode")
+    token = request.GET.get("hub.verify_token", "")
+    if mode != "subscribe":
+        return HttpResponseBadRequest("Expected hub.mode=subscribe.", content_type="text/plain")
+    if not secrets.compare_digest(token.encode(), settings.HARAVAN_VERIFY_TOKEN.encode()):
+        return HttpResponse("hub.verify_token does not match.", status=401, content_type="text/plain")
+    return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+
+
+OAUTH_SESSION_KEY = "haravan_oauth_state"
+
+
+@login_required
+@require_GET
+def install_start(request):
+    """Send the merchant to Haravan to approve the app; `state` binds the answer to this browser session."""
+    state = secrets.token_urlsafe(24)
+    request.session[OAUTH_SESSION_KEY] = state
+    return redirect(services.authorize_url(state=state, nonce=secrets.token_urlsafe(12)))
+
+
+@login_required
+@require_GET
+def install_callback(request):
+    expected = request.session.pop(OAUTH_SESSION_KEY, None)
+    given = request.GET.get("state", "")
+    if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
+        return HttpResponse(
+            "This install link has expired or was not started from this browser. Start the install again.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    if "error" in request.GET or not request.GET.get("code"):
+        reason = request.GET.get("error_description") or request.GET.get("error") or "no authorization code"
+        return HttpResponse(f"Haravan did not approve the install: {reason}.", status=400, content_type="text/plain")
+    try:
+        shop = services.complete_install(user=request.user, code=request.GET["code"])
+    except services.InstallError as exc:
+        return HttpResponse(str(exc), status=502, content_type="text/plain; charset=utf-8")
+    request.session["tenant_id"] = shop.tenant_id
+    return redirect("dashboard:overview")

@@ -1,0 +1,198 @@
+"""The durable record of everything that moves: inbound events, documents, attempts, runs."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors.models import Connection, TargetAccount, Tenant, TenantScopedManager
+
+
+class InboundEvent(models.Model):
+    """A webhook or callback exactly as it arrived: stored before anything else happens."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        DONE = "done", "Processed"
+        IGNORED = "ignored", "Nothing to do"
+        FAILED = "failed", "Failed (see error)"
+        REJECTED = "rejected", "Rejected at the door"
+
+    source_kind = models.CharField(max_length=20)  # "haravan"
+    source_key = models.CharField(max_length=64, blank=True)  # the shop's org id as sent
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL)
+    topic = models.CharField(max_length=100, blank=True)
+    # sha256 of (source, shop, topic, raw body): a repeated delivery of the same body is the same event.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True)
+    body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    http_status = models.PositiveSmallIntegerField(default=200)
+    error = models.TextField(blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="inbound_event_delivered_once"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="inbound_pending_idx", condition=Q(status="pending"))
+        ]
+
+    def __str__(self):
+        return f"{self.source_kind} {self.topic} #{self.pk} ({self.status})"
+
+
+class SyncDocument(models.Model):
+    """One source object becoming one target document on one account. The database decides 'already done'."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        BLOCKED = "blocked", "Needs a person"
+        PROCESSING = "processing", "Processing"
+        RETRYING = "retrying", "Retry scheduled"
+        DRAFT = "draft", "Draft"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Not eligible"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="documents")
+    account = models.ForeignKey(
+        TargetAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+    )
+    source_type = models.CharField(max_length=30)  # "order"
+    source_id = models.CharField(max_length=64)
+    source_label = models.CharField(max_length=100, blank=True)  # "#100020"
+    kind = models.CharField(max_length=30)  # "invoice", "adjustment", "sales_voucher"
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    source_data = models.JSONField(default=dict, blank=True)  # the newest snapshot of the source object
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    route_explanation = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)  # what the target answered: numbers, lookup codes
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "connection__tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "account", "source_type", "source_id", "kind"],
+                name="one_document_per_source_account_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "source_type", "source_id", "kind"],
+                condition=Q(account__isnull=True),
+                name="one_unrouted_document_per_source_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "state", "-updated_at", "-id"], name="doc_conn_state_recent"),
+            models.Index(fields=["connection", "-updated_at", "-id"], name="doc_conn_recent"),
+            models.Index(fields=["state", "next_retry_at"], name="doc_due_retry"),
+            models.Index(fields=["connection", "source_label"], name="doc_conn_label"),
+        ]
+
+    def __str__(self):
+        return f"{self.tag} {self.kind} {self.source_label or self.source_id} ({self.state})"
+
+    @property
+    def tag(self) -> str:
+        return self.account.tag if self.account_id else f"[{self.connection.kind.tag_label} ?]"
+
+
+class SyncAttempt(models.Model):
+    """One line of a document's timeline: an outside call or a decision, secrets redacted."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        INFO = "info", "Info"
+        RETRYABLE = "retryable", "Will retry"
+        ERROR = "error", "Error"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="attempts")
+    document = models.ForeignKey(
+        SyncDocument, null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
+    )
+    account = models.ForeignKey(TargetAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=40)  # "intake", "route", "publish", "status", "write_back"
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    message = models.TextField()  # always starts with the account tag: "[MST 0101243150] …"
+    request = models.JSONField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        indexes = [models.Index(fields=["document", "created_at"], name="attempt_doc_time")]
+
+    def __str__(self):
+        return self.message[:120]
+
+
+class SyncRun(models.Model):
+    """A batch with progress: a scheduled pass, a manual date-range sync, a bulk retry."""
+
+    class Kind(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled sync"
+        MANUAL = "manual", "Manual sync"
+        RETRY = "retry", "Bulk retry"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "connection__tenant"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.processed / self.total) if self.total else 0
+
+
+class SyncCursor(models.Model):
+    """How far a scheduled pass has read a source (an updated_at watermark)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="cursors")
+    name = models.CharField(max_length=40)
+    value = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "name"], name="one_cursor_per_name")]

@@ -1,0 +1,114 @@
+"""Documents and their timeline: the one way every integration records what happened."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from connectors.redaction import redact
+
+from .models import SyncAttempt, SyncDocument
+
+Outcome = SyncAttempt.Outcome
+State = SyncDocument.State
+
+# A document in one of these states has produced something at the target: never move it elsewhere.
+SETTLED_STATES = frozenset({State.PROCESSING, State.RETRYING, State.DRAFT, State.DONE, State.FAILED})
+
+
+def log_attempt(
+    *, connection, message: str, outcome: str, action: str, document=None, account=None, exchange=None
+) -> SyncAttempt:
+    """One timeline row. The message is prefixed with the account tag; request/response are redacted."""
+    account = account if account is not None else (document.account if document is not None else None)
+    tag = account.tag if account is not None else f"[{connection.kind.tag_label} ?]"
+    fields = {}
+    if exchange is not None:
+        data = exchange.as_log()
+        fields = {
+            "request": {"method": data["method"], "url": data["url"], "body": data["request"]},
+            "response": data["response"],
+            "http_status": data["status"],
+            "duration_ms": data["duration_ms"],
+        }
+    return SyncAttempt.objects.create(
+        tenant_id=connection.tenant_id,
+        connection=connection,
+        document=document,
+        account=account,
+        action=action,
+        outcome=outcome,
+        message=redact(f"{tag} {message}"),
+        **fields,
+    )
+
+
+@dataclass
+class Upserted:
+    document: SyncDocument
+    created: bool
+    changed: bool
+    rerouted_from: object = None  # the previous account when the document moved
+
+
+def upsert_document(
+    *, connection, account, source_type, source_id, source_label, kind, snapshot, source_updated_at, explanation
+) -> Upserted:
+    """Create or refresh the one document for this source object, under a row lock.
+
+    A newer snapshot replaces an older one (deliveries come out of order); an older one is ignored.
+    A document still waiting may follow a new routing decision; one that reached the target never moves.
+    """
+    with transaction.atomic():
+        existing = list(
+            SyncDocument.objects.select_for_update(of=("self",))
+            .filter(connection=connection, source_type=source_type, source_id=str(source_id), kind=kind)
+            .select_related("account")
+            .order_by("id")
+        )
+        if not existing:
+            try:
+                with transaction.atomic():
+                    doc = SyncDocument.objects.create(
+                        connection=connection,
+                        account=account,
+                        source_type=source_type,
+                        source_id=str(source_id),
+                        source_label=source_label,
+                        kind=kind,
+                        source_data=snapshot,
+                        source_updated_at=source_updated_at,
+                        route_explanation=explanation,
+                    )
+                return Upserted(document=doc, created=True, changed=True)
+            except IntegrityError:
+                # Another worker created it between our read and insert: take theirs, locked.
+                existing = list(
+                    SyncDocument.objects.select_for_update(of=("self",))
+                    .filter(connection=connection, source_type=source_type, source_id=str(source_id), kind=kind)
+                    .select_related("account")
+                )
+        doc = next((d for d in existing if d.account_id == (account.pk if account else None)), existing[0])
+        changed = False
+        rerouted_from = None
+        newer = source_updated_at is None or doc.source_updated_at is None or (
+            source_updated_at > doc.source_updated_at
+        )
+        if newer and snapshot != doc.source_data:
+            doc.source_data = snapshot
+            doc.source_updated_at = source_updated_at
+            doc.source_label = source_label or doc.source_label
+            changed = True
+        if doc.account_id != (account.pk if account else None) and doc.state not in SETTLED_STATES and newer:
+            rerouted_from = doc.account
+            doc.account = account
+            doc.route_explanation = explanation
+            changed = True
+        if changed:
+            doc.save()
+        return Upserted(document=doc, created=False, changed=changed, rerouted_from=rerouted_from)
+
+
+def set_state(document: SyncDocument, state: str, *, error: str = "") -> None:
+    document.state = state
+    document.last_error = error
+    document.save(update_fields=["state", "last_error", "updated_at"])

@@ -1,0 +1,44 @@
+"""Test-wide fixtures. Outside services are never reached: the sandbox simulators stand in for them."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.support import services
+
+
+def _need(reason: str):
+    if services.required():
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The test database's URL, for worker processes that must see the same rows."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        _need(f"PostgreSQL unavailable: {getattr(settings, 'POSTGRES_UNAVAILABLE', '') or 'not configured'}")
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]  # the test database once pytest-django created it
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    try:
+        server = services.RedisServer().start()
+    except services.ServiceUnavailable as exc:
+        _need(str(exc))
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def output_dir(request):
+    """Where a test leaves artefacts (screenshots, logs) for a person to look at."""
+    path = os.path.join(settings.BASE_DIR, "test-output", request.node.name)
+    os.makedirs(path, exist_ok=True)
+    return path
