@@ -187,5 +187,8 @@ LOGGING = {
 
 # Static beat entries (the DatabaseScheduler copies them into its tables; per-connection ones live there).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-inbound-events": {"task": "syncjobs.sweep_inbound_events", "schedule": 30.0},
+    "sweep-inbound-events": {
+        "task": "syncjobs.sweep_inbound_events",
+        "schedule": env.float("INTAKE_SWEEP_INTERVAL_SECONDS", default=30.0),
+    },
 }
