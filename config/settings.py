@@ -12,8 +12,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default keeps its database and broker here
 
-DEMO_SECRET_KEY = "demo-only-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+DEMO_SECRET_KEY = "demo-only-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - demo default
 SECRET_KEY = env.str("SECRET_KEY", default=DEMO_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
@@ -130,7 +131,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Fail fast when the broker is down: the sweeper re-enqueues what could not be sent.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "visibility_timeout": 3600,
+    }
 CELERY_TASK_IGNORE_RESULT = True  # results live in our own tables, not in a result backend
 CELERY_TASK_SERIALIZER = "json"  # plain JSON on the wire: no pickles from a shared broker
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -155,9 +160,9 @@ HARAVAN_CLIENT_ID = env.str("HARAVAN_CLIENT_ID", default="demo-client-id")
 HARAVAN_CLIENT_SECRET = env.str("HARAVAN_CLIENT_SECRET", default="demo-client-secret")
 HARAVAN_VERIFY_TOKEN = env.str("HARAVAN_VERIFY_TOKEN", default="demo-verify-token")
 HARAVAN_API_URL = env.str("HARAVAN_API_URL", default="http://127.0.0.1:8100/haravan").rstrip("/")
-HARAVAN_ACCOUNTS_URL = env.str("HARAVAN_ACCOUNTS_URL", default="http://127.0.0.1:8100/haravan/accounts").rstrip(
-    "/"
-)
+HARAVAN_ACCOUNTS_URL = env.str(
+    "HARAVAN_ACCOUNTS_URL", default="http://127.0.0.1:8100/haravan/accounts"
+).rstrip("/")
 HARAVAN_WEBHOOK_API_URL = env.str(
     "HARAVAN_WEBHOOK_API_URL", default="http://127.0.0.1:8100/haravan/webhook"
 ).rstrip("/")

@@ -81,7 +81,9 @@ def decode_body(resp: requests.Response) -> Any:
 class HttpClient:
     """Base for provider clients: one requests.Session, a timeout on every call, typed failures."""
 
-    def __init__(self, base_url: str, *, timeout: float | None = None, session: requests.Session | None = None):
+    def __init__(
+        self, base_url: str, *, timeout: float | None = None, session: requests.Session | None = None
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout if timeout is not None else settings.HTTP_TIMEOUT
         self.session = session or requests.Session()
@@ -101,12 +103,16 @@ class HttpClient:
             exchange.duration_ms = int((time.monotonic() - started) * 1000)
             exchange.error = f"timeout after {self.timeout:g}s"
             self.last_exchange = exchange
-            raise RetryableError(f"{method} {url}: no answer within {self.timeout:g}s", exchange=exchange) from exc
+            raise RetryableError(
+                f"{method} {url}: no answer within {self.timeout:g}s", exchange=exchange
+            ) from exc
         except requests.RequestException as exc:
             exchange.duration_ms = int((time.monotonic() - started) * 1000)
             exchange.error = type(exc).__name__
             self.last_exchange = exchange
-            raise RetryableError(f"{method} {url}: network error ({type(exc).__name__})", exchange=exchange) from exc
+            raise RetryableError(
+                f"{method} {url}: network error ({type(exc).__name__})", exchange=exchange
+            ) from exc
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
         exchange.status = resp.status_code
         exchange.headers = dict(resp.headers)
@@ -118,7 +124,9 @@ class HttpClient:
         return resp, body, exchange
 
 
-def classify_status(status: int, message: str, *, retry_after=None, body=None, exchange=None) -> ApiError | None:
+def classify_status(
+    status: int, message: str, *, retry_after=None, body=None, exchange=None
+) -> ApiError | None:
     """The house rule: 429 and 5xx are worth retrying, other 4xx are not."""
     if status < 400:
         return None

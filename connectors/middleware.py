@@ -17,7 +17,9 @@ class TenantMiddleware:
         request.membership = None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            memberships = Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+            memberships = (
+                Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+            )
             wanted = request.session.get(SESSION_KEY)
             chosen = next((m for m in memberships if m.tenant_id == wanted), None) or next(
                 iter(memberships), None

@@ -48,7 +48,9 @@ class Membership(models.Model):
     tenant_path = "tenant"
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_user_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_user_tenant")
+        ]
 
     def __str__(self):
         return f"{self.user} @ {self.tenant} ({self.role})"
@@ -116,7 +118,9 @@ class Connection(models.Model):
         lic = License.objects.filter(tenant_id=self.tenant_id, family=family).first()
         label = License.Family(family).label
         if lic is None:
-            raise LicenseError(f"No {label} license for {self.tenant.name}: sync is paused until one is added.")
+            raise LicenseError(
+                f"No {label} license for {self.tenant.name}: sync is paused until one is added."
+            )
         if lic.expires_at <= now:
             raise LicenseError(
                 f"The {label} license expired on {timezone.localtime(lic.expires_at):%Y-%m-%d}: "

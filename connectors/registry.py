@@ -11,7 +11,9 @@ class TargetKind:
     tag_label: str  # the account tag prefix: "[MST 0101243150]"
     source_kind: str  # what it reads from: "haravan", "severa"
     order_document_kind: str  # what a source order becomes: "invoice", "sales_voucher"
-    validate_external_id: object = field(default=None, compare=False)  # callable(str) -> str | None (an error)
+    validate_external_id: object = field(
+        default=None, compare=False
+    )  # callable(str) -> str | None (an error)
 
 
 _KINDS: dict[str, TargetKind] = {}

@@ -19,7 +19,11 @@ def _require_tenant(request):
 def overview(request):
     _require_tenant(request)
     connections = scoped(request, Connection).prefetch_related("accounts").order_by("name")
-    recent = scoped(request, SyncDocument).select_related("account", "connection").order_by("-updated_at", "-id")[:50]
+    recent = (
+        scoped(request, SyncDocument)
+        .select_related("account", "connection")
+        .order_by("-updated_at", "-id")[:50]
+    )
     return render(request, "dashboard/overview.html", {"connections": connections, "documents": recent})
 
 

@@ -14,4 +14,6 @@ class HaravanConfig(AppConfig):
 
         intake.register_processor("haravan", "haravan.process_event")
         post_save.connect(schedules.on_connection_saved, sender=Connection, dispatch_uid="haravan_schedule")
-        post_delete.connect(schedules.on_connection_deleted, sender=Connection, dispatch_uid="haravan_unschedule")
+        post_delete.connect(
+            schedules.on_connection_deleted, sender=Connection, dispatch_uid="haravan_unschedule"
+        )

@@ -44,7 +44,9 @@ def routing_facts(order: dict) -> dict[str, list[str]]:
 
 
 def order_label(order: dict) -> str:
-    return str(order.get("name") or (f"#{order['order_number']}" if order.get("order_number") else order.get("id")))
+    return str(
+        order.get("name") or (f"#{order['order_number']}" if order.get("order_number") else order.get("id"))
+    )
 
 
 def updated_at(obj: dict) -> dt.datetime | None:

@@ -7,4 +7,5 @@ app_name = "haravan"
 urlpatterns = [
     path("install/", views.install_start, name="install"),
     path("install/callback/", views.install_callback, name="install_callback"),
+    path("connect-private/", views.connect_private, name="connect_private"),
 ]

@@ -15,6 +15,7 @@ class HaravanShop(models.Model):
     org_id = models.CharField(max_length=32, unique=True, help_text="Haravan's org id (X-Haravan-Org-Id).")
     name = models.CharField(max_length=200, blank=True)
     domain = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True, help_text="The shop's e-mail as Haravan reports it.")
     token_kind = models.CharField(max_length=10, choices=TokenKind.choices, default=TokenKind.OAUTH)
     # {"access_token": …, "refresh_token": …}: encrypted, never rendered, never logged.
     secrets = EncryptedJSONField(blank=True, default=dict, editable=False)

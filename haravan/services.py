@@ -18,7 +18,7 @@ from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import Outcome, State, log_attempt, set_state, upsert_document
 
 from . import convert
-from .client import HaravanClient, exchange_code
+from .client import HaravanClient, exchange_code, subscribe_webhooks
 from .models import HaravanLocation, HaravanShop
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,9 @@ SCHEDULE_OVERLAP = dt.timedelta(minutes=5)
 
 
 def connections_for(org_id: str):
-    return Connection.objects.filter(source_kind="haravan", source_key=str(org_id), enabled=True).select_related(
-        "tenant"
-    )
+    return Connection.objects.filter(
+        source_kind="haravan", source_key=str(org_id), enabled=True
+    ).select_related("tenant")
 
 
 # --- events ---------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def _handle_event(event: InboundEvent) -> str:
                 connection=connection,
                 action="uninstall",
                 outcome=Outcome.ERROR,
-                message="The Haravan app was uninstalled from this shop: no new orders will arrive until it is "
+                message="The Haravan app was uninstalled from this shop: no new orders arrive until it is "
                 "installed again.",
             )
         return InboundEvent.Status.DONE
@@ -96,7 +96,9 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
     if not upserted.changed:
         return doc
     if upserted.created:
-        message = f"Order {label} received ({trigger}): {convert.describe_order(order)}. {decision.explanation}"
+        message = (
+            f"Order {label} received ({trigger}): {convert.describe_order(order)}. {decision.explanation}"
+        )
     elif upserted.rerouted_from is not None:
         message = (
             f"Order {label} updated ({trigger}) and moved from {upserted.rerouted_from.tag} "
@@ -110,7 +112,9 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
     if blocker:
         if doc.state in (State.PENDING, State.BLOCKED) and doc.last_error != blocker:
             set_state(doc, State.BLOCKED, error=blocker)
-            log_attempt(connection=connection, document=doc, action="check", outcome=Outcome.ERROR, message=blocker)
+            log_attempt(
+                connection=connection, document=doc, action="check", outcome=Outcome.ERROR, message=blocker
+            )
     elif doc.state == State.BLOCKED:
         set_state(doc, State.PENDING)
     return doc
@@ -152,9 +156,13 @@ def scheduled_sync(connection_id: int, now: dt.datetime | None = None) -> int:
         started_at=now,
         params={"updated_at_min": since.isoformat(), "updated_at_max": now.isoformat()},
     )
-    count = _run_pass(run, connection, {"updated_at_min": since.isoformat(), "updated_at_max": now.isoformat()})
+    count = _run_pass(
+        run, connection, {"updated_at_min": since.isoformat(), "updated_at_max": now.isoformat()}
+    )
     if run.status == SyncRun.Status.DONE:
-        SyncCursor.objects.update_or_create(connection=connection, name="orders_updated_at", defaults={"value": now})
+        SyncCursor.objects.update_or_create(
+            connection=connection, name="orders_updated_at", defaults={"value": now}
+        )
     return count
 
 
@@ -224,7 +232,11 @@ def sync_locations(shop: HaravanShop) -> int:
         HaravanLocation.objects.update_or_create(
             shop=shop,
             location_id=str(loc["id"]),
-            defaults={"name": loc.get("name") or str(loc["id"]), "is_primary": bool(loc.get("is_primary")), "data": loc},
+            defaults={
+                "name": loc.get("name") or str(loc["id"]),
+                "is_primary": bool(loc.get("is_primary")),
+                "data": loc,
+            },
         )
         seen += 1
     return seen
@@ -258,33 +270,81 @@ def complete_install(*, user, code: str) -> HaravanShop:
     """Trade the code for a token, ask Haravan which shop it opens, then create tenant, shop and owner."""
     try:
         token = exchange_code(code=code, redirect_uri=redirect_uri())
-        shop_info = HaravanClient(org_id="install", token=token["access_token"]).get_shop()
-    except (ApiError, KeyError) as exc:
-        raise InstallError(f"Haravan did not complete the install: {exc}. Start the install again.") from exc
-    return connect_shop(
+        shop_info = _read_shop(token["access_token"])
+    except KeyError as exc:
+        raise InstallError(f"Haravan's token answer lacks {exc}. Start the install again.") from exc
+    shop = connect_shop(
         user=user,
         org_id=str(shop_info["id"]),
         name=shop_info.get("name") or "",
         domain=shop_info.get("domain") or "",
+        email=shop_info.get("email") or "",
         secrets={"access_token": token["access_token"], "refresh_token": token.get("refresh_token", "")},
         token_kind=HaravanShop.TokenKind.OAUTH,
         scopes=token.get("scope", ""),
     )
+    _after_connect(shop, subscribe=True)
+    return shop
+
+
+def connect_private_app(*, user, token: str) -> HaravanShop:
+    """A private app's token: same shop record, no OAuth; webhooks are set in the shop's own settings."""
+    shop_info = _read_shop(token)
+    shop = connect_shop(
+        user=user,
+        org_id=str(shop_info["id"]),
+        name=shop_info.get("name") or "",
+        domain=shop_info.get("domain") or "",
+        email=shop_info.get("email") or "",
+        secrets={"access_token": token},
+        token_kind=HaravanShop.TokenKind.PRIVATE,
+    )
+    _after_connect(shop, subscribe=False)
+    return shop
+
+
+def _read_shop(token: str) -> dict:
+    try:
+        return HaravanClient(org_id="install", token=token).get_shop()
+    except ApiError as exc:
+        raise InstallError(f"Haravan did not accept the token: {exc}") from exc
+
+
+def _after_connect(shop: HaravanShop, *, subscribe: bool) -> None:
+    """Best effort: a failure here is logged on the connection, the install itself stands."""
+    steps = [("locations", lambda: sync_locations(shop))]
+    if subscribe:
+        steps.insert(0, ("webhooks", lambda: subscribe_webhooks(shop.access_token)))
+    for name, step in steps:
+        try:
+            step()
+        except ApiError as exc:
+            for connection in connections_for(shop.org_id):
+                log_attempt(
+                    connection=connection,
+                    action="install",
+                    outcome=Outcome.ERROR,
+                    message=f"Shop connected, but reading its {name} failed: {exc}",
+                )
 
 
 @transaction.atomic
-def connect_shop(*, user, org_id, name, domain="", secrets, token_kind, scopes="", target_kind="meinvoice"):
+def connect_shop(
+    *, user, org_id, name, domain="", email="", secrets, token_kind, scopes="", target_kind="meinvoice"
+):
     """Create (or re-attach) the tenant, the shop with its encrypted token, the owner and a connection."""
     shop = HaravanShop.objects.select_for_update().filter(org_id=org_id).first()
     if shop is None:
         tenant = Tenant.objects.create(name=name or f"Haravan {org_id}", slug=_unique_slug(name or org_id))
         shop = HaravanShop(tenant=tenant, org_id=org_id)
-    elif user is not None and not Membership.objects.filter(
-        user=user, tenant=shop.tenant, role=Membership.Role.OWNER
-    ).exists():
+    elif (
+        user is not None
+        and not Membership.objects.filter(user=user, tenant=shop.tenant, role=Membership.Role.OWNER).exists()
+    ):
         raise InstallError("This shop is already connected to another account; ask its owner to invite you.")
     shop.name = name or shop.name
     shop.domain = domain or shop.domain
+    shop.email = email or shop.email
     shop.secrets = secrets
     shop.token_kind = token_kind
     shop.scopes = scopes
@@ -310,3 +370,27 @@ def _unique_slug(text: str) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+def owner_for_install(shop: HaravanShop):
+    """Who is signed in after an install that started with nobody signed in (from Haravan's app store).
+
+    The shop's e-mail makes a new owner account; the existing owner of this very shop is signed in (the
+    install just proved control of the shop); any other existing account must sign in first — no take-over.
+    """
+    from django.contrib.auth import get_user_model
+
+    email = shop.email.strip().lower()
+    if not email:
+        raise InstallError(
+            "Haravan did not tell us the shop owner's e-mail: sign in first, then install again."
+        )
+    users = get_user_model()
+    user = users.objects.filter(username__iexact=email).first()
+    if user is None:
+        user = users.objects.create_user(username=email, email=email)  # no password: signs in through Haravan
+        Membership.objects.create(user=user, tenant=shop.tenant, role=Membership.Role.OWNER)
+        return user
+    if Membership.objects.filter(user=user, tenant=shop.tenant, role=Membership.Role.OWNER).exists():
+        return user
+    raise InstallError(f"An account for {email} exists already: sign in, then install again.")

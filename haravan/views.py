@@ -5,6 +5,7 @@ import logging
 import secrets
 
 from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
@@ -55,12 +56,22 @@ def webhook(request):
     if not signature.is_valid(body, settings.HARAVAN_CLIENT_SECRET, given):
         reason = "missing X-Haravan-HmacSha256 header" if not given else "X-Haravan-HmacSha256 does not match"
         return _refuse(
-            request, 401, f"Signature check failed: {reason} (HMAC-SHA256 of the raw body with the app's client "
-            "secret). Check HARAVAN_CLIENT_SECRET.", org_id=org_id, topic=topic, body=body,
+            request,
+            401,
+            f"Signature check failed: {reason} (HMAC-SHA256 of the raw body with the app's client "
+            "secret). Check HARAVAN_CLIENT_SECRET.",
+            org_id=org_id,
+            topic=topic,
+            body=body,
         )
     if not topic or not org_id:
         return _refuse(
-            request, 400, "Missing X-Haravan-Topic or X-Haravan-Org-Id header.", org_id=org_id, topic=topic, body=body
+            request,
+            400,
+            "Missing X-Haravan-Topic or X-Haravan-Org-Id header.",
+            org_id=org_id,
+            topic=topic,
+            body=body,
         )
     try:
         payload = json.loads(body)
@@ -69,12 +80,18 @@ def webhook(request):
     if not isinstance(payload, dict):
         return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)
     tenant_id = (
-        HaravanShop.objects.filter(org_id=org_id, uninstalled_at__isnull=True).values_list("tenant_id", flat=True).first()
+        HaravanShop.objects.filter(org_id=org_id, uninstalled_at__isnull=True)
+        .values_list("tenant_id", flat=True)
+        .first()
     )
     if tenant_id is None:
         return _refuse(
-            request, 404, f"Unknown shop: org id {org_id} is not connected (install the app for this shop first).",
-            org_id=org_id, topic=topic, body=body,
+            request,
+            404,
+            f"Unknown shop: org id {org_id} is not connected (install the app for this shop first).",
+            org_id=org_id,
+            topic=topic,
+            body=body,
         )
     accepted = intake.accept(
         source_kind="haravan",
@@ -85,7 +102,9 @@ def webhook(request):
         headers=_kept_headers(request),
         remote_addr=_client_ip(request),
     )
-    return JsonResponse({"status": "duplicate" if accepted.duplicate else "accepted", "event": accepted.event_id})
+    return JsonResponse(
+        {"status": "duplicate" if accepted.duplicate else "accepted", "event": accepted.event_id}
+    )
 
 
 def _subscribe_handshake(request):
@@ -101,7 +120,6 @@ def _subscribe_handshake(request):
 OAUTH_SESSION_KEY = "haravan_oauth_state"
 
 
-@login_required
 @require_GET
 def install_start(request):
     """Send the merchant to Haravan to approve the app; `state` binds the answer to this browser session."""
@@ -110,7 +128,6 @@ def install_start(request):
     return redirect(services.authorize_url(state=state, nonce=secrets.token_urlsafe(12)))
 
 
-@login_required
 @require_GET
 def install_callback(request):
     expected = request.session.pop(OAUTH_SESSION_KEY, None)
@@ -123,10 +140,36 @@ def install_callback(request):
         )
     if "error" in request.GET or not request.GET.get("code"):
         reason = request.GET.get("error_description") or request.GET.get("error") or "no authorization code"
-        return HttpResponse(f"Haravan did not approve the install: {reason}.", status=400, content_type="text/plain")
+        return HttpResponse(
+            f"Haravan did not approve the install: {reason}.", status=400, content_type="text/plain"
+        )
+    user = request.user if request.user.is_authenticated else None
     try:
-        shop = services.complete_install(user=request.user, code=request.GET["code"])
+        shop = services.complete_install(user=user, code=request.GET["code"])
     except services.InstallError as exc:
         return HttpResponse(str(exc), status=502, content_type="text/plain; charset=utf-8")
+    if user is None:
+        # A first install from Haravan's app store: nobody is signed in yet. The shop's owner e-mail makes
+        # a new owner account; an e-mail that already has an account must sign in first (no take-over).
+        try:
+            user = services.owner_for_install(shop)
+        except services.InstallError as exc:
+            return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session["tenant_id"] = shop.tenant_id
+    return redirect("dashboard:overview")
+
+
+@login_required
+@require_http_methods(["POST"])
+def connect_private(request):
+    """A private-app token pasted by the shop owner."""
+    token = request.POST.get("token", "").strip()
+    if not token:
+        return HttpResponse("Paste the private app's access token.", status=400, content_type="text/plain")
+    try:
+        shop = services.connect_private_app(user=request.user, token=token)
+    except services.InstallError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     request.session["tenant_id"] = shop.tenant_id
     return redirect("dashboard:overview")

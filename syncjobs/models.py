@@ -23,7 +23,7 @@ class InboundEvent(models.Model):
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL)
     topic = models.CharField(max_length=100, blank=True)
     # sha256 of (source, shop, topic, raw body): a repeated delivery of the same body is the same event.
-    dedupe_key = models.CharField(max_length=64, null=True, blank=True)
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL for rejections
     body = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -44,7 +44,9 @@ class InboundEvent(models.Model):
             models.UniqueConstraint(fields=["dedupe_key"], name="inbound_event_delivered_once"),
         ]
         indexes = [
-            models.Index(fields=["status", "received_at"], name="inbound_pending_idx", condition=Q(status="pending"))
+            models.Index(
+                fields=["status", "received_at"], name="inbound_pending_idx", condition=Q(status="pending")
+            )
         ]
 
     def __str__(self):
@@ -127,7 +129,9 @@ class SyncAttempt(models.Model):
     document = models.ForeignKey(
         SyncDocument, null=True, blank=True, on_delete=models.CASCADE, related_name="timeline"
     )
-    account = models.ForeignKey(TargetAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    account = models.ForeignKey(
+        TargetAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=40)  # "intake", "route", "publish", "status", "write_back"
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     message = models.TextField()  # always starts with the account tag: "[MST 0101243150] …"
@@ -196,3 +200,6 @@ class SyncCursor(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "name"], name="one_cursor_per_name")]
+
+    def __str__(self):
+        return f"{self.name} = {self.value:%Y-%m-%d %H:%M:%S}"

@@ -51,7 +51,16 @@ class Upserted:
 
 
 def upsert_document(
-    *, connection, account, source_type, source_id, source_label, kind, snapshot, source_updated_at, explanation
+    *,
+    connection,
+    account,
+    source_type,
+    source_id,
+    source_label,
+    kind,
+    snapshot,
+    source_updated_at,
+    explanation,
 ) -> Upserted:
     """Create or refresh the one document for this source object, under a row lock.
 
@@ -84,14 +93,18 @@ def upsert_document(
                 # Another worker created it between our read and insert: take theirs, locked.
                 existing = list(
                     SyncDocument.objects.select_for_update(of=("self",))
-                    .filter(connection=connection, source_type=source_type, source_id=str(source_id), kind=kind)
+                    .filter(
+                        connection=connection, source_type=source_type, source_id=str(source_id), kind=kind
+                    )
                     .select_related("account")
                 )
         doc = next((d for d in existing if d.account_id == (account.pk if account else None)), existing[0])
         changed = False
         rerouted_from = None
-        newer = source_updated_at is None or doc.source_updated_at is None or (
-            source_updated_at > doc.source_updated_at
+        newer = (
+            source_updated_at is None
+            or doc.source_updated_at is None
+            or (source_updated_at > doc.source_updated_at)
         )
         if newer and snapshot != doc.source_data:
             doc.source_data = snapshot

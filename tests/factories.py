@@ -29,21 +29,30 @@ def user(tenant_=None, *, role=Membership.Role.OWNER, email=None, password="pw")
     return u
 
 
-def shop(tenant_, org_id=None, token="shop-token") -> HaravanShop:  # noqa: S107
+def shop(tenant_, org_id=None, token="shop-token") -> HaravanShop:
     return HaravanShop.objects.create(
-        tenant=tenant_, org_id=org_id or str(300000000 + next(_seq)), name="Shop",
-        token_kind=HaravanShop.TokenKind.PRIVATE, secrets={"access_token": token},
+        tenant=tenant_,
+        org_id=org_id or str(300000000 + next(_seq)),
+        name="Shop",
+        token_kind=HaravanShop.TokenKind.PRIVATE,
+        secrets={"access_token": token},
     )
 
 
 def connection(tenant_, shop_, *, target_kind="meinvoice", accounts=("0101243150",)) -> Connection:
     conn = Connection.objects.create(
-        tenant=tenant_, name="Shop → meInvoice", source_kind="haravan", source_key=shop_.org_id,
+        tenant=tenant_,
+        name="Shop → meInvoice",
+        source_kind="haravan",
+        source_key=shop_.org_id,
         target_kind=target_kind,
     )
     for i, mst in enumerate(accounts):
         TargetAccount.objects.create(
-            connection=conn, external_id=mst, name=f"Company {mst}", is_default=(i == 0),
+            connection=conn,
+            external_id=mst,
+            name=f"Company {mst}",
+            is_default=(i == 0),
             credentials={"app_id": "app", "username": "u", "password": "secret-pw", "tax_code": mst},
         )
     return conn
@@ -51,7 +60,10 @@ def connection(tenant_, shop_, *, target_kind="meinvoice", accounts=("0101243150
 
 def rule(conn, dimension, value, mst, priority=100) -> RoutingRule:
     return RoutingRule.objects.create(
-        connection=conn, dimension=dimension, value=value, priority=priority,
+        connection=conn,
+        dimension=dimension,
+        value=value,
+        priority=priority,
         account=conn.accounts.get(external_id=mst),
     )
 
@@ -59,11 +71,23 @@ def rule(conn, dimension, value, mst, priority=100) -> RoutingRule:
 def order(order_id=None, **fields) -> dict:
     oid = order_id or 1000 + next(_seq)
     base = {
-        "id": oid, "order_number": oid, "name": f"#{oid}", "financial_status": "pending",
-        "fulfillment_status": None, "cancelled_at": None, "location_id": 1001, "source_name": "web",
-        "gateway_code": "COD", "total_price": 250000.0, "currency": "VND", "line_items": [],
-        "shipping_lines": [], "fulfillments": [], "note_attributes": [],
-        "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z",
+        "id": oid,
+        "order_number": oid,
+        "name": f"#{oid}",
+        "financial_status": "pending",
+        "fulfillment_status": None,
+        "cancelled_at": None,
+        "location_id": 1001,
+        "source_name": "web",
+        "gateway_code": "COD",
+        "total_price": 250000.0,
+        "currency": "VND",
+        "line_items": [],
+        "shipping_lines": [],
+        "fulfillments": [],
+        "note_attributes": [],
+        "created_at": "2026-11-20T10:00:00Z",
+        "updated_at": "2026-11-20T10:00:00Z",
     }
     base.update(fields)
     return base

@@ -1,5 +1,7 @@
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from connectors.models import RoutingRule
 from connectors.routing import route
@@ -51,7 +53,10 @@ def test_reordering_priorities_changes_the_winner(conn):
 
 def test_disabled_rule_is_skipped(conn):
     conn.rules.filter(dimension=D.SOURCE).update(enabled=False)
-    assert mst(route(conn, routing_facts(factories.order(source_name="shopee", location_id=1001)))) == "0101243150"
+    assert (
+        mst(route(conn, routing_facts(factories.order(source_name="shopee", location_id=1001))))
+        == "0101243150"
+    )
 
 
 def test_no_default_account_is_explained_not_guessed(conn):
@@ -63,7 +68,9 @@ def test_no_default_account_is_explained_not_guessed(conn):
 
 def test_carrier_and_storefront_and_gateway_facts(conn):
     order = factories.order(
-        fulfillments=[{"tracking_company": "Giao Hàng Nhanh", "tracking_company_code": "GHN", "location_id": 1002}],
+        fulfillments=[
+            {"tracking_company": "Giao Hàng Nhanh", "tracking_company_code": "GHN", "location_id": 1002}
+        ],
         shipping_lines=[{"code": "GHTK", "title": "Giao hàng tiết kiệm", "price": 30000}],
         landing_site="https://shop-b.example.vn/collections/all",
         gateway_code="VNPAY",
@@ -85,7 +92,7 @@ values = st.sampled_from(["web", "pos", "shopee", "1001", "1002", "GHN"])
     facts=st.dictionaries(st.sampled_from(list(D.values)), st.lists(values, max_size=2)),
 )
 def test_route_is_the_lowest_priority_match_or_default(rules, facts):
-    """Against a plain re-statement of the rule: whatever the rules, the winner is the first match in order."""
+    """Against a plain re-statement of the rule: the winner is the first match in priority order."""
     from connectors.models import TargetAccount
 
     class Conn:  # the routing function only reads rules, accounts and the tag label

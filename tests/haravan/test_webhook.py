@@ -22,7 +22,15 @@ def shop(db):
     return shop
 
 
-def post(client, body: bytes, *, topic="orders/create", org="200000001", signature=None, header="HTTP_X_HARAVAN_HMACSHA256"):
+def post(
+    client,
+    body: bytes,
+    *,
+    topic="orders/create",
+    org="200000001",
+    signature=None,
+    header="HTTP_X_HARAVAN_HMACSHA256",
+):
     headers = {"HTTP_X_HARAVAN_TOPIC": topic, "HTTP_X_HARAVAN_ORG_ID": org}
     headers[header] = signature if signature is not None else sign(body, settings.HARAVAN_CLIENT_SECRET)
     return client.post(URL, data=body, content_type="application/json; charset=utf-8", **headers)
@@ -122,8 +130,14 @@ def test_uninstalled_shop_is_unknown(shop):
 
 def test_subscribe_handshake_answers_challenge_only_with_the_verify_token(db):
     client = Client()
-    ok = client.get(URL, {"hub.mode": "subscribe", "hub.verify_token": settings.HARAVAN_VERIFY_TOKEN,
-                          "hub.challenge": "abc123"})
+    ok = client.get(
+        URL,
+        {
+            "hub.mode": "subscribe",
+            "hub.verify_token": settings.HARAVAN_VERIFY_TOKEN,
+            "hub.challenge": "abc123",
+        },
+    )
     assert ok.status_code == 200 and ok.content == b"abc123"
     bad = client.get(URL, {"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "abc123"})
     assert bad.status_code == 401 and b"abc123" not in bad.content

@@ -76,12 +76,35 @@ class PostgresServer:
         if self.as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
         try:
-            self._run(os.path.join(self.bindir, "initdb"), "-D", self.data, "-A", "trust", "-U", self.user,
-                      "-E", "UTF8", "--no-sync")
-            opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-            self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-o", opts, "-w", "-t", "30",
-                      "-l", os.path.join(self.dir, "log"), "start")
+            self._run(
+                os.path.join(self.bindir, "initdb"),
+                "-D",
+                self.data,
+                "-A",
+                "trust",
+                "-U",
+                self.user,
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+            opts = (
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            self._run(
+                os.path.join(self.bindir, "pg_ctl"),
+                "-D",
+                self.data,
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "30",
+                "-l",
+                os.path.join(self.dir, "log"),
+                "start",
+            )
         except subprocess.CalledProcessError as exc:
             raise ServiceUnavailable(f"PostgreSQL did not start: {exc.stderr or exc.stdout}") from exc
         return self
@@ -90,7 +113,9 @@ class PostgresServer:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
     def stop(self) -> None:
-        self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
+        self._run(
+            os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop", check=False
+        )
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -105,9 +130,21 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, proc=self.proc)
         return self
@@ -141,14 +178,29 @@ class CeleryWorker:
         self.queues = queues
 
     def start(self) -> "CeleryWorker":
-        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-               "--concurrency", str(self.concurrency), "--hostname", f"{self.name}@%h",
-               "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(self.concurrency),
+            "--hostname",
+            f"{self.name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         if self.queues:
             cmd += ["--queues", self.queues]
         self.log = open(self.log_path, "w")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

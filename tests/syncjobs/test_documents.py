@@ -32,10 +32,16 @@ def test_out_of_order_delivery_keeps_the_newest_snapshot(conn):
 
 
 def test_pending_document_follows_a_new_route(conn):
-    intake_order("200000001", factories.order(7002, location_id=1001, updated_at="2026-11-20T10:00:00Z"),
-                 trigger="webhook orders/create")
-    intake_order("200000001", factories.order(7002, location_id=1002, updated_at="2026-11-20T10:01:00Z"),
-                 trigger="webhook orders/updated")
+    intake_order(
+        "200000001",
+        factories.order(7002, location_id=1001, updated_at="2026-11-20T10:00:00Z"),
+        trigger="webhook orders/create",
+    )
+    intake_order(
+        "200000001",
+        factories.order(7002, location_id=1002, updated_at="2026-11-20T10:01:00Z"),
+        trigger="webhook orders/updated",
+    )
     doc = SyncDocument.objects.get()
     assert doc.account.external_id == "0312345673"
     last = SyncAttempt.objects.filter(document=doc).latest("id")
@@ -43,11 +49,17 @@ def test_pending_document_follows_a_new_route(conn):
 
 
 def test_document_that_reached_the_target_never_moves(conn):
-    intake_order("200000001", factories.order(7003, location_id=1001, updated_at="2026-11-20T10:00:00Z"),
-                 trigger="webhook orders/create")
+    intake_order(
+        "200000001",
+        factories.order(7003, location_id=1001, updated_at="2026-11-20T10:00:00Z"),
+        trigger="webhook orders/create",
+    )
     SyncDocument.objects.update(state=SyncDocument.State.DONE)
-    intake_order("200000001", factories.order(7003, location_id=1002, updated_at="2026-11-20T10:01:00Z"),
-                 trigger="webhook orders/updated")
+    intake_order(
+        "200000001",
+        factories.order(7003, location_id=1002, updated_at="2026-11-20T10:01:00Z"),
+        trigger="webhook orders/updated",
+    )
     assert list(SyncDocument.objects.values_list("account__external_id", flat=True)) == ["0101243150"]
 
 
@@ -59,10 +71,14 @@ def test_expired_license_blocks_with_a_clear_error_and_loses_nothing(conn):
     doc = SyncDocument.objects.get()
     assert doc.state == "blocked"
     assert "license expired on" in doc.last_error and "renew" in doc.last_error
-    assert SyncAttempt.objects.filter(document=doc, outcome="error", message__contains="license expired").exists()
+    assert SyncAttempt.objects.filter(
+        document=doc, outcome="error", message__contains="license expired"
+    ).exists()
     # Renewed: the next delivery of the order unblocks it.
     License.objects.filter(tenant=conn.tenant).update(expires_at=timezone.now() + dt.timedelta(days=30))
-    intake_order("200000001", factories.order(7004, updated_at="2026-11-21T00:00:00Z"), trigger="webhook orders/paid")
+    intake_order(
+        "200000001", factories.order(7004, updated_at="2026-11-21T00:00:00Z"), trigger="webhook orders/paid"
+    )
     doc.refresh_from_db()
     assert doc.state == "pending" and doc.last_error == ""
 

@@ -11,8 +11,14 @@ from tests import factories
 
 def make_event(tenant, age_seconds, status="pending", **kw):
     return InboundEvent.objects.create(
-        source_kind="haravan", source_key="200000001", tenant=tenant, topic="orders/create",
-        body='{"id": 1}', status=status, received_at=timezone.now() - dt.timedelta(seconds=age_seconds), **kw,
+        source_kind="haravan",
+        source_key="200000001",
+        tenant=tenant,
+        topic="orders/create",
+        body='{"id": 1}',
+        status=status,
+        received_at=timezone.now() - dt.timedelta(seconds=age_seconds),
+        **kw,
     )
 
 

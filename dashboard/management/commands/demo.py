@@ -46,11 +46,15 @@ def seed() -> Tenant:
     Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
     expires = timezone.now() + dt.timedelta(days=365)
     for family in License.Family.values:
-        lic, made = License.objects.get_or_create(tenant=tenant, family=family, defaults={"expires_at": expires})
+        lic, made = License.objects.get_or_create(
+            tenant=tenant, family=family, defaults={"expires_at": expires}
+        )
         if not made and lic.expires_at < timezone.now() + dt.timedelta(days=30):
             lic.expires_at = expires
             lic.save(update_fields=["expires_at"])
-    shop = HaravanShop.objects.filter(org_id=DEMO_ORG_ID).first() or HaravanShop(tenant=tenant, org_id=DEMO_ORG_ID)
+    shop = HaravanShop.objects.filter(org_id=DEMO_ORG_ID).first() or HaravanShop(
+        tenant=tenant, org_id=DEMO_ORG_ID
+    )
     shop.tenant = tenant
     shop.name = "Cửa hàng Demo"
     shop.domain = "demo.myharavan.com"
@@ -122,21 +126,52 @@ class Command(BaseCommand):
         bindir = os.path.dirname(py)
         commands = {
             "web": [
-                os.path.join(bindir, "gunicorn"), "config.wsgi", "--bind", f"{host}:{port}",
-                "--workers", "2", "--threads", "4", "--log-level", "warning",
+                os.path.join(bindir, "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
             ],
             "worker": [
-                os.path.join(bindir, "celery"), "-A", "config", "worker", "--loglevel", "INFO",
-                "--concurrency", "2", "--without-gossip", "--without-mingle",
+                os.path.join(bindir, "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
             ],
             "beat": [
-                os.path.join(bindir, "celery"), "-A", "config", "beat", "--loglevel", "INFO",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
+                os.path.join(bindir, "celery"),
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--schedule",
+                str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
             "sandbox": [
-                py, "manage.py", "runsandbox", "--host", host, "--port", str(sandbox_port),
-                "--generate", "--interval", str(opts["interval"]),
+                py,
+                "manage.py",
+                "runsandbox",
+                "--host",
+                host,
+                "--port",
+                str(sandbox_port),
+                "--generate",
+                "--interval",
+                str(opts["interval"]),
             ],
         }
         procs = {}
@@ -153,8 +188,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Open http://{host}:{port}/  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
-                f"  Sandbox (Haravan simulator) at http://{host}:{sandbox_port}/haravan/ — orders arrive every "
-                f"{opts['interval']:g}s as signed webhooks.\n  Ctrl-C stops everything.\n"
+                f"  Sandbox (Haravan simulator) at http://{host}:{sandbox_port}/haravan/ — an order every "
+                f"{opts['interval']:g}s, delivered as a signed webhook.\n  Ctrl-C stops everything.\n"
             )
         )
         try:

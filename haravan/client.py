@@ -1,0 +1,237 @@
+"""Haravan Admin API over HTTP: bearer auth, the shop's shared rate limit, paging, errors → typed exceptions.
+
+No database, no business rules: `services.py` decides what to read and write.
+"""
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+
+from connectors.http import HttpClient, PermanentError, RetryableError, classify_status, parse_retry_after
+from connectors.ratelimit import haravan_bucket
+
+PAGE_SIZE = 50  # Haravan silently caps larger limits at 50
+RETRIES_ON_429 = 3
+DEFAULT_RETRY_AFTER = 2.0  # what Haravan sends; used when a 429 comes without Retry-After
+CALL_LIMIT_HEADER = "X-Haravan-Api-Call-Limit"
+WRITABLE_ORDER_FIELDS = frozenset({"note", "note_attributes", "tags"})
+
+
+class HaravanClient(HttpClient):
+    """One shop's API. Every call waits for the shop's bucket (shared by all processes) first."""
+
+    def __init__(self, org_id: str, token: str, *, base_url: str | None = None, bucket=None):
+        super().__init__(base_url or settings.HARAVAN_API_URL)
+        self.org_id = str(org_id)
+        self.bucket = bucket if bucket is not None else haravan_bucket(self.org_id)
+        # On the session, not in the exchange: the token never reaches a log.
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+        )
+
+    @classmethod
+    def for_shop(cls, shop) -> "HaravanClient":
+        if not shop.access_token:
+            raise PermanentError(f"Haravan shop {shop.org_id} has no access token: install the app again.")
+        return cls(org_id=shop.org_id, token=shop.access_token)
+
+    def request(self, method: str, path: str, *, params=None, json_body=None) -> Any:
+        """One call, returning the decoded JSON body. A 429 is retried here (the bucket is told, so every
+        process slows down); anything else that fails is raised for the task layer to retry or report."""
+        path = "/" + path.lstrip("/")
+        retry_after, not_before = None, 0.0
+        for _attempt in range(RETRIES_ON_429 + 1):
+            self.bucket.acquire()
+            # The penalized bucket already makes us wait; this also holds with a looser or injected bucket.
+            if (remaining := not_before - time.monotonic()) > 0:
+                time.sleep(remaining)
+            resp, body, exchange = self.send(method, path, params=params, json_body=json_body)
+            self._observe(resp.headers.get(CALL_LIMIT_HEADER))
+            if resp.status_code != 429:
+                break
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
+            not_before = time.monotonic() + retry_after
+            self.bucket.penalize(retry_after)
+        else:
+            raise RetryableError(
+                f"Haravan kept answering {method} {path} with 429 (too many calls) "
+                f"after {RETRIES_ON_429} retries; try again in {retry_after:g}s",
+                status=429,
+                body=body,
+                exchange=exchange,
+                retry_after=retry_after,
+            )
+        if resp.status_code >= 400:
+            raise _error(method, path, resp, body, exchange)
+        return body
+
+    def _observe(self, header: str | None) -> None:
+        try:
+            used, capacity = (int(part) for part in (header or "").split("/"))
+        except ValueError:
+            return
+        self.bucket.observe(used, capacity)
+
+    def _get(self, path: str, key: str, **filters):
+        return _unwrap(self.request("GET", path, params=_query(filters) or None), key, "GET", path)
+
+    def _paged(self, path: str, key: str, filters: dict) -> Iterator[dict]:
+        params = _query(filters)
+        params["limit"] = PAGE_SIZE
+        page = 1
+        while True:
+            params["page"] = page
+            items = _unwrap(self.request("GET", path, params=dict(params)), key, "GET", path) or []
+            yield from items
+            if len(items) < PAGE_SIZE:
+                return
+            page += 1
+
+    # --- orders -------------------------------------------------------------------------------------
+
+    def count_orders(self, **filters) -> int:
+        filters.pop("limit", None)
+        filters.pop("page", None)
+        return int(self._get("/com/orders/count.json", "count", **filters))
+
+    def iter_orders(self, **filters) -> Iterator[dict]:
+        return self._paged("/com/orders.json", "orders", filters)
+
+    def get_order(self, order_id) -> dict:
+        return self._get(f"/com/orders/{order_id}.json", "order")
+
+    def update_order(self, order_id, **fields) -> dict:
+        """Haravan lets an app change only a few order fields; refuse the rest before calling."""
+        refused = sorted(set(fields) - WRITABLE_ORDER_FIELDS)
+        if refused:
+            raise ValueError(
+                f"Haravan orders cannot be changed through the API in: {', '.join(refused)} "
+                f"(allowed: {', '.join(sorted(WRITABLE_ORDER_FIELDS))})"
+            )
+        path = f"/com/orders/{order_id}.json"
+        body = self.request("PUT", path, json_body={"order": {"id": order_id, **fields}})
+        return _unwrap(body, "order", "PUT", path)
+
+    def add_tags(self, order_id, tags: list[str]) -> str:
+        """Adds tags (Haravan keeps the existing ones); returns the order's whole tags string."""
+        path = f"/com/orders/{order_id}/tags.json"
+        joined = ",".join(t.strip() for t in tags if t and t.strip())
+        return _unwrap(self.request("POST", path, json_body={"tags": joined}), "tags", "POST", path)
+
+    # --- other resources ----------------------------------------------------------------------------
+
+    def iter_products(self, **filters) -> Iterator[dict]:
+        return self._paged("/com/products.json", "products", filters)
+
+    def iter_customers(self, **filters) -> Iterator[dict]:
+        return self._paged("/com/customers.json", "customers", filters)
+
+    def list_locations(self) -> list[dict]:
+        return self._get("/com/locations.json", "locations")
+
+    def get_shop(self) -> dict:
+        return self._get("/com/shop.json", "shop")
+
+
+# --- outside a shop's API: the install ---------------------------------------------------------------
+
+
+def exchange_code(*, code: str, redirect_uri: str) -> dict:
+    """Trade an OAuth authorization code for the shop's tokens (access, refresh, id, scope)."""
+    client = HttpClient(settings.HARAVAN_ACCOUNTS_URL)
+    path = "/connect/token"
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": settings.HARAVAN_CLIENT_ID,
+        "client_secret": settings.HARAVAN_CLIENT_SECRET,
+    }
+    resp, body, exchange = client.send("POST", path, data=form, headers={"Accept": "application/json"})
+    # The code is single-use but a secret until used; redaction masks client_secret in the log.
+    exchange.request = {**form, "code": "***"}
+    if resp.status_code >= 400:
+        raise _error("POST", path, resp, body, exchange)
+    if not isinstance(body, dict) or not body.get("access_token"):
+        raise PermanentError(
+            "Haravan answered the token request without an access token.",
+            status=resp.status_code,
+            exchange=exchange,
+        )
+    return body
+
+
+def subscribe_webhooks(token: str) -> dict:
+    """Ask Haravan to deliver the topics chosen in the partner dashboard (again after each reinstall)."""
+    client = HttpClient(settings.HARAVAN_WEBHOOK_API_URL)
+    path = "/api/subscribe"
+    resp, body, exchange = client.send(
+        "POST", path, json_body={}, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    )
+    if resp.status_code >= 400:
+        raise _error("POST", path, resp, body, exchange)
+    return body if isinstance(body, dict) else {}
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def _query(filters: dict) -> dict:
+    """Haravan's query dialect: ISO 8601 times, comma-joined id lists; None means "no filter"."""
+    params = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, list | tuple | set | frozenset):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        params[name] = value
+    return params
+
+
+def _unwrap(body, key: str, method: str, path: str):
+    if isinstance(body, dict) and key in body:
+        return body[key]
+    # A 200 without the envelope is a proxy or a bad deploy on their side, not something a person can fix.
+    raise RetryableError(f"Haravan answered {method} {path} without '{key}': {str(body)[:200]}")
+
+
+def _errors_text(body) -> str:
+    """Haravan says what is wrong as {"errors": {...}} or {"errors": "..."}; OAuth as {"error": ...}."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if errors is None and "error" in body:
+            errors = ": ".join(str(body[k]) for k in ("error", "error_description") if body.get(k))
+        if isinstance(errors, dict):
+            return "; ".join(f"{field}: {_flat(msg)}" for field, msg in errors.items())
+        if errors:
+            return _flat(errors)
+    return str(body)[:300] if body else ""
+
+
+def _flat(value) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+
+
+def _error(method: str, path: str, resp, body, exchange):
+    status = resp.status_code
+    detail = _errors_text(body) or resp.reason or "no details"
+    verb = "failed on" if status >= 500 or status == 429 else "refused"
+    message = f"Haravan {verb} {method} {path} ({status}): {detail}"
+    if status == 401:
+        message += ". The token was rejected: reinstall the app on the shop (or check the private app token)."
+    elif status == 403:
+        message += ". A permission (scope) is missing: reinstall the app to grant it, or add it to the app."
+    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+    return classify_status(status, message, retry_after=retry_after, body=body, exchange=exchange)
