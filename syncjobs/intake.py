@@ -2,6 +2,9 @@
 
 import hashlib
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from celery import current_app
@@ -60,7 +63,7 @@ def accept(*, source_kind, source_key, tenant_id, topic, body: bytes, headers, r
         InboundEvent.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
         existing = InboundEvent.objects.filter(dedupe_key=key).values_list("pk", flat=True).first()
         return Accepted(event_id=existing, duplicate=True)
-    transaction.on_commit(lambda: enqueue(event.pk, source_kind))
+    transaction.on_commit(lambda: enqueue_soon(event.pk, source_kind))
     return Accepted(event_id=event.pk, duplicate=False)
 
 
@@ -80,12 +83,33 @@ def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr,
     log.warning("Rejected %s delivery (%s): %s", source_kind, http_status, error)
 
 
+# The answer to Haravan must not wait for the broker: a publish runs on a background thread, and after
+# a failure the broker is left alone for a while (a refused connection costs seconds of client retries).
+# Whatever is not published stays pending in the database, and the sweeper sends it later.
+BROKER_PAUSE_SECONDS = 5.0
+_publisher: ThreadPoolExecutor | None = None
+_publisher_lock = threading.Lock()
+_broker_down_until = 0.0
+
+
+def enqueue_soon(event_id: int, source_kind: str) -> None:
+    global _publisher
+    if time.monotonic() < _broker_down_until:
+        return
+    with _publisher_lock:
+        if _publisher is None:  # created lazily: after a web server forks its workers
+            _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-publish")
+    _publisher.submit(enqueue, event_id, source_kind)
+
+
 def enqueue(event_id: int, source_kind: str) -> bool:
     """Hand an event to a worker. A broker outage is not an error here: the sweeper sends it later."""
+    global _broker_down_until
     task_name = _PROCESSORS[source_kind]
     try:
         current_app.send_task(task_name, args=[event_id], retry=False)
     except Exception as exc:  # the broker is down or unreachable: the event is safe in the database
+        _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
         log.warning("Event %s stays pending, broker unavailable: %s", event_id, exc)
         return False
     return True

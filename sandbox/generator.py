@@ -1,0 +1,260 @@
+"""Keeps a simulated Haravan shop busy: realistic orders created, paid and cancelled through the HTTP API.
+
+``OrderGenerator(base_url, token)`` talks to ``{base_url}/com/...`` exactly like any API client would
+(``base_url`` is the simulator's root, e.g. ``http://127.0.0.1:8100/haravan`` — the same value as
+``settings.HARAVAN_API_URL``), so the orders it makes go through validation, totals, rate limits and
+webhooks like real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from . import demo_data
+
+log = logging.getLogger(__name__)
+
+SOURCES = (("web", 0.5), ("pos", 0.3), ("shopee", 0.2))
+CODES_FIXED = (("GIAM20K", 20000), ("GIAM50K", 50000), ("KHAITRUONG100K", 100000))
+CODES_PERCENT = (("SALE5", 5), ("SALE10", 10), ("VIP15", 15))
+
+
+class GeneratorError(Exception):
+    pass
+
+
+@dataclass
+class _Pending:
+    order_id: int
+    due: float
+    name: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class OrderGenerator:
+    def __init__(
+        self,
+        base_url: str,
+        token: str = demo_data.DEMO_TOKEN,
+        seed: int | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        business_share: float = 0.3,
+        pay_share: float = 0.85,
+        cancel_share: float = 0.08,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.rng = random.Random(seed)
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.business_share = business_share
+        self.pay_share = pay_share
+        self.cancel_share = cancel_share
+        self._catalog: dict[str, Any] | None = None
+        self.pending: list[_Pending] = []
+        self.stats = {"created": 0, "paid": 0, "cancelled": 0, "errors": 0}
+
+    # --- HTTP --------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params=None, json=None) -> dict:
+        """One API call; waits out 429s (Retry-After) and retries 5xx a few times."""
+        url = f"{self.base_url}/com/{path.lstrip('/')}"
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        for attempt in range(1, self.max_retries + 2):
+            resp = self.session.request(
+                method, url, params=params, json=json, headers=headers, timeout=self.timeout
+            )
+            if resp.status_code == 429 or resp.status_code >= 500:
+                if attempt > self.max_retries:
+                    break
+                try:
+                    wait = float(resp.headers.get("Retry-After") or 0.5 * attempt)
+                except ValueError:
+                    wait = 0.5 * attempt
+                time.sleep(min(wait, 10.0))
+                continue
+            if resp.status_code >= 400:
+                raise GeneratorError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:300]}")
+            return resp.json() if resp.content else {}
+        raise GeneratorError(f"{method} {path}: HTTP {resp.status_code} after {self.max_retries} retries")
+
+    def _list(self, path: str, envelope: str) -> list[dict]:
+        items, page = [], 1
+        while True:
+            chunk = self._call("GET", path, params={"limit": 50, "page": page}).get(envelope, [])
+            items.extend(chunk)
+            if len(chunk) < 50:
+                return items
+            page += 1
+
+    def catalog(self) -> dict[str, Any]:
+        """Products, customers and locations, read once through the API."""
+        if self._catalog is None:
+            products = self._list("products.json", "products")
+            self._catalog = {
+                "variants": [(p, v) for p in products for v in p["variants"]],
+                "customers": self._list("customers.json", "customers"),
+                "locations": self._call("GET", "locations.json").get("locations", []),
+            }
+        return self._catalog
+
+    # --- building orders ---------------------------------------------------------------------------
+
+    def build_order(self) -> dict:
+        """A random, realistic ``{"order": {...}}`` payload (nothing is sent)."""
+        rng = self.rng
+        cat = self.catalog()
+        source = rng.choices([s for s, _ in SOURCES], weights=[w for _, w in SOURCES])[0]
+        location_ids = [loc["id"] for loc in cat["locations"]] or [1001]
+        if source == "web":
+            location_id = location_ids[0] if rng.random() < 0.7 else rng.choice(location_ids)
+        else:
+            location_id = rng.choice(location_ids)
+
+        variants = rng.sample(cat["variants"], k=min(len(cat["variants"]), rng.randint(1, 4)))
+        lines = []
+        for product, variant in variants:
+            is_book = product.get("product_type") == "Sách"
+            quantity = rng.randint(1, 5 if is_book else 3)
+            if is_book and rng.random() < 0.1:
+                quantity = rng.randint(10, 30)  # a school or company buying in bulk
+            line: dict[str, Any] = {"variant_id": variant["id"], "quantity": quantity}
+            price = round(float(variant["price"]))
+            if rng.random() < 0.2:
+                share = rng.choice((0.05, 0.1, 0.15, 0.2))
+                amount = max(1000, round(price * quantity * share / 1000) * 1000)
+                line["applied_discounts"] = [{"description": "Khuyến mãi sản phẩm", "amount": amount}]
+            lines.append(line)
+        merchandise = sum(
+            round(float(v["price"])) * ln["quantity"]
+            - sum(d["amount"] for d in ln.get("applied_discounts", []))
+            for (_, v), ln in zip(variants, lines, strict=True)
+        )
+
+        order: dict[str, Any] = {"source_name": source, "location_id": location_id, "line_items": lines}
+        if rng.random() < 0.25:
+            if rng.random() < 0.5:
+                code, amount = rng.choice(CODES_FIXED)
+                if amount < merchandise:
+                    order["discount_codes"] = [{"code": code, "type": "fixed_amount", "amount": amount}]
+            else:
+                code, pct = rng.choice(CODES_PERCENT)
+                order["discount_codes"] = [{"code": code, "type": "percentage", "value": pct}]
+
+        customers = cat["customers"]
+        customer = None
+        if source == "pos" and rng.random() < 0.6:
+            order["customer"] = None  # a walk-in buyer at the counter
+        else:
+            customer = rng.choice(customers) if customers else None
+            order["customer"] = {"id": customer["id"]} if customer else None
+
+        if source in ("web", "shopee"):
+            carrier = rng.choice(demo_data.SHIPPING_CARRIERS)
+            order["shipping_lines"] = [{**carrier, "price": rng.randrange(15000, 46000, 1000)}]
+        if source == "web":
+            gateway = "cod" if rng.random() < 0.6 else "bank"
+        elif source == "pos":
+            gateway = "cash" if rng.random() < 0.7 else "card"
+            order["fulfillment_status"] = "fulfilled"  # handed over at the counter
+        else:
+            gateway = "shopee"
+        order["gateway"], order["gateway_code"] = demo_data.GATEWAYS[gateway]
+
+        attributes = []
+        if source == "shopee":
+            attributes.append({"name": "shopee_order_sn", "value": f"{rng.randint(10**13, 10**14 - 1)}"})
+        if rng.random() < self.business_share:
+            buyer = (demo_data.buyer_for_customer(customer["id"]) if customer else None) or rng.choice(
+                demo_data.BUSINESS_BUYERS
+            )
+            attributes.extend(demo_data.vat_note_attributes(buyer))
+            if customer is None and source != "pos":
+                order["email"] = buyer["email"]
+        if attributes:
+            order["note_attributes"] = attributes
+        if rng.random() < 0.1:
+            order["note"] = rng.choice(("Giao giờ hành chính", "Gọi trước khi giao", "Gói quà giúp em"))
+        return {"order": order}
+
+    # --- actions through the API -------------------------------------------------------------------
+
+    def create_random_order(self) -> dict:
+        payload = self.build_order()
+        order = self._call("POST", "orders.json", json=payload)["order"]
+        self.stats["created"] += 1
+        return order
+
+    def pay(self, order_id: int, amount: int | None = None) -> dict:
+        tx = {"kind": "capture"}
+        if amount is not None:
+            tx["amount"] = amount
+        result = self._call("POST", f"orders/{order_id}/transactions.json", json={"transaction": tx})
+        self.stats["paid"] += 1
+        return result["transaction"]
+
+    def cancel(self, order_id: int, reason: str = "customer") -> dict:
+        result = self._call(
+            "POST", f"orders/{order_id}/cancel.json", json={"reason": reason, "restock": True}
+        )
+        self.stats["cancelled"] += 1
+        return result["order"]
+
+    def settle_due(self, now: float | None = None) -> None:
+        """Pay most of the orders whose time has come, cancel a few, leave the rest pending."""
+        now = time.monotonic() if now is None else now
+        due = [p for p in self.pending if p.due <= now]
+        self.pending = [p for p in self.pending if p.due > now]
+        for item in due:
+            roll = self.rng.random()
+            try:
+                if roll < self.cancel_share:
+                    self.cancel(item.order_id, reason=self.rng.choice(("customer", "inventory", "other")))
+                elif roll < self.cancel_share + self.pay_share:
+                    self.pay(item.order_id)
+            except (GeneratorError, requests.RequestException, KeyError, ValueError) as exc:
+                self.stats["errors"] += 1
+                log.warning("Order generator: settling order %s failed: %s", item.order_id, exc)
+
+    def run(
+        self, interval: float = 5.0, stop_event: threading.Event | None = None, max_rounds: int | None = None
+    ):
+        """Create an order every ``interval`` seconds and settle earlier ones, until ``stop_event`` is set
+        (or after ``max_rounds`` rounds, successful or not). Errors are logged and counted, never raised."""
+        stop_event = stop_event or threading.Event()
+        rounds = 0
+        while not stop_event.is_set():
+            rounds += 1
+            try:
+                order = self.create_random_order()
+                delay = interval * (0.5 if order.get("source_name") == "pos" else self.rng.uniform(1, 4))
+                self.pending.append(_Pending(order["id"], time.monotonic() + delay, order.get("name", "")))
+                log.info(
+                    "Order generator: created %s (%s, %s VND)",
+                    order["name"],
+                    order["source_name"],
+                    order["total_price"],
+                )
+            except Exception as exc:  # the generator keeps going whatever happens
+                self.stats["errors"] += 1
+                log.warning("Order generator: creating an order failed: %s", exc)
+            try:
+                self.settle_due()
+            except Exception as exc:
+                self.stats["errors"] += 1
+                log.warning("Order generator: settling failed: %s", exc)
+            if max_rounds is not None and rounds >= max_rounds:
+                break
+            stop_event.wait(interval)
+        return self.stats

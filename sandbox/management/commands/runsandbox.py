@@ -1,0 +1,69 @@
+"""``python manage.py runsandbox`` — serve the simulators with their demo state (and, on request, a
+stream of generated orders)."""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from sandbox import demo_data
+from sandbox.generator import OrderGenerator
+from sandbox.server import default_app, make_server
+
+
+class Command(BaseCommand):
+    help = "Serve the outside-service simulators (Haravan at /haravan/) on a local port."
+    requires_system_checks = []  # the simulators use no models; start even while the app is half-built
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8100)
+        parser.add_argument(
+            "--generate", action="store_true", help="also create, pay and cancel orders through the API"
+        )
+        parser.add_argument("--interval", type=float, default=5.0, help="seconds between generated orders")
+        parser.add_argument("--seed", type=int, default=None, help="random seed of the order generator")
+
+    def handle(self, *args, **options):
+        logging.getLogger("sandbox").setLevel(logging.INFO)
+        app = default_app()
+        server = make_server(app, options["host"], options["port"])
+        port = server.server_port
+        local_host = "127.0.0.1" if options["host"] in ("0.0.0.0", "::", "") else options["host"]  # noqa: S104
+        base = f"http://{local_host}:{port}"
+        haravan = app["/haravan"]
+        self.stdout.write(f"Sandbox on {base}")
+        self.stdout.write(
+            f"  Haravan API   {base}/haravan/com/  (Bearer {demo_data.DEMO_TOKEN}, org {demo_data.SHOP_ID})"
+        )
+        self.stdout.write(f"  OAuth         {base}/haravan/accounts/connect/authorize")
+        self.stdout.write(f"  Control       {base}/haravan/_sandbox/knobs | calls | webhooks | reset")
+        self.stdout.write(f"  Webhooks to   {haravan.webhook_url}")
+        if settings.HARAVAN_API_URL.rstrip("/") != f"{base}/haravan":
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  Note: settings.HARAVAN_API_URL is {settings.HARAVAN_API_URL}, not {base}/haravan"
+                )
+            )
+
+        stop = threading.Event()
+        worker = None
+        if options["generate"]:
+            generator = OrderGenerator(f"{base}/haravan", demo_data.DEMO_TOKEN, seed=options["seed"])
+            worker = threading.Thread(
+                target=generator.run, args=(options["interval"], stop), name="order-generator", daemon=True
+            )
+            worker.start()
+            self.stdout.write(f"  Generating an order every {options['interval']:g}s")
+        self.stdout.flush()
+        try:
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping.")
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=5)
+            server.server_close()
+            app.close()

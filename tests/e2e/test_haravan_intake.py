@@ -1,0 +1,174 @@
+"""Haravan intake end to end on real parts: sandbox order → signed webhook (HTTP) → gunicorn → PostgreSQL
+→ Redis → a Celery worker process → document and timeline row."""
+
+import json
+import time
+
+import pytest
+import requests
+
+from sandbox.generator import OrderGenerator
+from sandbox.server import default_app
+from sandbox.testing import LiveSandbox
+from syncjobs.models import InboundEvent, SyncAttempt, SyncDocument, SyncRun
+from tests import factories
+from tests.e2e.conftest import wait_until
+from tests.support import services
+
+pytestmark = pytest.mark.services
+
+ORG = "200000001"
+TOKEN = "demo-token"
+
+
+@pytest.fixture
+def demo_tenant(transactional_db):
+    from connectors.models import RoutingRule
+
+    tenant = factories.tenant("Demo")
+    shop = factories.shop(tenant, org_id=ORG, token=TOKEN)
+    conn = factories.connection(tenant, shop, accounts=("0101243150", "0312345673", "0101243150-001"))
+    factories.rule(conn, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001", priority=10)
+    factories.rule(conn, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=20)
+    return conn
+
+
+@pytest.fixture
+def sandbox():
+    with LiveSandbox(default_app(seed_orders=False)) as live:
+        yield live
+
+
+def point_webhooks(sandbox, web_url, **knobs):
+    requests.post(
+        f"{sandbox.url}/haravan/_sandbox/knobs",
+        json={"webhook_url": f"{web_url}/webhooks/haravan/", **knobs},
+        timeout=5,
+    ).raise_for_status()
+
+
+def expected_mst(order):
+    if order.get("source_name") == "shopee":
+        return "0101243150-001"
+    if str(order.get("location_id")) == "1002":
+        return "0312345673"
+    return "0101243150"
+
+
+def test_sandbox_orders_become_documents_through_a_real_worker(stack, demo_tenant, sandbox):
+    web = stack.start_web()
+    stack.start_worker()
+    point_webhooks(sandbox, web)
+    generator = OrderGenerator(f"{sandbox.url}/haravan", TOKEN, seed=7)
+    orders = [generator.create_random_order() for _ in range(6)]
+
+    def all_documents():
+        docs = {d.source_id: d for d in SyncDocument.objects.select_related("account")}
+        return docs if len(docs) == len(orders) else None
+
+    docs = wait_until(all_documents, timeout=45, message=f"{len(orders)} documents\n{stack.logs()}")
+    for order in orders:
+        doc = docs[str(order["id"])]
+        assert doc.account.external_id == expected_mst(order), doc.route_explanation
+        assert doc.kind == "invoice" and doc.source_label == order["name"]
+        row = SyncAttempt.objects.get(document=doc, action="intake")
+        assert row.message.startswith(
+            f"[MST {expected_mst(order)}] Order {order['name']} received (webhook orders/create)"
+        )
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_duplicate_deliveries_make_one_document(stack, demo_tenant, sandbox):
+    web = stack.start_web()
+    stack.start_worker()
+    point_webhooks(sandbox, web, duplicate_webhooks=1.0)
+    order = OrderGenerator(f"{sandbox.url}/haravan", TOKEN, seed=8).create_random_order()
+    wait_until(lambda: InboundEvent.objects.filter(deliveries=2).exists(), message="the second delivery")
+    wait_until(lambda: InboundEvent.objects.filter(status="done").count() == 1, message="processing")
+    assert SyncDocument.objects.filter(source_id=str(order["id"])).count() == 1
+    assert InboundEvent.objects.count() == 1
+
+
+def test_broker_outage_loses_nothing(stack, demo_tenant, sandbox, redis_server):
+    stack.env["INTAKE_SWEEP_AFTER_SECONDS"] = "1"
+    stack.env["INTAKE_SWEEP_INTERVAL_SECONDS"] = "1"
+    web = stack.start_web()
+    stack.start_worker()
+    stack.start_beat()
+    point_webhooks(sandbox, web)
+    generator = OrderGenerator(f"{sandbox.url}/haravan", TOKEN, seed=9)
+
+    redis_server.stop()
+    during = [generator.create_random_order() for _ in range(3)]
+    wait_until(
+        lambda: InboundEvent.objects.count() == 3, message="webhooks accepted while the broker is down"
+    )
+    deliveries = requests.get(f"{sandbox.url}/haravan/_sandbox/webhooks", timeout=5).json()
+    assert all(d["status_code"] == 200 for d in deliveries["webhooks"]), deliveries  # accepted, not refused
+    time.sleep(2)
+    assert not SyncDocument.objects.exists()  # nobody could tell a worker
+
+    services.RedisServer(port=redis_server.port).start()  # the broker comes back, empty
+    ids = {str(o["id"]) for o in during}
+    wait_until(
+        lambda: set(SyncDocument.objects.values_list("source_id", flat=True)) == ids,
+        timeout=60,
+        message=f"the sweeper to re-send pending events\n{stack.logs()}",
+    )
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_two_workers_share_the_haravan_bucket(stack, demo_tenant, sandbox):
+    """Many passes over the shop on two worker processes: never faster than 4 calls/s after the burst."""
+    capacity, rate = 4, 4.0
+    # Setting up: no webhooks in this test, and the sandbox's own limit lifted while the orders are made.
+    point_webhooks(sandbox, "http://127.0.0.1:9", require_subscription=True, rate_capacity=100000)
+    generator = OrderGenerator(f"{sandbox.url}/haravan", TOKEN, seed=100)
+    for _ in range(60):
+        generator.create_random_order()
+    point_webhooks(sandbox, "http://127.0.0.1:9", rate_capacity=80)
+    stack.env.update(
+        {
+            "HARAVAN_API_URL": f"{sandbox.url}/haravan",
+            "HARAVAN_RATE_CAPACITY": str(capacity),
+            "HARAVAN_RATE_PER_SECOND": str(rate),
+        }
+    )
+    stack.start_worker(name="w1")
+    stack.start_worker(name="w2")
+    since = requests.get(f"{sandbox.url}/haravan/_sandbox/calls", timeout=5).json()["last_seq"]
+    runs = [
+        SyncRun.objects.create(
+            connection=demo_tenant,
+            kind=SyncRun.Kind.MANUAL,
+            params={"created_at_min": "2000-01-01T00:00:00Z"},
+        )
+        for _ in range(10)
+    ]
+    from config.celery import app
+    from haravan.tasks import manual_sync
+
+    with app.connection_for_write(stack.env["CELERY_BROKER_URL"]) as conn:
+        for run in runs:
+            manual_sync.apply_async(args=[run.pk], connection=conn)
+    wait_until(
+        lambda: SyncRun.objects.filter(status="done").count() == len(runs),
+        timeout=90,
+        message=f"10 manual runs\n{stack.logs()}",
+    )
+    calls = requests.get(f"{sandbox.url}/haravan/_sandbox/calls", params={"since": since}, timeout=5).json()
+    api = [c for c in calls["calls"] if "/com/" in c["path"]]
+    assert len(api) >= 30  # count + two pages per run
+    assert all(c["status"] != 429 for c in api)
+    times = sorted(c["mono"] for c in api)
+    # In any window, no more than the burst plus what drains in that window (+ scheduling slack).
+    for i, start in enumerate(times):
+        for j in range(i + 1, len(times)):
+            window = times[j] - start
+            assert j - i + 1 <= capacity + rate * window + 1, f"{j - i + 1} calls in {window:.2f}s"
+    sustained = (len(times) - capacity) / (times[-1] - times[0])
+    assert sustained <= rate * 1.05, f"{sustained:.2f} calls/s"
+    workers_used = {w.name for w in stack.workers if "haravan.manual_sync" in w.output()}
+    assert workers_used == {"w1", "w2"}
+    assert SyncDocument.objects.count() == 60
+    assert json.loads(json.dumps(calls))  # the log is plain JSON
