@@ -202,7 +202,7 @@ class Command(BaseCommand):
         finally:
             for proc in procs.values():
                 if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.terminate()  # each main process stops its own children (gunicorn, celery pools)
             deadline = time.monotonic() + 10
             for proc in procs.values():
                 try:
