@@ -94,7 +94,7 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
     )
     doc = upserted.document
     if not upserted.changed:
-        return doc
+        return upserted
     if upserted.created:
         message = (
             f"Order {label} received ({trigger}): {convert.describe_order(order)}. {decision.explanation}"
@@ -117,7 +117,7 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
             )
     elif doc.state == State.BLOCKED:
         set_state(doc, State.PENDING)
-    return doc
+    return upserted
 
 
 def _blocker(connection: Connection, decision) -> str:
@@ -197,6 +197,7 @@ def manual_sync(run_id: int) -> int:
 
 def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
     trigger = f"{run.get_kind_display().lower()} #{run.pk}"
+    changed = 0
     try:
         connection.check_license()
         client = HaravanClient.for_shop(shop_for(connection))
@@ -204,7 +205,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
         run.save(update_fields=["total"])
         for order in client.iter_orders(status="any", order="updated_at asc", **filters):
             try:
-                intake_order_for(connection, order, trigger=trigger)
+                changed += intake_order_for(connection, order, trigger=trigger).changed
             except Exception as exc:  # one bad order must not stop the pass; it is logged and counted
                 log.exception("Order %s failed in %s", order.get("id"), trigger)
                 run.failed += 1
@@ -213,11 +214,24 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
             if run.processed % 10 == 0:
                 run.save(update_fields=["processed", "failed", "error"])
         run.status = SyncRun.Status.DONE
+        if changed or run.failed or run.kind != SyncRun.Kind.SCHEDULED:  # a pass with no news is not logged
+            log_attempt(
+                connection=connection,
+                action="sync",
+                outcome=Outcome.OK if not run.failed else Outcome.ERROR,
+                message=f"{run.get_kind_display()} #{run.pk}: {run.processed} orders read, "
+                f"{changed} new or changed, {run.failed} failed.",
+                exchange=client.last_exchange,
+            )
     except (ApiError, LicenseError) as exc:
         run.status = SyncRun.Status.FAILED
         run.error = str(exc)
         log_attempt(
-            connection=connection, action="sync", outcome=Outcome.ERROR, message=f"{trigger} stopped: {exc}"
+            connection=connection,
+            action="sync",
+            outcome=Outcome.ERROR,
+            message=f"{run.get_kind_display()} #{run.pk} stopped: {exc}",
+            exchange=getattr(exc, "exchange", None),
         )
     run.total = max(run.total, run.processed)
     run.finished_at = timezone.now()

@@ -20,7 +20,12 @@ def log_attempt(
 ) -> SyncAttempt:
     """One timeline row. The message is prefixed with the account tag; request/response are redacted."""
     account = account if account is not None else (document.account if document is not None else None)
-    tag = account.tag if account is not None else f"[{connection.kind.tag_label} ?]"
+    if account is not None:
+        tag = account.tag
+    elif document is not None:
+        tag = document.tag  # a document no account could be chosen for: "[MST ?]"
+    else:
+        tag = f"[{connection.source_kind.capitalize()} {connection.source_key}]"  # about the whole source
     fields = {}
     if exchange is not None:
         data = exchange.as_log()

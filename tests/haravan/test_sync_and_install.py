@@ -76,6 +76,13 @@ def test_manual_run_over_a_date_range_reports_progress(conn, sim):
     run.refresh_from_db()
     assert (run.status, run.total, run.processed, run.failed, run.percent) == ("done", 4, 4, 0, 100)
     assert SyncDocument.objects.count() == 4
+    summary = SyncAttempt.objects.get(action="sync")
+    assert (
+        summary.message
+        == f"[Haravan 200000001] Manual sync #{run.pk}: 4 orders read, 4 new or changed, 0 failed."
+    )
+    assert summary.request["url"].startswith(f"{BASE}/haravan/com/orders.json")
+    assert "demo-token" not in str(summary.request) + str(summary.response)
 
     old = services.start_manual_sync(
         conn, date_from=today - dt.timedelta(days=30), date_to=today - dt.timedelta(days=20)
@@ -104,6 +111,10 @@ def test_pass_when_haravan_refuses_the_token(conn, sim):
     services.scheduled_sync(conn.pk)
     run = SyncRun.objects.get()
     assert run.status == "failed" and "401" in run.error
+    row = SyncAttempt.objects.get(action="sync")
+    assert row.http_status == 401 and row.message.startswith(
+        f"[Haravan 200000001] Scheduled sync #{run.pk} stopped"
+    )
 
 
 def test_each_haravan_connection_gets_an_editable_beat_entry(conn):
