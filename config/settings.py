@@ -174,6 +174,10 @@ HARAVAN_SCOPES = env.str(
 HARAVAN_RATE_CAPACITY = env.int("HARAVAN_RATE_CAPACITY", default=80)
 HARAVAN_RATE_PER_SECOND = env.float("HARAVAN_RATE_PER_SECOND", default=4.0)
 
+MEINVOICE_API_URL = env.str(
+    "MEINVOICE_API_URL", default="http://127.0.0.1:8100/meinvoice/api/integration"
+).rstrip("/")  # production: https://api.meinvoice.vn/api/integration
+
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 
@@ -195,5 +199,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-inbound-events": {
         "task": "syncjobs.sweep_inbound_events",
         "schedule": env.float("INTAKE_SWEEP_INTERVAL_SECONDS", default=30.0),
+    },
+    # Publishes queued invoices and retries that are due (webhooks also start it at once).
+    "meinvoice-sync-orders": {"task": "meinvoice.sync_orders", "schedule": 60.0},
+    "meinvoice-refresh-status": {
+        "task": "meinvoice.refresh_meinvoice_status",
+        "schedule": env.float("MEINVOICE_STATUS_INTERVAL_SECONDS", default=300.0),
     },
 }

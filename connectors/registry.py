@@ -1,5 +1,8 @@
-"""Target kinds register themselves here, so the core never imports a provider by name."""
+"""Sources and targets register themselves here, so the core (and each provider) never imports another
+provider by name: Haravan hands a document to "whatever target this connection has", and a target
+writes back to "whatever source this connection reads"."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -11,16 +14,29 @@ class TargetKind:
     tag_label: str  # the account tag prefix: "[MST 0101243150]"
     source_kind: str  # what it reads from: "haravan", "severa"
     order_document_kind: str  # what a source order becomes: "invoice", "sales_voucher"
-    validate_external_id: object = field(
-        default=None, compare=False
-    )  # callable(str) -> str | None (an error)
+    validate_external_id: Callable[[str], str | None] | None = field(default=None, compare=False)
+    # Called (inside the intake transaction) after a document's source snapshot changed.
+    on_document_changed: Callable | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    name: str  # "haravan"
+    # write_back(document, fields: dict[str, str]) -> None: puts lookup codes etc. on the source object.
+    write_back: Callable | None = field(default=None, compare=False)
 
 
 _KINDS: dict[str, TargetKind] = {}
+_SOURCES: dict[str, SourceKind] = {}
 
 
 def register(kind: TargetKind) -> TargetKind:
     _KINDS[kind.name] = kind
+    return kind
+
+
+def register_source(kind: SourceKind) -> SourceKind:
+    _SOURCES[kind.name] = kind
     return kind
 
 
@@ -29,6 +45,13 @@ def get(name: str) -> TargetKind:
         return _KINDS[name]
     except KeyError:
         raise LookupError(f"Unknown target kind {name!r}; registered: {sorted(_KINDS)}") from None
+
+
+def source(name: str) -> SourceKind:
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise LookupError(f"Unknown source kind {name!r}; registered: {sorted(_SOURCES)}") from None
 
 
 def all_kinds() -> list[TargetKind]:

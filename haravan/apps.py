@@ -7,11 +7,13 @@ class HaravanConfig(AppConfig):
     verbose_name = "Haravan"
 
     def ready(self):
+        from connectors import registry
         from connectors.models import Connection
         from syncjobs import intake
 
-        from . import schedules
+        from . import schedules, services
 
+        registry.register_source(registry.SourceKind(name="haravan", write_back=services.write_back))
         intake.register_processor("haravan", "haravan.process_event")
         post_save.connect(schedules.on_connection_saved, sender=Connection, dispatch_uid="haravan_schedule")
         post_delete.connect(

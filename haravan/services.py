@@ -115,8 +115,12 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
             log_attempt(
                 connection=connection, document=doc, action="check", outcome=Outcome.ERROR, message=blocker
             )
-    elif doc.state == State.BLOCKED:
+        return upserted
+    if doc.state == State.BLOCKED:
         set_state(doc, State.PENDING)
+    handler = connection.kind.on_document_changed
+    if handler is not None:
+        handler(doc, trigger=trigger)  # the target decides: skip, draft, queue, adjust
     return upserted
 
 
@@ -408,3 +412,24 @@ def owner_for_install(shop: HaravanShop):
     if Membership.objects.filter(user=user, tenant=shop.tenant, role=Membership.Role.OWNER).exists():
         return user
     raise InstallError(f"An account for {email} exists already: sign in, then install again.")
+
+
+# --- write-back -------------------------------------------------------------------------------------
+
+
+def write_back(document, fields: dict[str, str], *, style: str = "note_attribute") -> None:
+    """Put what the target issued (lookup code, invoice number) on the Haravan order, within its rate limit.
+
+    Note attributes are merged (ours replaced, the shop's kept); tags are added. Writing the same values
+    again changes nothing, so a retried write-back is harmless.
+    """
+    client = HaravanClient.for_shop(shop_for(document.connection))
+    if style == "tag":
+        client.add_tags(document.source_id, [f"{name}:{value}" for name, value in fields.items() if value])
+        return
+    order = client.get_order(document.source_id)
+    current = order.get("note_attributes") or []
+    kept = [a for a in current if a.get("name") not in fields]
+    wanted = kept + [{"name": name, "value": value} for name, value in fields.items()]
+    if wanted != current:
+        client.update_order(document.source_id, note_attributes=wanted)

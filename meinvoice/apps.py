@@ -8,6 +8,7 @@ class MeinvoiceConfig(AppConfig):
     def ready(self):
         from connectors import registry
 
+        from .services import on_document_changed
         from .taxcode import tax_code_error
 
         registry.register(
@@ -19,5 +20,6 @@ class MeinvoiceConfig(AppConfig):
                 source_kind="haravan",
                 order_document_kind="invoice",
                 validate_external_id=tax_code_error,
+                on_document_changed=on_document_changed,
             )
         )

@@ -135,11 +135,17 @@ def make_server(app, host: str = "127.0.0.1", port: int = 8100) -> ThreadingWSGI
     return _make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
 
 
-def default_app(**haravan_options) -> SandboxApp:
+def default_app(*, meinvoice_options: Mapping | None = None, **haravan_options) -> SandboxApp:
     """Every simulator with its demo state, on its usual prefix."""
     from .haravan import HaravanSimulator
+    from .meinvoice import MeInvoiceSimulator
 
-    return SandboxApp({"/haravan": HaravanSimulator(**haravan_options)})
+    return SandboxApp(
+        {
+            "/haravan": HaravanSimulator(**haravan_options),
+            "/meinvoice": MeInvoiceSimulator(**dict(meinvoice_options or {})),
+        }
+    )
 
 
 def serve(host: str = "127.0.0.1", port: int = 8100, app: SandboxApp | None = None) -> None:

@@ -59,7 +59,8 @@ class SyncDocument(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         BLOCKED = "blocked", "Needs a person"
-        PROCESSING = "processing", "Processing"
+        QUEUED = "queued", "Queued to send"
+        PROCESSING = "processing", "Sending"
         RETRYING = "retrying", "Retry scheduled"
         DRAFT = "draft", "Draft"
         DONE = "done", "Done"

@@ -63,7 +63,11 @@ def test_scheduled_pass_reads_updated_orders_once(conn, sim):
     services.scheduled_sync(conn.pk)
     doc = SyncDocument.objects.get(source_id=str(orders[0]["id"]))
     assert doc.source_data["financial_status"] == "paid"
-    assert SyncAttempt.objects.filter(document=doc).latest("id").message.startswith("[MST 0101243150] Order")
+    assert (
+        SyncAttempt.objects.filter(document=doc, action="intake")
+        .latest("id")
+        .message.startswith("[MST 0101243150] Order")
+    )
 
 
 def test_manual_run_over_a_date_range_reports_progress(conn, sim):

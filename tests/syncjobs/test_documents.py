@@ -28,7 +28,9 @@ def test_out_of_order_delivery_keeps_the_newest_snapshot(conn):
     intake_order("200000001", older, trigger="webhook orders/create")
     doc = SyncDocument.objects.get()
     assert doc.source_data["financial_status"] == "paid"
-    assert SyncAttempt.objects.filter(document=doc).count() == 1  # the stale copy changed nothing
+    assert (
+        SyncAttempt.objects.filter(document=doc, action="intake").count() == 1
+    )  # the stale copy changed nothing
 
 
 def test_pending_document_follows_a_new_route(conn):
@@ -80,7 +82,8 @@ def test_expired_license_blocks_with_a_clear_error_and_loses_nothing(conn):
         "200000001", factories.order(7004, updated_at="2026-11-21T00:00:00Z"), trigger="webhook orders/paid"
     )
     doc.refresh_from_db()
-    assert doc.state == "pending" and doc.last_error == ""
+    # Unblocked: meInvoice now judges the order itself (unpaid, so not issued yet, and it says why).
+    assert doc.state == "skipped" and "issued when it is paid" in doc.last_error
 
 
 def test_missing_license_is_named(conn):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanLocation, HaravanShop
+from meinvoice.mapping import Mapping
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login
@@ -72,6 +73,11 @@ def seed() -> Tenant:
         target_kind="meinvoice",
         defaults={"tenant": tenant, "name": "Cửa hàng Demo → meInvoice", "alert_email": DEMO_EMAIL},
     )
+    if not connection.settings.get("meinvoice"):
+        # Issue when paid and not cancelled, prices include VAT, 8 % by default, buyer from note attributes.
+        connection.settings = {**connection.settings, "meinvoice": Mapping().to_dict()}
+        connection.save(update_fields=["settings"])
+    series = f"1C{timezone.localdate().year % 100:02d}TAA"  # the simulator's first series of the year
     accounts = {}
     for mst, name, is_default in DEMO_ACCOUNTS:
         account, _ = TargetAccount.objects.get_or_create(
@@ -80,6 +86,7 @@ def seed() -> Tenant:
         account.name = name
         account.credentials = {"app_id": "demo-app", "username": "demo", "password": "demo", "tax_code": mst}
         account.is_default = False
+        account.settings = {"series": series, "auto_publish": True, **(account.settings or {})}
         account.save()
         accounts[mst] = (account, is_default)
     for account, is_default in accounts.values():

@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sandbox import demo_data
+from sandbox import demo_data, meinvoice
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app, make_server
 
@@ -40,6 +40,13 @@ class Command(BaseCommand):
         self.stdout.write(f"  OAuth         {base}/haravan/accounts/connect/authorize")
         self.stdout.write(f"  Control       {base}/haravan/_sandbox/knobs | calls | webhooks | reset")
         self.stdout.write(f"  Webhooks to   {haravan.webhook_url}")
+        if "/meinvoice" in app.mounts:
+            accounts = ", ".join(meinvoice.DEMO_ACCOUNTS)
+            self.stdout.write(
+                f"  meInvoice API {base}/meinvoice/api/integration  "
+                f"(appid {meinvoice.DEMO_APPID}, {meinvoice.DEMO_USERNAME}/{meinvoice.DEMO_PASSWORD}, "
+                f"MST {accounts}; control {base}/meinvoice/_sandbox/)"
+            )
         if settings.HARAVAN_API_URL.rstrip("/") != f"{base}/haravan":
             self.stdout.write(
                 self.style.WARNING(

@@ -1,0 +1,406 @@
+"""MISA meInvoice integration API over HTTP: token auth, MISA's envelopes, errors → typed exceptions.
+
+No database, no business rules: `services.py` decides what to publish, stores the token (encrypted) through
+`on_token`, and — because a timeout is not a failure — looks RefIDs up before it resends anything.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from connectors.http import HttpClient, PermanentError, RetryableError, parse_retry_after
+from connectors.redaction import REDACTED
+
+DEFAULT_API_URL = "http://127.0.0.1:8100/meinvoice/api/integration"  # the sandbox; production in settings
+TOKEN_LIFETIME = dt.timedelta(days=14)
+RENEW_BEFORE = dt.timedelta(days=1)  # a token that dies during a long batch is worse than one more login
+MAX_PAGE = 100  # invoice/paging refuses a larger Take
+
+TOKEN_CODES = frozenset({"TokenExpiredCode", "InvalidTokenCode"})
+CREDENTIAL_CODES = frozenset({"UnAuthorize", "InvalidAppID"})
+# MISA's own spellings. Both mean "numbering was busy, nothing was issued": the same call can succeed later.
+RETRYABLE_CODES = frozenset({"InvoiceNumberNotCotinuous", "InvoiceDuplicated"})
+DUPLICATE_CODE = "DuplicateInvoiceRefID"
+LICENSE_PROBLEMS = {  # completes "The meInvoice licence of MST … "
+    "LicenseInfo_NotBuy": "has not been bought or activated yet: buy or activate one in meInvoice",
+    "LicenseInfo_OutOfInvoice": "has no invoices left: buy more invoices in meInvoice",
+    "LicenseInfo_Expired": "has expired: renew it in meInvoice",
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A meInvoice bearer token. It lives 14 days; we renew it a day early."""
+
+    value: str
+    expires_at: dt.datetime
+
+    @classmethod
+    def issued_now(cls, value: str) -> "Token":
+        return cls(value=value, expires_at=timezone.now() + TOKEN_LIFETIME)
+
+    def usable(self, now: dt.datetime | None = None) -> bool:
+        return bool(self.value) and (now or timezone.now()) < self.expires_at - RENEW_BEFORE
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """One invoice's outcome: on the publish API each invoice succeeds or fails on its own."""
+
+    ref_id: str
+    ok: bool
+    transaction_id: str
+    inv_no: str
+    inv_series: str
+    inv_code: str
+    inv_date: str
+    error_code: str
+    description: str
+
+    @property
+    def duplicate(self) -> bool:
+        """MISA already issued this RefID: look it up by RefID and take its number from there."""
+        return self.error_code == DUPLICATE_CODE
+
+    @property
+    def retryable(self) -> bool:
+        return self.error_code in RETRYABLE_CODES
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """MISA's answer with the casing and the JSON-inside-JSON taken off."""
+
+    status: int
+    success: bool | None
+    data: Any
+    error_code: str
+    description: str
+    publish_result: Any
+    body: Any
+    exchange: Any = None
+
+
+def envelope(body: Any, status: int = 200, exchange=None) -> Envelope:
+    """Keys come PascalCase or camelCase; `Data` and `publishInvoiceResult` are often JSON strings."""
+    errors = _pick(body, "Errors")
+    errors = errors if isinstance(errors, list) else [errors] if errors else []
+    code = _pick(body, "ErrorCode") or next((e for e in errors if isinstance(e, str) and e), "")
+    description = _pick(body, "descriptionErrorCode") or "; ".join(str(e) for e in errors if e)
+    return Envelope(
+        status=status,
+        success=_pick(body, "Success"),
+        data=body if isinstance(body, list) else _json_inside(_pick(body, "Data")),
+        error_code=str(code),
+        description=str(description),
+        publish_result=_json_inside(_pick(body, "publishInvoiceResult")),
+        body=body,
+        exchange=exchange,
+    )
+
+
+class MeInvoiceClient(HttpClient):
+    """One seller (MST) on meInvoice. Logs in on demand and once more when MISA says the token expired."""
+
+    MAX_BATCH = 50
+
+    def __init__(
+        self,
+        *,
+        tax_code: str,
+        app_id: str,
+        username: str,
+        password: str,
+        base_url: str | None = None,
+        token: Token | None = None,
+        on_token: Callable[[Token], None] | None = None,
+        timeout: float | None = None,
+    ):
+        super().__init__(base_url or getattr(settings, "MEINVOICE_API_URL", DEFAULT_API_URL), timeout=timeout)
+        self.tax_code = tax_code
+        self._app_id = app_id
+        self._username = username
+        self._password = password
+        self.token = token
+        self.on_token = on_token
+        self.session.headers.update({"Accept": "application/json"})
+
+    def __repr__(self) -> str:  # never the credentials, even in a traceback
+        return f"<MeInvoiceClient MST {self.tax_code} at {self.base_url}>"
+
+    # --- auth ---------------------------------------------------------------------------------------
+
+    def login(self) -> Token:
+        """Trade the account's credentials for a 14-day token; `on_token` lets the caller keep it."""
+        body = {
+            "appid": self._app_id,
+            "taxcode": self.tax_code,
+            "username": self._username,
+            "password": self._password,
+        }
+        resp, answer, exchange = self.send("POST", "auth/token", json_body=body)
+        # The request is redacted by key (appid, password); the token sits under "Data", so mask it here.
+        exchange.response = _mask_data(answer)
+        env = replace(envelope(answer, resp.status_code, exchange), body=exchange.response)
+        self._check(env, "logging in", login=True)
+        if not isinstance(env.data, str) or not env.data:
+            raise RetryableError(
+                f"meInvoice answered the login for MST {self.tax_code} without a token",
+                status=env.status,
+                exchange=exchange,
+            )
+        self.token = Token.issued_now(env.data)
+        if self.on_token:
+            self.on_token(self.token)
+        return self.token
+
+    def _call(self, method: str, path: str, action: str, *, params=None, json_body=None, check=True):
+        """One authenticated call. A token MISA no longer accepts means nothing was done, so logging in
+        again and repeating the call once is safe even for a publish."""
+        for attempt in (1, 2):
+            if self.token is None or not self.token.usable():
+                self.login()
+            headers = {"Authorization": f"Bearer {self.token.value}", "CompanyTaxCode": self.tax_code}
+            resp, body, exchange = self.send(
+                method, path, params=params, json_body=json_body, headers=headers
+            )
+            env = envelope(body, resp.status_code, exchange)
+            if not _token_refused(env):
+                break
+            if attempt == 1:
+                self.token = None
+        if check:
+            self._check(env, action)
+        return env
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def templates(self, *, with_code: bool | None = None) -> list[dict]:
+        """The account's invoice series. None asks for both kinds (with and without a tax-authority code)."""
+        kinds = [True, False] if with_code is None else [with_code]
+        rows, seen = [], set()
+        for kind in kinds:
+            params = {"invoiceWithCode": _bool(kind), "ticket": "false"}
+            env = self._call("GET", "invoice/templates", "reading the invoice templates", params=params)
+            for row in _rows(env, "reading the invoice templates", self.tax_code):
+                key = _pick(row, "IPTemplateID")
+                if key is not None and key in seen:
+                    continue
+                seen.add(key)
+                rows.append(row)
+        return rows
+
+    def status(self, ids: list[str], *, by: str = "ref_id", with_code: bool = True) -> list[dict]:
+        """Invoices by RefID (`by="ref_id"`) or lookup code (`by="transaction_id"`), 50 per call.
+        Ids MISA does not know are simply absent from the answer — that is how "never issued" looks."""
+        input_type = {"ref_id": 2, "transaction_id": 1}.get(by)
+        if input_type is None:
+            raise ValueError(f"status() looks invoices up by 'ref_id' or 'transaction_id', not {by!r}")
+        ids = list(dict.fromkeys(str(i) for i in ids if i))
+        params = {"invoiceWithCode": _bool(with_code), "invoiceCalcu": "false", "inputType": input_type}
+        rows = []
+        for start in range(0, len(ids), self.MAX_BATCH):
+            batch = ids[start : start + self.MAX_BATCH]
+            env = self._call("POST", "invoice/status", "looking invoices up", params=params, json_body=batch)
+            rows.extend(_rows(env, "looking invoices up", self.tax_code))
+        return rows
+
+    def paging(self, *, from_date: dt.date, to_date: dt.date, skip: int = 0, take: int = 100) -> list[dict]:
+        """One page of the invoices issued between two dates (inclusive)."""
+        if not 0 < take <= MAX_PAGE:
+            raise ValueError(f"meInvoice pages hold 1 to {MAX_PAGE} invoices, not {take}")
+        body = {
+            "FromDate": from_date.strftime("%Y%m%d"),
+            "ToDate": to_date.strftime("%Y%m%d"),
+            "Skip": skip,
+            "Take": take,
+        }
+        env = self._call("POST", "invoice/paging", "listing invoices", json_body=body)
+        return _rows(env, "listing invoices", self.tax_code)
+
+    def unpublish_view(self, invoice: dict) -> str:
+        """A link (valid about 5 minutes) to see a draft as MISA would render it; nothing is issued."""
+        env = self._call("POST", "invoice/unpublishview", "previewing an invoice", json_body=invoice)
+        if not isinstance(env.data, str) or not env.data:
+            raise RetryableError(
+                f"meInvoice answered the preview for MST {self.tax_code} without a link",
+                status=env.status,
+                body=env.body,
+                exchange=env.exchange,
+            )
+        return env.data
+
+    # --- issuing ------------------------------------------------------------------------------------
+
+    def publish(self, invoices: list[dict], *, sign_type: int = 2) -> list[PublishResult]:
+        """Issue and sign (SignType 2 = MISA's HSM) up to 50 invoices; one result per invoice, in input order.
+
+        Never retried here: a timeout or 5xx raises RetryableError and the invoices may or may not exist —
+        the caller must look the RefIDs up before sending them again.
+        """
+        if len(invoices) > self.MAX_BATCH:
+            raise ValueError(
+                f"meInvoice publishes at most {self.MAX_BATCH} invoices per call, not {len(invoices)}"
+            )
+        refs = [str(_pick(inv, "RefID") or "") for inv in invoices]
+        if not all(refs):
+            raise ValueError("every invoice needs a RefID: it is meInvoice's duplicate check")
+        if len(set(refs)) != len(refs):
+            raise ValueError("the same RefID appears twice in one publish call")
+        if not invoices:
+            return []
+        body = {"SignType": sign_type, "InvoiceData": invoices, "PublishInvoiceData": None}
+        env = self._call("POST", "invoice", "publishing invoices", json_body=body, check=False)
+        if env.status == 429 or env.status >= 500:
+            self._check(env, "publishing invoices")
+        items = env.publish_result
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list) or not items:
+            if env.error_code == DUPLICATE_CODE and len(refs) == 1:
+                return [_result({"RefID": refs[0]}, env.error_code, env.description)]
+            self._check(env, "publishing invoices")
+            # A 200 that names no invoice: their outcome is unknown, which is what RetryableError says.
+            raise RetryableError(
+                f"meInvoice answered the publish for MST {self.tax_code} without per-invoice results: "
+                "look the RefIDs up before sending them again",
+                status=env.status,
+                body=env.body,
+                exchange=env.exchange,
+            )
+        by_ref = {}
+        for position, item in enumerate(items):
+            ref = _text(_pick(item, "RefID")) or (refs[position] if len(items) == len(refs) else "")
+            by_ref[ref] = _result({**item, "RefID": ref})
+        missing = [ref for ref in refs if ref not in by_ref]
+        if missing:
+            raise RetryableError(
+                f"meInvoice's publish answer for MST {self.tax_code} does not mention RefID(s) "
+                f"{', '.join(missing)}: look them up before sending them again",
+                status=env.status,
+                body=env.body,
+                exchange=env.exchange,
+            )
+        return [by_ref[ref] for ref in refs]
+
+    # --- errors -------------------------------------------------------------------------------------
+
+    def _check(self, env: Envelope, action: str, *, login: bool = False) -> None:
+        """Raise the typed error an answer means; return quietly when it is a success."""
+        mst, code, exchange = self.tax_code, env.error_code, env.exchange
+        detail = ": ".join(part for part in (code, env.description) if part) or "no details"
+        kw = {"status": env.status, "body": env.body, "exchange": exchange}
+        if env.status == 429 or env.status >= 500:
+            retry_after = parse_retry_after(exchange.headers.get("Retry-After")) if exchange else None
+            verb = "is too busy for" if env.status == 429 else "failed on"
+            raise RetryableError(
+                f"meInvoice {verb} {action} for MST {mst} (HTTP {env.status}): {detail}",
+                retry_after=retry_after,
+                **kw,
+            )
+        # An explicit Success:true wins; without the flag an error code (or a 4xx) is what says "refused".
+        failed = env.status >= 400 or env.success is False or (env.success is not True and bool(code))
+        if not failed:
+            # A page from a proxy or a bad deploy on their side, not something a person can fix.
+            if not isinstance(env.body, dict | list):
+                raise RetryableError(
+                    f"meInvoice answered {action} for MST {mst} with something that is not its envelope: "
+                    f"{str(env.body)[:200]}",
+                    **kw,
+                )
+            return
+        if code in CREDENTIAL_CODES or (login and env.status == 401):
+            raise PermanentError(
+                f"meInvoice refused the credentials for MST {mst}: "
+                "check the app ID, user name and password of this account",
+                **kw,
+            )
+        if code in LICENSE_PROBLEMS:
+            raise PermanentError(
+                f"The meInvoice licence of MST {mst} {LICENSE_PROBLEMS[code]} ({code})", **kw
+            )
+        if _token_refused(env):
+            raise RetryableError(f"meInvoice refused a freshly issued token for MST {mst} ({detail})", **kw)
+        if code in RETRYABLE_CODES:
+            raise RetryableError(f"meInvoice could not finish {action} for MST {mst} yet: {detail}", **kw)
+        status = f" (HTTP {env.status})" if env.status >= 400 else ""
+        raise PermanentError(f"meInvoice refused {action} for MST {mst}{status}: {detail}", **kw)
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def _pick(obj: Any, *names: str) -> Any:
+    """The first non-null value among names, whatever the casing of the keys."""
+    if not isinstance(obj, dict):
+        return None
+    lowered = {str(key).lower(): value for key, value in obj.items()}
+    for name in names:
+        if (value := lowered.get(name.lower())) is not None:
+            return value
+    return None
+
+
+def _json_inside(value: Any) -> Any:
+    """MISA often sends a JSON document as a string inside the JSON; a token or a link stays a string."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _mask_data(body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    return {key: (REDACTED if str(key).lower() == "data" and value else value) for key, value in body.items()}
+
+
+def _token_refused(env: Envelope) -> bool:
+    return env.error_code in TOKEN_CODES or (env.status == 401 and env.error_code not in CREDENTIAL_CODES)
+
+
+def _rows(env: Envelope, action: str, mst: str) -> list[dict]:
+    data = env.data
+    if data is None:
+        return []
+    if isinstance(data, dict):  # some answers wrap the list once more
+        data = _pick(data, "Data", "Items", "Invoices")
+    if not isinstance(data, list):
+        raise RetryableError(
+            f"meInvoice answered {action} for MST {mst} with data that is not a list: {str(env.data)[:200]}",
+            status=env.status,
+            body=env.body,
+            exchange=env.exchange,
+        )
+    return [row for row in data if isinstance(row, dict)]
+
+
+def _result(item: dict, error_code: str = "", description: str = "") -> PublishResult:
+    code = error_code or _text(_pick(item, "ErrorCode"))
+    return PublishResult(
+        ref_id=_text(_pick(item, "RefID")),
+        ok=not code,
+        transaction_id=_text(_pick(item, "TransactionID")),
+        inv_no=_text(_pick(item, "InvNo")),
+        inv_series=_text(_pick(item, "InvSeries")),
+        inv_code=_text(_pick(item, "InvCode", "InvoiceCode")),
+        inv_date=_text(_pick(item, "InvDate")),
+        error_code=code,
+        description=description
+        or _text(_pick(item, "DescriptionErrorCode", "ErrorDescription", "Description", "ErrorMessage")),
+    )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"

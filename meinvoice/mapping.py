@@ -1,0 +1,346 @@
+"""The per-connection mapping from Haravan orders to meInvoice invoices: plain dataclasses.
+
+Stored as JSON in ``Connection.settings["meinvoice"]``. ``Mapping.from_dict`` fills missing keys with
+defaults, ignores unknown keys and raises ``MappingError`` (naming the field) for invalid values;
+``to_dict`` gives back JSON-ready data that ``from_dict`` reads to an equal mapping.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+FINANCIAL_STATUSES = (
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+)
+FULFILLMENT_STATUSES = ("notfulfilled", "partial", "fulfilled", "restocked")
+TRIGGERS = ("paid", "fulfilled", "created")
+TAX_RULE_MATCHES = ("product_type", "vendor", "sku", "tag")
+RETURN_ACTIONS = ("adjust", "replace", "manual")
+WRITEBACKS = ("note_attribute", "tag")
+
+_RATE = re.compile(r"^(?:0%|5%|8%|10%|KCT|KKKNT|KHAC:(\d{1,2}(?:\.\d{1,2})?)%)$")
+
+
+class MappingError(ValueError):
+    """A stored mapping value is invalid; the message names the field."""
+
+
+def vat_rate_error(rate: Any) -> str | None:
+    """None when ``rate`` is a meInvoice VAT rate name, else what is wrong with it."""
+    if not isinstance(rate, str) or not _RATE.match(rate):
+        return f"{rate!r} is not a VAT rate: use 0%, 5%, 8%, 10%, KCT, KKKNT or KHAC:x% (e.g. KHAC:3.5%)"
+    match = _RATE.match(rate)
+    if match.group(1) is not None and not Decimal(0) < Decimal(match.group(1)) < Decimal(100):
+        return f"{rate!r}: the percentage of KHAC must be above 0 and below 100"
+    return None
+
+
+def vat_fraction(rate: str) -> Decimal:
+    """The VAT share of the net amount: ``"8%"`` → 0.08; KCT, KKKNT and 0% → 0; ``"KHAC:3.5%"`` → 0.035."""
+    error = vat_rate_error(rate)
+    if error:
+        raise MappingError(error)
+    if rate in ("KCT", "KKKNT"):
+        return Decimal(0)
+    percent = rate.removeprefix("KHAC:").removesuffix("%")
+    return Decimal(percent) / 100
+
+
+# --- reading helpers: each names the field it reads --------------------------------------------------
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _section(data: Any, where: str) -> dict:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MappingError(f"{where}: expected an object, got {type(data).__name__}")
+    return data
+
+
+def _str(data: dict, key: str, default: str, where: str, *, allow_empty: bool = False) -> str:
+    value = data.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, str):
+        raise MappingError(f"{_at(where, key)}: expected text, got {type(value).__name__}")
+    value = value.strip()
+    if not value and not allow_empty:
+        raise MappingError(f"{_at(where, key)}: must not be empty")
+    return value
+
+
+def _choice(data: dict, key: str, default: str, choices: tuple[str, ...], where: str) -> str:
+    value = _str(data, key, default, where)
+    if value not in choices:
+        raise MappingError(f"{_at(where, key)}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _bool(data: dict, key: str, default: bool, where: str) -> bool:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise MappingError(f"{_at(where, key)}: expected true or false, got {value!r}")
+    return value
+
+
+def _str_list(data: dict, key: str, default: list[str], where: str) -> list[str]:
+    value = data.get(key, default)
+    if value is None:
+        return list(default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MappingError(f"{_at(where, key)}: expected a list of text values")
+    out: list[str] = []
+    for item in value:
+        item = item.strip()
+        if not item:
+            raise MappingError(f"{_at(where, key)}: contains an empty value")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _rate(data: dict, key: str, default: str | None, where: str) -> str | None:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+    error = vat_rate_error(value)
+    if error:
+        raise MappingError(f"{_at(where, key)}: {error}")
+    return value
+
+
+# --- the sections ---------------------------------------------------------------------------------
+
+
+@dataclass
+class IssuanceConditions:
+    """When an order gets an invoice. Empty lists mean "any"; a cancelled order never qualifies."""
+
+    financial_statuses: list[str] = field(default_factory=lambda: ["paid"])
+    fulfillment_statuses: list[str] = field(default_factory=list)  # Haravan null is read as notfulfilled
+    sources: list[str] = field(default_factory=list)  # matched against source_name (or source)
+    min_total: Decimal = Decimal(0)
+    trigger: str = "paid"  # paid | fulfilled | created
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "conditions") -> IssuanceConditions:
+        data = _section(data, where)
+        financial = [s.lower() for s in _str_list(data, "financial_statuses", ["paid"], where)]
+        for status in financial:
+            if status.replace("_", "") not in {s.replace("_", "") for s in FINANCIAL_STATUSES}:
+                raise MappingError(
+                    f"{where}.financial_statuses: {status!r} is not one of {', '.join(FINANCIAL_STATUSES)}"
+                )
+        fulfillment = [s.lower() for s in _str_list(data, "fulfillment_statuses", [], where)]
+        for status in fulfillment:
+            if status not in FULFILLMENT_STATUSES:
+                raise MappingError(
+                    f"{where}.fulfillment_statuses: {status!r} is not one of "
+                    f"{', '.join(FULFILLMENT_STATUSES)} (Haravan's null counts as notfulfilled)"
+                )
+        raw_min = data.get("min_total", 0)
+        if isinstance(raw_min, bool) or raw_min is None:
+            raise MappingError(f"{where}.min_total: expected a number of đồng, got {raw_min!r}")
+        try:
+            min_total = Decimal(str(raw_min).strip())
+        except InvalidOperation as exc:
+            raise MappingError(f"{where}.min_total: {raw_min!r} is not a number") from exc
+        if not min_total.is_finite() or min_total < 0:
+            raise MappingError(f"{where}.min_total: must be a number of đồng, 0 or more")
+        return cls(
+            financial_statuses=financial,
+            fulfillment_statuses=fulfillment,
+            sources=_str_list(data, "sources", [], where),
+            min_total=min_total,
+            trigger=_choice(data, "trigger", "paid", TRIGGERS, where),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "financial_statuses": list(self.financial_statuses),
+            "fulfillment_statuses": list(self.fulfillment_statuses),
+            "sources": list(self.sources),
+            "min_total": str(self.min_total),
+            "trigger": self.trigger,
+        }
+
+
+@dataclass
+class TaxRule:
+    """Lines whose ``match`` field equals ``value`` (case- and accent-form-insensitive) get ``rate``."""
+
+    match: str
+    value: str
+    rate: str
+
+    def __post_init__(self):
+        if self.match not in TAX_RULE_MATCHES:
+            raise MappingError(f"tax rule match {self.match!r} is not one of {', '.join(TAX_RULE_MATCHES)}")
+        error = vat_rate_error(self.rate)
+        if error:
+            raise MappingError(f"tax rule for {self.match} {self.value!r}: {error}")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> TaxRule:
+        data = _section(data, where)
+        if not data:
+            raise MappingError(f"{where}: expected an object with match, value and rate")
+        return cls(
+            match=_choice(data, "match", "", TAX_RULE_MATCHES, where),
+            value=_str(data, "value", "", where),
+            rate=_rate(data, "rate", None, where) or _missing(f"{where}.rate"),
+        )
+
+    def to_dict(self) -> dict:
+        return {"match": self.match, "value": self.value, "rate": self.rate}
+
+
+def _missing(where: str):
+    raise MappingError(f"{where}: is required")
+
+
+@dataclass
+class BuyerFields:
+    """Which checkout note attributes hold the VAT-invoice buyer (Haravan has no native field)."""
+
+    tax_code: str = "vat_tax_code"
+    legal_name: str = "vat_company_name"
+    address: str = "vat_company_address"
+    email: str = "vat_email"
+    use_billing_company: bool = True  # fall back to billing_address.company for the legal name
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "buyer") -> BuyerFields:
+        data = _section(data, where)
+        return cls(
+            tax_code=_str(data, "tax_code", "vat_tax_code", where),
+            legal_name=_str(data, "legal_name", "vat_company_name", where),
+            address=_str(data, "address", "vat_company_address", where),
+            email=_str(data, "email", "vat_email", where),
+            use_billing_company=_bool(data, "use_billing_company", True, where),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "tax_code": self.tax_code,
+            "legal_name": self.legal_name,
+            "address": self.address,
+            "email": self.email,
+            "use_billing_company": self.use_billing_company,
+        }
+
+
+@dataclass
+class ReturnsPolicy:
+    on_refund: str = "adjust"  # adjust | replace | manual
+    on_cancel_after_issue: str = "adjust"  # adjust | replace | manual
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "returns") -> ReturnsPolicy:
+        data = _section(data, where)
+        return cls(
+            on_refund=_choice(data, "on_refund", "adjust", RETURN_ACTIONS, where),
+            on_cancel_after_issue=_choice(data, "on_cancel_after_issue", "adjust", RETURN_ACTIONS, where),
+        )
+
+    def to_dict(self) -> dict:
+        return {"on_refund": self.on_refund, "on_cancel_after_issue": self.on_cancel_after_issue}
+
+
+@dataclass
+class Mapping:
+    conditions: IssuanceConditions = field(default_factory=IssuanceConditions)
+    default_vat_rate: str = "8%"
+    tax_rules: list[TaxRule] = field(default_factory=list)  # first match wins, in list order
+    prices_include_vat: bool = True
+    default_unit: str = "Cái"
+    unit_by_type: dict[str, str] = field(default_factory=dict)  # product type → unit name
+    shipping_item_name: str = "Phí vận chuyển"
+    shipping_vat_rate: str | None = None  # None: the default rate
+    shipping_unit: str = "Lần"  # the unit name of the shipping line
+    buyer: BuyerFields = field(default_factory=BuyerFields)
+    returns: ReturnsPolicy = field(default_factory=ReturnsPolicy)
+    writeback: str = "note_attribute"  # note_attribute | tag
+    payment_method_name: str = "TM/CK"
+
+    def __post_init__(self):
+        for name in ("default_vat_rate", "shipping_vat_rate"):
+            value = getattr(self, name)
+            if value is None and name == "shipping_vat_rate":
+                continue
+            error = vat_rate_error(value)
+            if error:
+                raise MappingError(f"{name}: {error}")
+
+    @property
+    def shipping_rate(self) -> str:
+        """The VAT rate of the shipping line."""
+        return self.shipping_vat_rate or self.default_vat_rate
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Mapping:
+        data = _section(data, "meinvoice settings")
+        raw_rules = data.get("tax_rules")
+        raw_rules = [] if raw_rules is None else raw_rules
+        if not isinstance(raw_rules, list):
+            raise MappingError("tax_rules: expected a list of rules")
+        raw_units = data.get("unit_by_type")
+        raw_units = {} if raw_units is None else raw_units
+        if not isinstance(raw_units, dict):
+            raise MappingError("unit_by_type: expected an object of product type → unit name")
+        units: dict[str, str] = {}
+        for key, value in raw_units.items():
+            if not isinstance(key, str) or not key.strip():
+                raise MappingError("unit_by_type: product types must be non-empty text")
+            if not isinstance(value, str) or not value.strip():
+                raise MappingError(f"unit_by_type[{key!r}]: the unit name must be non-empty text")
+            units[key.strip()] = value.strip()
+        return cls(
+            conditions=IssuanceConditions.from_dict(data.get("conditions"), "conditions"),
+            default_vat_rate=_rate(data, "default_vat_rate", "8%", "") or "8%",
+            tax_rules=[TaxRule.from_dict(rule, f"tax_rules[{i}]") for i, rule in enumerate(raw_rules)],
+            prices_include_vat=_bool(data, "prices_include_vat", True, ""),
+            default_unit=_str(data, "default_unit", "Cái", ""),
+            unit_by_type=units,
+            shipping_item_name=_str(data, "shipping_item_name", "Phí vận chuyển", ""),
+            shipping_vat_rate=_rate(data, "shipping_vat_rate", None, ""),
+            shipping_unit=_str(data, "shipping_unit", "Lần", ""),
+            buyer=BuyerFields.from_dict(data.get("buyer"), "buyer"),
+            returns=ReturnsPolicy.from_dict(data.get("returns"), "returns"),
+            writeback=_choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
+            payment_method_name=_str(data, "payment_method_name", "TM/CK", ""),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "conditions": self.conditions.to_dict(),
+            "default_vat_rate": self.default_vat_rate,
+            "tax_rules": [rule.to_dict() for rule in self.tax_rules],
+            "prices_include_vat": self.prices_include_vat,
+            "default_unit": self.default_unit,
+            "unit_by_type": dict(self.unit_by_type),
+            "shipping_item_name": self.shipping_item_name,
+            "shipping_vat_rate": self.shipping_vat_rate,
+            "shipping_unit": self.shipping_unit,
+            "buyer": self.buyer.to_dict(),
+            "returns": self.returns.to_dict(),
+            "writeback": self.writeback,
+            "payment_method_name": self.payment_method_name,
+        }

@@ -1,0 +1,655 @@
+"""meInvoice issuance: evaluate → draft or queue → publish in batches per series → write back → status.
+
+Exactly once rests on three things: the document row is unique; every publish of a series runs under a
+lock that dies with its holder; and any document that was ever sent before is first looked up by its
+RefID (meInvoice's own duplicate key) — a timeout is not a failure.
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import registry
+from connectors.http import ApiError, PermanentError, RetryableError
+from connectors.locks import try_lock
+from connectors.models import TargetAccount
+from syncjobs.models import SyncDocument
+from syncjobs.services import Outcome, State, log_attempt
+
+from .client import MeInvoiceClient, Token
+from .convert import (
+    ConversionError,
+    adjustment_for_cancellation,
+    adjustment_for_refund,
+    check_issuance,
+    order_to_invoice,
+    ref_id_for,
+)
+from .mapping import Mapping, MappingError
+from .models import MeInvoiceSession, MeInvoiceTemplate
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 3600
+# States in which a document may still be (re)evaluated from its order: nothing was sent yet.
+OPEN_STATES = frozenset({State.PENDING, State.SKIPPED, State.BLOCKED, State.DRAFT, State.QUEUED})
+DUE_STATES = (State.QUEUED, State.RETRYING, State.PROCESSING)
+
+
+def mapping_for(connection) -> Mapping:
+    return Mapping.from_dict(connection.settings.get("meinvoice") or {})
+
+
+def account_options(account: TargetAccount) -> dict:
+    """Per-account choices: the series to issue on and whether publishing waits for an accountant."""
+    return {"series": "", "auto_publish": True, **(account.settings or {})}
+
+
+# --- the client, with the account's token shared through the database ----------------------------
+
+
+def client_for(account: TargetAccount) -> MeInvoiceClient:
+    creds = account.credentials
+    session = MeInvoiceSession.objects.filter(account=account).first()
+    token = None
+    if session is not None and session.secrets.get("token"):
+        token = Token(value=session.secrets["token"], expires_at=session.expires_at)
+
+    def remember(new: Token) -> None:
+        MeInvoiceSession.objects.update_or_create(
+            account=account, defaults={"secrets": {"token": new.value}, "expires_at": new.expires_at}
+        )
+
+    return MeInvoiceClient(
+        tax_code=account.external_id,
+        app_id=creds.get("app_id", ""),
+        username=creds.get("username", ""),
+        password=creds.get("password", ""),
+        token=token,
+        on_token=remember,
+    )
+
+
+def test_connection(account: TargetAccount) -> tuple[bool, str]:
+    """Log in with the stored credentials: what a merchant sees after pressing "Test connection"."""
+    client = client_for(account)
+    try:
+        token = client.login()
+    except ApiError as exc:
+        log_attempt(
+            connection=account.connection,
+            account=account,
+            action="test",
+            outcome=Outcome.ERROR,
+            message=f"Test connection failed: {exc}",
+            exchange=client.last_exchange,
+        )
+        return False, str(exc)
+    message = (
+        f"Connected: meInvoice accepted the credentials (token valid until {token.expires_at:%Y-%m-%d})."
+    )
+    log_attempt(
+        connection=account.connection,
+        account=account,
+        action="test",
+        outcome=Outcome.OK,
+        message=message,
+        exchange=client.last_exchange,
+    )
+    return True, message
+
+
+def sync_templates(account: TargetAccount) -> list[MeInvoiceTemplate]:
+    """Store the account's series; the first active one becomes the choice when none is made yet."""
+    client = client_for(account)
+    rows = client.templates()
+    kept = []
+    for row in rows:
+        series = str(row.get("InvSeries") or "").strip()
+        if not series:
+            continue
+        template, _ = MeInvoiceTemplate.objects.update_or_create(
+            account=account,
+            inv_series=series,
+            defaults={
+                "template_id": str(row.get("IPTemplateID") or ""),
+                "name": str(row.get("TemplateName") or ""),
+                "inv_template_no": str(row.get("InvTemplateNo") or ""),
+                "with_code": len(series) > 1 and series[1] == "C",
+                "inactive": bool(row.get("Inactive")),
+                "data": row,
+            },
+        )
+        kept.append(template)
+    MeInvoiceTemplate.objects.filter(account=account).exclude(pk__in=[t.pk for t in kept]).delete()
+    options = account_options(account)
+    active = [t.inv_series for t in kept if not t.inactive]
+    if options["series"] not in active and active:
+        account.settings = {**(account.settings or {}), "series": active[0]}
+        account.save(update_fields=["settings"])
+    log_attempt(
+        connection=account.connection,
+        account=account,
+        action="templates",
+        outcome=Outcome.OK,
+        message=f"Templates synced: {', '.join(t.inv_series for t in kept) or 'none'}.",
+        exchange=client.last_exchange,
+    )
+    return kept
+
+
+# --- evaluation: what should happen to this order ------------------------------------------------
+
+
+def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
+    """Called inside the intake transaction whenever the order snapshot changed."""
+    if document.kind != "invoice" or document.account_id is None:
+        return
+    if document.state in OPEN_STATES:
+        evaluate(document)
+    elif document.state == State.DONE:
+        _after_issue(document)
+
+
+def evaluate(document: SyncDocument) -> None:
+    """Decide from the newest order: skipped (with the reason), blocked (what a person must fix),
+    a draft, or queued for publishing — and keep the InvoiceData that would be sent."""
+    account, connection, order = document.account, document.connection, document.source_data
+    try:
+        mapping = mapping_for(connection)
+    except MappingError as exc:
+        _settle(document, State.BLOCKED, f"The meInvoice mapping is invalid: {exc}")
+        return
+    eligible, reason = check_issuance(order, mapping)
+    if not eligible:
+        _settle(document, State.SKIPPED, reason)
+        return
+    options = account_options(account)
+    series = options["series"]
+    if not series:
+        _settle(
+            document,
+            State.BLOCKED,
+            f"No invoice series chosen for MST {account.external_id}: sync its templates and pick a series.",
+        )
+        return
+    ref_id = ref_id_for(account.external_id, document.source_id, document.kind)
+    try:
+        invoice = order_to_invoice(
+            order,
+            mapping,
+            tax_code=account.external_id,
+            series=series,
+            ref_id=ref_id,
+            inv_date=timezone.localdate(),
+            seller_shop_name=account.name,
+        )
+    except ConversionError as exc:
+        _settle(document, State.BLOCKED, f"No invoice issued: {exc}")
+        return
+    document.result = {**document.result, "invoice": invoice, "ref_id": ref_id, "series": series}
+    if options["auto_publish"]:
+        _settle(document, State.QUEUED, "", note=f"Queued for publishing on series {series}: {reason}")
+        _publish_soon(account.pk)
+    else:
+        _settle(
+            document,
+            State.DRAFT,
+            "",
+            note=f"Draft kept for an accountant to publish (series {series}): {reason}",
+        )
+
+
+def _settle(document, state, error, *, note=""):
+    changed = document.state != state or document.last_error != error
+    document.state = state
+    document.last_error = error
+    document.next_retry_at = None
+    document.save(update_fields=["state", "last_error", "result", "next_retry_at", "updated_at"])
+    if changed:
+        outcome = Outcome.ERROR if state == State.BLOCKED else Outcome.INFO
+        log_attempt(
+            connection=document.connection,
+            document=document,
+            action="evaluate",
+            outcome=outcome,
+            message=error or note or f"Not issued: {error}",
+        )
+
+
+def _publish_soon(account_id: int) -> None:
+    from .tasks import sync_orders
+
+    transaction.on_commit(lambda: _send_quietly(sync_orders, account_id))
+
+
+def _send_quietly(task, *args) -> None:
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception as exc:  # the broker is away: the beat pass publishes queued documents anyway
+        log.warning("Could not enqueue %s%s: %s", task.name, args, exc)
+
+
+def publish_drafts(documents) -> int:
+    """An accountant publishes drafts: they join the queue of their account."""
+    count = 0
+    accounts = set()
+    for doc in documents:
+        if doc.state == State.DRAFT:
+            _settle(doc, State.QUEUED, "", note="Draft released for publishing.")
+            accounts.add(doc.account_id)
+            count += 1
+    for account_id in accounts:
+        _publish_soon(account_id)
+    return count
+
+
+# --- publishing ------------------------------------------------------------------------------------
+
+
+def due_documents(account_id: int, now=None):
+    now = now or timezone.now()
+    return (
+        SyncDocument.objects.filter(account_id=account_id, state__in=DUE_STATES)
+        .exclude(state=State.RETRYING, next_retry_at__gt=now)
+        .select_related("account", "connection", "connection__tenant")
+        .order_by("created_at", "id")
+    )
+
+
+def sync_orders(account_id: int | None = None) -> int:
+    """Publish what is due, per account and series. Returns how many documents reached the service."""
+    if account_id is None:
+        ids = set(
+            SyncDocument.objects.filter(state__in=DUE_STATES, account__isnull=False)
+            .exclude(state=State.RETRYING, next_retry_at__gt=timezone.now())
+            .values_list("account_id", flat=True)
+        )
+        return sum(sync_orders(i) for i in sorted(ids))
+    account = TargetAccount.objects.select_related("connection", "connection__tenant").get(pk=account_id)
+    series_list = sorted(
+        {d.result.get("series") for d in due_documents(account_id) if d.result.get("series")}
+    )
+    sent = 0
+    for series in series_list:
+        # Numbers are sequential per series: one publisher per (account, series) at a time.
+        with try_lock(f"meinvoice:publish:{account.pk}:{series}") as held:
+            if not held:
+                continue  # another worker is on it and loops until nothing is due
+            sent += _publish_series(account, series)
+    return sent
+
+
+def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> int:
+    client = client_for(account)
+    sent = 0
+    while True:
+        batch = [d for d in due_documents(account.pk) if d.result.get("series") == series][:batch_size]
+        if not batch:
+            return sent
+        try:
+            sent += _publish_batch(client, account, series, batch)
+        except RetryableError:
+            return sent  # the batch is scheduled again; the next pass starts with a lookup
+
+
+def _publish_batch(client, account, series, batch) -> int:
+    # 1. Anything sent before (timeout, lost worker, 5xx) may exist at meInvoice: ask first.
+    seen_before = [d for d in batch if d.attempts > 0 or d.state == State.PROCESSING]
+    if seen_before:
+        try:
+            found = {
+                row.get("RefID"): row for row in client.status([d.result["ref_id"] for d in seen_before])
+            }
+        except RetryableError as exc:
+            for doc in seen_before:
+                doc.attempts += 1  # a pass that could not even ask counts: the service is not answering
+                doc.save(update_fields=["attempts"])
+            _reschedule(seen_before, exc, client)
+            raise
+        except PermanentError as exc:
+            _fail(batch, str(exc), client)
+            return 0
+        for doc in seen_before:
+            row = found.get(doc.result["ref_id"])
+            if row and int(row.get("PublishStatus") or 0) == 1:
+                _issued(
+                    doc, row, client, note="found already issued (an earlier answer was lost); not sent again"
+                )
+        batch = [d for d in batch if d.state != State.DONE]
+        if not batch:
+            return 0
+
+    # 2. Mark the batch as being sent, committed before the call: a crash leaves evidence behind.
+    today = timezone.localdate().isoformat()
+    for doc in batch:
+        doc.state = State.PROCESSING
+        doc.attempts += 1
+        doc.result["invoice"]["InvDate"] = today
+        doc.save(update_fields=["state", "attempts", "result", "updated_at"])
+
+    # 3. Send; each invoice's own answer is handled on its own.
+    try:
+        results = client.publish([d.result["invoice"] for d in batch])
+    except RetryableError as exc:
+        _reschedule(batch, exc, client)
+        raise
+    except PermanentError as exc:
+        _fail(batch, str(exc), client)
+        return len(batch)
+    by_ref = {r.ref_id: r for r in results}
+    duplicates = []
+    for doc in batch:
+        result = by_ref.get(doc.result["ref_id"])
+        if result is None:
+            _reschedule([doc], RetryableError("meInvoice's answer did not mention this invoice"), client)
+        elif result.ok:
+            _issued(doc, result.__dict__, client)
+        elif result.duplicate:
+            duplicates.append(doc)
+        elif result.retryable:
+            _reschedule([doc], RetryableError(f"{result.error_code}: {result.description}"), client)
+        else:
+            _fail(
+                [doc],
+                f"meInvoice refused the invoice: {result.error_code}"
+                + (f" — {result.description}" if result.description else ""),
+                client,
+            )
+    if duplicates:  # issued by an earlier attempt: take its number from meInvoice, never a new RefID
+        rows = {
+            r.get("RefID"): r
+            for r in client.status([d.result["ref_id"] for d in duplicates], with_code=_with_code(series))
+        }
+        for doc in duplicates:
+            row = rows.get(doc.result["ref_id"])
+            if row:
+                _issued(doc, row, client, note="already issued under this RefID; recorded, not issued twice")
+            else:
+                _reschedule([doc], RetryableError("DuplicateInvoiceRefID but not found by RefID yet"), client)
+    return len(batch)
+
+
+def _with_code(series: str) -> bool:
+    """Status lookups are asked per kind of series: "1C…" invoices carry a tax-authority code, "1K…" none."""
+    return series[1:2].upper() == "C"
+
+
+def _field(row: dict, *names):
+    for name in names:
+        if row.get(name) not in (None, ""):
+            return row[name]
+    return ""
+
+
+def _issued(doc, row: dict, client, *, note: str = "") -> None:
+    transaction_id = _field(row, "transaction_id", "TransactionID")
+    inv_no = _field(row, "inv_no", "InvNo")
+    doc.result.update(
+        {
+            "transaction_id": transaction_id,
+            "inv_no": inv_no,
+            "inv_series": _field(row, "inv_series", "InvSeries") or doc.result.get("series"),
+            "inv_code": _field(row, "inv_code", "InvCode", "InvoiceCode"),
+            "inv_date": _field(row, "inv_date", "InvDate"),
+            "send_tax_status": row.get("SendTaxStatus"),
+            "written_back": False,
+        }
+    )
+    doc.state = State.DONE
+    doc.last_error = ""
+    doc.next_retry_at = None
+    doc.save(update_fields=["state", "last_error", "result", "next_retry_at", "updated_at"])
+    message = (
+        f"Invoice {doc.result['inv_series']}-{inv_no} issued for order {doc.source_label}, lookup code "
+        f"{transaction_id}" + (f" ({note})" if note else "") + "."
+    )
+    log_attempt(
+        connection=doc.connection,
+        document=doc,
+        action="publish",
+        outcome=Outcome.OK,
+        message=message,
+        exchange=client.last_exchange,
+    )
+    from .tasks import write_back
+
+    transaction.on_commit(lambda: _send_quietly(write_back, doc.pk))
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> dt.timedelta:
+    seconds = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=max(seconds, retry_after or 0))
+
+
+def _reschedule(docs, exc, client) -> None:
+    now = timezone.now()
+    for doc in docs:
+        if doc.attempts >= MAX_ATTEMPTS:
+            _fail([doc], f"Gave up after {doc.attempts} attempts: {exc}", client)
+            continue
+        doc.state = State.RETRYING
+        doc.last_error = str(exc)
+        doc.next_retry_at = now + retry_delay(doc.attempts, getattr(exc, "retry_after", None))
+        doc.save(update_fields=["state", "last_error", "next_retry_at", "updated_at"])
+        log_attempt(
+            connection=doc.connection,
+            document=doc,
+            action="publish",
+            outcome=Outcome.RETRYABLE,
+            message=f"Not issued yet ({exc}); will look it up and retry at "
+            f"{timezone.localtime(doc.next_retry_at):%H:%M:%S}.",
+            exchange=client.last_exchange,
+        )
+
+
+def _fail(docs, message, client) -> None:
+    for doc in docs:
+        doc.state = State.FAILED
+        doc.last_error = message
+        doc.next_retry_at = None
+        doc.save(update_fields=["state", "last_error", "next_retry_at", "updated_at"])
+        log_attempt(
+            connection=doc.connection,
+            document=doc,
+            action="publish",
+            outcome=Outcome.ERROR,
+            message=message,
+            exchange=client.last_exchange,
+        )
+
+
+# --- after issuance: write-back, status, returns ---------------------------------------------------
+
+
+def write_back(document_id: int) -> None:
+    """Lookup code and invoice number onto the source order (a note attribute or a tag)."""
+    doc = SyncDocument.objects.select_related("connection", "account").get(pk=document_id)
+    if doc.state != State.DONE or doc.result.get("written_back") or doc.kind != "invoice":
+        return
+    mapping = mapping_for(doc.connection)
+    fields = {
+        "einvoice_lookup_code": doc.result.get("transaction_id", ""),
+        "einvoice_number": f"{doc.result.get('inv_series', '')}-{doc.result.get('inv_no', '')}",
+        "einvoice_mst": doc.account.external_id,
+    }
+    source = registry.source(doc.connection.source_kind)
+    try:
+        source.write_back(doc, fields, style=mapping.writeback)
+    except RetryableError:
+        raise
+    except ApiError as exc:
+        log_attempt(
+            connection=doc.connection,
+            document=doc,
+            action="write_back",
+            outcome=Outcome.ERROR,
+            message=f"Lookup code not written on the order: {exc}",
+            exchange=exc.exchange,
+        )
+        return
+    SyncDocument.objects.filter(pk=doc.pk).update(result={**doc.result, "written_back": True})
+    log_attempt(
+        connection=doc.connection,
+        document=doc,
+        action="write_back",
+        outcome=Outcome.OK,
+        message=f"Lookup code {fields['einvoice_lookup_code']} and number {fields['einvoice_number']} "
+        f"written on order {doc.source_label} ({mapping.writeback.replace('_', ' ')}).",
+    )
+
+
+TAX_STATUS = {
+    0: "not sent to the tax authority",
+    1: "sent to the tax authority",
+    2: "accepted by the tax authority",
+    3: "rejected by the tax authority",
+    4: "invalid at the tax authority",
+}
+
+
+def refresh_status(limit_per_account: int = 500) -> int:
+    """Ask meInvoice for the tax-authority status of issued invoices not yet accepted, 50 per call."""
+    pending = (
+        SyncDocument.objects.filter(state=State.DONE, connection__target_kind="meinvoice")
+        .select_related("account", "connection")
+        .order_by("updated_at")
+    )
+    by_series = defaultdict(list)
+    for doc in pending.iterator():
+        if doc.result.get("send_tax_status") in (2, 3, 4):
+            continue
+        key = (doc.account_id, doc.result.get("inv_series") or doc.result.get("series") or "")
+        if len(by_series[key]) < limit_per_account:
+            by_series[key].append(doc)
+    changed = 0
+    for (_account, series), docs in by_series.items():
+        client = client_for(docs[0].account)
+        try:
+            ids = [d.result["ref_id"] for d in docs]
+            rows = {r.get("RefID"): r for r in client.status(ids, with_code=_with_code(series))}
+        except ApiError as exc:
+            log.warning("Status refresh for %s failed: %s", docs[0].account.tag, exc)
+            continue
+        for doc in docs:
+            row = rows.get(doc.result["ref_id"])
+            if not row or row.get("SendTaxStatus") == doc.result.get("send_tax_status"):
+                continue
+            status = row.get("SendTaxStatus")
+            doc.result.update(
+                {
+                    "send_tax_status": status,
+                    "einvoice_status": row.get("EInvoiceStatus"),
+                    "inv_code": row.get("InvoiceCode") or doc.result.get("inv_code", ""),
+                }
+            )
+            SyncDocument.objects.filter(pk=doc.pk).update(result=doc.result, updated_at=timezone.now())
+            outcome = Outcome.ERROR if status in (3, 4) else Outcome.INFO
+            log_attempt(
+                connection=doc.connection,
+                document=doc,
+                action="status",
+                outcome=outcome,
+                message=f"Invoice {doc.result.get('inv_series')}-{doc.result.get('inv_no')}: "
+                f"{TAX_STATUS.get(status, f'tax status {status}')}.",
+            )
+            changed += 1
+    return changed
+
+
+def _after_issue(document: SyncDocument) -> None:
+    """Returns and cancellations of an invoiced order become adjustment invoices, per the mapping."""
+    from syncjobs.services import upsert_document
+
+    order, connection, account = document.source_data, document.connection, document.account
+    mapping = mapping_for(connection)
+    original = {k: document.result.get(k, "") for k in ("inv_series", "inv_no", "inv_date", "transaction_id")}
+    original = {
+        "InvSeries": original["inv_series"],
+        "InvNo": original["inv_no"],
+        "InvDate": original["inv_date"],
+        "TransactionID": original["transaction_id"],
+    }
+    series = document.result.get("series") or account_options(account)["series"]
+    wanted = []
+    if order.get("cancelled_at"):
+        if mapping.returns.on_cancel_after_issue != "manual":
+            wanted.append(("cancel", None))
+    elif mapping.returns.on_refund != "manual":
+        wanted.extend((f"refund:{r.get('id')}", r) for r in order.get("refunds") or [])
+    for kind, refund in wanted:
+        ref_id = ref_id_for(account.external_id, document.source_id, kind)
+        exists = SyncDocument.objects.filter(
+            connection=connection,
+            account=account,
+            source_type="order",
+            source_id=document.source_id,
+            kind=kind,
+        ).exists()
+        if exists:
+            continue
+        try:
+            if refund is not None:
+                invoice = adjustment_for_refund(
+                    order,
+                    refund,
+                    mapping,
+                    tax_code=account.external_id,
+                    series=series,
+                    ref_id=ref_id,
+                    inv_date=timezone.localdate(),
+                    original=original,
+                    original_invoice=document.result.get("invoice"),
+                )
+            else:
+                invoice = adjustment_for_cancellation(
+                    order,
+                    mapping,
+                    tax_code=account.external_id,
+                    series=series,
+                    ref_id=ref_id,
+                    inv_date=timezone.localdate(),
+                    original=original,
+                    original_invoice=document.result.get("invoice"),
+                )
+            error = ""
+        except ConversionError as exc:
+            invoice, error = None, f"No adjustment issued: {exc}"
+        upserted = upsert_document(
+            connection=connection,
+            account=account,
+            source_type="order",
+            source_id=document.source_id,
+            source_label=document.source_label,
+            kind=kind,
+            snapshot=order,
+            source_updated_at=document.source_updated_at,
+            explanation=f"Adjusts invoice {original['InvSeries']}-{original['InvNo']}.",
+        )
+        adj = upserted.document
+        if invoice is None:
+            _settle(adj, State.BLOCKED, error)
+            continue
+        adj.result = {"invoice": invoice, "ref_id": ref_id, "series": series, "adjusts": original}
+        what = "cancellation" if kind == "cancel" else f"refund {refund.get('id')}"
+        if account_options(account)["auto_publish"]:
+            _settle(
+                adj,
+                State.QUEUED,
+                "",
+                note=f"Adjustment for the {what} of order {document.source_label} "
+                f"queued (adjusts {original['InvSeries']}-{original['InvNo']}).",
+            )
+            _publish_soon(account.pk)
+        else:
+            _settle(
+                adj,
+                State.DRAFT,
+                "",
+                note=f"Adjustment draft for the {what} of order {document.source_label}.",
+            )

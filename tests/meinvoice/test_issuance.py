@@ -1,0 +1,262 @@
+"""Issuance against the simulators, in-process: routing to MSTs, draft → publish, exactly once, write-back,
+status, returns. The real client, services and database; only the network is replaced."""
+
+import copy
+
+import pytest
+import responses
+from django.utils import timezone
+
+from connectors.models import Connection, RoutingRule, TargetAccount
+from haravan import services as haravan_services
+from haravan.client import HaravanClient
+from meinvoice import services
+from meinvoice.models import MeInvoiceTemplate
+from sandbox.generator import OrderGenerator
+from sandbox.server import default_app
+from sandbox.testing import mount
+from syncjobs.models import SyncAttempt, SyncDocument
+from tests import factories
+
+BASE = "http://127.0.0.1:8100"
+ORG = "200000001"
+MSTS = ("0101243150", "0312345673", "0101243150-001")
+
+
+@pytest.fixture
+def sandbox(settings):
+    settings.HARAVAN_RATE_CAPACITY = 1000
+    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mount(mock, app, BASE)
+        yield app
+    for sim in app.mounts.values():
+        sim.close()
+
+
+@pytest.fixture
+def conn(db, sandbox):
+    tenant = factories.tenant("Demo")
+    shop = factories.shop(tenant, org_id=ORG, token="demo-token")
+    connection = Connection.objects.create(
+        tenant=tenant, name="Demo → meInvoice", source_kind="haravan", source_key=ORG, target_kind="meinvoice"
+    )
+    for i, mst in enumerate(MSTS):
+        account = TargetAccount.objects.create(
+            connection=connection,
+            external_id=mst,
+            is_default=(i == 0),
+            name=f"Company {mst}",
+            credentials={"app_id": "demo-app", "username": "demo", "password": "demo"},
+        )
+        services.sync_templates(account)
+    factories.rule(connection, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001", priority=10)
+    factories.rule(connection, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=20)
+    assert shop
+    return connection
+
+
+def meinvoice(sandbox):
+    return sandbox["/meinvoice"]
+
+
+def gen():
+    return OrderGenerator(f"{BASE}/haravan", "demo-token", seed=21)
+
+
+def fresh(order_id):
+    return HaravanClient(ORG, "demo-token").get_order(order_id)
+
+
+def take(order):
+    haravan_services.intake_order(ORG, order, trigger="test")
+    return SyncDocument.objects.get(source_id=str(order["id"]), kind="invoice")
+
+
+def paid_order(g=None, **build):
+    g = g or gen()
+    order = g.create_random_order()
+    if order["financial_status"] != "paid":
+        g.pay(order["id"])
+    return fresh(order["id"])
+
+
+def expected_mst(order):
+    if order.get("source_name") == "shopee":
+        return "0101243150-001"
+    return "0312345673" if str(order.get("location_id")) == "1002" else "0101243150"
+
+
+def test_template_sync_stores_series_and_picks_an_active_one(conn):
+    account = conn.accounts.get(external_id="0101243150")
+    series = set(MeInvoiceTemplate.objects.filter(account=account).values_list("inv_series", "inactive"))
+    yy = f"{timezone.localdate().year % 100:02d}"
+    assert (f"1C{yy}TAA", False) in series and (f"1C{yy}TCC", True) in series
+    assert account.settings["series"] in {s for s, inactive in series if not inactive}
+
+
+def test_paid_orders_are_published_on_the_routed_mst_and_written_back(conn, sandbox):
+    g = gen()
+    orders = [paid_order(g) for _ in range(6)]
+    for order in orders:
+        assert take(order).state == "queued"
+    assert services.sync_orders() == 6
+    issued = {i["RefID"]: i for i in meinvoice(sandbox).invoices()}
+    assert len(issued) == 6
+    for order in orders:
+        doc = SyncDocument.objects.get(source_id=str(order["id"]))
+        assert doc.state == "done" and doc.account.external_id == expected_mst(order)
+        invoice = issued[doc.result["ref_id"]]
+        assert invoice["MST"] == expected_mst(order)
+        assert doc.result["transaction_id"] == invoice["TransactionID"]
+        assert (
+            SyncAttempt.objects.filter(document=doc, action="publish", outcome="ok")
+            .get()
+            .message.startswith(f"[MST {expected_mst(order)}] Invoice ")
+        )
+        services.write_back(doc.pk)
+        attrs = {a["name"]: a["value"] for a in fresh(order["id"])["note_attributes"]}
+        assert attrs["einvoice_lookup_code"] == doc.result["transaction_id"]
+        assert attrs["einvoice_mst"] == expected_mst(order)
+    # Numbers are sequential per MST and series, with no gap.
+    by_series = {}
+    for inv in meinvoice(sandbox).invoices():
+        by_series.setdefault((inv["MST"], inv["InvSeries"]), []).append(int(inv["InvNo"]))
+    for numbers in by_series.values():
+        assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_unpaid_order_waits_with_a_reason_then_issues_when_paid(conn, sandbox):
+    g = gen()
+    order = g.create_random_order()
+    if order["financial_status"] == "paid":
+        pytest.skip("the generator paid this one at once")
+    doc = take(fresh(order["id"]))
+    assert doc.state == "skipped" and "issued when it is paid" in doc.last_error
+    g.pay(order["id"])
+    doc = take(fresh(order["id"]))
+    assert doc.state == "queued"
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "done"
+
+
+def test_invalid_buyer_tax_code_blocks_the_order_and_says_why(conn, sandbox):
+    order = paid_order()
+    order = copy.deepcopy(order)
+    order["note_attributes"] = [
+        {"name": "vat_tax_code", "value": "0101243151"},
+        {"name": "vat_company_name", "value": "Công ty Sai Mã"},
+        {"name": "vat_company_address", "value": "1 Tràng Tiền, Hà Nội"},
+    ]
+    doc = take(order)
+    assert doc.state == "blocked" and "0101243151" in doc.last_error
+    assert services.sync_orders() == 0 and not meinvoice(sandbox).invoices()
+
+
+def test_a_lost_answer_is_looked_up_not_sent_twice(conn, sandbox):
+    doc = take(paid_order())
+    meinvoice(sandbox).set_knobs(timeout_after_commit_rate=1.0, lost_answer_mode="504")
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "retrying" and doc.attempts == 1
+    assert len(meinvoice(sandbox).invoices()) == 1  # it was issued although the answer was lost
+    meinvoice(sandbox).set_knobs(timeout_after_commit_rate=0.0)
+    SyncDocument.objects.filter(pk=doc.pk).update(next_retry_at=timezone.now())
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "done" and len(meinvoice(sandbox).invoices()) == 1
+    assert "found already issued" in SyncAttempt.objects.filter(document=doc).latest("id").message
+
+
+def test_a_duplicate_refid_answer_takes_the_existing_invoice(conn, sandbox):
+    doc = take(paid_order())
+    services.sync_orders()
+    doc.refresh_from_db()
+    first = dict(doc.result)
+    # As if our record of success were lost: the document goes back to the queue with its same RefID.
+    SyncDocument.objects.filter(pk=doc.pk).update(state="queued", attempts=0)
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "done" and doc.result["transaction_id"] == first["transaction_id"]
+    assert len(meinvoice(sandbox).invoices()) == 1
+
+
+def test_server_errors_retry_with_backoff_then_fail_for_a_person(conn, sandbox):
+    doc = take(paid_order())
+    meinvoice(sandbox).set_knobs(error_rate=1.0)
+    for _ in range(services.MAX_ATTEMPTS):
+        SyncDocument.objects.filter(pk=doc.pk).update(next_retry_at=None)
+        services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "failed" and "Gave up after" in doc.last_error
+    assert not meinvoice(sandbox).invoices()
+
+
+def test_expired_token_is_renewed_transparently(conn, sandbox):
+    meinvoice(sandbox).expire_tokens()
+    take(paid_order())
+    assert services.sync_orders() == 1
+    assert SyncDocument.objects.get().state == "done"
+
+
+def test_draft_mode_keeps_the_invoice_until_an_accountant_publishes(conn, sandbox):
+    for account in conn.accounts.all():
+        account.settings = {**account.settings, "auto_publish": False}
+        account.save()
+    doc = take(paid_order())
+    assert doc.state == "draft" and doc.result["invoice"]["TotalAmount"] > 0
+    assert services.sync_orders() == 0 and not meinvoice(sandbox).invoices()
+    assert services.publish_drafts([doc]) == 1
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "done" and len(meinvoice(sandbox).invoices()) == 1
+
+
+def test_cancelled_before_issuance_issues_nothing(conn, sandbox):
+    g = gen()
+    order = g.create_random_order()
+    g.cancel(order["id"])
+    doc = take(fresh(order["id"]))
+    assert doc.state == "skipped" and "cancelled" in doc.last_error
+
+
+def test_cancellation_after_issuance_becomes_an_adjustment(conn, sandbox):
+    g = gen()
+    order = paid_order(g)
+    doc = take(order)
+    services.sync_orders()
+    doc.refresh_from_db()
+    g.cancel(order["id"])
+    take(fresh(order["id"]))
+    adj = SyncDocument.objects.get(kind="cancel")
+    assert adj.state == "queued" and adj.result["invoice"]["ReferenceType"] == 2
+    assert adj.result["invoice"]["TotalAmount"] == -doc.result["invoice"]["TotalAmount"]
+    services.sync_orders()
+    adj.refresh_from_db()
+    assert adj.state == "done"
+    originals = {i["RefID"]: i for i in meinvoice(sandbox).invoices()}
+    assert originals[doc.result["ref_id"]]["EInvoiceStatus"] == 8  # adjusted
+
+
+def test_status_refresh_records_the_tax_authority_answer(conn, sandbox):
+    doc = take(paid_order())
+    services.sync_orders()
+    meinvoice(sandbox).advance(60)
+    assert services.refresh_status() == 1
+    doc.refresh_from_db()
+    assert doc.result["send_tax_status"] == 2
+    assert (
+        "accepted by the tax authority"
+        in SyncAttempt.objects.filter(document=doc, action="status").get().message
+    )
+
+
+def test_test_connection_reports_both_outcomes(conn, sandbox):
+    account = conn.accounts.get(external_id="0312345673")
+    ok, message = services.test_connection(account)
+    assert ok and "Connected" in message
+    account.credentials = {**account.credentials, "password": "wrong"}
+    account.save()
+    ok, message = services.test_connection(account)
+    assert not ok and "0312345673" in message and "wrong" not in message
