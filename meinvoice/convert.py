@@ -33,7 +33,10 @@ Conventions
 - Adjustments (returns, cancellations) are new invoices with ``ReferenceType`` 2 whose quantities and
   amounts are negative (the unit price stays positive, so ``Amount = Quantity × UnitPrice`` still
   holds). A reduction of value alone (money given back without goods, e.g. shipping) is a line with
-  ``Quantity`` 0 and ``UnitPrice`` 0 whose ``Amount`` carries the (negative) value.
+  ``Quantity`` 0 and ``UnitPrice`` 0 whose ``Amount`` carries the (negative) value; it bears the code,
+  name, unit and rate of the line whose value it reduces.
+- Every invoice is checked by ``check_invoice`` before it is returned (a ConversionError, not an
+  ``assert``, so it also holds under ``python -O``).
 """
 
 from __future__ import annotations
@@ -352,7 +355,7 @@ def buyer_of(order: dict, mapping: Mapping) -> Buyer:
     if re.fullmatch(r"\d{12}", tax_code):
         raise InvalidBuyer(
             f"Order {label}: “{tax_code}” ({fields.tax_code}) has 12 digits: that is a personal citizen ID "
-            f"(CCCD), not a tax code, and meInvoice refuses it as BuyerTaxCode. Ask the buyer for their "
+            f"(CCCD), not an enterprise tax code, and is not put in BuyerTaxCode. Ask the buyer for their "
             f"MST (10 digits, or 10-3 for a branch), or invoice them as a retail buyer."
         )
     error = tax_code_error(tax_code)
@@ -1153,21 +1156,27 @@ def adjustment_for_cancellation(
         _text(original.get("InvSeries")),
     ):
         raise ConversionError("original and original_invoice are not the same invoice (their series differ)")
-    issued = [dict(d) for d in original_invoice.get("OriginalInvoiceDetail") or []]
+    issued = [
+        _whole_detail(d, "the original invoice") for d in original_invoice.get("OriginalInvoiceDetail") or []
+    ]
     if not issued:
         raise ConversionError("the original invoice has no lines")
     for prior in prior_adjustments:
         if prior.get("ReferenceType") != 2:
             raise ConversionError("prior_adjustments must be adjustment invoices (ReferenceType 2)")
-    remaining = _net_lines(
-        issued, [d for p in prior_adjustments for d in p.get("OriginalInvoiceDetail") or []]
-    )
+    taken_back = [
+        _whole_detail(d, "an earlier adjustment")
+        for p in prior_adjustments
+        for d in p.get("OriginalInvoiceDetail") or []
+    ]
+    remaining = _net_lines(issued, taken_back)
     details = [_negate_detail(d) for d in remaining]
     if not details:
         raise ConversionError("nothing remains invoiced: earlier adjustments already brought it to zero")
     _renumber(details)
-    expected = -(
-        (original_invoice.get("TotalAmount") or 0) + sum(p.get("TotalAmount") or 0 for p in prior_adjustments)
+    expected = -sum(
+        _vnd(invoice.get("TotalAmount"), "TotalAmount", required=True)
+        for invoice in (original_invoice, *prior_adjustments)
     )
     label = _order_label(order)
     reason = f"Điều chỉnh giảm toàn bộ {_original_words(original)} do hủy đơn hàng {label}"
@@ -1184,15 +1193,28 @@ def adjustment_for_cancellation(
     return _assemble(header, details, expected)
 
 
+def _whole_detail(d: dict, whose: str) -> dict:
+    """A copy of an issued line with whole-đồng int amounts (MISA may echo them as 646296.0)."""
+    if not isinstance(d, dict):
+        raise ConversionError(f"{whose} has a line that is not an object")
+    out = dict(d)
+    for name in _AMOUNT_FIELDS:
+        out[name] = out[name + "OC"] = _vnd(
+            d.get(name), f"{whose}, line {d.get('LineNumber')}: {name}", required=True
+        )
+    try:
+        quantity = Decimal(str(d.get("Quantity") or 0))
+    except InvalidOperation as exc:
+        raise ConversionError(f"{whose}, line {d.get('LineNumber')}: Quantity is not a number") from exc
+    out["Quantity"] = _json_number(quantity)
+    return out
+
+
 def _negate_detail(d: dict) -> dict:
     out = dict(d)
-    quantity = Decimal(str(d.get("Quantity") or 0))
-    out["Quantity"] = _json_number(-quantity)
+    out["Quantity"] = _json_number(-Decimal(str(d.get("Quantity") or 0)))
     for name in _AMOUNT_FIELDS:
-        value = d.get(name)
-        if type(value) is not int:
-            raise ConversionError(f"the original invoice's line {d.get('LineNumber')}: {name} is not whole")
-        out[name] = out[name + "OC"] = -value
+        out[name] = out[name + "OC"] = -d[name]
     return out
 
 

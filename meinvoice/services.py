@@ -22,6 +22,7 @@ from syncjobs.services import Outcome, State, log_attempt
 from .client import MeInvoiceClient, Token
 from .convert import (
     ConversionError,
+    NothingToAdjust,
     adjustment_for_cancellation,
     adjustment_for_refund,
     check_issuance,
@@ -607,6 +608,19 @@ def _after_issue(document: SyncDocument) -> None:
                     original_invoice=document.result.get("invoice"),
                 )
             else:
+                # Refund adjustments already made (or on their way) are netted: money is never reduced twice.
+                priors = [
+                    d.result["invoice"]
+                    for d in SyncDocument.objects.filter(
+                        connection=connection,
+                        account=account,
+                        source_type="order",
+                        source_id=document.source_id,
+                        kind__startswith="refund:",
+                        state__in=(State.QUEUED, State.PROCESSING, State.RETRYING, State.DRAFT, State.DONE),
+                    )
+                    if d.result.get("invoice")
+                ]
                 invoice = adjustment_for_cancellation(
                     order,
                     mapping,
@@ -616,8 +630,11 @@ def _after_issue(document: SyncDocument) -> None:
                     inv_date=timezone.localdate(),
                     original=original,
                     original_invoice=document.result.get("invoice"),
+                    prior_adjustments=priors,
                 )
             error = ""
+        except NothingToAdjust:
+            continue  # a refund that gives no money back changes no invoice
         except ConversionError as exc:
             invoice, error = None, f"No adjustment issued: {exc}"
         upserted = upsert_document(
