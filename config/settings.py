@@ -147,6 +147,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Write-backs wait on the shop's Haravan rate limit: their own queue, so they never hold up publishing.
+CELERY_TASK_ROUTES = {"meinvoice.write_back": {"queue": "writeback"}}
 CELERY_TIMEZONE = TIME_ZONE
 
 # Shared state between processes (rate-limit buckets). Redis when there is one, else the database.
@@ -202,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Publishes queued invoices and retries that are due (webhooks also start it at once).
     "meinvoice-sync-orders": {"task": "meinvoice.sync_orders", "schedule": 60.0},
+    "alert-digests": {
+        "task": "syncjobs.send_alert_digests",
+        "schedule": env.float("ALERT_DIGEST_INTERVAL_SECONDS", default=900.0),
+    },
     "meinvoice-refresh-status": {
         "task": "meinvoice.refresh_meinvoice_status",
         "schedule": env.float("MEINVOICE_STATUS_INTERVAL_SECONDS", default=300.0),

@@ -160,6 +160,26 @@ class TargetAccount(models.Model):
     def tag(self) -> str:
         return f"[{self.connection.kind.tag_label} {self.external_id}]"
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        self.external_id = (self.external_id or "").strip()
+        validate = self.connection.kind.validate_external_id
+        error = validate(self.external_id) if validate else None
+        if error:
+            raise ValidationError({"external_id": error})
+
+    def make_default(self) -> None:
+        """Exactly one default per connection: the switch happens in one transaction."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            TargetAccount.objects.filter(connection_id=self.connection_id, is_default=True).exclude(
+                pk=self.pk
+            ).update(is_default=False)
+            self.is_default = True
+            self.save(update_fields=["is_default"])
+
     def credential_keys(self) -> list[str]:
         """Which secrets are set, never their values: what a page may show."""
         return sorted(k for k, v in self.credentials.items() if v)

@@ -670,3 +670,60 @@ def _after_issue(document: SyncDocument) -> None:
                 "",
                 note=f"Adjustment draft for the {what} of order {document.source_label}.",
             )
+
+
+# --- for people: draft view, retries ---------------------------------------------------------------
+
+
+def draft_view_link(document: SyncDocument) -> str:
+    """meInvoice's own rendering of a draft (valid 5 minutes), asked for when a person wants it."""
+    invoice = document.result.get("invoice")
+    if not invoice:
+        raise ValueError("This document has no invoice to show yet.")
+    return client_for(document.account).unpublish_view(invoice)
+
+
+RETRYABLE_BY_PERSON = (State.FAILED, State.BLOCKED, State.RETRYING, State.SKIPPED)
+
+
+def retry(documents, *, user=None) -> int:
+    """Single or bulk retry by a person. Never sent: evaluated again from the newest order (the mapping or
+    the buyer may have been fixed). Sent before: due now, and looked up by RefID before any resend."""
+    count = 0
+    accounts = set()
+    who = user.get_username() if user is not None else "system"
+    for doc in documents:
+        with transaction.atomic():
+            locked = (
+                SyncDocument.objects.select_for_update(of=("self",))
+                .select_related("account", "connection")
+                .get(pk=doc.pk)
+            )
+            if locked.state not in RETRYABLE_BY_PERSON or locked.account_id is None:
+                continue
+            log_attempt(
+                connection=locked.connection,
+                document=locked,
+                action="retry",
+                outcome=Outcome.INFO,
+                message=f"Retry asked by {who}.",
+            )
+            if locked.attempts == 0 and locked.kind == "invoice":
+                locked.state = State.PENDING
+                evaluate(locked)
+            elif locked.attempts == 0:
+                _settle(locked, State.QUEUED, "", note="Queued again.")
+            else:
+                # Attempts restart at 1: the full series of tries again, still starting with a lookup.
+                locked.state, locked.next_retry_at, locked.last_error, locked.attempts = (
+                    State.RETRYING,
+                    timezone.now(),
+                    "",
+                    1,
+                )
+                locked.save(update_fields=["state", "next_retry_at", "last_error", "attempts", "updated_at"])
+            accounts.add(locked.account_id)
+            count += 1
+    for account_id in accounts:
+        _publish_soon(account_id)
+    return count

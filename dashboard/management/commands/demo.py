@@ -153,6 +153,8 @@ class Command(BaseCommand):
                 "INFO",
                 "--concurrency",
                 "2",
+                "--queues",
+                "celery,writeback",
                 "--without-gossip",
                 "--without-mingle",
             ],
