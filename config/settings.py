@@ -180,6 +180,8 @@ MEINVOICE_API_URL = env.str(
     "MEINVOICE_API_URL", default="http://127.0.0.1:8100/meinvoice/api/integration"
 ).rstrip("/")  # production: https://api.meinvoice.vn/api/integration
 
+MEINVOICE_RETRY_BASE_SECONDS = env.float("MEINVOICE_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
+
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 
@@ -203,7 +205,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("INTAKE_SWEEP_INTERVAL_SECONDS", default=30.0),
     },
     # Publishes queued invoices and retries that are due (webhooks also start it at once).
-    "meinvoice-sync-orders": {"task": "meinvoice.sync_orders", "schedule": 60.0},
+    "meinvoice-sync-orders": {
+        "task": "meinvoice.sync_orders",
+        "schedule": env.float("MEINVOICE_SYNC_INTERVAL_SECONDS", default=60.0),
+    },
     "alert-digests": {
         "task": "syncjobs.send_alert_digests",
         "schedule": env.float("ALERT_DIGEST_INTERVAL_SECONDS", default=900.0),

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -424,7 +425,8 @@ def _issued(doc, row: dict, client, *, note: str = "") -> None:
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> dt.timedelta:
-    seconds = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    base = getattr(settings, "MEINVOICE_RETRY_BASE_SECONDS", RETRY_BASE_SECONDS)
+    seconds = min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
     return dt.timedelta(seconds=max(seconds, retry_after or 0))
 
 

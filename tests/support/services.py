@@ -169,7 +169,9 @@ class RedisServer:
 class CeleryWorker:
     """A real `celery worker` process (prefork) with its own environment."""
 
-    def __init__(self, env: dict, *, concurrency: int = 1, name: str = "w1", queues: str = "celery,writeback"):
+    def __init__(
+        self, env: dict, *, concurrency: int = 1, name: str = "w1", queues: str = "celery,writeback"
+    ):
         self.env = {**os.environ, **env}
         self.concurrency = concurrency
         self.name = name
