@@ -13,7 +13,7 @@ from meinvoice import services
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app
 from sandbox.testing import LiveSandbox
-from syncjobs.models import SyncDocument
+from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
 from tests.e2e.conftest import wait_until
 
@@ -129,11 +129,13 @@ def test_faults_and_a_killed_worker_leave_exactly_one_invoice_per_order(stack, d
     Haravan 429 storm; the only worker is killed with SIGKILL while a batch is in flight."""
     start(stack, sandbox, HTTP_TIMEOUT="2", HARAVAN_RATE_CAPACITY="100000", HARAVAN_RATE_PER_SECOND="1000")
     knobs(sandbox, "haravan", rate_capacity=100000, rate_per_second=1000)
+    # Every answer is lost after commit until one has been; then 8 % of them, plus 5xx and token expiry.
+    lost_one = False
     knobs(
         sandbox,
         "meinvoice",
         latency_ms=400,
-        timeout_after_commit_rate=0.08,
+        timeout_after_commit_rate=1.0,
         timeout_after_commit_seconds=3,
         lost_answer_mode="sleep",
         error_rate=0.08,
@@ -150,6 +152,11 @@ def test_faults_and_a_killed_worker_leave_exactly_one_invoice_per_order(stack, d
         orders.append(order)
         if i == 100:
             knobs(sandbox, "haravan", storm_seconds=2.0)  # a 429 storm in the middle of the write-backs
+        if not lost_one and i % 10 == 9:
+            calls = requests.get(f"{sandbox.url}/meinvoice/_sandbox/calls", timeout=10).json()["calls"]
+            if any(c["lost"] for c in calls):
+                lost_one = True
+                knobs(sandbox, "meinvoice", timeout_after_commit_rate=0.08)
 
     wait_until(
         lambda: SyncDocument.objects.filter(state="processing").exists(),
@@ -173,6 +180,15 @@ def test_faults_and_a_killed_worker_leave_exactly_one_invoice_per_order(stack, d
         knobs(
             sandbox, "meinvoice", latency_ms=0, timeout_after_commit_rate=0, error_rate=0, token_expiry_rate=0
         )
+    calls = requests.get(f"{sandbox.url}/meinvoice/_sandbox/calls", timeout=10).json()["calls"]
+    faults = Counter(
+        "lost answer" if c["lost"] else "5xx" if c["status"] >= 500 else c["error_code"]
+        for c in calls
+        if c["lost"] or c["status"] >= 500 or c["error_code"] in ("TokenExpiredCode", "InvalidTokenCode")
+    )
+    print(f"\n{len(calls)} meInvoice calls, faults injected: {dict(faults)}")
+    assert faults["lost answer"] >= 1 and sum(faults.values()) >= 3, faults  # the run really had faults
+    assert SyncAttempt.objects.filter(action="publish", outcome="retryable").exists()
     invoices = issued(sandbox)
     per_ref = Counter(i["RefID"] for i in invoices)
     assert max(per_ref.values()) == 1, "a RefID was issued twice"
