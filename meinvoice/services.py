@@ -17,8 +17,8 @@ from connectors import registry
 from connectors.http import ApiError, PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
-from syncjobs.models import SyncDocument
-from syncjobs.services import Outcome, State, log_attempt
+from syncjobs.models import SyncAttempt, SyncDocument
+from syncjobs.services import Outcome, State, attempt_row, log_attempt
 
 from .client import MeInvoiceClient, Token
 from .convert import (
@@ -291,7 +291,7 @@ def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> in
     client = client_for(account)
     sent = 0
     while True:
-        batch = [d for d in due_documents(account.pk) if d.result.get("series") == series][:batch_size]
+        batch = list(due_documents(account.pk).filter(result__series=series)[:batch_size])
         if not batch:
             return sent
         try:
@@ -305,35 +305,36 @@ def _publish_batch(client, account, series, batch) -> int:
     seen_before = [d for d in batch if d.attempts > 0 or d.state == State.PROCESSING]
     if seen_before:
         try:
-            found = {
-                row.get("RefID"): row for row in client.status([d.result["ref_id"] for d in seen_before])
-            }
+            ids = [d.result["ref_id"] for d in seen_before]
+            found = {row.get("RefID"): row for row in client.status(ids, with_code=_with_code(series))}
         except RetryableError as exc:
             for doc in seen_before:
                 doc.attempts += 1  # a pass that could not even ask counts: the service is not answering
-                doc.save(update_fields=["attempts"])
+            SyncDocument.objects.bulk_update(seen_before, ["attempts"])
             _reschedule(seen_before, exc, client)
             raise
         except PermanentError as exc:
             _fail(batch, str(exc), client)
             return 0
-        for doc in seen_before:
-            row = found.get(doc.result["ref_id"])
-            if row and int(row.get("PublishStatus") or 0) == 1:
-                _issued(
-                    doc, row, client, note="found already issued (an earlier answer was lost); not sent again"
-                )
+        already = [
+            (doc, found[doc.result["ref_id"]])
+            for doc in seen_before
+            if int((found.get(doc.result["ref_id"]) or {}).get("PublishStatus") or 0) == 1
+        ]
+        _issued(already, client, note="found already issued (an earlier answer was lost); not sent again")
         batch = [d for d in batch if d.state != State.DONE]
         if not batch:
             return 0
 
     # 2. Mark the batch as being sent, committed before the call: a crash leaves evidence behind.
     today = timezone.localdate().isoformat()
+    now = timezone.now()
     for doc in batch:
         doc.state = State.PROCESSING
         doc.attempts += 1
         doc.result["invoice"]["InvDate"] = today
-        doc.save(update_fields=["state", "attempts", "result", "updated_at"])
+        doc.updated_at = now
+    SyncDocument.objects.bulk_update(batch, ["state", "attempts", "result", "updated_at"])
 
     # 3. Send; each invoice's own answer is handled on its own.
     try:
@@ -345,36 +346,42 @@ def _publish_batch(client, account, series, batch) -> int:
         _fail(batch, str(exc), client)
         return len(batch)
     by_ref = {r.ref_id: r for r in results}
-    duplicates = []
+    ok, duplicates = [], []
     for doc in batch:
         result = by_ref.get(doc.result["ref_id"])
         if result is None:
             _reschedule([doc], RetryableError("meInvoice's answer did not mention this invoice"), client)
         elif result.ok:
-            _issued(doc, result.__dict__, client)
+            ok.append((doc, result.__dict__))
         elif result.duplicate:
             duplicates.append(doc)
         elif result.retryable:
             _reschedule([doc], RetryableError(f"{result.error_code}: {result.description}"), client)
         else:
+            detail = f" — {result.description}" if result.description else ""
             _fail(
-                [doc],
-                f"meInvoice refused the invoice: {result.error_code}"
-                + (f" — {result.description}" if result.description else ""),
-                client,
+                [doc], f"meInvoice refused the invoice: {result.error_code}{detail}", client, response=result
             )
+    _issued(ok, client)
     if duplicates:  # issued by an earlier attempt: take its number from meInvoice, never a new RefID
-        rows = {
-            r.get("RefID"): r
-            for r in client.status([d.result["ref_id"] for d in duplicates], with_code=_with_code(series))
-        }
-        for doc in duplicates:
-            row = rows.get(doc.result["ref_id"])
-            if row:
-                _issued(doc, row, client, note="already issued under this RefID; recorded, not issued twice")
-            else:
-                _reschedule([doc], RetryableError("DuplicateInvoiceRefID but not found by RefID yet"), client)
+        ids = [d.result["ref_id"] for d in duplicates]
+        rows = {r.get("RefID"): r for r in client.status(ids, with_code=_with_code(series))}
+        _issued(
+            [(d, rows[d.result["ref_id"]]) for d in duplicates if d.result["ref_id"] in rows],
+            client,
+            note="already issued under this RefID; recorded, not issued twice",
+        )
+        missing = [d for d in duplicates if d.result["ref_id"] not in rows]
+        _reschedule(missing, RetryableError("DuplicateInvoiceRefID but not found by RefID yet"), client)
     return len(batch)
+
+
+def _own_request(doc, client):
+    """In a batch publish, each document's timeline shows its own invoice, not the other 49."""
+    exchange = client.last_exchange
+    if exchange is not None and exchange.method == "POST" and exchange.url.rstrip("/").endswith("/invoice"):
+        return doc.result.get("invoice")
+    return None
 
 
 def _with_code(series: str) -> bool:
@@ -389,39 +396,49 @@ def _field(row: dict, *names):
     return ""
 
 
-def _issued(doc, row: dict, client, *, note: str = "") -> None:
-    transaction_id = _field(row, "transaction_id", "TransactionID")
-    inv_no = _field(row, "inv_no", "InvNo")
-    doc.result.update(
-        {
-            "transaction_id": transaction_id,
-            "inv_no": inv_no,
-            "inv_series": _field(row, "inv_series", "InvSeries") or doc.result.get("series"),
-            "inv_code": _field(row, "inv_code", "InvCode", "InvoiceCode"),
-            "inv_date": _field(row, "inv_date", "InvDate"),
-            "send_tax_status": row.get("SendTaxStatus"),
-            "written_back": False,
-        }
+def _issued(pairs, client, *, note: str = "") -> None:
+    """Record issued invoices (document, meInvoice's row) together: one update, one insert of log rows."""
+    if not pairs:
+        return
+    now = timezone.now()
+    rows = []
+    for doc, row in pairs:
+        doc.result.update(
+            {
+                "transaction_id": _field(row, "transaction_id", "TransactionID"),
+                "inv_no": _field(row, "inv_no", "InvNo"),
+                "inv_series": _field(row, "inv_series", "InvSeries") or doc.result.get("series"),
+                "inv_code": _field(row, "inv_code", "InvCode", "InvoiceCode"),
+                "inv_date": _field(row, "inv_date", "InvDate"),
+                "send_tax_status": row.get("SendTaxStatus"),
+                "written_back": False,
+            }
+        )
+        doc.state, doc.last_error, doc.next_retry_at, doc.updated_at = State.DONE, "", None, now
+        message = (
+            f"Invoice {doc.result['inv_series']}-{doc.result['inv_no']} issued for order {doc.source_label}, "
+            f"lookup code {doc.result['transaction_id']}" + (f" ({note})" if note else "") + "."
+        )
+        rows.append(
+            attempt_row(
+                connection=doc.connection,
+                document=doc,
+                action="publish",
+                outcome=Outcome.OK,
+                message=message,
+                exchange=client.last_exchange,
+                request=_own_request(doc, client),
+                response={k: v for k, v in row.items() if not isinstance(v, dict | list)},
+            )
+        )
+    SyncDocument.objects.bulk_update(
+        [doc for doc, _ in pairs], ["state", "last_error", "result", "next_retry_at", "updated_at"]
     )
-    doc.state = State.DONE
-    doc.last_error = ""
-    doc.next_retry_at = None
-    doc.save(update_fields=["state", "last_error", "result", "next_retry_at", "updated_at"])
-    message = (
-        f"Invoice {doc.result['inv_series']}-{inv_no} issued for order {doc.source_label}, lookup code "
-        f"{transaction_id}" + (f" ({note})" if note else "") + "."
-    )
-    log_attempt(
-        connection=doc.connection,
-        document=doc,
-        action="publish",
-        outcome=Outcome.OK,
-        message=message,
-        exchange=client.last_exchange,
-    )
+    SyncAttempt.objects.bulk_create(rows)
     from .tasks import write_back
 
-    transaction.on_commit(lambda: _send_quietly(write_back, doc.pk))
+    ids = [doc.pk for doc, _ in pairs if doc.kind == "invoice"]
+    transaction.on_commit(lambda: [_send_quietly(write_back, pk) for pk in ids])
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> dt.timedelta:
@@ -431,27 +448,33 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> dt.timedelta
 
 
 def _reschedule(docs, exc, client) -> None:
+    """Retryable trouble: due again after a backoff (and looked up first), or failed after MAX_ATTEMPTS."""
     now = timezone.now()
-    for doc in docs:
-        if doc.attempts >= MAX_ATTEMPTS:
-            _fail([doc], f"Gave up after {doc.attempts} attempts: {exc}", client)
-            continue
-        doc.state = State.RETRYING
-        doc.last_error = str(exc)
+    give_up = [d for d in docs if d.attempts >= MAX_ATTEMPTS]
+    if give_up:
+        _fail(give_up, f"Gave up after {give_up[0].attempts} attempts: {exc}", client)
+    later = [d for d in docs if d.attempts < MAX_ATTEMPTS]
+    rows = []
+    for doc in later:
+        doc.state, doc.last_error, doc.updated_at = State.RETRYING, str(exc), now
         doc.next_retry_at = now + retry_delay(doc.attempts, getattr(exc, "retry_after", None))
-        doc.save(update_fields=["state", "last_error", "next_retry_at", "updated_at"])
-        log_attempt(
-            connection=doc.connection,
-            document=doc,
-            action="publish",
-            outcome=Outcome.RETRYABLE,
-            message=f"Not issued yet ({exc}); will look it up and retry at "
-            f"{timezone.localtime(doc.next_retry_at):%H:%M:%S}.",
-            exchange=client.last_exchange,
+        rows.append(
+            attempt_row(
+                connection=doc.connection,
+                document=doc,
+                action="publish",
+                outcome=Outcome.RETRYABLE,
+                message=f"Not issued yet ({exc}); will look it up and retry at "
+                f"{timezone.localtime(doc.next_retry_at):%H:%M:%S}.",
+                exchange=client.last_exchange,
+                request=_own_request(doc, client),
+            )
         )
+    SyncDocument.objects.bulk_update(later, ["state", "last_error", "next_retry_at", "updated_at"])
+    SyncAttempt.objects.bulk_create(rows)
 
 
-def _fail(docs, message, client) -> None:
+def _fail(docs, message, client, *, response=None) -> None:
     for doc in docs:
         doc.state = State.FAILED
         doc.last_error = message
@@ -464,6 +487,8 @@ def _fail(docs, message, client) -> None:
             outcome=Outcome.ERROR,
             message=message,
             exchange=client.last_exchange,
+            request=_own_request(doc, client),
+            response=response.__dict__ if response is not None else None,
         )
 
 

@@ -15,10 +15,20 @@ State = SyncDocument.State
 SETTLED_STATES = frozenset({State.PROCESSING, State.RETRYING, State.DONE, State.FAILED})
 
 
-def log_attempt(
-    *, connection, message: str, outcome: str, action: str, document=None, account=None, exchange=None
+def attempt_row(
+    *,
+    connection,
+    message: str,
+    outcome: str,
+    action: str,
+    document=None,
+    account=None,
+    exchange=None,
+    request=None,
+    response=None,
 ) -> SyncAttempt:
-    """One timeline row. The message is prefixed with the account tag; request/response are redacted."""
+    """One timeline row, unsaved (batches save theirs together). The message is prefixed with the account
+    tag; request/response are redacted. `request`/`response` narrow a batch exchange to this document."""
     account = account if account is not None else (document.account if document is not None else None)
     if account is not None:
         tag = account.tag
@@ -35,7 +45,11 @@ def log_attempt(
             "http_status": data["status"],
             "duration_ms": data["duration_ms"],
         }
-    return SyncAttempt.objects.create(
+        if request is not None:
+            fields["request"]["body"] = redact(request)
+        if response is not None:
+            fields["response"] = redact(response)
+    return SyncAttempt(
         tenant_id=connection.tenant_id,
         connection=connection,
         document=document,
@@ -45,6 +59,12 @@ def log_attempt(
         message=redact(f"{tag} {message}"),
         **fields,
     )
+
+
+def log_attempt(**kwargs) -> SyncAttempt:
+    row = attempt_row(**kwargs)
+    row.save()
+    return row
 
 
 @dataclass
