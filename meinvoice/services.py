@@ -8,9 +8,11 @@ RefID (meInvoice's own duplicate key) — a timeout is not a failure.
 import datetime as dt
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors import registry
@@ -55,7 +57,9 @@ def account_options(account: TargetAccount) -> dict:
 # --- the client, with the account's token shared through the database ----------------------------
 
 
-def client_for(account: TargetAccount) -> MeInvoiceClient:
+def client_for(account: TargetAccount, *, on_token=None) -> MeInvoiceClient:
+    """A client with the account's stored token; a renewed token is saved for every worker (or handed to
+    `on_token`, for a client used off the database thread)."""
     creds = account.credentials
     session = MeInvoiceSession.objects.filter(account=account).first()
     token = None
@@ -63,9 +67,7 @@ def client_for(account: TargetAccount) -> MeInvoiceClient:
         token = Token(value=session.secrets["token"], expires_at=session.expires_at)
 
     def remember(new: Token) -> None:
-        MeInvoiceSession.objects.update_or_create(
-            account=account, defaults={"secrets": {"token": new.value}, "expires_at": new.expires_at}
-        )
+        remember_token(account, new)
 
     return MeInvoiceClient(
         tax_code=account.external_id,
@@ -73,7 +75,13 @@ def client_for(account: TargetAccount) -> MeInvoiceClient:
         username=creds.get("username", ""),
         password=creds.get("password", ""),
         token=token,
-        on_token=remember,
+        on_token=on_token or remember,
+    )
+
+
+def remember_token(account: TargetAccount, token: Token) -> None:
+    MeInvoiceSession.objects.update_or_create(
+        account=account, defaults={"secrets": {"token": token.value}, "expires_at": token.expires_at}
     )
 
 
@@ -194,7 +202,8 @@ def evaluate(document: SyncDocument) -> None:
     except ConversionError as exc:
         _settle(document, State.BLOCKED, f"No invoice issued: {exc}")
         return
-    document.result = {**document.result, "invoice": invoice, "ref_id": ref_id, "series": series}
+    document.payload = invoice
+    document.result = {**document.result, "ref_id": ref_id, "series": series}
     if options["auto_publish"]:
         _settle(document, State.QUEUED, "", note=f"Queued for publishing on series {series}: {reason}")
         _publish_soon(account.pk)
@@ -212,7 +221,7 @@ def _settle(document, state, error, *, note=""):
     document.state = state
     document.last_error = error
     document.next_retry_at = None
-    document.save(update_fields=["state", "last_error", "result", "next_retry_at", "updated_at"])
+    document.save(update_fields=["state", "last_error", "payload", "result", "next_retry_at", "updated_at"])
     if changed:
         outcome = Outcome.ERROR if state == State.BLOCKED else Outcome.INFO
         log_attempt(
@@ -287,100 +296,164 @@ def sync_orders(account_id: int | None = None) -> int:
     return sent
 
 
+class _Seen:
+    """The exchange one recorded answer came with (the client may be busy with the next call by then)."""
+
+    def __init__(self, exchange):
+        self.last_exchange = exchange
+
+
 def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> int:
-    client = client_for(account)
+    """One batch in flight at a time, since numbers are sequential per series. While a batch is in
+    flight, the answer to the one before is recorded: the series never waits for our own database."""
+    renewed = []  # the sender thread never touches the database: a token it renews is saved here
+    sender_client = client_for(account, on_token=renewed.append)  # publishes, from the sender thread only
+    lookups = client_for(account)  # asks by RefID, from this thread
     sent = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meinvoice-publish") as sender:
+        previous = None  # (batch, future): sent, its answer not recorded yet
+        while True:
+            if previous is not None:
+                wait([previous[1]])
+                while renewed:
+                    remember_token(account, renewed.pop())
+                if isinstance(previous[1].exception(), RetryableError):
+                    _record(lookups, series, *previous)  # the service is in trouble: stop this pass
+                    return sent
+            holding = [d.pk for d in previous[0]] if previous else []
+            try:
+                batch = _ready_batch(lookups, account, series, batch_size, holding)
+            except RetryableError:
+                batch = []
+            future = sender.submit(_send, sender_client, batch) if batch else None
+            if previous is not None:
+                _record(lookups, series, *previous)
+            if future is None:
+                return sent
+            sent += len(batch)
+            previous = (batch, future)
+
+
+def _send(client, batch):
+    return client.publish([d.payload for d in batch]), client.last_exchange
+
+
+def _ready_batch(lookups, account, series, batch_size, holding) -> list:
+    """The next documents to send, marked as being sent (committed before the call: a crash leaves
+    evidence). Anything sent before (timeout, lost worker, 5xx) may exist at meInvoice: asked first."""
     while True:
-        batch = list(due_documents(account.pk).filter(result__series=series)[:batch_size])
+        batch = list(
+            due_documents(account.pk)
+            .filter(result__series=series)
+            .exclude(pk__in=holding)
+            .defer("source_data")[:batch_size]
+        )
         if not batch:
-            return sent
-        try:
-            sent += _publish_batch(client, account, series, batch)
-        except RetryableError:
-            return sent  # the batch is scheduled again; the next pass starts with a lookup
-
-
-def _publish_batch(client, account, series, batch) -> int:
-    # 1. Anything sent before (timeout, lost worker, 5xx) may exist at meInvoice: ask first.
-    seen_before = [d for d in batch if d.attempts > 0 or d.state == State.PROCESSING]
-    if seen_before:
+            return []
+        seen_before = [d for d in batch if d.attempts > 0 or d.state == State.PROCESSING]
+        if not seen_before:
+            break
         try:
             ids = [d.result["ref_id"] for d in seen_before]
-            found = {row.get("RefID"): row for row in client.status(ids, with_code=_with_code(series))}
+            found = {row.get("RefID"): row for row in lookups.status(ids, with_code=_with_code(series))}
         except RetryableError as exc:
             for doc in seen_before:
                 doc.attempts += 1  # a pass that could not even ask counts: the service is not answering
             SyncDocument.objects.bulk_update(seen_before, ["attempts"])
-            _reschedule(seen_before, exc, client)
+            _reschedule(seen_before, exc, lookups)
             raise
         except PermanentError as exc:
-            _fail(batch, str(exc), client)
-            return 0
+            _fail(batch, str(exc), lookups)
+            return []
         already = [
             (doc, found[doc.result["ref_id"]])
             for doc in seen_before
             if int((found.get(doc.result["ref_id"]) or {}).get("PublishStatus") or 0) == 1
         ]
-        _issued(already, client, note="found already issued (an earlier answer was lost); not sent again")
+        _issued(already, lookups, note="found already issued (an earlier answer was lost); not sent again")
         batch = [d for d in batch if d.state != State.DONE]
-        if not batch:
-            return 0
-
-    # 2. Mark the batch as being sent, committed before the call: a crash leaves evidence behind.
+        if batch:
+            break
     today = timezone.localdate().isoformat()
-    now = timezone.now()
+    SyncDocument.objects.filter(pk__in=[d.pk for d in batch]).update(
+        state=State.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    redated = []
     for doc in batch:
         doc.state = State.PROCESSING
         doc.attempts += 1
-        doc.result["invoice"]["InvDate"] = today
-        doc.updated_at = now
-    SyncDocument.objects.bulk_update(batch, ["state", "attempts", "result", "updated_at"])
+        if doc.payload.get("InvDate") != today:  # drafted on an earlier day: the invoice is dated when issued
+            doc.payload["InvDate"] = today
+            redated.append(doc)
+    SyncDocument.objects.bulk_update(redated, ["payload"])
+    return batch
 
-    # 3. Send; each invoice's own answer is handled on its own.
+
+def _record(lookups, series, batch, future) -> None:
+    """Each invoice's own answer, handled on its own."""
     try:
-        results = client.publish([d.result["invoice"] for d in batch])
+        results, exchange = future.result()
     except RetryableError as exc:
-        _reschedule(batch, exc, client)
-        raise
+        _reschedule(batch, exc, _Seen(exc.exchange))
+        return
     except PermanentError as exc:
-        _fail(batch, str(exc), client)
-        return len(batch)
+        _fail(batch, str(exc), _Seen(exc.exchange))
+        return
+    seen = _Seen(exchange)
     by_ref = {r.ref_id: r for r in results}
     ok, duplicates = [], []
     for doc in batch:
         result = by_ref.get(doc.result["ref_id"])
         if result is None:
-            _reschedule([doc], RetryableError("meInvoice's answer did not mention this invoice"), client)
+            _reschedule([doc], RetryableError("meInvoice's answer did not mention this invoice"), seen)
         elif result.ok:
             ok.append((doc, result.__dict__))
         elif result.duplicate:
             duplicates.append(doc)
         elif result.retryable:
-            _reschedule([doc], RetryableError(f"{result.error_code}: {result.description}"), client)
+            _reschedule([doc], RetryableError(f"{result.error_code}: {result.description}"), seen)
         else:
             detail = f" — {result.description}" if result.description else ""
-            _fail(
-                [doc], f"meInvoice refused the invoice: {result.error_code}{detail}", client, response=result
-            )
-    _issued(ok, client)
+            _fail([doc], f"meInvoice refused the invoice: {result.error_code}{detail}", seen, response=result)
+    _issued(ok, seen)
     if duplicates:  # issued by an earlier attempt: take its number from meInvoice, never a new RefID
-        ids = [d.result["ref_id"] for d in duplicates]
-        rows = {r.get("RefID"): r for r in client.status(ids, with_code=_with_code(series))}
+        try:
+            ids = [d.result["ref_id"] for d in duplicates]
+            rows = {r.get("RefID"): r for r in lookups.status(ids, with_code=_with_code(series))}
+        except ApiError as exc:
+            _reschedule(
+                duplicates, RetryableError(f"DuplicateInvoiceRefID, and the lookup failed: {exc}"), seen
+            )
+            return
         _issued(
             [(d, rows[d.result["ref_id"]]) for d in duplicates if d.result["ref_id"] in rows],
-            client,
+            _Seen(lookups.last_exchange),
             note="already issued under this RefID; recorded, not issued twice",
         )
         missing = [d for d in duplicates if d.result["ref_id"] not in rows]
-        _reschedule(missing, RetryableError("DuplicateInvoiceRefID but not found by RefID yet"), client)
-    return len(batch)
+        _reschedule(missing, RetryableError("DuplicateInvoiceRefID but not found by RefID yet"), seen)
+
+
+def _summary(invoice: dict) -> dict:
+    """A publish row keeps the gist of what was sent; the full InvoiceData stays on the document."""
+    keys = (
+        "RefID",
+        "InvSeries",
+        "InvDate",
+        "BuyerTaxCode",
+        "BuyerLegalName",
+        "TotalAmountWithoutVAT",
+        "TotalVATAmount",
+        "TotalAmount",
+    )
+    return {**{k: invoice.get(k) for k in keys}, "lines": len(invoice.get("OriginalInvoiceDetail") or [])}
 
 
 def _own_request(doc, client):
     """In a batch publish, each document's timeline shows its own invoice, not the other 49."""
     exchange = client.last_exchange
     if exchange is not None and exchange.method == "POST" and exchange.url.rstrip("/").endswith("/invoice"):
-        return doc.result.get("invoice")
+        return doc.payload
     return None
 
 
@@ -427,18 +500,22 @@ def _issued(pairs, client, *, note: str = "") -> None:
                 outcome=Outcome.OK,
                 message=message,
                 exchange=client.last_exchange,
-                request=_own_request(doc, client),
+                request=_summary(doc.payload) if _own_request(doc, client) is not None else None,
                 response={k: v for k, v in row.items() if not isinstance(v, dict | list)},
             )
         )
-    SyncDocument.objects.bulk_update(
-        [doc for doc, _ in pairs], ["state", "last_error", "result", "next_retry_at", "updated_at"]
-    )
-    SyncAttempt.objects.bulk_create(rows)
+    with transaction.atomic():
+        docs = [doc for doc, _ in pairs]
+        SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
+            state=State.DONE, last_error="", next_retry_at=None, updated_at=now
+        )
+        SyncDocument.objects.bulk_update(docs, ["result"])
+        SyncAttempt.objects.bulk_create(rows)
     from .tasks import write_back
 
     ids = [doc.pk for doc, _ in pairs if doc.kind == "invoice"]
-    transaction.on_commit(lambda: [_send_quietly(write_back, pk) for pk in ids])
+    if ids:
+        transaction.on_commit(lambda: _send_quietly(write_back, ids))
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> dt.timedelta:
@@ -555,6 +632,7 @@ def refresh_status(limit_per_account: int = 500) -> int:
         key = (doc.account_id, doc.result.get("inv_series") or doc.result.get("series") or "")
         if len(by_series[key]) < limit_per_account:
             by_series[key].append(doc)
+    _write_back_stragglers()
     changed = 0
     for (_account, series), docs in by_series.items():
         client = client_for(docs[0].account)
@@ -588,6 +666,23 @@ def refresh_status(limit_per_account: int = 500) -> int:
             )
             changed += 1
     return changed
+
+
+def _write_back_stragglers(older_than=dt.timedelta(minutes=10)) -> int:
+    """Issued invoices whose lookup code never reached the order (Haravan refused for too long): again."""
+    from .tasks import write_back
+
+    ids = list(
+        SyncDocument.objects.filter(
+            state=State.DONE,
+            kind="invoice",
+            result__written_back=False,
+            updated_at__lt=timezone.now() - older_than,
+        ).values_list("pk", flat=True)[:500]
+    )
+    if ids:
+        _send_quietly(write_back, ids)
+    return len(ids)
 
 
 def _after_issue(document: SyncDocument) -> None:
@@ -632,12 +727,12 @@ def _after_issue(document: SyncDocument) -> None:
                     ref_id=ref_id,
                     inv_date=timezone.localdate(),
                     original=original,
-                    original_invoice=document.result.get("invoice"),
+                    original_invoice=document.payload,
                 )
             else:
                 # Refund adjustments already made (or on their way) are netted: money is never reduced twice.
                 priors = [
-                    d.result["invoice"]
+                    d.payload
                     for d in SyncDocument.objects.filter(
                         connection=connection,
                         account=account,
@@ -646,7 +741,7 @@ def _after_issue(document: SyncDocument) -> None:
                         kind__startswith="refund:",
                         state__in=(State.QUEUED, State.PROCESSING, State.RETRYING, State.DRAFT, State.DONE),
                     )
-                    if d.result.get("invoice")
+                    if d.payload
                 ]
                 invoice = adjustment_for_cancellation(
                     order,
@@ -656,7 +751,7 @@ def _after_issue(document: SyncDocument) -> None:
                     ref_id=ref_id,
                     inv_date=timezone.localdate(),
                     original=original,
-                    original_invoice=document.result.get("invoice"),
+                    original_invoice=document.payload,
                     prior_adjustments=priors,
                 )
             error = ""
@@ -679,7 +774,8 @@ def _after_issue(document: SyncDocument) -> None:
         if invoice is None:
             _settle(adj, State.BLOCKED, error)
             continue
-        adj.result = {"invoice": invoice, "ref_id": ref_id, "series": series, "adjusts": original}
+        adj.payload = invoice
+        adj.result = {"ref_id": ref_id, "series": series, "adjusts": original}
         what = "cancellation" if kind == "cancel" else f"refund {refund.get('id')}"
         if account_options(account)["auto_publish"]:
             _settle(
@@ -704,7 +800,7 @@ def _after_issue(document: SyncDocument) -> None:
 
 def draft_view_link(document: SyncDocument) -> str:
     """meInvoice's own rendering of a draft (valid 5 minutes), asked for when a person wants it."""
-    invoice = document.result.get("invoice")
+    invoice = document.payload
     if not invoice:
         raise ValueError("This document has no invoice to show yet.")
     return client_for(document.account).unpublish_view(invoice)

@@ -18,12 +18,16 @@ def refresh_meinvoice_status():
     return services.refresh_status()
 
 
-@shared_task(
-    name="meinvoice.write_back",
-    autoretry_for=(RetryableError,),
-    retry_backoff=10,
-    retry_backoff_max=600,
-    max_retries=10,
-)
-def write_back(document_id: int):
-    return services.write_back(document_id)
+@shared_task(name="meinvoice.write_back", bind=True, max_retries=10)
+def write_back(self, document_ids):
+    """Lookup codes onto the source orders, a batch per publish; what Haravan turns away comes back later."""
+    ids = [document_ids] if isinstance(document_ids, int) else list(document_ids)
+    waiting, last = [], None
+    for pk in ids:
+        try:
+            services.write_back(pk)
+        except RetryableError as exc:
+            waiting.append(pk)
+            last = exc
+    if waiting:
+        raise self.retry(args=[waiting], countdown=min(600, 10 * 2**self.request.retries), exc=last)

@@ -79,6 +79,8 @@ class SyncDocument(models.Model):
     source_data = models.JSONField(default=dict, blank=True)  # the newest snapshot of the source object
     source_updated_at = models.DateTimeField(null=True, blank=True)
     route_explanation = models.TextField(blank=True)
+    # What is (or was) sent to the target, e.g. the meInvoice InvoiceData: the draft a person can read.
+    payload = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)  # what the target answered: numbers, lookup codes
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -38,17 +38,15 @@ def attempt_row(
         tag = f"[{connection.source_kind.capitalize()} {connection.source_key}]"  # about the whole source
     fields = {}
     if exchange is not None:
-        data = exchange.as_log()
+        # Only what this row keeps is redacted: a batch's 50 rows must not each redact the whole batch.
+        body = request if request is not None else exchange.request
+        answer = response if response is not None else exchange.response
         fields = {
-            "request": {"method": data["method"], "url": data["url"], "body": data["request"]},
-            "response": data["response"],
-            "http_status": data["status"],
-            "duration_ms": data["duration_ms"],
+            "request": {"method": exchange.method, "url": redact(exchange.url), "body": redact(body)},
+            "response": redact(answer),
+            "http_status": exchange.status,
+            "duration_ms": exchange.duration_ms,
         }
-        if request is not None:
-            fields["request"]["body"] = redact(request)
-        if response is not None:
-            fields["response"] = redact(response)
     return SyncAttempt(
         tenant_id=connection.tenant_id,
         connection=connection,

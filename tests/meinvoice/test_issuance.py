@@ -205,7 +205,7 @@ def test_draft_mode_keeps_the_invoice_until_an_accountant_publishes(conn, sandbo
         account.settings = {**account.settings, "auto_publish": False}
         account.save()
     doc = take(paid_order())
-    assert doc.state == "draft" and doc.result["invoice"]["TotalAmount"] > 0
+    assert doc.state == "draft" and doc.payload["TotalAmount"] > 0
     assert services.sync_orders() == 0 and not meinvoice(sandbox).invoices()
     assert services.publish_drafts([doc]) == 1
     services.sync_orders()
@@ -230,8 +230,8 @@ def test_cancellation_after_issuance_becomes_an_adjustment(conn, sandbox):
     g.cancel(order["id"])
     take(fresh(order["id"]))
     adj = SyncDocument.objects.get(kind="cancel")
-    assert adj.state == "queued" and adj.result["invoice"]["ReferenceType"] == 2
-    assert adj.result["invoice"]["TotalAmount"] == -doc.result["invoice"]["TotalAmount"]
+    assert adj.state == "queued" and adj.payload["ReferenceType"] == 2
+    assert adj.payload["TotalAmount"] == -doc.payload["TotalAmount"]
     services.sync_orders()
     adj.refresh_from_db()
     assert adj.state == "done"

@@ -113,7 +113,7 @@ def test_retry_of_a_blocked_order_uses_the_fixed_mapping(conn):
     user = factories.user(conn.tenant, email="acc@example.com")
     assert services.retry([doc], user=user) == 1
     doc.refresh_from_db()
-    assert doc.state == "queued" and doc.result["invoice"]["BuyerTaxCode"] == "0101243150"
+    assert doc.state == "queued" and doc.payload["BuyerTaxCode"] == "0101243150"
     assert SyncAttempt.objects.filter(
         document=doc, action="retry", message__contains="acc@example.com"
     ).exists()

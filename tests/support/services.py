@@ -180,6 +180,9 @@ class CeleryWorker:
         self.queues = queues
 
     def start(self) -> "CeleryWorker":
+        return self.spawn().wait_ready()
+
+    def spawn(self) -> "CeleryWorker":
         cmd = [
             sys.executable,
             "-m",
@@ -203,6 +206,9 @@ class CeleryWorker:
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        return self
+
+    def wait_ready(self) -> "CeleryWorker":
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
