@@ -222,3 +222,67 @@ class RateBucket(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.level:.1f}"
+
+
+class CatalogItem(models.Model):
+    """A sellable item of a source shop, cached so conversion knows its unit, type and tags.
+
+    Keyed by the source's own item id (a Haravan variant id). Rows say where they came from, so another
+    system's item list (an AMIS item cache, say) can fill the same table later.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    source_kind = models.CharField(max_length=20)
+    source_key = models.CharField(max_length=64)  # the shop
+    item_id = models.CharField(max_length=64)  # variant id
+    product_id = models.CharField(max_length=64, blank=True)
+    sku = models.CharField(max_length=100, blank=True)
+    name = models.CharField(max_length=300)
+    product_type = models.CharField(max_length=200, blank=True)
+    vendor = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    unit = models.CharField(max_length=50, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source_kind", "source_key", "item_id"], name="one_catalog_item")
+        ]
+        indexes = [models.Index(fields=["source_kind", "source_key", "sku"])]
+
+    def __str__(self):
+        return f"{self.sku or self.item_id} {self.name}"
+
+
+class BuyerProfile(models.Model):
+    """A buyer of a source shop as its customer list knows them (contact details, company, tax code)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    source_kind = models.CharField(max_length=20)
+    source_key = models.CharField(max_length=64)
+    buyer_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    company = models.CharField(max_length=300, blank=True)
+    tax_code = models.CharField(max_length=20, blank=True)
+    address = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_kind", "source_key", "buyer_id"], name="one_buyer_profile"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name or self.buyer_id}"

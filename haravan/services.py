@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from connectors.http import ApiError
-from connectors.models import Connection, LicenseError, Membership, Tenant
+from connectors.models import BuyerProfile, CatalogItem, Connection, LicenseError, Membership, Tenant
 from connectors.routing import route
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
@@ -58,6 +58,17 @@ def _handle_event(event: InboundEvent) -> str:
                 message="The Haravan app was uninstalled from this shop: no new orders arrive until it is "
                 "installed again.",
             )
+        return InboundEvent.Status.DONE
+    if topic in ("products/create", "products/update"):
+        store_products(event.source_key, [payload])
+        return InboundEvent.Status.DONE
+    if topic == "products/deleted":
+        CatalogItem.objects.filter(
+            source_kind="haravan", source_key=event.source_key, product_id=str(payload.get("id"))
+        ).delete()
+        return InboundEvent.Status.DONE
+    if topic in ("customers/create", "customers/update"):
+        store_customers(event.source_key, [payload])
         return InboundEvent.Status.DONE
     event.error = f"No action for topic {topic}."
     return InboundEvent.Status.IGNORED
@@ -330,7 +341,11 @@ def _read_shop(token: str) -> dict:
 
 def _after_connect(shop: HaravanShop, *, subscribe: bool) -> None:
     """Best effort: a failure here is logged on the connection, the install itself stands."""
-    steps = [("locations", lambda: sync_locations(shop))]
+    steps = [
+        ("locations", lambda: sync_locations(shop)),
+        ("products", lambda: sync_products(shop)),
+        ("customers", lambda: sync_customers(shop)),
+    ]
     if subscribe:
         steps.insert(0, ("webhooks", lambda: subscribe_webhooks(shop.access_token)))
     for name, step in steps:
@@ -433,3 +448,47 @@ def write_back(document, fields: dict[str, str], *, style: str = "note_attribute
     wanted = kept + [{"name": name, "value": value} for name, value in fields.items()]
     if wanted != current:
         client.update_order(document.source_id, note_attributes=wanted)
+
+
+# --- catalogue and buyers -----------------------------------------------------------------------------
+
+
+def _tenant_of(org_id: str) -> int | None:
+    return HaravanShop.objects.filter(org_id=org_id).values_list("tenant_id", flat=True).first()
+
+
+def store_products(org_id: str, products) -> int:
+    tenant_id, count = _tenant_of(org_id), 0
+    for product in products:
+        for item in convert.catalogue_items(product):
+            CatalogItem.objects.update_or_create(
+                source_kind="haravan",
+                source_key=org_id,
+                item_id=item.pop("item_id"),
+                defaults={"tenant_id": tenant_id, **item},
+            )
+            count += 1
+    return count
+
+
+def store_customers(org_id: str, customers) -> int:
+    tenant_id, count = _tenant_of(org_id), 0
+    for customer in customers:
+        profile = convert.buyer_profile(customer)
+        BuyerProfile.objects.update_or_create(
+            source_kind="haravan",
+            source_key=org_id,
+            buyer_id=profile.pop("buyer_id"),
+            defaults={"tenant_id": tenant_id, **profile, "data": {"tags": customer.get("tags") or ""}},
+        )
+        count += 1
+    return count
+
+
+def sync_products(shop: HaravanShop) -> int:
+    """The shop's whole catalogue, page by page (webhooks keep it current afterwards)."""
+    return store_products(shop.org_id, HaravanClient.for_shop(shop).iter_products())
+
+
+def sync_customers(shop: HaravanShop) -> int:
+    return store_customers(shop.org_id, HaravanClient.for_shop(shop).iter_customers())

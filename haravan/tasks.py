@@ -18,3 +18,17 @@ def scheduled_sync(connection_id: int):
 @shared_task(name="haravan.manual_sync")
 def manual_sync(run_id: int):
     return services.manual_sync(run_id)
+
+
+@shared_task(name="haravan.sync_products")
+def sync_products(org_id: str):
+    from .models import HaravanShop
+
+    return services.sync_products(HaravanShop.objects.get(org_id=org_id))
+
+
+@shared_task(name="haravan.sync_customers")
+def sync_customers(org_id: str):
+    from .models import HaravanShop
+
+    return services.sync_customers(HaravanShop.objects.get(org_id=org_id))

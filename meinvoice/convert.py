@@ -473,6 +473,8 @@ def _item_name(line: dict) -> str:
 
 
 def _unit_for(line: dict, mapping: Mapping) -> str:
+    if _text(line.get("unit")):  # the product's own unit, from the shop's catalogue
+        return _text(line.get("unit"))
     product_type = _fold(line.get("type") or line.get("product_type"))
     if product_type:
         for name, unit in mapping.unit_by_type.items():

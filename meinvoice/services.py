@@ -189,6 +189,7 @@ def evaluate(document: SyncDocument) -> None:
         )
         return
     ref_id = ref_id_for(account.external_id, document.source_id, document.kind)
+    order = with_catalogue(connection, order)
     try:
         invoice = order_to_invoice(
             order,
@@ -214,6 +215,50 @@ def evaluate(document: SyncDocument) -> None:
             "",
             note=f"Draft kept for an accountant to publish (series {series}): {reason}",
         )
+
+
+def with_catalogue(connection, order: dict) -> dict:
+    """The order as conversion should read it: each line with its product's unit, type and tags from the
+    shop's catalogue (Haravan order lines carry no product tags), and the buyer's contact details filled
+    in where the order has none. A tax code is never taken from the cache: only the order may ask for a
+    company invoice."""
+    from connectors.models import BuyerProfile, CatalogItem
+
+    lines = order.get("line_items") or []
+    ids = {str(line.get("variant_id")) for line in lines if line.get("variant_id")}
+    items = {
+        item.item_id: item
+        for item in CatalogItem.objects.filter(
+            source_kind=connection.source_kind, source_key=connection.source_key, item_id__in=ids
+        )
+    }
+    customer = order.get("customer") or {}
+    buyer = None
+    if customer.get("id"):
+        buyer = BuyerProfile.objects.filter(
+            source_kind=connection.source_kind, source_key=connection.source_key, buyer_id=str(customer["id"])
+        ).first()
+    if not items and buyer is None:
+        return order
+    enriched = {**order, "line_items": []}
+    for line in lines:
+        item = items.get(str(line.get("variant_id")))
+        if item is not None:
+            line = {
+                **line,
+                "product_tags": line.get("product_tags") or item.tags,
+                "unit": line.get("unit") or item.unit,
+                "type": line.get("type") or item.product_type,
+                "vendor": line.get("vendor") or item.vendor,
+            }
+        enriched["line_items"].append(line)
+    if buyer is not None:
+        enriched["customer"] = {
+            **customer,
+            "email": customer.get("email") or buyer.email,
+            "phone": customer.get("phone") or buyer.phone,
+        }
+    return enriched
 
 
 def _settle(document, state, error, *, note=""):
@@ -699,12 +744,13 @@ def _after_issue(document: SyncDocument) -> None:
         "TransactionID": original["transaction_id"],
     }
     series = document.result.get("series") or account_options(account)["series"]
-    wanted = []
     if order.get("cancelled_at"):
-        if mapping.returns.on_cancel_after_issue != "manual":
-            wanted.append(("cancel", None))
-    elif mapping.returns.on_refund != "manual":
-        wanted.extend((f"refund:{r.get('id')}", r) for r in order.get("refunds") or [])
+        policy, wanted = mapping.returns.on_cancel_after_issue, [("cancel", None)]
+    else:
+        policy, wanted = (
+            mapping.returns.on_refund,
+            [(f"refund:{r.get('id')}", r) for r in order.get("refunds") or []],
+        )
     for kind, refund in wanted:
         ref_id = ref_id_for(account.external_id, document.source_id, kind)
         exists = SyncDocument.objects.filter(
@@ -715,6 +761,32 @@ def _after_issue(document: SyncDocument) -> None:
             kind=kind,
         ).exists()
         if exists:
+            continue
+        if policy != "adjust":
+            # Recorded, so the change to an issued invoice is visible and handled once, by a person.
+            what = "cancellation" if kind == "cancel" else f"refund {refund.get('id')}"
+            reason = (
+                f"The {what} of order {document.source_label} changes invoice {original['InvSeries']}-"
+                f"{original['InvNo']}; the returns policy is "
+                + (
+                    "manual: adjust it in meInvoice."
+                    if policy == "manual"
+                    else "replacement, which is issued by hand in meInvoice (automatic issuance makes "
+                    "adjustments only): issue it there, or switch the policy to adjustment and retry."
+                )
+            )
+            held = upsert_document(
+                connection=connection,
+                account=account,
+                source_type="order",
+                source_id=document.source_id,
+                source_label=document.source_label,
+                kind=kind,
+                snapshot=order,
+                source_updated_at=document.source_updated_at,
+                explanation=reason,
+            ).document
+            _settle(held, State.BLOCKED, reason)
             continue
         try:
             if refund is not None:
@@ -834,6 +906,19 @@ def retry(documents, *, user=None) -> int:
             if locked.attempts == 0 and locked.kind == "invoice":
                 locked.state = State.PENDING
                 evaluate(locked)
+            elif locked.attempts == 0 and not locked.payload:
+                # A return held back by the returns policy: decided again from the invoice it changes.
+                original = SyncDocument.objects.filter(
+                    connection=locked.connection,
+                    account=locked.account,
+                    source_type=locked.source_type,
+                    source_id=locked.source_id,
+                    kind="invoice",
+                    state=State.DONE,
+                ).first()
+                locked.delete()
+                if original is not None:
+                    _after_issue(original)
             elif locked.attempts == 0:
                 _settle(locked, State.QUEUED, "", note="Queued again.")
             else:

@@ -144,8 +144,8 @@ def test_subscribe_handshake_answers_challenge_only_with_the_verify_token(db):
 
 
 def test_unhandled_topic_is_ignored_with_a_reason(shop):
-    post(Client(), b'{"id": 5}', topic="products/update")
+    post(Client(), b'{"id": 5}', topic="shop/update")
     event = InboundEvent.objects.get()
     assert services.process_event(event.pk) == "ignored"
     event.refresh_from_db()
-    assert "products/update" in event.error
+    assert "shop/update" in event.error

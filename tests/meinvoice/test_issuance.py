@@ -260,3 +260,45 @@ def test_test_connection_reports_both_outcomes(conn, sandbox):
     account.save()
     ok, message = services.test_connection(account)
     assert not ok and "0312345673" in message and "wrong" not in message
+
+
+def test_manual_returns_policy_holds_the_change_for_a_person_until_retried(conn, sandbox):
+    g = gen()
+    order = paid_order(g)
+    take(order)
+    services.sync_orders()
+    conn.settings = {"meinvoice": {"returns": {"on_cancel_after_issue": "manual"}}}
+    conn.save()
+    g.cancel(order["id"])
+    take(fresh(order["id"]))
+    held = SyncDocument.objects.get(kind="cancel")
+    assert held.state == "blocked" and "returns policy is manual" in held.last_error
+    assert services.sync_orders() == 0
+    conn.settings = {"meinvoice": {"returns": {"on_cancel_after_issue": "adjust"}}}
+    conn.save()
+    assert services.retry([held]) == 1
+    adj = SyncDocument.objects.get(kind="cancel")
+    assert adj.state == "queued" and adj.payload["ReferenceType"] == 2
+    services.sync_orders()
+    adj.refresh_from_db()
+    assert adj.state == "done"
+
+
+def test_tag_write_back(conn, sandbox):
+    conn.settings = {"meinvoice": {"writeback": "tag"}}
+    conn.save()
+    order = paid_order()
+    doc = take(order)
+    services.sync_orders()
+    doc.refresh_from_db()
+    services.write_back(doc.pk)
+    assert f"einvoice_lookup_code:{doc.result['transaction_id']}" in fresh(order["id"])["tags"]
+
+
+def test_draft_view_link_comes_from_meinvoice(conn, sandbox):
+    for account in conn.accounts.all():
+        account.settings = {**account.settings, "auto_publish": False}
+        account.save()
+    doc = take(paid_order())
+    link = services.draft_view_link(doc)
+    assert link.startswith("http") and "/meinvoice/view/" in link
