@@ -37,6 +37,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/webhook_ingest.py
+	$(BIN)/python bench/issuance.py
 
 # Re-pin every dependency after changing pyproject.toml.
 lock:

@@ -628,6 +628,11 @@ def write_back(document_id: int) -> None:
         "einvoice_number": f"{doc.result.get('inv_series', '')}-{doc.result.get('inv_no', '')}",
         "einvoice_mst": doc.account.external_id,
     }
+    status = doc.result.get("send_tax_status") or 0
+    if mapping.writeback == "tag":  # Haravan tags hold at most 40 characters: the status as its code
+        fields["einvoice_tax_status"] = str(status)
+    else:
+        fields["einvoice_tax_status"] = TAX_STATUS.get(status, f"tax status {status}")
     source = registry.source(doc.connection.source_kind)
     try:
         source.write_back(doc, fields, style=mapping.writeback)
@@ -697,9 +702,14 @@ def refresh_status(limit_per_account: int = 500) -> int:
                     "send_tax_status": status,
                     "einvoice_status": row.get("EInvoiceStatus"),
                     "inv_code": row.get("InvoiceCode") or doc.result.get("inv_code", ""),
+                    "written_back": False,  # the order shows the new status too
                 }
             )
             SyncDocument.objects.filter(pk=doc.pk).update(result=doc.result, updated_at=timezone.now())
+            if doc.kind == "invoice":
+                from .tasks import write_back
+
+                transaction.on_commit(lambda pk=doc.pk: _send_quietly(write_back, [pk]))
             outcome = Outcome.ERROR if status in (3, 4) else Outcome.INFO
             log_attempt(
                 connection=doc.connection,

@@ -246,6 +246,9 @@ def test_status_refresh_records_the_tax_authority_answer(conn, sandbox):
     assert services.refresh_status() == 1
     doc.refresh_from_db()
     assert doc.result["send_tax_status"] == 2
+    services.write_back(doc.pk)  # the new status reaches the order as well
+    attrs = {a["name"]: a["value"] for a in fresh(doc.source_id)["note_attributes"]}
+    assert attrs["einvoice_tax_status"] == "accepted by the tax authority"
     assert (
         "accepted by the tax authority"
         in SyncAttempt.objects.filter(document=doc, action="status").get().message
