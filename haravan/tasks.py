@@ -6,8 +6,10 @@ from . import services
 
 
 @shared_task(name="haravan.process_event")
-def process_event(event_id: int):
-    return services.process_event(event_id)
+def process_event(event_ids):
+    """Stored webhook events, each in its own transaction (a list: webhooks are handed over in batches)."""
+    ids = [event_ids] if isinstance(event_ids, int) else event_ids
+    return [services.process_event(event_id) for event_id in ids]
 
 
 @shared_task(name="haravan.scheduled_sync")

@@ -2,14 +2,14 @@
 
 import hashlib
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -47,18 +47,22 @@ class Accepted:
 def accept(*, source_kind, source_key, tenant_id, topic, body: bytes, headers, remote_addr) -> Accepted:
     """Store the raw event (once: a repeated delivery only bumps a counter), then enqueue after commit."""
     key = dedupe_key(source_kind, source_key, topic, body)
+    fields = {
+        "source_kind": source_kind,
+        "source_key": source_key,
+        "tenant_id": tenant_id,
+        "topic": topic,
+        "dedupe_key": key,
+        "body": body.decode("utf-8"),
+        "headers": headers,
+        "remote_addr": remote_addr,
+    }
     try:
-        with transaction.atomic():  # a savepoint when the caller has a transaction open
-            event = InboundEvent.objects.create(
-                source_kind=source_kind,
-                source_key=source_key,
-                tenant_id=tenant_id,
-                topic=topic,
-                dedupe_key=key,
-                body=body.decode("utf-8"),
-                headers=headers,
-                remote_addr=remote_addr,
-            )
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a duplicate does not spoil the caller's transaction
+                event = InboundEvent.objects.create(**fields)
+        else:
+            event = InboundEvent.objects.create(**fields)  # one autocommitted INSERT: durable when it returns
     except IntegrityError:
         InboundEvent.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
         existing = InboundEvent.objects.filter(dedupe_key=key).values_list("pk", flat=True).first()
@@ -83,11 +87,15 @@ def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr,
     log.warning("Rejected %s delivery (%s): %s", source_kind, http_status, error)
 
 
-# The answer to Haravan must not wait for the broker: a publish runs on a background thread, and after
-# a failure the broker is left alone for a while (a refused connection costs seconds of client retries).
-# Whatever is not published stays pending in the database, and the sweeper sends it later.
+# The answer to Haravan must not wait for the broker: committed event ids go to one background thread
+# per process, which hands them over in batches (one task per batch: a burst of webhooks costs a few
+# publishes, not one each). After a broker failure the broker is left alone for a while (a refused
+# connection costs seconds of client retries). Whatever is not published stays pending in the database,
+# and the sweeper sends it later: nothing accepted is lost, even if this process dies.
 BROKER_PAUSE_SECONDS = 5.0
-_publisher: ThreadPoolExecutor | None = None
+PUBLISH_BATCH = 100
+_queue: queue.SimpleQueue = queue.SimpleQueue()
+_publisher: threading.Thread | None = None
 _publisher_lock = threading.Lock()
 _broker_down_until = 0.0
 
@@ -97,20 +105,36 @@ def enqueue_soon(event_id: int, source_kind: str) -> None:
     if time.monotonic() < _broker_down_until:
         return
     with _publisher_lock:
-        if _publisher is None:  # created lazily: after a web server forks its workers
-            _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-publish")
-    _publisher.submit(enqueue, event_id, source_kind)
+        if _publisher is None or not _publisher.is_alive():  # started lazily: after a server forks
+            _publisher = threading.Thread(target=_publish_forever, name="intake-publish", daemon=True)
+            _publisher.start()
+    _queue.put((event_id, source_kind))
 
 
-def enqueue(event_id: int, source_kind: str) -> bool:
-    """Hand an event to a worker. A broker outage is not an error here: the sweeper sends it later."""
+def _publish_forever() -> None:
+    while True:
+        batch = [_queue.get()]
+        while len(batch) < PUBLISH_BATCH:  # whatever piled up while the last publish ran goes together
+            try:
+                batch.append(_queue.get_nowait())
+            except queue.Empty:
+                break
+        by_kind: dict[str, list[int]] = {}
+        for event_id, source_kind in batch:
+            by_kind.setdefault(source_kind, []).append(event_id)
+        for source_kind, ids in by_kind.items():
+            enqueue(ids, source_kind)
+
+
+def enqueue(event_ids: int | list[int], source_kind: str) -> bool:
+    """Hand events to a worker. A broker outage is not an error here: the sweeper sends them later."""
     global _broker_down_until
     task_name = _PROCESSORS[source_kind]
     try:
-        current_app.send_task(task_name, args=[event_id], retry=False)
-    except Exception as exc:  # the broker is down or unreachable: the event is safe in the database
+        current_app.send_task(task_name, args=[event_ids], retry=False)
+    except Exception as exc:  # the broker is down or unreachable: the events are safe in the database
         _broker_down_until = time.monotonic() + BROKER_PAUSE_SECONDS
-        log.warning("Event %s stays pending, broker unavailable: %s", event_id, exc)
+        log.warning("Events %s stay pending, broker unavailable: %s", event_ids, exc)
         return False
     return True
 
@@ -124,12 +148,17 @@ def sweep(limit: int = 500) -> int:
         .order_by("received_at")
         .values_list("pk", "source_kind")[:limit]
     )
-    sent = []
+    by_kind: dict[str, list[int]] = {}
     for pk, source_kind in due:
-        if source_kind in _PROCESSORS and enqueue(pk, source_kind):
-            sent.append(pk)
-        elif source_kind in _PROCESSORS:
-            break  # the broker is still down: try again on the next sweep
+        if source_kind in _PROCESSORS:
+            by_kind.setdefault(source_kind, []).append(pk)
+    sent = []
+    for source_kind, ids in by_kind.items():
+        for start in range(0, len(ids), PUBLISH_BATCH):
+            chunk = ids[start : start + PUBLISH_BATCH]
+            if not enqueue(chunk, source_kind):
+                break  # the broker is still down: try again on the next sweep
+            sent.extend(chunk)
     if sent:
         InboundEvent.objects.filter(pk__in=sent).update(enqueued_at=timezone.now())
     return len(sent)

@@ -30,7 +30,7 @@ def test_sweep_resends_only_old_pending_events(db, settings, monkeypatch):
     make_event(t, 120, status="done")
     sent = []
     monkeypatch.setattr(intake, "enqueue", lambda pk, kind: sent.append(pk) or True)
-    assert intake.sweep() == 1 and sent == [old.pk]
+    assert intake.sweep() == 1 and sent == [[old.pk]]  # one batch holding the one due event
     old.refresh_from_db()
     assert old.enqueued_at is not None
     assert intake.sweep() == 0  # re-sent moments ago: not again until the delay passes
