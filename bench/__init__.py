@@ -1,0 +1,1 @@
+"""Benchmarks that run the product's real processes (gunicorn, Celery, PostgreSQL, Redis)."""
