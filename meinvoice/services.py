@@ -740,9 +740,25 @@ def _write_back_stragglers(older_than=dt.timedelta(minutes=10)) -> int:
     return len(ids)
 
 
+def _change_document(invoice_doc: SyncDocument, kind: str, explanation: str) -> SyncDocument:
+    """The one document (unique per order, account and kind) for a change to an issued invoice."""
+    from syncjobs.services import upsert_document
+
+    return upsert_document(
+        connection=invoice_doc.connection,
+        account=invoice_doc.account,
+        source_type="order",
+        source_id=invoice_doc.source_id,
+        source_label=invoice_doc.source_label,
+        kind=kind,
+        snapshot=invoice_doc.source_data,
+        source_updated_at=invoice_doc.source_updated_at,
+        explanation=explanation,
+    ).document
+
+
 def _after_issue(document: SyncDocument) -> None:
     """Returns and cancellations of an invoiced order become adjustment invoices, per the mapping."""
-    from syncjobs.services import upsert_document
 
     order, connection, account = document.source_data, document.connection, document.account
     mapping = mapping_for(connection)
@@ -785,18 +801,7 @@ def _after_issue(document: SyncDocument) -> None:
                     "adjustments only): issue it there, or switch the policy to adjustment and retry."
                 )
             )
-            held = upsert_document(
-                connection=connection,
-                account=account,
-                source_type="order",
-                source_id=document.source_id,
-                source_label=document.source_label,
-                kind=kind,
-                snapshot=order,
-                source_updated_at=document.source_updated_at,
-                explanation=reason,
-            ).document
-            _settle(held, State.BLOCKED, reason)
+            _settle(_change_document(document, kind, reason), State.BLOCKED, reason)
             continue
         try:
             if refund is not None:
@@ -841,18 +846,9 @@ def _after_issue(document: SyncDocument) -> None:
             continue  # a refund that gives no money back changes no invoice
         except ConversionError as exc:
             invoice, error = None, f"No adjustment issued: {exc}"
-        upserted = upsert_document(
-            connection=connection,
-            account=account,
-            source_type="order",
-            source_id=document.source_id,
-            source_label=document.source_label,
-            kind=kind,
-            snapshot=order,
-            source_updated_at=document.source_updated_at,
-            explanation=f"Adjusts invoice {original['InvSeries']}-{original['InvNo']}.",
+        adj = _change_document(
+            document, kind, f"Adjusts invoice {original['InvSeries']}-{original['InvNo']}."
         )
-        adj = upserted.document
         if invoice is None:
             _settle(adj, State.BLOCKED, error)
             continue
