@@ -127,9 +127,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(
-            _broker_dir / "control"
-        ),  # kombu's default is a folder in the current directory
+        # kombu's default control folder is relative to the current directory: keep it here too.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:

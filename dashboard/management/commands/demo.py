@@ -127,8 +127,10 @@ class Command(BaseCommand):
         env.setdefault("HARAVAN_API_URL", f"http://{host}:{sandbox_port}/haravan")
         env.setdefault("HARAVAN_ACCOUNTS_URL", f"http://{host}:{sandbox_port}/haravan/accounts")
         env.setdefault("HARAVAN_WEBHOOK_API_URL", f"http://{host}:{sandbox_port}/haravan/webhook")
+        env.setdefault("MEINVOICE_API_URL", f"http://{host}:{sandbox_port}/meinvoice/api/integration")
         env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
-        os.makedirs(settings.VAR_DIR / "broker" / "processed", exist_ok=True)
+        for folder in ("processed", "control"):
+            os.makedirs(settings.VAR_DIR / "broker" / folder, exist_ok=True)
         py = sys.executable
         bindir = os.path.dirname(py)
         commands = {
