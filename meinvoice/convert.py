@@ -1195,6 +1195,63 @@ def adjustment_for_cancellation(
     return _assemble(header, details, expected)
 
 
+def replacement_for_refund(
+    order: dict,
+    refund: dict,
+    mapping: Mapping,
+    *,
+    tax_code: str,
+    series: str,
+    ref_id: str,
+    inv_date: dt.date,
+    original: dict,
+    original_invoice: dict,
+    current: dict,
+    current_invoice: dict,
+) -> dict:
+    """A replacement invoice (ReferenceType 1) for the invoice in force after a refund: what the buyer keeps.
+
+    The refund is valued as its adjustment would be (against ``original_invoice``, the first invoice of the
+    order, earlier refunds replayed); its lines are netted out of ``current_invoice`` (the invoice being
+    replaced: the original, or the last replacement), and the new invoice totals exactly what is left.
+    """
+    delta = adjustment_for_refund(
+        order,
+        refund,
+        mapping,
+        tax_code=tax_code,
+        series=series,
+        ref_id=ref_id,
+        inv_date=inv_date,
+        original=original,
+        original_invoice=original_invoice,
+    )
+    issued = [
+        _whole_detail(d, "the invoice being replaced")
+        for d in current_invoice.get("OriginalInvoiceDetail") or []
+    ]
+    taken_back = [_whole_detail(d, "the refund") for d in delta["OriginalInvoiceDetail"]]
+    details = _net_lines(issued, taken_back)
+    if not details:
+        raise ConversionError("everything was given back: nothing is left to invoice, so adjust instead")
+    _renumber(details)
+    expected = _vnd(current_invoice.get("TotalAmount"), "TotalAmount", required=True) + delta["TotalAmount"]
+    label = _order_label(order)
+    header = _header(
+        ref_id=ref_id,
+        series=series,
+        inv_date=inv_date,
+        buyer=_buyer_from_invoice(current_invoice),
+        mapping=mapping,
+        seller_shop_name=_text(current_invoice.get("SellerShopName")),
+    )
+    header.update(
+        _reference(current, f"Thay thế {_original_words(current)} do trả hàng/hoàn tiền đơn hàng {label}")
+    )
+    header["ReferenceType"] = 1
+    return _assemble(header, details, expected)
+
+
 def _whole_detail(d: dict, whose: str) -> dict:
     """A copy of an issued line with whole-đồng int amounts (MISA may echo them as 646296.0)."""
     if not isinstance(d, dict):

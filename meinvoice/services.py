@@ -31,6 +31,7 @@ from .convert import (
     check_issuance,
     order_to_invoice,
     ref_id_for,
+    replacement_for_refund,
 )
 from .mapping import Mapping, MappingError
 from .models import MeInvoiceSession, MeInvoiceTemplate
@@ -757,120 +758,127 @@ def _change_document(invoice_doc: SyncDocument, kind: str, explanation: str) -> 
     ).document
 
 
-def _after_issue(document: SyncDocument) -> None:
-    """Returns and cancellations of an invoiced order become adjustment invoices, per the mapping."""
-
-    order, connection, account = document.source_data, document.connection, document.account
-    mapping = mapping_for(connection)
-    original = {k: document.result.get(k, "") for k in ("inv_series", "inv_no", "inv_date", "transaction_id")}
-    original = {
-        "InvSeries": original["inv_series"],
-        "InvNo": original["inv_no"],
-        "InvDate": original["inv_date"],
-        "TransactionID": original["transaction_id"],
+def _reference_of(doc: SyncDocument) -> dict:
+    """How a later invoice names an issued one (OrgInv… fields)."""
+    return {
+        "InvSeries": doc.result.get("inv_series", ""),
+        "InvNo": doc.result.get("inv_no", ""),
+        "InvDate": doc.result.get("inv_date", ""),
+        "TransactionID": doc.result.get("transaction_id", ""),
     }
-    series = document.result.get("series") or account_options(account)["series"]
+
+
+def _order_documents(document: SyncDocument):
+    return SyncDocument.objects.filter(
+        connection=document.connection,
+        account=document.account,
+        source_type="order",
+        source_id=document.source_id,
+    )
+
+
+def _after_issue(document: SyncDocument) -> None:
+    """Returns and cancellations of an invoiced order, per the returns policy: an adjustment invoice, a
+    replacement invoice (refunds), or a document held for a person (manual)."""
+    order, account = document.source_data, document.account
+    mapping = mapping_for(document.connection)
+    siblings = _order_documents(document)
+    replacements = list(siblings.filter(kind__startswith="replace:").order_by("pk"))
+    if any(r.state != State.DONE for r in replacements):
+        return  # one replacement at a time: the next is made from the one in force
+    current = replacements[-1] if replacements else document  # the invoice in force
     if order.get("cancelled_at"):
         policy, wanted = mapping.returns.on_cancel_after_issue, [("cancel", None)]
     else:
-        policy, wanted = (
-            mapping.returns.on_refund,
-            [(f"refund:{r.get('id')}", r) for r in order.get("refunds") or []],
-        )
-    for kind, refund in wanted:
-        ref_id = ref_id_for(account.external_id, document.source_id, kind)
-        exists = SyncDocument.objects.filter(
-            connection=connection,
-            account=account,
-            source_type="order",
-            source_id=document.source_id,
-            kind=kind,
-        ).exists()
-        if exists:
+        policy, wanted = mapping.returns.on_refund, [(r.get("id"), r) for r in order.get("refunds") or []]
+    existing = set(siblings.values_list("kind", flat=True))
+    for key, refund in wanted:
+        kind = "cancel" if refund is None else f"{'replace' if policy == 'replace' else 'refund'}:{key}"
+        if kind in existing or f"refund:{key}" in existing or f"replace:{key}" in existing:
             continue
-        if policy != "adjust":
-            # Recorded, so the change to an issued invoice is visible and handled once, by a person.
-            what = "cancellation" if kind == "cancel" else f"refund {refund.get('id')}"
+        what = "cancellation" if refund is None else f"refund {key}"
+        changed = f"{_reference_of(current)['InvSeries']}-{_reference_of(current)['InvNo']}"
+        if policy == "manual":
             reason = (
-                f"The {what} of order {document.source_label} changes invoice {original['InvSeries']}-"
-                f"{original['InvNo']}; the returns policy is "
-                + (
-                    "manual: adjust it in meInvoice."
-                    if policy == "manual"
-                    else "replacement, which is issued by hand in meInvoice (automatic issuance makes "
-                    "adjustments only): issue it there, or switch the policy to adjustment and retry."
-                )
+                f"The {what} of order {document.source_label} changes invoice {changed}; the returns "
+                "policy is manual: adjust it in meInvoice, or switch the policy and retry."
             )
             _settle(_change_document(document, kind, reason), State.BLOCKED, reason)
             continue
+        ref_id = ref_id_for(account.external_id, document.source_id, kind)
+        series = document.result.get("series") or account_options(account)["series"]
+        common = {
+            "tax_code": account.external_id,
+            "series": series,
+            "ref_id": ref_id,
+            "inv_date": timezone.localdate(),
+        }
         try:
-            if refund is not None:
+            if refund is None:
+                # A cancelled order is never replaced: the invoice in force is adjusted to zero.
+                priors = (
+                    [
+                        d.payload
+                        for d in siblings.filter(
+                            kind__startswith="refund:",
+                            state__in=(
+                                State.QUEUED,
+                                State.PROCESSING,
+                                State.RETRYING,
+                                State.DRAFT,
+                                State.DONE,
+                            ),
+                        )
+                        if d.payload
+                    ]
+                    if current is document
+                    else []
+                )
+                invoice = adjustment_for_cancellation(
+                    order,
+                    mapping,
+                    original=_reference_of(current),
+                    original_invoice=current.payload,
+                    prior_adjustments=priors,
+                    **common,
+                )
+                label = f"Adjustment for the {what} of order {document.source_label} (adjusts {changed})"
+            elif policy == "replace":
+                invoice = replacement_for_refund(
+                    order,
+                    refund,
+                    mapping,
+                    original=_reference_of(document),
+                    original_invoice=document.payload,
+                    current=_reference_of(current),
+                    current_invoice=current.payload,
+                    **common,
+                )
+                label = f"Replacement for the {what} of order {document.source_label} (replaces {changed})"
+            else:
                 invoice = adjustment_for_refund(
                     order,
                     refund,
                     mapping,
-                    tax_code=account.external_id,
-                    series=series,
-                    ref_id=ref_id,
-                    inv_date=timezone.localdate(),
-                    original=original,
+                    original=_reference_of(document),
                     original_invoice=document.payload,
+                    **common,
                 )
-            else:
-                # Refund adjustments already made (or on their way) are netted: money is never reduced twice.
-                priors = [
-                    d.payload
-                    for d in SyncDocument.objects.filter(
-                        connection=connection,
-                        account=account,
-                        source_type="order",
-                        source_id=document.source_id,
-                        kind__startswith="refund:",
-                        state__in=(State.QUEUED, State.PROCESSING, State.RETRYING, State.DRAFT, State.DONE),
-                    )
-                    if d.payload
-                ]
-                invoice = adjustment_for_cancellation(
-                    order,
-                    mapping,
-                    tax_code=account.external_id,
-                    series=series,
-                    ref_id=ref_id,
-                    inv_date=timezone.localdate(),
-                    original=original,
-                    original_invoice=document.payload,
-                    prior_adjustments=priors,
-                )
-            error = ""
+                label = f"Adjustment for the {what} of order {document.source_label} (adjusts {changed})"
         except NothingToAdjust:
             continue  # a refund that gives no money back changes no invoice
         except ConversionError as exc:
-            invoice, error = None, f"No adjustment issued: {exc}"
-        adj = _change_document(
-            document, kind, f"Adjusts invoice {original['InvSeries']}-{original['InvNo']}."
-        )
-        if invoice is None:
-            _settle(adj, State.BLOCKED, error)
+            held = _change_document(document, kind, f"Changes invoice {changed}.")
+            _settle(held, State.BLOCKED, f"Nothing issued for the {what}: {exc}")
             continue
-        adj.payload = invoice
-        adj.result = {"ref_id": ref_id, "series": series, "adjusts": original}
-        what = "cancellation" if kind == "cancel" else f"refund {refund.get('id')}"
+        doc = _change_document(document, kind, f"{label}.")
+        doc.payload = invoice
+        doc.result = {"ref_id": ref_id, "series": series, "adjusts": _reference_of(current)}
         if account_options(account)["auto_publish"]:
-            _settle(
-                adj,
-                State.QUEUED,
-                "",
-                note=f"Adjustment for the {what} of order {document.source_label} "
-                f"queued (adjusts {original['InvSeries']}-{original['InvNo']}).",
-            )
+            _settle(doc, State.QUEUED, "", note=f"{label}: queued.")
             _publish_soon(account.pk)
         else:
-            _settle(
-                adj,
-                State.DRAFT,
-                "",
-                note=f"Adjustment draft for the {what} of order {document.source_label}.",
-            )
+            _settle(doc, State.DRAFT, "", note=f"{label}: draft.")
 
 
 # --- for people: draft view, retries ---------------------------------------------------------------

@@ -305,3 +305,40 @@ def test_draft_view_link_comes_from_meinvoice(conn, sandbox):
     doc = take(paid_order())
     link = services.draft_view_link(doc)
     assert link.startswith("http") and "/meinvoice/view/" in link
+
+
+def test_refund_under_replacement_policy_issues_a_replacement_for_what_the_buyer_keeps(conn, sandbox):
+    conn.settings = {"meinvoice": {"returns": {"on_refund": "replace"}}}
+    conn.save()
+    order = paid_order()
+    doc = take(order)
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "done"
+    # The buyer sends back one unit of the first line and gets its price back.
+    line = order["line_items"][0]
+    unit_paid = int(float(line["price"]))
+    refunded = copy.deepcopy(order)
+    refunded["refunds"] = [
+        {
+            "id": 77,
+            "created_at": "2026-11-22T09:00:00Z",
+            "note": "Khách trả 1 sản phẩm",
+            "refund_line_items": [{"line_item_id": line["id"], "quantity": 1, "line_item": line}],
+            "transactions": [{"kind": "refund", "amount": unit_paid}],
+        }
+    ]
+    refunded["updated_at"] = "2099-01-01T00:00:00Z"
+    take(refunded)
+    replacement = SyncDocument.objects.get(kind="replace:77")
+    assert replacement.state == "queued", replacement.last_error
+    assert replacement.payload["ReferenceType"] == 1
+    assert replacement.payload["OrgInvNo"] == doc.result["inv_no"]
+    assert replacement.payload["TotalAmount"] == doc.payload["TotalAmount"] - unit_paid
+    services.sync_orders()
+    replacement.refresh_from_db()
+    assert replacement.state == "done"
+    by_ref = {i["RefID"]: i for i in meinvoice(sandbox).invoices()}
+    assert by_ref[doc.result["ref_id"]]["EInvoiceStatus"] == 7  # replaced
+    assert by_ref[replacement.result["ref_id"]]["EInvoiceStatus"] == 3  # a replacement
+    assert not SyncDocument.objects.filter(kind__startswith="refund:").exists()
