@@ -31,7 +31,8 @@ How
     3-4 workers giving a higher webhook p99 (120-136 ms against 73-117 ms): more processes than cores
     only add context switches.
     Load (bench/loadgen.py): --clients keep-alive connections on one asyncio loop, every request built
-    and signed before the clock starts (~40 us of client CPU per request). A kept-alive connection stays
+    and signed before the clock starts (~40 us of CPU per request on an idle machine, still ~0.3 cores
+    of the two during the bare phase: see "client" in the cores lines). A kept-alive connection stays
     with the worker that accepted it, so before each phase the client reopens connections until every
     worker holds the same number (+-1); gunicorn runs with --reuse-port so that the kernel, not a race
     the last busy worker tends to win, picks the worker for a new connection.
@@ -305,7 +306,7 @@ class CpuMeter:
     @staticmethod
     def cores(before: Counter, after: Counter) -> dict:
         wall = after["wall"] - before["wall"]
-        busy = {k: round((after[k] - before[k]) / wall, 2) for k in after if k != "wall"}
+        busy = {k: max(0.0, round((after[k] - before[k]) / wall, 2)) for k in after if k != "wall"}
         per_worker = sorted((busy.pop(k) for k in list(busy) if k.startswith("worker ")), reverse=True)
         return {**busy, "per_worker": per_worker}
 

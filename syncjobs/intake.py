@@ -111,12 +111,16 @@ def enqueue_soon(event_id: int, source_kind: str) -> None:
     _queue.put((event_id, source_kind))
 
 
+PUBLISH_GATHER_SECONDS = 0.01  # a worker sees an event at most this much later; a burst costs a few publishes
+
+
 def _publish_forever() -> None:
     while True:
         batch = [_queue.get()]
-        while len(batch) < PUBLISH_BATCH:  # whatever piled up while the last publish ran goes together
+        deadline = time.monotonic() + PUBLISH_GATHER_SECONDS
+        while len(batch) < PUBLISH_BATCH:  # what arrives in the next few milliseconds goes along
             try:
-                batch.append(_queue.get_nowait())
+                batch.append(_queue.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
         by_kind: dict[str, list[int]] = {}
