@@ -89,7 +89,7 @@ def test_duplicate_deliveries_make_one_document(stack, demo_tenant, sandbox):
     assert InboundEvent.objects.count() == 1
 
 
-def test_broker_outage_loses_nothing(stack, demo_tenant, sandbox, redis_server):
+def test_broker_outage_loses_nothing(stack, demo_tenant, sandbox, redis_server, request):
     stack.env["INTAKE_SWEEP_AFTER_SECONDS"] = "1"
     stack.env["INTAKE_SWEEP_INTERVAL_SECONDS"] = "1"
     web = stack.start_web()
@@ -108,7 +108,8 @@ def test_broker_outage_loses_nothing(stack, demo_tenant, sandbox, redis_server):
     time.sleep(2)
     assert not SyncDocument.objects.exists()  # nobody could tell a worker
 
-    services.RedisServer(port=redis_server.port).start()  # the broker comes back, empty
+    restarted = services.RedisServer(port=redis_server.port).start()  # the broker comes back, empty
+    request.addfinalizer(restarted.cleanup)
     ids = {str(o["id"]) for o in during}
     wait_until(
         lambda: set(SyncDocument.objects.values_list("source_id", flat=True)) == ids,
