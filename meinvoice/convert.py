@@ -879,8 +879,8 @@ def _check_seller(tax_code: str) -> None:
 # --- adjustments ------------------------------------------------------------------------------------
 
 
-def _reference(original: dict, note: str) -> dict:
-    """The fields that make an invoice an adjustment of ``original`` ({InvSeries, InvNo, InvDate, …})."""
+def _reference(original: dict, note: str, *, reference_type: int = 2) -> dict:
+    """The fields that make an invoice an adjustment (2) or a replacement (1) of ``original``."""
     series = _text(original.get("InvSeries"))
     if not SERIES_RE.match(series):
         raise ConversionError(f"the original invoice's series {series!r} is not a meInvoice series")
@@ -888,7 +888,7 @@ def _reference(original: dict, note: str) -> dict:
     if not number:
         raise ConversionError("the original invoice has no number (InvNo): was it published?")
     return {
-        "ReferenceType": 2,
+        "ReferenceType": reference_type,
         "OrgInvoiceType": 1,
         "OrgInvTemplateNo": series[0],
         "OrgInvSeries": series[-6:],
@@ -1246,9 +1246,12 @@ def replacement_for_refund(
         seller_shop_name=_text(current_invoice.get("SellerShopName")),
     )
     header.update(
-        _reference(current, f"Thay thế {_original_words(current)} do trả hàng/hoàn tiền đơn hàng {label}")
+        _reference(
+            current,
+            f"Thay thế {_original_words(current)} do trả hàng/hoàn tiền đơn hàng {label}",
+            reference_type=1,
+        )
     )
-    header["ReferenceType"] = 1
     return _assemble(header, details, expected)
 
 

@@ -309,11 +309,17 @@ def publish_drafts(documents) -> int:
 # --- publishing ------------------------------------------------------------------------------------
 
 
+def _due(now=None):
+    """Queued, being sent (a stale send, seen by the lock holder) or retrying and due."""
+    return SyncDocument.objects.filter(state__in=DUE_STATES, account__isnull=False).exclude(
+        state=State.RETRYING, next_retry_at__gt=now or timezone.now()
+    )
+
+
 def due_documents(account_id: int, now=None):
-    now = now or timezone.now()
     return (
-        SyncDocument.objects.filter(account_id=account_id, state__in=DUE_STATES)
-        .exclude(state=State.RETRYING, next_retry_at__gt=now)
+        _due(now)
+        .filter(account_id=account_id)
         .select_related("account", "connection", "connection__tenant")
         .order_by("created_at", "id")
     )
@@ -322,15 +328,11 @@ def due_documents(account_id: int, now=None):
 def sync_orders(account_id: int | None = None) -> int:
     """Publish what is due, per account and series. Returns how many documents reached the service."""
     if account_id is None:
-        ids = set(
-            SyncDocument.objects.filter(state__in=DUE_STATES, account__isnull=False)
-            .exclude(state=State.RETRYING, next_retry_at__gt=timezone.now())
-            .values_list("account_id", flat=True)
-        )
+        ids = set(_due().values_list("account_id", flat=True))
         return sum(sync_orders(i) for i in sorted(ids))
     account = TargetAccount.objects.select_related("connection", "connection__tenant").get(pk=account_id)
     series_list = sorted(
-        {d.result.get("series") for d in due_documents(account_id) if d.result.get("series")}
+        set(_due().filter(account_id=account_id).values_list("result__series", flat=True)) - {None, ""}
     )
     sent = 0
     for series in series_list:

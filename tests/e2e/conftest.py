@@ -35,10 +35,24 @@ class Stack:
         self.workers = []
         self.web_url = None
 
+    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        """A product process with the stack's environment, its output in var_dir/<name>.log."""
+        log = open(os.path.join(self.var_dir, f"{name}.log"), "w")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(
+            cmd,
+            cwd=services.REPO,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
     def start_web(self):
         port = services.free_port()
-        log = open(os.path.join(self.var_dir, "web.log"), "w")  # noqa: SIM115
-        proc = subprocess.Popen(
+        proc = self._spawn(
+            "web",
             [
                 os.path.join(os.path.dirname(sys.executable), "gunicorn"),
                 "config.wsgi",
@@ -51,13 +65,7 @@ class Stack:
                 "--worker-class",
                 "gthread",
             ],
-            cwd=services.REPO,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        self.procs.append(proc)
         services.wait_for_port(port, proc=proc)
         self.web_url = f"http://127.0.0.1:{port}"
         return self.web_url
@@ -68,8 +76,8 @@ class Stack:
         return worker
 
     def start_beat(self):
-        log = open(os.path.join(self.var_dir, "beat.log"), "w")  # noqa: SIM115
-        proc = subprocess.Popen(
+        return self._spawn(
+            "beat",
             [
                 sys.executable,
                 "-m",
@@ -82,14 +90,7 @@ class Stack:
                 "--scheduler",
                 "django_celery_beat.schedulers:DatabaseScheduler",
             ],
-            cwd=services.REPO,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        self.procs.append(proc)
-        return proc
 
     def stop(self):
         for worker in self.workers:
