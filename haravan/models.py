@@ -1,6 +1,6 @@
 """A connected Haravan shop and what we cache of it."""
 
-from django.db import models
+from django.db import connection, models
 
 from connectors.crypto import EncryptedJSONField
 from connectors.models import Tenant, TenantScopedManager
@@ -36,6 +36,19 @@ class HaravanShop(models.Model):
     @property
     def active(self) -> bool:
         return self.uninstalled_at is None
+
+    @classmethod
+    def tenant_of_installed(cls, org_id: str) -> int | None:
+        """The tenant of the shop with this org id while the app is installed, else None.
+
+        Asked on every webhook: plain SQL, because building the ORM query costs ten times running it.
+        """
+        table, quote = cls._meta.db_table, connection.ops.quote_name
+        sql = f"SELECT tenant_id FROM {quote(table)} WHERE org_id = %s AND uninstalled_at IS NULL"  # noqa: S608 - names from the model
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [org_id])
+            row = cursor.fetchone()
+        return row[0] if row else None
 
 
 class HaravanLocation(models.Model):

@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
@@ -79,11 +80,7 @@ def webhook(request):
         return _refuse(request, 400, f"Body is not valid JSON: {exc}", org_id=org_id, topic=topic, body=body)
     if not isinstance(payload, dict):
         return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)
-    tenant_id = (
-        HaravanShop.objects.filter(org_id=org_id, uninstalled_at__isnull=True)
-        .values_list("tenant_id", flat=True)
-        .first()
-    )
+    tenant_id = HaravanShop.tenant_of_installed(org_id)
     if tenant_id is None:
         return _refuse(
             request,
@@ -93,15 +90,24 @@ def webhook(request):
             topic=topic,
             body=body,
         )
-    accepted = intake.accept(
-        source_kind="haravan",
-        source_key=org_id,
-        tenant_id=tenant_id,
-        topic=topic,
-        body=body,
-        headers=_kept_headers(request),
-        remote_addr=_client_ip(request),
-    )
+    try:
+        accepted = intake.accept(
+            source_kind="haravan",
+            source_key=org_id,
+            tenant_id=tenant_id,
+            topic=topic,
+            body=body,
+            headers=_kept_headers(request),
+            remote_addr=_client_ip(request),
+        )
+    except DatabaseError as exc:  # not stored, so not acknowledged: Haravan delivers again
+        log.error("Haravan %s delivery for org %s not stored: %s", topic, org_id, exc)
+        answer = JsonResponse(
+            {"error": "The event could not be stored just now; it was not accepted. Deliver it again."},
+            status=503,
+        )
+        answer["Retry-After"] = "5"
+        return answer
     return JsonResponse(
         {"status": "duplicate" if accepted.duplicate else "accepted", "event": accepted.event_id}
     )

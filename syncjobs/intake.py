@@ -1,5 +1,6 @@
 """Store first, then act: the generic half of every webhook and callback endpoint."""
 
+import functools
 import hashlib
 import logging
 import queue
@@ -9,8 +10,8 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import InboundEvent
@@ -45,30 +46,72 @@ class Accepted:
 
 
 def accept(*, source_kind, source_key, tenant_id, topic, body: bytes, headers, remote_addr) -> Accepted:
-    """Store the raw event (once: a repeated delivery only bumps a counter), then enqueue after commit."""
-    key = dedupe_key(source_kind, source_key, topic, body)
-    fields = {
+    """Store the raw event (once: a repeated delivery only bumps a counter), then enqueue after commit.
+
+    A database error means the event was not stored: the sender must then be told to deliver again.
+    """
+    row = {
         "source_kind": source_kind,
         "source_key": source_key,
-        "tenant_id": tenant_id,
+        "tenant": tenant_id,
         "topic": topic,
-        "dedupe_key": key,
+        "dedupe_key": dedupe_key(source_kind, source_key, topic, body),
         "body": body.decode("utf-8"),
         "headers": headers,
         "remote_addr": remote_addr,
+        "received_at": timezone.now(),
+        **_NEW_EVENT,
     }
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint, so a duplicate does not spoil the caller's transaction
-                event = InboundEvent.objects.create(**fields)
-        else:
-            event = InboundEvent.objects.create(**fields)  # one autocommitted INSERT: durable when it returns
-    except IntegrityError:
-        InboundEvent.objects.filter(dedupe_key=key).update(deliveries=F("deliveries") + 1)
-        existing = InboundEvent.objects.filter(dedupe_key=key).values_list("pk", flat=True).first()
-        return Accepted(event_id=existing, duplicate=True)
-    transaction.on_commit(lambda: enqueue_soon(event.pk, source_kind))
-    return Accepted(event_id=event.pk, duplicate=False)
+    if connection.in_atomic_block:  # the caller's transaction decides; a savepoint keeps it usable on error
+        with transaction.atomic():
+            event_id, deliveries = _upsert(row)
+    else:
+        event_id, deliveries = _upsert(row)  # one autocommitted statement: durable when it returns
+    if deliveries > 1:
+        return Accepted(event_id=event_id, duplicate=True)
+    transaction.on_commit(lambda: enqueue_soon(event_id, source_kind))
+    return Accepted(event_id=event_id, duplicate=False)
+
+
+_NEW_EVENT = {
+    "status": InboundEvent.Status.PENDING,
+    "http_status": 200,
+    "error": "",
+    "deliveries": 1,
+    "attempts": 0,
+}
+
+
+def _upsert(row: dict) -> tuple[int, int]:
+    """Insert the event, or count one more delivery of the stored one: (event id, deliveries so far).
+
+    One statement, one round trip, written out because this is the product's hottest path (the ORM spends
+    longer building the query than the database running it). PostgreSQL and SQLite both speak
+    INSERT … ON CONFLICT … RETURNING.
+    """
+    db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a thread-local lookup on every use
+    names = tuple(row)
+    params = [_EVENT_FIELDS[name].get_db_prep_save(value, db) for name, value in row.items()]
+    with db.cursor() as cursor:
+        cursor.execute(_upsert_sql(db.vendor, names), params)
+        return cursor.fetchone()
+
+
+_EVENT_FIELDS = {field.name: field for field in InboundEvent._meta.concrete_fields}
+
+
+@functools.cache
+def _upsert_sql(vendor: str, names: tuple[str, ...]) -> str:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name  # `vendor` is in the key: quoting differs by vendor
+    table = quote(InboundEvent._meta.db_table)
+    columns = ", ".join(quote(_EVENT_FIELDS[name].column) for name in names)
+    values = ", ".join(["%s"] * len(names))
+    # Only quoted model names and placeholders go into the text; every value travels as a parameter.
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608
+        f"ON CONFLICT ({quote('dedupe_key')}) DO UPDATE SET deliveries = {table}.deliveries + 1 "
+        "RETURNING id, deliveries"
+    )
 
 
 def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr, http_status, error) -> None:

@@ -37,3 +37,30 @@ def test_migrate_and_seed_on_sqlite_is_idempotent(tmp_path):
         "SELECT task FROM django_celery_beat_periodictask WHERE task='haravan.scheduled_sync'"
     )
     assert schedule.fetchall() == [("haravan.scheduled_sync",)]
+
+
+WEBHOOK_TWICE = """
+from django.conf import settings
+from django.test import Client
+from haravan.signature import sign
+body = b'{"id": 7001, "name": "#7001", "financial_status": "pending"}'
+headers = {"HTTP_X_HARAVAN_TOPIC": "orders/create", "HTTP_X_HARAVAN_ORG_ID": "200000001",
+           "HTTP_X_HARAVAN_HMACSHA256": sign(body, settings.HARAVAN_CLIENT_SECRET)}
+for _ in range(2):
+    answer = Client().post("/webhooks/haravan/", data=body, content_type="application/json", **headers)
+    print(answer.json()["status"])
+"""
+
+
+def test_webhooks_are_stored_once_on_sqlite(tmp_path):
+    """The intake's single upsert statement speaks SQLite too (the demo's database)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)})
+    for args in (["migrate", "--noinput"], ["demo", "--seed-only"]):
+        assert run(args, env).returncode == 0
+    result = run(["shell", "--no-imports", "-c", WEBHOOK_TWICE], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["accepted", "duplicate"]
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    rows = db.execute("SELECT deliveries, status FROM syncjobs_inboundevent WHERE topic='orders/create'")
+    assert rows.fetchall() == [(2, "pending")]

@@ -149,3 +149,34 @@ def test_unhandled_topic_is_ignored_with_a_reason(shop):
     assert services.process_event(event.pk) == "ignored"
     event.refresh_from_db()
     assert "shop/update" in event.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_each_delivery_is_committed_by_one_statement():
+    """The production path: no surrounding transaction, the upsert commits (or counts) on its own."""
+    tenant = factories.tenant()
+    factories.connection(tenant, factories.shop(tenant, org_id="200000001"), accounts=("0101243150",))
+    client, body = Client(), body_of(factories.order(4101))
+    answers = [post(client, body).json() for _ in range(3)]
+    assert [a["status"] for a in answers] == ["accepted", "duplicate", "duplicate"]
+    assert len({a["event"] for a in answers}) == 1
+    event = InboundEvent.objects.get(status="pending")
+    assert event.deliveries == 3 and event.tenant_id == tenant.pk and event.headers["X-Haravan-Org-Id"]
+
+
+def test_a_database_failure_is_answered_503_so_haravan_delivers_again(shop):
+    """Not stored means not acknowledged: Haravan retries a non-2xx answer, and the retry is deduplicated."""
+    from django.db import OperationalError, connection
+
+    def refuse_inserts(execute, sql, params, many, context):
+        if sql.startswith("INSERT INTO") and "syncjobs_inboundevent" in sql:
+            raise OperationalError("could not write to the database: disk full")
+        return execute(sql, params, many, context)
+
+    body = body_of(factories.order(4102))
+    with connection.execute_wrapper(refuse_inserts):
+        resp = post(Client(), body)
+    assert resp.status_code == 503 and resp["Retry-After"] == "5"
+    assert "not accepted" in resp.json()["error"] and "disk full" not in resp.json()["error"]
+    assert not InboundEvent.objects.exists()
+    assert post(Client(), body).json()["status"] == "accepted"  # the redelivery is stored
