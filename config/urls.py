@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/haravan/", include("haravan.urls")),
     path("haravan/", include("haravan.install_urls")),
     path("", include("dashboard.urls")),

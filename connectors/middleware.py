@@ -15,11 +15,13 @@ class TenantMiddleware:
     def __call__(self, request):
         request.tenant = None
         request.membership = None
+        request.memberships = []
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            memberships = (
+            memberships = list(
                 Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
             )
+            request.memberships = memberships
             wanted = request.session.get(SESSION_KEY)
             chosen = next((m for m in memberships if m.tenant_id == wanted), None) or next(
                 iter(memberships), None
@@ -31,7 +33,24 @@ class TenantMiddleware:
 
 
 def tenant_context(request):
-    return {"tenant": getattr(request, "tenant", None), "membership": getattr(request, "membership", None)}
+    """What every page shows: the tenant, the user's role and tenants, and failures that need a person."""
+    from syncjobs.models import SyncDocument
+
+    tenant = getattr(request, "tenant", None)
+    membership = getattr(request, "membership", None)
+    context = {"tenant": tenant, "membership": membership, "needs_person": 0, "memberships": []}
+    if tenant is None:
+        return context
+    role = membership.role
+    context.update(
+        can_configure=role == Membership.Role.OWNER,
+        can_retry=role in (Membership.Role.OWNER, Membership.Role.ACCOUNTANT),
+        memberships=request.memberships,
+        needs_person=SyncDocument.objects.for_tenant(tenant)
+        .filter(state__in=(SyncDocument.State.FAILED, SyncDocument.State.BLOCKED))
+        .count(),
+    )
+    return context
 
 
 def scoped(request, model):

@@ -1,12 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import accounts, connection, logs, mapping, retry, runs, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("tenant/switch/", views.switch_tenant, name="switch_tenant"),
-    path("connections/<int:pk>/", views.connection_detail, name="connection"),
-    path("documents/<int:pk>/", views.document_detail, name="document"),
+    *runs.urlpatterns,
+    *connection.urlpatterns,
+    *accounts.urlpatterns,
+    *mapping.urlpatterns,
+    *logs.urlpatterns,
+    *retry.urlpatterns,
 ]

@@ -2,12 +2,12 @@
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from connectors.middleware import SESSION_KEY, scoped, scoped_object_or_404
+from connectors.middleware import SESSION_KEY, scoped
 from connectors.models import Connection, Membership
-from syncjobs.models import SyncAttempt, SyncDocument
+from syncjobs.models import SyncDocument
 
 
 def _require_tenant(request):
@@ -25,28 +25,6 @@ def overview(request):
         .order_by("-updated_at", "-id")[:50]
     )
     return render(request, "dashboard/overview.html", {"connections": connections, "documents": recent})
-
-
-@login_required
-def connection_detail(request, pk):
-    connection = scoped_object_or_404(request, Connection, pk=pk)
-    return render(
-        request,
-        "dashboard/connection.html",
-        {
-            "connection": connection,
-            "accounts": connection.accounts.order_by("-is_default", "external_id"),
-            "rules": connection.rules.select_related("account"),
-            "runs": connection.runs.order_by("-created_at")[:10],
-        },
-    )
-
-
-@login_required
-def document_detail(request, pk):
-    document = get_object_or_404(scoped(request, SyncDocument).select_related("account", "connection"), pk=pk)
-    timeline = scoped(request, SyncAttempt).filter(document=document).order_by("created_at", "id")
-    return render(request, "dashboard/document.html", {"document": document, "timeline": timeline})
 
 
 @login_required

@@ -1,0 +1,3 @@
+"""Target accounts of a connection (one meInvoice MST per row)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""A connection's mapping: routing rules, issuance conditions, tax rules, buyer fields, returns policy."""
+
+urlpatterns = []

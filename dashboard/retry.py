@@ -1,0 +1,3 @@
+"""Bulk retry for accountants."""
+
+urlpatterns = []
