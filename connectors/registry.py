@@ -17,6 +17,15 @@ class TargetKind:
     validate_external_id: Callable[[str], str | None] | None = field(default=None, compare=False)
     # Called (inside the intake transaction) after a document's source snapshot changed.
     on_document_changed: Callable | None = field(default=None, compare=False)
+    # What the dashboard asks of a target; None where the target has no such thing.
+    # (key, label, secret) per credential an account needs; secrets are write-only on every page.
+    credential_fields: tuple[tuple[str, str, bool], ...] = ()
+    test_connection: Callable | None = field(default=None, compare=False)  # (account) -> (ok, message)
+    sync_templates: Callable | None = field(default=None, compare=False)  # (account) -> [templates]
+    series_choices: Callable | None = field(default=None, compare=False)  # (account) -> [(value, label)]
+    retry: Callable | None = field(default=None, compare=False)  # (documents, *, user) -> count retried
+    publish_drafts: Callable | None = field(default=None, compare=False)  # (documents) -> count queued
+    draft_view_link: Callable | None = field(default=None, compare=False)  # (document) -> url
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,12 @@ def sync_templates(account: TargetAccount) -> list[MeInvoiceTemplate]:
     return kept
 
 
+def series_choices(account: TargetAccount) -> list[tuple[str, str]]:
+    """The account's active series as (value, label), after "Sync templates"."""
+    templates = MeInvoiceTemplate.objects.filter(account=account, inactive=False).order_by("inv_series")
+    return [(t.inv_series, f"{t.inv_series} · {t.name}" if t.name else t.inv_series) for t in templates]
+
+
 # --- evaluation: what should happen to this order ------------------------------------------------
 
 
