@@ -29,7 +29,7 @@ def test_migrate_and_seed_on_sqlite_is_idempotent(tmp_path):
         "connectors_tenant": 1,
         "connectors_targetaccount": 3,
         "connectors_routingrule": 2,
-        "auth_user": 1,
+        "auth_user": 3,  # owner, accountant, viewer
     }
     default = db.execute("SELECT external_id FROM connectors_targetaccount WHERE is_default").fetchall()
     assert default == [("0101243150",)]

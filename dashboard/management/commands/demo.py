@@ -19,6 +19,10 @@ from meinvoice.mapping import Mapping
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login
+DEMO_STAFF = [  # the other roles, same password: an accountant retries, a viewer reads
+    ("ketoan@example.com", Membership.Role.ACCOUNTANT),
+    ("xem@example.com", Membership.Role.VIEWER),
+]
 DEMO_ORG_ID = "200000001"
 DEMO_TOKEN = "demo-token"  # noqa: S105 - the sandbox's private-app token
 DEMO_ACCOUNTS = [
@@ -35,16 +39,20 @@ DEMO_RULES = [
 DEMO_LOCATIONS = [("1001", "Chi nhánh Hà Nội", True), ("1002", "Chi nhánh Hồ Chí Minh", False)]
 
 
-@transaction.atomic
-def seed() -> Tenant:
-    """Idempotent: running it twice leaves the same demo, with licenses renewed."""
-    user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(username=DEMO_EMAIL, defaults={"email": DEMO_EMAIL})
+def _demo_user(tenant: Tenant, email: str, role: str) -> None:
+    user, created = get_user_model().objects.get_or_create(username=email, defaults={"email": email})
     if created or not user.check_password(DEMO_PASSWORD):
         user.set_password(DEMO_PASSWORD)
         user.save()
+    Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
+
+
+@transaction.atomic
+def seed() -> Tenant:
+    """Idempotent: running it twice leaves the same demo, with licenses renewed."""
     tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
-    Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
+    for email, role in [(DEMO_EMAIL, Membership.Role.OWNER), *DEMO_STAFF]:
+        _demo_user(tenant, email, role)
     expires = timezone.now() + dt.timedelta(days=365)
     for family in License.Family.values:
         lic, made = License.objects.get_or_create(
@@ -199,6 +207,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Open http://{host}:{port}/  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+                f"  (the accountant {DEMO_STAFF[0][0]} and the viewer {DEMO_STAFF[1][0]}: same password)\n"
                 f"  Sandbox (Haravan simulator) at http://{host}:{sandbox_port}/haravan/ — an order every "
                 f"{opts['interval']:g}s, delivered as a signed webhook.\n  Ctrl-C stops everything.\n"
             )
