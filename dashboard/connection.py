@@ -1,27 +1,387 @@
-"""The connection screen: source shop, licence, enable switch, schedule, manual sync."""
+"""The connection screen: source shop, licence, enable switch, alert e-mail, schedule, manual sync, runs.
 
-from django.shortcuts import render
-from django.urls import path
+Owners change settings; owners and accountants may start a manual sync (it only reads the shop again);
+everyone with a role reads. Every object is reached through the tenant scope: another tenant's
+connection is a 404.
+"""
 
-from connectors.middleware import scoped_object_or_404
-from connectors.models import Connection
+import datetime as dt
+from dataclasses import dataclass
 
-from .access import role_required
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from django_celery_beat.models import PeriodicTask
+
+from connectors.middleware import scoped, scoped_object_or_404
+from connectors.models import Connection, License
+from haravan import schedules
+from haravan import services as haravan_services
+from haravan.models import HaravanShop
+from syncjobs.models import SyncRun
+
+from .access import ACCOUNTANT, OWNER, can_configure, can_retry, role_required
+
+LICENCE_WARN_DAYS = 14
+MIN_EVERY_MINUTES, MAX_EVERY_MINUTES = 5, 24 * 60
+SCHEDULE_KEY = "schedule"  # Connection.settings["schedule"] = {"enabled": bool}: the person's switch
+# How each source kind starts a manual date-range sync; a source without one shows no form.
+MANUAL_SYNC = {"haravan": haravan_services.start_manual_sync}
 
 
-@role_required()
-def connection_detail(request, pk):
-    connection = scoped_object_or_404(request, Connection, pk=pk)
-    return render(
-        request,
-        "dashboard/connection.html",
-        {
-            "connection": connection,
-            "accounts": connection.accounts.order_by("-is_default", "external_id"),
-            "rules": connection.rules.select_related("account"),
-            "runs": connection.runs.order_by("-created_at")[:10],
+def kind_label(connection: Connection) -> str:
+    try:
+        return connection.kind.label
+    except LookupError:
+        return connection.get_target_kind_display()
+
+
+# --- licence -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LicenceStatus:
+    state: str  # "valid", "expiring", "expired", "missing"
+    family_label: str
+    expires_at: dt.datetime | None = None
+    days_left: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("valid", "expiring")
+
+    @property
+    def css(self) -> str:
+        return {"valid": "ok", "expiring": "warn"}.get(self.state, "bad")
+
+
+def licence_status(connection: Connection, licence: License | None, *, now=None) -> LicenceStatus:
+    now = now or timezone.now()
+    family = family_of(connection)
+    label = License.Family(family).label if family in License.Family.values else family
+    if licence is None:
+        return LicenceStatus("missing", label)
+    days_left = (timezone.localdate(licence.expires_at) - timezone.localdate(now)).days
+    if licence.expires_at <= now:
+        state = "expired"
+    elif days_left <= LICENCE_WARN_DAYS:
+        state = "expiring"
+    else:
+        state = "valid"
+    return LicenceStatus(state, label, licence.expires_at, days_left)
+
+
+def licences_for(request, connections) -> dict[int, LicenceStatus]:
+    """The licence status of each connection, with one query for the tenant's licences."""
+    by_family = {lic.family: lic for lic in scoped(request, License)}
+    return {conn.pk: licence_status(conn, by_family.get(family_of(conn))) for conn in connections}
+
+
+def licence_of(request, connection: Connection) -> LicenceStatus:
+    return licence_status(connection, scoped(request, License).filter(family=family_of(connection)).first())
+
+
+def family_of(connection: Connection) -> str:
+    try:
+        return connection.kind.family
+    except LookupError:
+        return ""
+
+
+# --- schedule ----------------------------------------------------------------------------------------
+
+
+def schedule_wanted(connection: Connection) -> bool:
+    """The person's schedule switch (on unless switched off); the connection switch overrides it."""
+    return bool((connection.settings.get(SCHEDULE_KEY) or {}).get("enabled", True))
+
+
+def periodic_task(connection: Connection) -> PeriodicTask | None:
+    if connection.source_kind != "haravan":
+        return None
+    return (
+        PeriodicTask.objects.filter(name=schedules.task_name(connection)).select_related("interval").first()
+    )
+
+
+def apply_schedule(connection: Connection, every_minutes: int | None = None) -> PeriodicTask | None:
+    """Keep the connection's one PeriodicTask in step: interval as asked, on only if both switches are on."""
+    if connection.source_kind != "haravan":
+        return None
+    return schedules.ensure_schedule(connection, every_minutes=every_minutes)
+
+
+def minutes_of(task: PeriodicTask | None) -> int | None:
+    if task is None or task.interval is None:
+        return None
+    factor = {"seconds": 1 / 60, "minutes": 1, "hours": 60, "days": 24 * 60}.get(task.interval.period, 1)
+    return round(task.interval.every * factor)
+
+
+def run_period(run: SyncRun) -> str:
+    """Which orders a run reads, in the shop's days and hours."""
+
+    def local(key: str) -> dt.datetime | None:
+        try:
+            return timezone.localtime(dt.datetime.fromisoformat(run.params[key]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    start, end = local("created_at_min"), local("created_at_max")
+    if start and end:
+        return _("created %(start)s – %(end)s") % {"start": f"{start:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}"}
+    start, end = local("updated_at_min"), local("updated_at_max")
+    if start and end:
+        return _("changed %(start)s – %(end)s") % {
+            "start": f"{start:%Y-%m-%d %H:%M}",
+            "end": f"{end:%H:%M}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M}",
+        }
+    return ""
+
+
+# --- forms -------------------------------------------------------------------------------------------
+
+
+class AlertEmailForm(forms.Form):
+    alert_email = forms.EmailField(
+        required=False,
+        label=gettext_lazy("Alert e-mail"),
+        help_text=gettext_lazy("Who hears about documents that need a person. Leave empty for no e-mails."),
+        error_messages={
+            "invalid": gettext_lazy("That is not an e-mail address we can write to, e.g. ketoan@shop.vn.")
         },
     )
 
 
-urlpatterns = [path("connections/<int:pk>/", connection_detail, name="connection")]
+class ScheduleForm(forms.Form):
+    every_minutes = forms.IntegerField(
+        label=gettext_lazy("Read new and changed orders every (minutes)"),
+        min_value=MIN_EVERY_MINUTES,
+        max_value=MAX_EVERY_MINUTES,
+        error_messages={
+            "required": gettext_lazy("Say how many minutes between two scheduled reads."),
+            "invalid": gettext_lazy("Write the interval as a whole number of minutes."),
+            "min_value": gettext_lazy("At least %(limit_value)s minutes: more often would only repeat work."),
+            "max_value": gettext_lazy("At most %(limit_value)s minutes (once a day)."),
+        },
+    )
+    enabled = forms.BooleanField(required=False, label=gettext_lazy("Scheduled sync on"))
+
+
+class ManualSyncForm(forms.Form):
+    date_from = forms.DateField(
+        label=gettext_lazy("Orders created from"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": gettext_lazy("Choose the first day."),
+            "invalid": gettext_lazy("Write the first day as a date, e.g. 2026-11-20."),
+        },
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("to (inclusive)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": gettext_lazy("Choose the last day."),
+            "invalid": gettext_lazy("Write the last day as a date, e.g. 2026-11-21."),
+        },
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            raise forms.ValidationError(
+                _(
+                    "The end date (%(end)s) is before the start date (%(start)s): "
+                    "choose an end on or after the start."
+                )
+                % {"end": end.isoformat(), "start": start.isoformat()},
+                code="range",
+            )
+        if end and end > timezone.localdate():
+            raise forms.ValidationError(
+                _("The end date %(end)s is in the future: there are no orders there yet.")
+                % {"end": end.isoformat()},
+                code="future",
+            )
+        return data
+
+
+# --- the page ----------------------------------------------------------------------------------------
+
+
+def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form=None):
+    """The whole page; a refused form comes back in it with its errors next to the field."""
+    shop = None
+    if connection.source_kind == "haravan":
+        shop = scoped(request, HaravanShop).filter(org_id=connection.source_key).first()
+    task = periodic_task(connection)
+    today = timezone.localdate()
+    runs = connection.runs.select_related("created_by").order_by("-created_at", "-id")[:10]
+    context = {
+        "connection": connection,
+        "kind_label": kind_label(connection),
+        "shop": shop,
+        "licence": licence_of(request, connection),
+        "task": task,
+        "task_minutes": minutes_of(task),
+        "schedule_wanted": schedule_wanted(connection),
+        "accounts": connection.accounts.order_by("-is_default", "external_id"),
+        "runs": [{"run": run, "period": run_period(run)} for run in runs],
+        "can_configure": can_configure(request),
+        "can_retry": can_retry(request),
+        "can_sync": can_retry(request) and connection.source_kind in MANUAL_SYNC,
+        "alert_form": alert_form or AlertEmailForm(initial={"alert_email": connection.alert_email}),
+        "schedule_form": schedule_form
+        or ScheduleForm(
+            initial={
+                "every_minutes": minutes_of(task) or schedules.DEFAULT_EVERY_MINUTES,
+                "enabled": schedule_wanted(connection),
+            }
+        ),
+        "sync_form": sync_form
+        or ManualSyncForm(initial={"date_from": today - dt.timedelta(days=1), "date_to": today}),
+    }
+    return render(request, "dashboard/connection.html", context)
+
+
+@role_required()
+@require_GET
+def connection_detail(request, pk):
+    return _page(request, scoped_object_or_404(request, Connection, pk=pk))
+
+
+@role_required(OWNER)
+@require_POST
+def set_enabled(request, pk):
+    connection = scoped_object_or_404(request, Connection, pk=pk)
+    if request.POST.get("enabled") not in ("0", "1"):
+        messages.error(request, _("Nothing changed: use the switch on this page."))
+        return redirect("dashboard:connection", pk=connection.pk)
+    wanted = request.POST["enabled"] == "1"
+    if connection.enabled != wanted:
+        connection.enabled = wanted
+        connection.save(update_fields=["enabled"])  # the Haravan signal switches the schedule with it
+    if wanted:
+        messages.success(request, _("The connection is on: new and changed orders are synced again."))
+        if not licence_of(request, connection).ok:
+            messages.warning(
+                request, _("The licence is missing or expired, so nothing is sent until it is renewed.")
+            )
+    else:
+        messages.success(
+            request,
+            _("The connection is off: orders are not read or sent until you switch it on again."),
+        )
+    return redirect("dashboard:connection", pk=connection.pk)
+
+
+@role_required(OWNER)
+@require_POST
+def set_alert_email(request, pk):
+    connection = scoped_object_or_404(request, Connection, pk=pk)
+    form = AlertEmailForm(request.POST)
+    if not form.is_valid():
+        return _page(request, connection, alert_form=form)
+    connection.alert_email = form.cleaned_data["alert_email"]
+    connection.save(update_fields=["alert_email"])
+    if connection.alert_email:
+        messages.success(
+            request,
+            _("Alerts about documents that need a person now go to %(email)s.")
+            % {"email": connection.alert_email},
+        )
+    else:
+        messages.success(request, _("No alert e-mails will be sent for this connection."))
+    return redirect("dashboard:connection", pk=connection.pk)
+
+
+@role_required(OWNER)
+@require_POST
+def set_schedule(request, pk):
+    connection = scoped_object_or_404(request, Connection, pk=pk)
+    if connection.source_kind != "haravan":
+        messages.error(request, _("This connection has no schedule to change."))
+        return redirect("dashboard:connection", pk=connection.pk)
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        return _page(request, connection, schedule_form=form)
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        connection.settings = {**connection.settings, SCHEDULE_KEY: {"enabled": form.cleaned_data["enabled"]}}
+        connection.save(update_fields=["settings"])
+        task = apply_schedule(connection, every_minutes=form.cleaned_data["every_minutes"])
+    if task.enabled:
+        messages.success(
+            request,
+            _("Orders are read every %(minutes)s minutes.") % {"minutes": form.cleaned_data["every_minutes"]},
+        )
+    elif not connection.enabled:
+        messages.warning(
+            request,
+            _("Interval saved. The connection is off, so the scheduled sync waits until it is switched on."),
+        )
+    else:
+        messages.success(
+            request, _("The scheduled sync is off: only webhooks and manual syncs bring orders in.")
+        )
+    return redirect("dashboard:connection", pk=connection.pk)
+
+
+@role_required(ACCOUNTANT)
+@require_POST
+def start_sync(request, pk):
+    connection = scoped_object_or_404(request, Connection, pk=pk)
+    start = MANUAL_SYNC.get(connection.source_kind)
+    if start is None:
+        messages.error(request, _("This connection cannot be synced by hand yet."))
+        return redirect("dashboard:connection", pk=connection.pk)
+    form = ManualSyncForm(request.POST)
+    if not form.is_valid():
+        return _page(request, connection, sync_form=form)
+    if not connection.enabled:
+        form.add_error(None, _("The connection is off: switch it on before syncing by hand."))
+        return _page(request, connection, sync_form=form)
+    status = licence_of(request, connection)
+    if not status.ok:
+        form.add_error(
+            None,
+            _("The %(family)s licence is missing or expired: nothing can be synced until it is renewed.")
+            % {"family": status.family_label},
+        )
+        return _page(request, connection, sync_form=form)
+    try:
+        run = start(
+            connection,
+            date_from=form.cleaned_data["date_from"],
+            date_to=form.cleaned_data["date_to"],
+            user=request.user,
+        )
+    except ValueError as exc:  # the service's own check of the range
+        form.add_error(None, str(exc))
+        return _page(request, connection, sync_form=form)
+    messages.success(
+        request,
+        _("Manual sync #%(run)s started for orders created %(start)s – %(end)s; its progress shows below.")
+        % {
+            "run": run.pk,
+            "start": form.cleaned_data["date_from"].isoformat(),
+            "end": form.cleaned_data["date_to"].isoformat(),
+        },
+    )
+    return redirect(f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{run.pk}")
+
+
+urlpatterns = [
+    path("connections/<int:pk>/", connection_detail, name="connection"),
+    path("connections/<int:pk>/enabled/", set_enabled, name="connection_enabled"),
+    path("connections/<int:pk>/alerts/", set_alert_email, name="connection_alerts"),
+    path("connections/<int:pk>/schedule/", set_schedule, name="connection_schedule"),
+    path("connections/<int:pk>/sync/", start_sync, name="connection_sync"),
+]

@@ -1,36 +1,98 @@
 """Merchant screens. Every query goes through connectors.middleware.scoped: one tenant per request."""
 
+from dataclasses import dataclass, field
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from connectors.middleware import SESSION_KEY, scoped
 from connectors.models import Connection, Membership
 from syncjobs.models import SyncDocument
 
+from . import stats
+from .access import can_configure, can_retry
+from .connection import LicenceStatus, kind_label, licences_for
 
-def _require_tenant(request):
-    if request.tenant is None:
-        raise Http404("Your user has no tenant yet.")
+
+@dataclass
+class AccountRow:
+    account: object | None  # None: documents no account was found for yet
+    counts: stats.AccountCounts
+
+
+@dataclass
+class ConnectionSummary:
+    connection: Connection
+    kind_label: str
+    licence: LicenceStatus
+    rows: list[AccountRow]
+    chart: dict
+    total: stats.AccountCounts = field(default_factory=stats.AccountCounts)
 
 
 @login_required
+@require_GET
 def overview(request):
-    _require_tenant(request)
-    connections = scoped(request, Connection).prefetch_related("accounts").order_by("name")
-    recent = (
-        scoped(request, SyncDocument)
-        .select_related("account", "connection")
-        .order_by("-updated_at", "-id")[:50]
+    """Per connection and account: today and the last 7 days, a chart of the last 14, what needs a person.
+
+    A signed-in user without a merchant yet sees how to connect a Haravan shop (which creates one).
+    """
+    if request.tenant is None:
+        return render(request, "dashboard/overview.html", {"summaries": [], "without_tenant": True})
+    today = timezone.localdate()
+    connections = list(scoped(request, Connection).prefetch_related("accounts").order_by("name", "id"))
+    documents = scoped(request, SyncDocument)
+    counts = stats.account_counts(documents, today=today) if connections else {}
+    daily = stats.daily_counts(documents, today=today) if connections else {}
+    licences = licences_for(request, connections)
+    summaries = []
+    for conn in connections:
+        rows = [
+            AccountRow(account, counts.get((conn.pk, account.pk), stats.AccountCounts()))
+            for account in sorted(conn.accounts.all(), key=lambda a: (not a.is_default, a.external_id))
+        ]
+        if (conn.pk, None) in counts:
+            rows.append(AccountRow(None, counts[(conn.pk, None)]))
+        summary = ConnectionSummary(
+            connection=conn,
+            kind_label=kind_label(conn),
+            licence=licences[conn.pk],
+            rows=rows,
+            chart=stats.chart(daily.get(conn.pk) or stats.quiet_days(today)),
+        )
+        for row in rows:
+            summary.total.today.add(row.counts.today)
+            summary.total.week.add(row.counts.week)
+        summaries.append(summary)
+    recent = documents.select_related("account__connection", "connection").order_by("-updated_at", "-id")[:20]
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "summaries": summaries,
+            "failures": stats.needs_person(documents) if connections else [],
+            "documents": recent if connections else [],
+            "today": today,
+            "week_days": stats.WEEK_DAYS,
+            "chart_days": stats.CHART_DAYS,
+            "can_configure": can_configure(request),
+            "can_retry": can_retry(request),
+        },
     )
-    return render(request, "dashboard/overview.html", {"connections": connections, "documents": recent})
 
 
 @login_required
 @require_POST
 def switch_tenant(request):
-    wanted = request.POST.get("tenant")
-    if Membership.objects.filter(user=request.user, tenant_id=wanted).exists():
-        request.session[SESSION_KEY] = int(wanted)
+    """Only a tenant the user belongs to; anything else is a 404, whatever was sent."""
+    try:
+        wanted = int(request.POST.get("tenant", ""))
+    except ValueError:
+        raise Http404("No such merchant.") from None
+    if not Membership.objects.filter(user=request.user, tenant_id=wanted).exists():
+        raise Http404("No such merchant.")
+    request.session[SESSION_KEY] = wanted
     return redirect("dashboard:overview")

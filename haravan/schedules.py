@@ -11,11 +11,18 @@ def task_name(connection) -> str:
     return f"Haravan orders → {connection.target_kind} (connection {connection.pk})"
 
 
+def schedule_wanted(connection) -> bool:
+    """Runs while the connection is on and its owner has not paused the schedule itself."""
+    person_switch = ((connection.settings or {}).get("schedule") or {}).get("enabled", True)
+    return bool(connection.enabled and person_switch)
+
+
 def ensure_schedule(connection, every_minutes: int | None = None) -> PeriodicTask:
     existing = PeriodicTask.objects.filter(name=task_name(connection)).first()
+    wanted = schedule_wanted(connection)
     if existing and every_minutes is None:
-        if existing.enabled != connection.enabled:
-            existing.enabled = connection.enabled
+        if existing.enabled != wanted:
+            existing.enabled = wanted
             existing.save(update_fields=["enabled"])
         return existing
     interval, _ = IntervalSchedule.objects.get_or_create(
@@ -27,7 +34,7 @@ def ensure_schedule(connection, every_minutes: int | None = None) -> PeriodicTas
             "task": "haravan.scheduled_sync",
             "interval": interval,
             "args": json.dumps([connection.pk]),
-            "enabled": connection.enabled,
+            "enabled": wanted,
         },
     )
     return task
