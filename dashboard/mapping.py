@@ -25,7 +25,6 @@ from haravan.client import HaravanClient
 from haravan.convert import order_label, routing_facts
 from haravan.services import shop_for
 from meinvoice.mapping import Mapping, MappingError
-from meinvoice.services import with_catalogue
 from syncjobs.models import SyncDocument
 
 from .access import ANYONE, OWNER, can_configure, role_required
@@ -325,18 +324,6 @@ def fetch_order(request, connection, number: str) -> dict:
     )
 
 
-def _without(reason: str, explanation: str) -> str:
-    """preview_order's reason without the routing sentence (the page shows that on its own line)."""
-    if not explanation:
-        return reason
-    if reason == explanation:
-        return ""
-    for tail in (f" (If issued: {explanation})", f" {explanation}"):
-        if reason.endswith(tail):
-            return reason[: -len(tail)]
-    return reason
-
-
 def _facts_text(facts: dict) -> list[tuple[str, str]]:
     labels = dict(RoutingRule.Dimension.choices)
     return [(labels.get(d, d), ", ".join(values)) for d, values in facts.items() if values]
@@ -423,9 +410,9 @@ def run_preview(request, connection) -> dict:
         facts = routing_facts(order)
         decision = route(connection, facts)
         if _has_invoice_mapping(connection):
-            answer = preview_order(connection, with_catalogue(connection, order))
+            answer = preview_order(connection, order)
         else:  # only the routing is generic; this target's documents are not previewed here yet
-            answer = {"issue": None, "reason": "", "invoice": None}
+            answer = {"issue": None, "issuance": "", "invoice": None}
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         log.info("Preview of a malformed order on connection %s: %r", connection.pk, exc)
         return {
@@ -441,7 +428,7 @@ def run_preview(request, connection) -> dict:
         "account": decision.account,
         "explanation": decision.explanation,
         "issue": answer["issue"],
-        "reason": _without(answer["reason"], decision.explanation),
+        "reason": answer["issuance"],
         "facts": _facts_text(facts),
         "invoice": _invoice_view(invoice) if invoice else None,
         "invoice_json": json.dumps(invoice, ensure_ascii=False, indent=2) if invoice else "",

@@ -9,34 +9,41 @@ from connectors.routing import route
 from haravan.convert import routing_facts
 from meinvoice.convert import ConversionError, check_issuance, order_to_invoice, ref_id_for
 from meinvoice.mapping import MappingError
-from meinvoice.services import account_options, mapping_for
+from meinvoice.services import account_options, mapping_for, with_catalogue
 
 
 def preview_order(connection, order: dict) -> dict:
+    """{"issue", "reason", "explanation", "issuance", "account", "invoice"}: `explanation` says why this
+    account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence."""
     decision = route(connection, routing_facts(order))
     account = decision.account
     answer = {
         "issue": False,
         "reason": "",
+        "explanation": decision.explanation,
+        "issuance": "",
         "account": {"tax_code": account.external_id, "name": account.name} if account else None,
         "invoice": None,
     }
-    if account is None:
-        answer["reason"] = decision.explanation
+
+    def decided(issuance: str, reason: str) -> dict:
+        answer["issuance"], answer["reason"] = issuance, reason
         return answer
+
+    if account is None:
+        return decided("", decision.explanation)
     try:
         mapping = mapping_for(connection)
     except MappingError as exc:
-        answer["reason"] = f"The meInvoice mapping is invalid: {exc}"
-        return answer
+        return decided(f"The meInvoice mapping is invalid: {exc}", f"The meInvoice mapping is invalid: {exc}")
+    order = with_catalogue(connection, order)  # units and types from the shop's catalogue, as issuing does
     eligible, why = check_issuance(order, mapping)
     if not eligible:
-        answer["reason"] = f"{why} (If issued: {decision.explanation})"
-        return answer
+        return decided(why, f"{why} (If issued: {decision.explanation})")
     series = account_options(account)["series"]
     if not series:
-        answer["reason"] = f"No invoice series chosen for MST {account.external_id}."
-        return answer
+        missing = f"No invoice series chosen for MST {account.external_id}."
+        return decided(missing, missing)
     try:
         answer["invoice"] = order_to_invoice(
             order,
@@ -48,8 +55,6 @@ def preview_order(connection, order: dict) -> dict:
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
-        answer["reason"] = f"No invoice: {exc}"
-        return answer
+        return decided(f"No invoice: {exc}", f"No invoice: {exc}")
     answer["issue"] = True
-    answer["reason"] = f"{why} {decision.explanation}"
-    return answer
+    return decided(why, f"{why} {decision.explanation}")

@@ -54,9 +54,10 @@ def run_preview(tmp_path, order, capsys):
 
 def test_preview_shows_the_mst_the_reason_and_the_invoice(conn, tmp_path, capsys):
     out = run_preview(tmp_path, paid(), capsys)
-    assert set(out) == {"issue", "reason", "account", "invoice"}
+    assert set(out) == {"issue", "reason", "explanation", "issuance", "account", "invoice"}
     assert out["issue"] is True and out["account"]["tax_code"] == "0312345673"
-    assert "location = 1002" in out["reason"].lower() or "1002" in out["reason"]
+    assert "1002" in out["explanation"] and out["explanation"] in out["reason"]
+    assert out["issuance"] and "1002" not in out["issuance"]
     invoice = out["invoice"]
     assert invoice["TotalAmount"] == 216000
     assert invoice["TotalAmount"] == invoice["TotalAmountWithoutVAT"] + invoice["TotalVATAmount"]
