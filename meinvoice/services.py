@@ -6,6 +6,7 @@ RefID (meInvoice's own duplicate key) — a timeout is not a failure.
 """
 
 import datetime as dt
+import hashlib
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -64,8 +65,9 @@ def client_for(account: TargetAccount, *, on_token=None) -> MeInvoiceClient:
     creds = account.credentials
     session = MeInvoiceSession.objects.filter(account=account).first()
     token = None
-    if session is not None and session.secrets.get("token"):
-        token = Token(value=session.secrets["token"], expires_at=session.expires_at)
+    stored = session.secrets if session is not None else {}
+    if stored.get("token") and stored.get("for") == _signed_by(account):
+        token = Token(value=stored["token"], expires_at=session.expires_at)
 
     def remember(new: Token) -> None:
         remember_token(account, new)
@@ -82,8 +84,19 @@ def client_for(account: TargetAccount, *, on_token=None) -> MeInvoiceClient:
 
 def remember_token(account: TargetAccount, token: Token) -> None:
     MeInvoiceSession.objects.update_or_create(
-        account=account, defaults={"secrets": {"token": token.value}, "expires_at": token.expires_at}
+        account=account,
+        defaults={
+            "secrets": {"token": token.value, "for": _signed_by(account)},
+            "expires_at": token.expires_at,
+        },
     )
+
+
+def _signed_by(account: TargetAccount) -> str:
+    """Which credentials a token was issued for: after a person changes them, the old token is not used."""
+    creds = account.credentials or {}
+    parts = [account.external_id, *(str(creds.get(key, "")) for key in ("app_id", "username", "password"))]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def test_connection(account: TargetAccount) -> tuple[bool, str]:

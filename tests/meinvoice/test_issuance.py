@@ -342,3 +342,12 @@ def test_refund_under_replacement_policy_issues_a_replacement_for_what_the_buyer
     assert by_ref[doc.result["ref_id"]]["EInvoiceStatus"] == 7  # replaced
     assert by_ref[replacement.result["ref_id"]]["EInvoiceStatus"] == 3  # a replacement
     assert not SyncDocument.objects.filter(kind__startswith="refund:").exists()
+
+
+def test_a_token_is_reused_until_the_credentials_change(conn):
+    account = conn.accounts.get(is_default=True)
+    ok, _message = services.test_connection(account)
+    assert ok and services.client_for(account).token is not None  # shared with every worker
+    account.credentials = {**account.credentials, "password": "a-new-password"}
+    account.save()
+    assert services.client_for(account).token is None  # logs in again with what the person entered
