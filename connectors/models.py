@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import registry
 from .crypto import EncryptedJSONField
@@ -36,9 +37,9 @@ class Tenant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ACCOUNTANT = "accountant", "Accountant"
-        VIEWER = "viewer", "Viewer"
+        OWNER = "owner", _("Owner")
+        ACCOUNTANT = "accountant", _("Accountant")
+        VIEWER = "viewer", _("Viewer")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
@@ -189,11 +190,11 @@ class RoutingRule(models.Model):
     """The sub-mapping: one order fact → one account, first match by priority wins."""
 
     class Dimension(models.TextChoices):
-        LOCATION = "location", "Branch / location"
-        SOURCE = "source", "Sales channel (source_name)"
-        STOREFRONT = "storefront", "Storefront"
-        CARRIER = "carrier", "Carrier"
-        GATEWAY = "gateway", "Payment gateway"
+        LOCATION = "location", _("Branch / location")
+        SOURCE = "source", _("Sales channel (source_name)")
+        STOREFRONT = "storefront", _("Storefront")
+        CARRIER = "carrier", _("Carrier")
+        GATEWAY = "gateway", _("Payment gateway")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rules")
     priority = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
