@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install lock migrate seed bench clean
+.PHONY: demo test lint format install lock migrate seed bench messages clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/webhook_ingest.py
 	$(BIN)/python bench/issuance.py
+	$(BIN)/python bench/dashboard_logs.py
+
+# Refresh the Vietnamese catalogue after changing page texts (needs GNU gettext); the compiled .mo is
+# committed, so running the product never needs gettext.
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages --locale vi --no-obsolete --ignore ".venv/*" --ignore "var/*" \
+		--ignore "tests/*" --ignore "bench/*" --ignore "sandbox/*"
+	$(BIN)/python manage.py compilemessages --locale vi --ignore ".venv/*"
 
 # Re-pin every dependency after changing pyproject.toml.
 lock:

@@ -1,19 +1,309 @@
-"""The logs: one row per document, filters, the document's timeline."""
+"""The logs: one row per document, filters, a CSV of them, and one document's timeline with its actions."""
 
-from django.shortcuts import get_object_or_404, render
-from django.urls import path
+import csv
+import json
+import logging
+from urllib.parse import quote, urlencode
 
-from connectors.middleware import scoped
+from django.contrib import messages
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+from django.views.decorators.http import require_POST
+
+from connectors.http import ApiError
+from connectors.middleware import scoped, scoped_object_or_404
 from syncjobs.models import SyncAttempt, SyncDocument
 
-from .access import role_required
+from .access import ACCOUNTANT, can_retry, role_required
+from .filters import RETRYABLE_STATES, DocumentFilterForm
+
+log = logging.getLogger(__name__)
+
+State = SyncDocument.State
+
+# Where a buyer looks an issued document up with its lookup code, per target kind. A target kind that
+# offers `lookup_link(document)` itself takes precedence (the registry has no such field yet).
+LOOKUP_SITES = {"meinvoice": "https://www.meinvoice.vn/tra-cuu/?sc={code}"}
+
+
+# --- the list ---------------------------------------------------------------------------------------------
+
+
+def list_context(request, form, page, *, url: str) -> dict:
+    """The filter, the page and the links around it: what the results partials render."""
+    query = urlencode(form.query_pairs())
+
+    def link(**cursor):
+        return f"{url}?{urlencode([*form.query_pairs(), *cursor.items()])}"
+
+    if page.cursor_ignored:
+        messages.info(request, _("That page link was no longer valid: here are the newest documents."))
+    return {
+        "form": form,
+        "page": page,
+        "query": query,
+        "first_url": f"{url}?{query}",
+        "next_url": link(after=page.next_cursor) if page.next_cursor else "",
+        "prev_url": link(before=page.prev_cursor) if page.prev_cursor else "",
+        "can_retry": can_retry(request),
+    }
+
+
+def render_list(request, context, *, page_template: str, partial_template: str, target: str):
+    """The whole page, or only the results when htmx asks for them (filters, pages)."""
+    partial = request.htmx and request.htmx.target == target and not request.htmx.history_restore_request
+    response = render(request, partial_template if partial else page_template, context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@role_required()
+def document_list(request):
+    form = DocumentFilterForm(request.GET, request=request)
+    page = form.page(after=request.GET.get("after"), before=request.GET.get("before"))
+    context = list_context(request, form, page, url=reverse("dashboard:logs"))
+    context["export_url"] = f"{reverse('dashboard:logs_export')}?{context['query']}"
+    return render_list(
+        request,
+        context,
+        page_template="dashboard/logs.html",
+        partial_template="dashboard/_logs_results.html",
+        target="logs-results",
+    )
+
+
+# --- CSV --------------------------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    """Text as Excel must show it: never a formula (a cell starting with = + - @ is one)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@role_required()
+def export_csv(request):
+    form = DocumentFilterForm(request.GET, request=request)
+    if not form.is_valid():
+        messages.error(request, _("The filter has a problem (see below): nothing was exported."))
+        return redirect(f"{reverse('dashboard:logs')}?{urlencode(form.query_pairs())}")
+    writer = csv.writer(_Echo())
+    header = [
+        pgettext("sales order", "Order"),
+        _("Account"),
+        _("Connection"),
+        _("Kind"),
+        _("State"),
+        _("Attempts"),
+        _("Last error"),
+        _("Updated"),
+        _("Document"),
+        _("Source id"),
+    ]
+
+    def lines():
+        yield "\ufeff" + writer.writerow(header)  # the BOM tells Excel the file is UTF-8 (Vietnamese text)
+        for doc in form.iter_rows(chunk=2000):
+            yield writer.writerow(
+                [
+                    _cell(doc.source_label or doc.source_id),
+                    _cell(doc.tag),
+                    _cell(doc.connection.name),
+                    _cell(doc.kind),
+                    _cell(_(doc.get_state_display())),
+                    doc.attempts,
+                    _cell(doc.last_error),
+                    timezone.localtime(doc.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    doc.pk,
+                    _cell(doc.source_id),
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="ledgerlink-documents-{stamp}.csv"'
+    return response
+
+
+# --- one document -----------------------------------------------------------------------------------------
+
+
+def _pretty(value) -> str:
+    if value in (None, "", {}, []):
+        return ""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def source_link(request, document) -> str | None:
+    """The order in the source's own admin: Haravan's https://<shop>.myharavan.com/admin/orders/<id>."""
+    connection = document.connection
+    if connection.source_kind != "haravan" or document.source_type != "order" or not document.source_id:
+        return None
+    from haravan.models import HaravanShop  # the source app, for its shop's domain
+
+    shop = scoped(request, HaravanShop).filter(org_id=connection.source_key).only("domain").first()
+    domain = (shop.domain if shop else "").strip().lower()
+    domain = domain.removeprefix("https://").removeprefix("http://").split("/")[0]
+    host = domain if domain.endswith(".myharavan.com") else f"{connection.source_key}.myharavan.com"
+    return f"https://{host}/admin/orders/{quote(document.source_id)}"
+
+
+def lookup_link(document) -> tuple[str, str | None]:
+    """(lookup code, the page where anyone can look the issued document up with it)."""
+    result = document.result or {}
+    code = str(result.get("transaction_id") or result.get("TransactionID") or "")
+    kind = document.connection.kind
+    own = getattr(kind, "lookup_link", None)
+    if callable(own):
+        return code, own(document)
+    site = LOOKUP_SITES.get(kind.name)
+    return code, (site.format(code=quote(code)) if code and site else None)
 
 
 @role_required()
 def document_detail(request, pk):
-    document = get_object_or_404(scoped(request, SyncDocument).select_related("account", "connection"), pk=pk)
-    timeline = scoped(request, SyncAttempt).filter(document=document).order_by("created_at", "id")
-    return render(request, "dashboard/document.html", {"document": document, "timeline": timeline})
+    document = get_object_or_404(
+        scoped(request, SyncDocument).select_related("account__connection", "connection"), pk=pk
+    )
+    timeline = list(scoped(request, SyncAttempt).filter(document=document).order_by("created_at", "id"))
+    for attempt in timeline:
+        attempt.request_json, attempt.response_json = _pretty(attempt.request), _pretty(attempt.response)
+    kind = document.connection.kind
+    code, lookup_url = lookup_link(document)
+    may_act = can_retry(request)
+    context = {
+        "document": document,
+        "timeline": timeline,
+        "target_label": kind.label,
+        "payload_json": _pretty(document.payload),
+        "result_json": _pretty(document.result),
+        "source_url": source_link(request, document),
+        "lookup_code": code,
+        "lookup_url": lookup_url,
+        "can_retry_document": may_act and document.state in RETRYABLE_STATES and kind.retry is not None,
+        "can_publish": may_act and document.state == State.DRAFT and kind.publish_drafts is not None,
+        "can_view_draft": bool(
+            document.payload
+            and document.state in (State.DRAFT, State.QUEUED, State.BLOCKED)
+            and kind.draft_view_link is not None
+        ),
+    }
+    return render(request, "dashboard/document.html", context)
 
 
-urlpatterns = [path("documents/<int:pk>/", document_detail, name="document")]
+def _document(request, pk) -> SyncDocument:
+    return scoped_object_or_404(request, SyncDocument, pk=pk)
+
+
+def _words(document) -> dict:
+    return {"order": document.source_label or document.source_id, "tag": document.tag}
+
+
+@role_required(ACCOUNTANT)
+@require_POST
+def document_retry(request, pk):
+    document = _document(request, pk)
+    kind = document.connection.kind
+    if kind.retry is None:
+        messages.error(
+            request, _("%(target)s documents cannot be retried from here.") % {"target": kind.label}
+        )
+    elif document.state not in RETRYABLE_STATES:
+        messages.warning(
+            request,
+            _("Order %(order)s on %(tag)s is %(state)s: there is nothing to retry.")
+            % {**_words(document), "state": _(document.get_state_display()).lower()},
+        )
+    elif kind.retry([document], user=request.user):
+        messages.success(
+            request,
+            _("Order %(order)s on %(tag)s will be sent again in a moment; its timeline shows how it goes.")
+            % _words(document),
+        )
+    else:
+        document.refresh_from_db()
+        messages.warning(
+            request,
+            _(
+                "Order %(order)s on %(tag)s was not retried: it has no account to go to, or it changed "
+                "meanwhile (now %(state)s). Check the routing explanation below."
+            )
+            % {**_words(document), "state": _(document.get_state_display()).lower()},
+        )
+    return redirect("dashboard:document", pk=document.pk)
+
+
+@role_required(ACCOUNTANT)
+@require_POST
+def document_publish(request, pk):
+    document = _document(request, pk)
+    kind = document.connection.kind
+    if kind.publish_drafts is None:
+        messages.error(request, _("%(target)s has no drafts to publish.") % {"target": kind.label})
+    elif document.state != State.DRAFT:
+        messages.warning(
+            request,
+            _("Order %(order)s on %(tag)s is not a draft any more (now %(state)s): nothing was published.")
+            % {**_words(document), "state": _(document.get_state_display()).lower()},
+        )
+    elif kind.publish_drafts([document]):
+        messages.success(
+            request,
+            _("The draft of order %(order)s is queued for publishing on %(tag)s.") % _words(document),
+        )
+    else:
+        messages.warning(request, _("Nothing was published: the draft changed meanwhile. Look again."))
+    return redirect("dashboard:document", pk=document.pk)
+
+
+@role_required()
+def document_draft_view(request, pk):
+    """The target's own rendering of the draft: a short-lived link asked for when a person clicks."""
+    document = scoped_object_or_404(request, SyncDocument, pk=pk)
+    kind = document.connection.kind
+    words = {**_words(document), "target": kind.label}
+    if kind.draft_view_link is None:
+        messages.error(request, _("%(target)s cannot show drafts.") % words)
+    elif document.account_id is None:
+        messages.error(
+            request,
+            _(
+                "Order %(order)s has no account yet, so %(target)s cannot show its draft: fix the routing "
+                "(or the default account) and retry the document."
+            )
+            % words,
+        )
+    else:
+        try:
+            return redirect(kind.draft_view_link(document))
+        except (ApiError, ValueError) as exc:
+            log.info("draft view of document %s failed: %s", document.pk, exc)
+            messages.error(
+                request,
+                _(
+                    "%(target)s could not show the draft of order %(order)s on %(tag)s: %(error)s. Try again "
+                    "in a minute; if it keeps failing, check this account's credentials on its connection."
+                )
+                % {**words, "error": exc},
+            )
+    return redirect("dashboard:document", pk=document.pk)
+
+
+urlpatterns = [
+    path("logs/", document_list, name="logs"),
+    path("logs/export.csv", export_csv, name="logs_export"),
+    path("documents/<int:pk>/", document_detail, name="document"),
+    path("documents/<int:pk>/retry/", document_retry, name="document_retry"),
+    path("documents/<int:pk>/publish/", document_publish, name="document_publish"),
+    path("documents/<int:pk>/draft/", document_draft_view, name="document_draft_view"),
+]
