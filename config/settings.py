@@ -218,6 +218,8 @@ MEINVOICE_API_URL = env.str(
     "MEINVOICE_API_URL", default="http://127.0.0.1:8100/meinvoice/api/integration"
 ).rstrip("/")  # production: https://api.meinvoice.vn/api/integration
 
+# MISA's public page where a buyer looks an invoice up by its lookup code (test site: test.meinvoice.vn).
+MEINVOICE_LOOKUP_URL = env.str("MEINVOICE_LOOKUP_URL", default="https://www.meinvoice.vn/tra-cuu/?sc={code}")
 MEINVOICE_RETRY_BASE_SECONDS = env.float("MEINVOICE_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
 
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.

@@ -26,6 +26,8 @@ class TargetKind:
     retry: Callable | None = field(default=None, compare=False)  # (documents, *, user) -> count retried
     publish_drafts: Callable | None = field(default=None, compare=False)  # (documents) -> count queued
     draft_view_link: Callable | None = field(default=None, compare=False)  # (document) -> url
+    # (document) -> (lookup code, public page where the buyer looks the issued document up) or None
+    lookup_link: Callable | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

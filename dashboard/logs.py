@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 
 State = SyncDocument.State
 
-# Where a buyer looks an issued document up with its lookup code, per target kind. A target kind that
-# offers `lookup_link(document)` itself takes precedence (the registry has no such field yet).
-LOOKUP_SITES = {"meinvoice": "https://www.meinvoice.vn/tra-cuu/?sc={code}"}
-
 
 # --- the list ---------------------------------------------------------------------------------------------
 
@@ -159,15 +155,10 @@ def source_link(request, document) -> str | None:
 
 
 def lookup_link(document) -> tuple[str, str | None]:
-    """(lookup code, the page where anyone can look the issued document up with it)."""
-    result = document.result or {}
-    code = str(result.get("transaction_id") or result.get("TransactionID") or "")
+    """(lookup code, the page where anyone can look the issued document up with it), as the target says."""
     kind = document.connection.kind
-    own = getattr(kind, "lookup_link", None)
-    if callable(own):
-        return code, own(document)
-    site = LOOKUP_SITES.get(kind.name)
-    return code, (site.format(code=quote(code)) if code and site else None)
+    found = kind.lookup_link(document) if kind.lookup_link else None
+    return found or ("", None)
 
 
 @role_required()

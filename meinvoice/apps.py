@@ -32,5 +32,6 @@ class MeinvoiceConfig(AppConfig):
                 retry=services.retry,
                 publish_drafts=services.publish_drafts,
                 draft_view_link=services.draft_view_link,
+                lookup_link=services.lookup_link,
             )
         )

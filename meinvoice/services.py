@@ -10,6 +10,7 @@ import hashlib
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -911,6 +912,14 @@ def draft_view_link(document: SyncDocument) -> str:
     if not invoice:
         raise ValueError("This document has no invoice to show yet.")
     return client_for(document.account).unpublish_view(invoice)
+
+
+def lookup_link(document: SyncDocument) -> tuple[str, str] | None:
+    """The buyer's lookup code (TransactionID) and MISA's public lookup page for it."""
+    code = str((document.result or {}).get("transaction_id") or "")
+    if not code:
+        return None
+    return code, settings.MEINVOICE_LOOKUP_URL.format(code=quote(code))
 
 
 RETRYABLE_BY_PERSON = (State.FAILED, State.BLOCKED, State.RETRYING, State.SKIPPED)
