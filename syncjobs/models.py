@@ -6,6 +6,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import StrIndex, Substr
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from connectors.models import Connection, TargetAccount, Tenant, TenantScopedManager
 
@@ -14,11 +15,11 @@ class InboundEvent(models.Model):
     """A webhook or callback exactly as it arrived: stored before anything else happens."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        DONE = "done", "Processed"
-        IGNORED = "ignored", "Nothing to do"
-        FAILED = "failed", "Failed (see error)"
-        REJECTED = "rejected", "Rejected at the door"
+        PENDING = "pending", _("Waiting for a worker")
+        DONE = "done", _("Processed")
+        IGNORED = "ignored", _("Nothing to do")
+        FAILED = "failed", _("Failed (see error)")
+        REJECTED = "rejected", _("Rejected at the door")
 
     source_kind = models.CharField(max_length=20)  # "haravan"
     source_key = models.CharField(max_length=64, blank=True)  # the shop's org id as sent
@@ -73,15 +74,15 @@ class SyncDocument(models.Model):
     """One source object becoming one target document on one account. The database decides 'already done'."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        BLOCKED = "blocked", "Needs a person"
-        QUEUED = "queued", "Queued to send"
-        PROCESSING = "processing", "Sending"
-        RETRYING = "retrying", "Retry scheduled"
-        DRAFT = "draft", "Draft"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Not eligible"
+        PENDING = "pending", _("Pending")
+        BLOCKED = "blocked", _("Needs a person")
+        QUEUED = "queued", _("Queued to send")
+        PROCESSING = "processing", _("Sending")
+        RETRYING = "retrying", _("Retry scheduled")
+        DRAFT = "draft", _("Draft")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Not eligible")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="documents")
     account = models.ForeignKey(
@@ -146,10 +147,10 @@ class SyncAttempt(models.Model):
     """One line of a document's timeline: an outside call or a decision, secrets redacted."""
 
     class Outcome(models.TextChoices):
-        OK = "ok", "OK"
-        INFO = "info", "Info"
-        RETRYABLE = "retryable", "Will retry"
-        ERROR = "error", "Error"
+        OK = "ok", _("OK")
+        INFO = "info", _("Info")
+        RETRYABLE = "retryable", _("Will retry")
+        ERROR = "error", _("Error")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="attempts")
@@ -182,15 +183,15 @@ class SyncRun(models.Model):
     """A batch with progress: a scheduled pass, a manual date-range sync, a bulk retry."""
 
     class Kind(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled sync"
-        MANUAL = "manual", "Manual sync"
-        RETRY = "retry", "Bulk retry"
+        SCHEDULED = "scheduled", _("Scheduled sync")
+        MANUAL = "manual", _("Manual sync")
+        RETRY = "retry", _("Bulk retry")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=10, choices=Kind.choices)
