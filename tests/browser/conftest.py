@@ -58,14 +58,15 @@ def page(page, request, output_dir):
 
 @pytest.fixture
 def sign_in(page, live_server):
-    """Sign in through the real form; returns the base URL."""
+    """Sign in through the real form (on the live server, or on `base`); returns the base URL."""
 
-    def go(email, password="pw"):
-        page.goto(f"{live_server.url}/accounts/login/")
+    def go(email, password="pw", base=None):
+        base = base or live_server.url
+        page.goto(f"{base}/accounts/login/")
         page.fill("#id_username", email)
         page.fill("#id_password", password)
         with page.expect_navigation():
             page.click("form.login button[type=submit]")
-        return live_server.url
+        return base
 
     return go
