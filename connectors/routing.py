@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from .models import Connection, RoutingRule, TargetAccount
+from .text import untranslated
 
 # facts: what the source says about one document, per routing dimension, e.g.
 # {"location": ["1002"], "source": ["shopee"], "carrier": ["GHN", "ghn_express"]}
@@ -34,7 +35,7 @@ def route(connection: Connection, facts: Facts, rules=None) -> RouteDecision:
     for rule in rules:
         if not rule.enabled:
             continue
-        dim_label = RoutingRule.Dimension(rule.dimension).label
+        dim_label = untranslated(RoutingRule.Dimension(rule.dimension).label)
         values = {_norm(v) for v in facts.get(rule.dimension) or []}
         if _norm(rule.value) in values:
             return RouteDecision(

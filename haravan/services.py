@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from connectors.http import ApiError
 from connectors.models import BuyerProfile, CatalogItem, Connection, LicenseError, Membership, Tenant
 from connectors.routing import route
+from connectors.text import untranslated
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import Outcome, State, log_attempt, set_state, upsert_document
@@ -211,7 +212,8 @@ def manual_sync(run_id: int) -> int:
 
 
 def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
-    trigger = f"{run.get_kind_display().lower()} #{run.pk}"
+    name = untranslated(SyncRun.Kind(run.kind).label)
+    trigger = f"{name.lower()} #{run.pk}"
     changed = 0
     try:
         connection.check_license()
@@ -234,7 +236,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
                 connection=connection,
                 action="sync",
                 outcome=Outcome.OK if not run.failed else Outcome.ERROR,
-                message=f"{run.get_kind_display()} #{run.pk}: {run.processed} orders read, "
+                message=f"{name} #{run.pk}: {run.processed} orders read, "
                 f"{changed} new or changed, {run.failed} failed.",
                 exchange=client.last_exchange,
             )
@@ -245,7 +247,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
             connection=connection,
             action="sync",
             outcome=Outcome.ERROR,
-            message=f"{run.get_kind_display()} #{run.pk} stopped: {exc}",
+            message=f"{name} #{run.pk} stopped: {exc}",
             exchange=getattr(exc, "exchange", None),
         )
     run.total = max(run.total, run.processed)

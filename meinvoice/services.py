@@ -556,6 +556,7 @@ def _issued(pairs, client, *, note: str = "") -> None:
             }
         )
         doc.state, doc.last_error, doc.next_retry_at, doc.updated_at = State.DONE, "", None, now
+        doc.done_at = now
         message = (
             f"Invoice {doc.result['inv_series']}-{doc.result['inv_no']} issued for order {doc.source_label}, "
             f"lookup code {doc.result['transaction_id']}" + (f" ({note})" if note else "") + "."
@@ -575,7 +576,7 @@ def _issued(pairs, client, *, note: str = "") -> None:
     with transaction.atomic():
         docs = [doc for doc, _ in pairs]
         SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
-            state=State.DONE, last_error="", next_retry_at=None, updated_at=now
+            state=State.DONE, last_error="", next_retry_at=None, updated_at=now, done_at=now
         )
         SyncDocument.objects.bulk_update(docs, ["result"])
         SyncAttempt.objects.bulk_create(rows)

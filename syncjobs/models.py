@@ -102,6 +102,8 @@ class SyncDocument(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_retry_at = models.DateTimeField(null=True, blank=True)
+    # When the target issued it: later status refreshes move updated_at, never this.
+    done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

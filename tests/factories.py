@@ -91,3 +91,15 @@ def order(order_id=None, **fields) -> dict:
     }
     base.update(fields)
     return base
+
+
+def signed_in(user, *, language="en"):
+    """A test client signed in as `user`, reading `language` (pages default to Vietnamese; most tests
+    check the English words)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    return client

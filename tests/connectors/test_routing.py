@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -30,6 +31,14 @@ def test_first_matching_rule_by_priority_wins(conn):
     assert mst(decision) == "0101243150-001"
     assert "Sales channel (source_name) = shopee" in decision.explanation
     assert "MST 0101243150-001" in decision.explanation
+
+
+def test_the_stored_explanation_is_in_one_language_whatever_the_reader_chose(conn):
+    order = factories.order(source_name="web", location_id=1002)
+    with translation.override("vi"):  # a retry clicked on a Vietnamese page
+        decision = route(conn, routing_facts(order))
+        assert str(D.LOCATION.label) != "Branch / location"  # the page itself does speak Vietnamese
+    assert "Branch / location = 1002" in decision.explanation
 
 
 def test_second_rule_when_first_does_not_match(conn):

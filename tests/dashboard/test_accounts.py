@@ -3,9 +3,7 @@ meInvoice simulator (mounted in-process through `responses`), default and remova
 
 import pytest
 import responses
-from django.conf import settings as django_settings
 from django.db import connection as db
-from django.test import Client
 from django.utils import timezone
 
 from connectors.models import Membership, TargetAccount
@@ -43,10 +41,7 @@ def conn(tenant):
 
 def signed_in(tenant, role=Membership.Role.OWNER):
     """Signed in, reading English (pages default to Vietnamese; the words checked here are English)."""
-    client = Client()
-    client.force_login(factories.user(tenant, role=role))
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
+    return factories.signed_in(factories.user(tenant, role=role))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import json
 import re
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -20,9 +19,7 @@ Role = Membership.Role
 
 
 def signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
+    return factories.signed_in(user)
 
 
 def section(html: str, element_id: str) -> str:

@@ -6,7 +6,6 @@ import io
 
 import pytest
 import responses
-from django.test import Client
 from django.utils import timezone
 
 from connectors.models import Connection, Membership, TargetAccount
@@ -40,10 +39,8 @@ def make_doc(conn, account, n, *, state="done", updated_at=None, kind="invoice",
     return doc
 
 
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+def signed_in(user):
+    return factories.signed_in(user)
 
 
 def walk(client, url, params=None):

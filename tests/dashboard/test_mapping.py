@@ -6,8 +6,6 @@ import json
 import pytest
 import requests
 import responses
-from django.conf import settings as django_settings
-from django.test import Client
 
 from connectors.models import Membership, RoutingRule
 from connectors.routing import route
@@ -53,10 +51,7 @@ def conn(tenant):
 
 def signed_in(tenant, role=Membership.Role.OWNER):
     """Signed in, reading English (pages default to Vietnamese; the words checked here are English)."""
-    client = Client()
-    client.force_login(factories.user(tenant, role=role))
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
+    return factories.signed_in(factories.user(tenant, role=role))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import re
 
 import pytest
 from django.db import connection as db_connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -18,9 +17,7 @@ State = SyncDocument.State
 
 
 def signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
+    return factories.signed_in(user)
 
 
 def document(conn, mst, state, *, ago=dt.timedelta(0), label=None, error=""):
@@ -36,7 +33,10 @@ def document(conn, mst, state, *, ago=dt.timedelta(0), label=None, error=""):
         state=state,
         last_error=error,
     )
-    SyncDocument.objects.filter(pk=doc.pk).update(updated_at=timezone.now() - ago)
+    when = timezone.now() - ago
+    SyncDocument.objects.filter(pk=doc.pk).update(
+        updated_at=when, done_at=when if state == State.DONE else None
+    )
     return doc
 
 
@@ -112,6 +112,15 @@ def test_counts_per_account_for_today_and_the_last_7_days(merchant):
     assert "[MST 0101243150]" in html and "[MST 0100109106]" in html
 
 
+def test_an_invoice_counts_on_the_day_it_was_issued_not_when_its_status_was_refreshed(merchant):
+    conn = merchant["conn"]
+    doc = document(conn, MST_A, State.DONE, ago=dt.timedelta(days=9))
+    SyncDocument.objects.filter(pk=doc.pk).update(updated_at=timezone.now())  # the tax status came today
+    html = signed_in(merchant["owner"]).get("/").content.decode()
+    row = counts(html, conn.accounts.get(external_id=MST_A).pk)
+    assert (row["today-issued"], row["week-issued"]) == (0, 0)
+
+
 def test_the_chart_has_one_bar_group_per_day_with_tooltips(merchant):
     conn = merchant["conn"]
     document(conn, MST_A, State.DONE)
@@ -142,8 +151,9 @@ def test_days_are_the_shops_days_not_utc_days(merchant):
     midnight = dt.datetime.combine(today, dt.time.min, tzinfo=timezone.get_current_timezone())
     after = document(conn, MST_A, State.DONE)
     before = document(conn, MST_A, State.DONE)
-    SyncDocument.objects.filter(pk=after.pk).update(updated_at=midnight + dt.timedelta(minutes=1))
-    SyncDocument.objects.filter(pk=before.pk).update(updated_at=midnight - dt.timedelta(minutes=1))
+    minute = dt.timedelta(minutes=1)
+    for doc, when in ((after, midnight + minute), (before, midnight - minute)):
+        SyncDocument.objects.filter(pk=doc.pk).update(updated_at=when, done_at=when)
     assert (midnight + dt.timedelta(minutes=1)).astimezone(dt.UTC).date() == (
         (midnight - dt.timedelta(minutes=1)).astimezone(dt.UTC).date()
     )
@@ -219,7 +229,7 @@ def test_the_overview_uses_a_fixed_number_of_queries(merchant):
         )
         for n in range(10):
             document(more, MST_B if n % 2 else None, State.FAILED, ago=dt.timedelta(days=n))
-    assert queries() == few <= 12  # session, user, memberships, the banner's count and 8 for the page
+    assert queries() == few <= 13  # session, user, memberships, the banner's count and 9 for the page
 
 
 def test_switching_tenant_only_to_ones_the_user_belongs_to(merchant):

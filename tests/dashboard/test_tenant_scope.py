@@ -25,9 +25,7 @@ def two_tenants(db):
 
 
 def signed_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
+    return factories.signed_in(user)
 
 
 def test_own_objects_are_visible(two_tenants):
