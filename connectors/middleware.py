@@ -1,7 +1,10 @@
 """Resolves the signed-in user's current tenant once per request."""
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 from .models import Membership
 
@@ -62,3 +65,25 @@ def scoped(request, model):
 
 def scoped_object_or_404(request, model, **lookup):
     return get_object_or_404(scoped(request, model), **lookup)
+
+
+class ChosenLanguageMiddleware:
+    """Vietnamese unless the person picked another language with the switcher (Django's language cookie).
+
+    Replaces LocaleMiddleware on purpose: a browser's Accept-Language is not a choice, and many Vietnamese
+    accountants run browsers set to English.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        code = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if code not in dict(settings.LANGUAGES):
+            code = settings.LANGUAGE_CODE
+        translation.activate(code)
+        request.LANGUAGE_CODE = code
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", code)
+        patch_vary_headers(response, ("Cookie",))
+        return response

@@ -32,6 +32,7 @@ def test_pages_are_vietnamese_by_default_and_english_on_request(db):
     client = Client()
     client.force_login(user)
     assert "Tổng quan" in client.get("/").content.decode()
+    assert "Tổng quan" in client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en").content.decode()  # not a choice
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert ">Overview<" in client.get("/").content.decode()
     with translation.override("vi"):
