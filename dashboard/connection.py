@@ -6,11 +6,12 @@ connection is a 404.
 """
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -175,6 +176,8 @@ class ScheduleForm(forms.Form):
 
 
 class ManualSyncForm(forms.Form):
+    # One per rendered form: a second submission of the same form finds the run the first one started.
+    request_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     date_from = forms.DateField(
         label=gettext_lazy("Orders created from"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -356,13 +359,23 @@ def start_sync(request, pk):
             % {"family": status.family_label},
         )
         return _page(request, connection, sync_form=form)
+    token = form.cleaned_data["request_token"]
+    existing = scoped(request, SyncRun).filter(request_token=token).first()
+    if existing is not None:
+        messages.info(request, _("This manual sync was already started: here is how far it got."))
+        return redirect(f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{existing.pk}")
     try:
-        run = start(
-            connection,
-            date_from=form.cleaned_data["date_from"],
-            date_to=form.cleaned_data["date_to"],
-            user=request.user,
-        )
+        with transaction.atomic():
+            run = start(
+                connection,
+                date_from=form.cleaned_data["date_from"],
+                date_to=form.cleaned_data["date_to"],
+                user=request.user,
+                request_token=token,
+            )
+    except IntegrityError:  # the same form posted twice at once: the other request started it
+        run = SyncRun.objects.get(request_token=token, connection=connection)
+        return redirect(f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{run.pk}")
     except ValueError as exc:  # the service's own check of the range
         form.add_error(None, str(exc))
         return _page(request, connection, sync_form=form)

@@ -182,8 +182,11 @@ def scheduled_sync(connection_id: int, now: dt.datetime | None = None) -> int:
     return count
 
 
-def start_manual_sync(connection: Connection, *, date_from: dt.date, date_to: dt.date, user=None) -> SyncRun:
-    """A person asks for every order created in a date range (inclusive, shop time)."""
+def start_manual_sync(
+    connection: Connection, *, date_from: dt.date, date_to: dt.date, user=None, request_token=None
+) -> SyncRun:
+    """A person asks for every order created in a date range (inclusive, shop time). `request_token` (unique
+    per run) makes a repeated submission of one form an IntegrityError instead of a second run."""
     if date_to < date_from:
         raise ValueError("The end date is before the start date.")
     tz = timezone.get_current_timezone()
@@ -193,6 +196,7 @@ def start_manual_sync(connection: Connection, *, date_from: dt.date, date_to: dt
         connection=connection,
         kind=SyncRun.Kind.MANUAL,
         created_by=user,
+        request_token=request_token,
         params={"created_at_min": start.isoformat(), "created_at_max": end.isoformat()},
     )
     from .tasks import manual_sync

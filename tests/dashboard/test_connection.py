@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import re
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -16,6 +17,11 @@ from syncjobs.models import SyncRun
 from tests import factories
 
 Role = Membership.Role
+
+
+def sync_form(date_from, date_to, *, token=None) -> dict:
+    """The manual sync form as the page renders it: its one-time token included."""
+    return {"date_from": date_from, "date_to": date_to, "request_token": token or str(uuid.uuid4())}
 
 
 def signed_in(user):
@@ -219,7 +225,7 @@ def test_manual_sync_creates_a_run_enqueues_it_and_shows_its_progress(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         resp = client.post(
             f"{setup['url']}sync/",
-            {"date_from": (today - dt.timedelta(days=3)).isoformat(), "date_to": today.isoformat()},
+            sync_form((today - dt.timedelta(days=3)).isoformat(), today.isoformat()),
         )
     run = SyncRun.objects.get(connection=conn)
     assert resp.status_code == 302 and resp["Location"] == f"{setup['url']}#run-{run.pk}"
@@ -235,11 +241,20 @@ def test_manual_sync_creates_a_run_enqueues_it_and_shows_its_progress(
     assert f"Manual sync #{run.pk} started" in " ".join(messages_of(resp))
 
 
+def test_the_same_sync_form_posted_twice_starts_one_run(setup, django_capture_on_commit_callbacks):
+    client, today = signed_in(setup["owner"]), timezone.localdate().isoformat()
+    token = re.search(r'name="request_token" value="([0-9a-f-]+)"', client.get(setup["url"]).content.decode())
+    form = sync_form(today, today, token=token.group(1))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        first = client.post(f"{setup['url']}sync/", form)
+        second = client.post(f"{setup['url']}sync/", form)
+    run = SyncRun.objects.get(connection=setup["conn"])
+    assert first["Location"] == second["Location"] == f"{setup['url']}#run-{run.pk}" and len(callbacks) == 1
+
+
 def test_an_end_before_the_start_is_refused_with_a_message(setup, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        resp = signed_in(setup["owner"]).post(
-            f"{setup['url']}sync/", {"date_from": "2026-11-20", "date_to": "2026-11-18"}
-        )
+        resp = signed_in(setup["owner"]).post(f"{setup['url']}sync/", sync_form("2026-11-20", "2026-11-18"))
     assert resp.status_code == 200 and not SyncRun.objects.exists() and not callbacks
     assert "The end date (2026-11-18) is before the start date (2026-11-20)" in section(
         resp.content.decode(), "manual-sync"
@@ -248,7 +263,7 @@ def test_an_end_before_the_start_is_refused_with_a_message(setup, django_capture
 
 def test_a_viewer_cannot_start_a_manual_sync(setup):
     today = timezone.localdate().isoformat()
-    resp = signed_in(setup["viewer"]).post(f"{setup['url']}sync/", {"date_from": today, "date_to": today})
+    resp = signed_in(setup["viewer"]).post(f"{setup['url']}sync/", sync_form(today, today))
     assert resp.status_code == 403 and not SyncRun.objects.exists()
     assert 'id="manual-sync"' not in page(setup, "viewer")
 
@@ -256,7 +271,7 @@ def test_a_viewer_cannot_start_a_manual_sync(setup):
 def test_manual_sync_waits_for_a_licence(setup):
     License.objects.filter(tenant=setup["tenant"]).delete()
     today = timezone.localdate().isoformat()
-    resp = signed_in(setup["owner"]).post(f"{setup['url']}sync/", {"date_from": today, "date_to": today})
+    resp = signed_in(setup["owner"]).post(f"{setup['url']}sync/", sync_form(today, today))
     assert resp.status_code == 200 and not SyncRun.objects.exists()
     assert "licence is missing or expired" in section(resp.content.decode(), "manual-sync")
 
