@@ -266,6 +266,20 @@ def account_default(request, pk, account_pk):
     return _back(request, connection)
 
 
+def _call_target(account, what: str, call, missing_message: str):
+    """(True, what `call(account)` returned) or (False, why not, in words): missing credentials are said
+    before anything is sent, and a failed outside call never shows a stack trace."""
+    missing = _missing_credentials(account)
+    if missing:
+        return False, missing_message % {"tag": account.tag, "missing": ", ".join(missing)}
+    try:
+        return True, call(account)
+    except Exception as exc:
+        if not isinstance(exc, ApiError):
+            log.exception("%s of %s failed", what, account.tag)
+        return False, failure_message(account, what, exc)
+
+
 @role_required(ACCOUNTANT)
 @require_POST
 def account_test(request, pk, account_pk):
@@ -275,28 +289,20 @@ def account_test(request, pk, account_pk):
     kind = connection.kind
     if kind.test_connection is None:
         raise Http404(_("%(target)s accounts cannot be tested from here.") % {"target": kind.label})
-    missing = _missing_credentials(account)
-    if missing:
-        ok, message = (
-            False,
-            _("%(tag)s has no %(missing)s yet: add it under Edit, then test again.")
-            % {"tag": account.tag, "missing": ", ".join(missing)},
-        )
-    else:
-        try:
-            ok, message = kind.test_connection(account)
-        except Exception as exc:  # an outside call: the page says what failed, never a stack trace
-            if not isinstance(exc, ApiError):
-                log.exception("Test connection of %s failed", account.tag)
-            ok, message = False, failure_message(account, _("Test connection"), exc)
-        else:
-            if not ok:
-                message = _(
-                    "%(tag)s: %(detail)s. Check the credentials in %(target)s, correct them here under Edit "
-                    "if needed, then test again."
-                ) % {"tag": account.tag, "detail": str(message).rstrip(". "), "target": kind.label}
-            elif account.tag not in message:
-                message = f"{account.tag} {message}"
+    called, answer = _call_target(
+        account,
+        _("Test connection"),
+        kind.test_connection,
+        _("%(tag)s has no %(missing)s yet: add it under Edit, then test again."),
+    )
+    ok, message = answer if called else (False, answer)
+    if called and not ok:
+        message = _(
+            "%(tag)s: %(detail)s. Check the credentials in %(target)s, correct them here under Edit "
+            "if needed, then test again."
+        ) % {"tag": account.tag, "detail": str(message).rstrip(". "), "target": kind.label}
+    elif ok and account.tag not in message:
+        message = f"{account.tag} {message}"
     result = {"ok": ok, "message": message, "account": account}
     if request.htmx:
         return render(request, "dashboard/_account_test_result.html", result)
@@ -312,33 +318,20 @@ def account_sync_templates(request, pk, account_pk):
     kind = connection.kind
     if kind.sync_templates is None:
         raise Http404(_("%(target)s has no templates to sync.") % {"target": kind.label})
-    missing = _missing_credentials(account)
-    if missing:
-        ok, notice = (
-            False,
-            _("%(tag)s has no %(missing)s yet: add it under Edit, then sync the templates.")
-            % {"tag": account.tag, "missing": ", ".join(missing)},
-        )
-    else:
-        try:
-            templates = kind.sync_templates(account)
-        except Exception as exc:  # an outside call: said in words, never a stack trace
-            if not isinstance(exc, ApiError):
-                log.exception("Template sync of %s failed", account.tag)
-            ok, notice = False, failure_message(account, _("Syncing the templates"), exc)
-        else:
-            account.refresh_from_db()
-            names = ", ".join(str(t) for t in templates) or _("none")
-            series = (account.settings or {}).get("series") or _("none chosen yet")
-            ok, notice = (
-                True,
-                _("Templates synced for %(tag)s: %(names)s. Series in use: %(series)s.")
-                % {
-                    "tag": account.tag,
-                    "names": names,
-                    "series": series,
-                },
-            )
+    ok, answer = _call_target(
+        account,
+        _("Syncing the templates"),
+        kind.sync_templates,
+        _("%(tag)s has no %(missing)s yet: add it under Edit, then sync the templates."),
+    )
+    if not ok:
+        return _row_answer(request, connection, account, answer, ok)
+    account.refresh_from_db()
+    notice = _("Templates synced for %(tag)s: %(names)s. Series in use: %(series)s.") % {
+        "tag": account.tag,
+        "names": ", ".join(str(t) for t in answer) or _("none"),
+        "series": (account.settings or {}).get("series") or _("none chosen yet"),
+    }
     return _row_answer(request, connection, account, notice, ok)
 
 

@@ -42,3 +42,24 @@ def output_dir(request):
     path = os.path.join(settings.BASE_DIR, "test-output", request.node.name)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def mounted_sandbox(settings):
+    """Every simulator answering this process's `requests` calls in-process (no port, no thread), with the
+    Haravan and meInvoice clients pointed at it. Yields the sandbox app (its simulators hold the state)."""
+    import responses
+
+    from sandbox.server import default_app
+    from sandbox.testing import mount
+
+    base = "http://127.0.0.1:8100"
+    settings.HARAVAN_API_URL = f"{base}/haravan"
+    settings.MEINVOICE_API_URL = f"{base}/meinvoice/api/integration"
+    settings.HARAVAN_RATE_CAPACITY = 1000
+    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mount(mock, app, base)
+        yield app
+    for sim in app.mounts.values():
+        sim.close()

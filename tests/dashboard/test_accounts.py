@@ -2,31 +2,20 @@
 meInvoice simulator (mounted in-process through `responses`), default and removal rules, roles, tenants."""
 
 import pytest
-import responses
 from django.db import connection as db
 from django.utils import timezone
 
 from connectors.models import Membership, TargetAccount
-from sandbox.server import default_app
-from sandbox.testing import mount
 from syncjobs.models import SyncDocument
 from tests import factories
 
-BASE = "http://127.0.0.1:8100"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 YY = f"{timezone.localdate().year % 100:02d}"
 
 
 @pytest.fixture
-def sandbox(settings):
-    settings.MEINVOICE_API_URL = f"{BASE}/meinvoice/api/integration"
-    settings.HARAVAN_API_URL = f"{BASE}/haravan"
-    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mount(mock, app, BASE)
-        yield app
-    for sim in app.mounts.values():
-        sim.close()
+def sandbox(mounted_sandbox):
+    return mounted_sandbox
 
 
 @pytest.fixture

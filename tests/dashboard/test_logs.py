@@ -5,16 +5,12 @@ import datetime as dt
 import io
 
 import pytest
-import responses
 from django.utils import timezone
 
 from connectors.models import Connection, Membership, TargetAccount
-from sandbox.server import default_app
-from sandbox.testing import mount
 from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
 
-BASE = "http://127.0.0.1:8100"  # where the settings point the meInvoice client (the sandbox in tests)
 MST_A, MST_B = "0101243150", "0312345673"
 NOW = timezone.now().replace(microsecond=0)
 
@@ -377,13 +373,8 @@ def test_accountant_publishes_a_draft(world):
 
 
 @pytest.fixture
-def sandbox(settings):
-    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mount(mock, app, BASE)
-        yield app
-    for sim in app.mounts.values():
-        sim.close()
+def sandbox(mounted_sandbox):
+    return mounted_sandbox
 
 
 def test_draft_view_redirects_to_the_targets_own_rendering(world, sandbox):

@@ -5,13 +5,10 @@ import json
 
 import pytest
 import requests
-import responses
 
 from connectors.models import Membership, RoutingRule
 from connectors.routing import route
 from haravan.convert import routing_facts
-from sandbox.server import default_app
-from sandbox.testing import mount
 from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
 
@@ -21,16 +18,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def sandbox(settings):
-    settings.HARAVAN_API_URL = f"{BASE}/haravan"
-    settings.MEINVOICE_API_URL = f"{BASE}/meinvoice/api/integration"
-    settings.HARAVAN_RATE_CAPACITY = 1000
-    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mount(mock, app, BASE)
-        yield app
-    for sim in app.mounts.values():
-        sim.close()
+def sandbox(mounted_sandbox):
+    return mounted_sandbox
 
 
 @pytest.fixture
