@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from connectors.models import Membership
 
@@ -18,8 +19,8 @@ ACCOUNTANT = (Membership.Role.OWNER, Membership.Role.ACCOUNTANT)
 ANYONE = tuple(Membership.Role)
 
 ROLE_WORDS = {
-    OWNER: "only the shop's owner can change settings",
-    ACCOUNTANT: "only an owner or an accountant can do this",
+    OWNER: gettext_noop("only the shop's owner can change settings"),
+    ACCOUNTANT: gettext_noop("only an owner or an accountant can do this"),
 }
 
 

@@ -28,6 +28,7 @@ from haravan.models import HaravanShop
 from syncjobs.models import SyncRun
 
 from .access import ACCOUNTANT, OWNER, can_configure, can_retry, role_required
+from .filters import EARLIEST_DAY
 
 LICENCE_WARN_DAYS = 14
 MIN_EVERY_MINUTES, MAX_EVERY_MINUTES = 5, 24 * 60
@@ -99,7 +100,7 @@ def family_of(connection: Connection) -> str:
 
 
 def schedule_wanted(connection: Connection) -> bool:
-    """The person's schedule switch (on unless switched off); the connection switch overrides it."""
+    """The person's own schedule switch (on unless switched off), whatever the connection switch says."""
     return bool((connection.settings.get(SCHEDULE_KEY) or {}).get("enabled", True))
 
 
@@ -131,7 +132,7 @@ def run_period(run: SyncRun) -> str:
     def local(key: str) -> dt.datetime | None:
         try:
             return timezone.localtime(dt.datetime.fromisoformat(run.params[key]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
 
     start, end = local("created_at_min"), local("created_at_max")
@@ -206,6 +207,12 @@ class ManualSyncForm(forms.Form):
                 )
                 % {"end": end.isoformat(), "start": start.isoformat()},
                 code="range",
+            )
+        if start and start < EARLIEST_DAY:
+            raise forms.ValidationError(
+                _("The start date %(start)s is before any shop's orders: choose a day from 2000 on.")
+                % {"start": start.isoformat()},
+                code="too_early",
             )
         if end and end > timezone.localdate():
             raise forms.ValidationError(

@@ -32,6 +32,7 @@ from syncjobs.models import SyncDocument, kind_family
 State = SyncDocument.State
 
 PAGE_SIZE = 50
+EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)  # no document is dated outside
 # What a person may ask to retry (the target kinds' retry functions check it again under a row lock).
 RETRYABLE_STATES = (State.FAILED, State.BLOCKED, State.RETRYING, State.SKIPPED)
 # Beyond this many partitions one sorted query is cheaper than many small ones.
@@ -164,6 +165,11 @@ class DocumentFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("updated_from"), cleaned.get("updated_to")
+        for name, day in (("updated_from", start), ("updated_to", end)):
+            if day and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(name, _("Choose a day between 2000 and 2099."))
+                cleaned.pop(name, None)
+                start, end = cleaned.get("updated_from"), cleaned.get("updated_to")
         if start and end and start > end:
             raise forms.ValidationError(_("The 'from' date is after the 'to' date: swap them."))
         return cleaned

@@ -527,7 +527,7 @@ class PreviewJsonForm(forms.Form):
         raw = self.cleaned_data.get("order_json") or ""
         try:
             order = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than any order
             raise forms.ValidationError(
                 _(
                     "This is not valid JSON (%(error)s). Paste the order exactly as Haravan gives it: "

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -102,7 +102,7 @@ def retry_list(request):
         request,
         context,
         page_template="dashboard/retry.html",
-        partial_template="dashboard/_retry_results.html",
+        partial_template="dashboard/_logs_retry_results.html",
         target="retry-results",
     )
 
@@ -120,7 +120,7 @@ def retry_confirm(request):
     if scope == "all":
         rows = list(matching.order_by()[: MAX_PER_RUN + 1])
     else:
-        wanted = {int(v) for v in request.POST.getlist("ids") if v.isdigit()}
+        wanted = {int(v) for v in request.POST.getlist("ids") if v.isascii() and v.isdigit() and len(v) < 19}
         rows = list(matching.filter(pk__in=wanted)) if wanted else []
     if not rows:
         messages.warning(
@@ -148,6 +148,9 @@ def retry_confirm(request):
             }
         )
     per_account.sort(key=lambda a: (-a["count"], a["tag"]))
+    per_tag = Counter()  # one MST may be an account on two connections: the run shows their sum
+    for a in per_account:
+        per_tag[a["tag"]] += a["count"]
     connections = sorted({conn for _pk, _account, conn in rows})
     pairs, words = form.query_pairs(), _describe(form)
     selection = signing.dumps(
@@ -157,7 +160,7 @@ def retry_confirm(request):
             "filter": pairs,
             "filter_words": words,
             "scope": scope,
-            "accounts": {a["tag"]: a["count"] for a in per_account},
+            "accounts": dict(per_tag),
             "connections": connections,
         },
         salt=_salt(request),
@@ -277,7 +280,7 @@ def retry_run(request, pk):
 def retry_run_resume(request, pk):
     """A run still waiting for a worker (the broker was away) is handed to a worker again."""
     run = scoped_object_or_404(request, SyncRun, pk=pk, kind=SyncRun.Kind.RETRY)
-    if run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+    if run.status == SyncRun.Status.QUEUED:  # a running run has its worker: a second one would redo chunks
         transaction.on_commit(lambda: enqueue(run.pk))
         messages.info(request, _("Sent to a worker again; the bar moves as soon as one picks it up."))
     return redirect("dashboard:retry_run", pk=run.pk)
@@ -301,7 +304,13 @@ def run_bulk_retry(run_id: int, *, chunk: int = CHUNK, budget_seconds: float = B
     Progress is saved after every chunk with a check that nobody else advanced the run meanwhile (a task
     delivered twice stops at its first chunk), so a run whose worker died is continued by the next
     delivery of its task. Retrying a document twice is harmless: the target kind checks under a row lock.
+    What it stores (the run's error and summary) is written in English, as every stored text is.
     """
+    with translation.override(None):
+        return _run_bulk_retry(run_id, chunk=chunk, budget_seconds=budget_seconds)
+
+
+def _run_bulk_retry(run_id: int, *, chunk: int, budget_seconds: float) -> int:
     run = SyncRun.objects.select_related("connection__tenant", "created_by").filter(pk=run_id).first()
     finished = (SyncRun.Status.DONE, SyncRun.Status.FAILED)
     if run is None or run.kind != SyncRun.Kind.RETRY or run.status in finished:

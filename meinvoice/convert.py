@@ -113,6 +113,9 @@ class Buyer:
 
 # --- small readers ----------------------------------------------------------------------------------
 
+# No amount or quantity has more digits than this (a quadrillion đồng): "1e100000000" is refused unexpanded.
+MAX_DIGITS = 15
+
 
 def _round(value: Decimal) -> int:
     return int(value.quantize(_ONE, rounding=ROUND_HALF_UP))
@@ -130,7 +133,7 @@ def _vnd(value: Any, what: str, *, required: bool = False) -> int:
         number = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ConversionError(f"{what}: {value!r} is not an amount") from exc
-    if not number.is_finite():
+    if not number.is_finite() or number.adjusted() > MAX_DIGITS:
         raise ConversionError(f"{what}: {value!r} is not an amount")
     if number != number.to_integral_value():
         raise ConversionError(f"{what}: {value} is not a whole number of đồng")
@@ -144,7 +147,12 @@ def _quantity(value: Any, what: str) -> int:
         number = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ConversionError(f"{what}: {value!r} is not a quantity") from exc
-    if not number.is_finite() or number != number.to_integral_value() or number < 0:
+    if (
+        not number.is_finite()
+        or number.adjusted() > MAX_DIGITS
+        or number != number.to_integral_value()
+        or number < 0
+    ):
         raise ConversionError(f"{what}: {value!r} is not a whole, non-negative quantity")
     return int(number)
 

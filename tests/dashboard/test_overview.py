@@ -180,7 +180,7 @@ def test_needs_person_lists_failures_per_account_with_their_error(merchant):
     assert f'href="/documents/{failed.pk}/"' in part and f'href="/documents/{blocked.pk}/"' in part
     assert "MISA refused the buyer&#x27;s tax code 0101: too short." in part
     account = conn.accounts.get(external_id=MST_A)
-    assert f'href="/retry/?state=failed&amp;account={account.pk}"' in part
+    assert f'href="/retry/?state=failed&amp;state=blocked&amp;account={account.pk}"' in part
     assert part.index("[MST 0101243150]") < part.index("#9001")  # grouped under its MST
 
     viewer = factories.user(merchant["tenant"], role=Membership.Role.VIEWER)

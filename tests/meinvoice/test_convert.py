@@ -1061,3 +1061,13 @@ def test_a_cancellation_reads_an_original_echoed_back_with_float_amounts():
     echoed["OriginalInvoiceDetail"][0]["VATAmount"] = 0.5
     with pytest.raises(ConversionError, match="VATAmount"):
         cancel(order, echoed)
+
+
+@pytest.mark.parametrize("field", ["total_price", "quantity"])
+@pytest.mark.parametrize("value", ["1e100000000", "9" * 40])
+def test_numbers_with_absurdly_many_digits_are_refused_unexpanded(field, value):
+    """A pasted order with "1e100000000" must not make the server build a hundred-million-digit number."""
+    order = make_order([line(1, 1000, 1)])
+    (order if field == "total_price" else order["line_items"][0])[field] = value
+    with pytest.raises(ConversionError, match=r"not an amount|not a whole, non-negative quantity"):
+        issue(order)
