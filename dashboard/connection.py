@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from haravan import schedules
 from haravan import services as haravan_services
 from haravan.models import HaravanShop
 from syncjobs.models import SyncRun
+from syncjobs.services import start_run_once
 
 from .access import ACCOUNTANT, OWNER, can_configure, can_retry, role_required
 from .filters import EARLIEST_DAY
@@ -367,25 +368,25 @@ def start_sync(request, pk):
         )
         return _page(request, connection, sync_form=form)
     token = form.cleaned_data["request_token"]
-    existing = scoped(request, SyncRun).filter(request_token=token).first()
-    if existing is not None:
-        messages.info(request, _("This manual sync was already started: here is how far it got."))
-        return redirect(f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{existing.pk}")
     try:
-        with transaction.atomic():
-            run = start(
+        run, started = start_run_once(
+            scoped(request, SyncRun),
+            token,
+            lambda: start(
                 connection,
                 date_from=form.cleaned_data["date_from"],
                 date_to=form.cleaned_data["date_to"],
                 user=request.user,
                 request_token=token,
-            )
-    except IntegrityError:  # the same form posted twice at once: the other request started it
-        run = SyncRun.objects.get(request_token=token, connection=connection)
-        return redirect(f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{run.pk}")
+            ),
+        )
     except ValueError as exc:  # the service's own check of the range
         form.add_error(None, str(exc))
         return _page(request, connection, sync_form=form)
+    run_url = f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{run.pk}"
+    if not started:
+        messages.info(request, _("This manual sync was already started: here is how far it got."))
+        return redirect(run_url)
     messages.success(
         request,
         _("Manual sync #%(run)s started for orders created %(start)s – %(end)s; its progress shows below.")
@@ -395,7 +396,7 @@ def start_sync(request, pk):
             "end": form.cleaned_data["date_to"].isoformat(),
         },
     )
-    return redirect(f"{reverse('dashboard:connection', kwargs={'pk': connection.pk})}#run-{run.pk}")
+    return redirect(run_url)
 
 
 urlpatterns = [

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -29,6 +29,7 @@ from connectors import registry
 from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection
 from syncjobs.models import SyncDocument, SyncRun
+from syncjobs.services import start_run_once
 
 from .access import ACCOUNTANT, role_required
 from .filters import RetryFilterForm
@@ -216,35 +217,34 @@ def retry_start(request):
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         messages.error(request, _("That confirmation could not be read: choose the documents again."))
         return redirect("dashboard:retry")
-    existing = scoped(request, SyncRun).filter(request_token=token).first()
-    if existing is not None:
-        messages.info(request, _("This bulk retry was already started: here is how far it got."))
-        return redirect("dashboard:retry_run", pk=existing.pk)
+    runs = scoped(request, SyncRun)
     connection = scoped(request, Connection).filter(pk__in=chosen["connections"]).order_by("pk").first()
-    if connection is None:
+    if connection is None and not runs.filter(request_token=token).exists():
         messages.error(request, _("Those documents' connection is gone: choose the documents again."))
         return redirect("dashboard:retry")
     ids = unpack_ids(chosen["ids"])
-    try:
-        with transaction.atomic():
-            run = SyncRun.objects.create(
-                connection=connection,
-                kind=SyncRun.Kind.RETRY,
-                total=len(ids),
-                created_by=request.user,
-                request_token=token,
-                params={
-                    "filter": _filter_dict(chosen["filter"]),
-                    "filter_words": chosen.get("filter_words") or [],
-                    "scope": chosen["scope"],
-                    "accounts": chosen["accounts"],
-                    "connections": chosen["connections"],
-                    "ids": ids,
-                },
-            )
-            transaction.on_commit(lambda: enqueue(run.pk))
-    except IntegrityError:  # the same form, submitted twice at once: the other request won
-        run = get_object_or_404(scoped(request, SyncRun), request_token=token)
+
+    def start():
+        run = SyncRun.objects.create(
+            connection=connection,
+            kind=SyncRun.Kind.RETRY,
+            total=len(ids),
+            created_by=request.user,
+            request_token=token,
+            params={
+                "filter": _filter_dict(chosen["filter"]),
+                "filter_words": chosen.get("filter_words") or [],
+                "scope": chosen["scope"],
+                "accounts": chosen["accounts"],
+                "connections": chosen["connections"],
+                "ids": ids,
+            },
+        )
+        transaction.on_commit(lambda: enqueue(run.pk))
+        return run
+
+    run, started = start_run_once(runs, token, start)
+    if not started:
         messages.info(request, _("This bulk retry was already started: here is how far it got."))
     else:
         messages.success(

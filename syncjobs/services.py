@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from connectors.redaction import redact
 
-from .models import SyncAttempt, SyncDocument
+from .models import SyncAttempt, SyncDocument, SyncRun
 
 Outcome = SyncAttempt.Outcome
 State = SyncDocument.State
@@ -148,3 +148,17 @@ def set_state(document: SyncDocument, state: str, *, error: str = "") -> None:
     document.state = state
     document.last_error = error
     document.save(update_fields=["state", "last_error", "updated_at"])
+
+
+def start_run_once(runs, token, start) -> tuple[SyncRun, bool]:
+    """(the run, started now?): the run `runs` already holds for this one-time form token, or the one
+    `start()` creates with it. The token's unique column makes a form posted twice, even at the same
+    moment, one run; `runs` is the caller's scope (a person's tenant), so another's token finds nothing."""
+    existing = runs.filter(request_token=token).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return start(), True
+    except IntegrityError:  # the same form in another request at the same moment: that one started it
+        return runs.get(request_token=token), False
