@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "connectors.middleware.tenant_context",
+                "dashboard.context.screen_context",
             ],
         },
     },

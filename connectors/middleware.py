@@ -36,24 +36,12 @@ class TenantMiddleware:
 
 
 def tenant_context(request):
-    """What every page shows: the tenant, the user's role and tenants, and failures that need a person."""
-    from syncjobs.models import SyncDocument
-
-    tenant = getattr(request, "tenant", None)
-    membership = getattr(request, "membership", None)
-    context = {"tenant": tenant, "membership": membership, "needs_person": 0, "memberships": []}
-    if tenant is None:
-        return context
-    role = membership.role
-    context.update(
-        can_configure=role == Membership.Role.OWNER,
-        can_retry=role in (Membership.Role.OWNER, Membership.Role.ACCOUNTANT),
-        memberships=request.memberships,
-        needs_person=SyncDocument.objects.for_tenant(tenant)
-        .filter(state__in=(SyncDocument.State.FAILED, SyncDocument.State.BLOCKED))
-        .count(),
-    )
-    return context
+    """What every page shows: the tenant, the user's role in it and the tenants they may switch to."""
+    return {
+        "tenant": getattr(request, "tenant", None),
+        "membership": getattr(request, "membership", None),
+        "memberships": getattr(request, "memberships", []),
+    }
 
 
 def scoped(request, model):

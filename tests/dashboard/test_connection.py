@@ -6,6 +6,8 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -292,6 +294,19 @@ def test_the_progress_fragment_shows_the_percent_and_stops_polling_when_done(set
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.DONE, processed=8)
     fragment = client.get(f"/runs/{run.pk}/progress/").content.decode()
     assert 'value="100"' in fragment and "hx-trigger" not in fragment
+
+
+def test_the_polled_fragment_does_not_count_what_needs_a_person(setup):
+    """The banner's count is for whole pages; a fragment asked for every second must not pay for it."""
+    run = SyncRun.objects.create(connection=setup["conn"], kind=SyncRun.Kind.MANUAL, status="running")
+    client = signed_in(setup["viewer"])
+    with CaptureQueriesContext(connection) as fragment:
+        client.get(f"/runs/{run.pk}/progress/")
+    with CaptureQueriesContext(connection) as whole_page:
+        client.get("/")
+    banner = [q["sql"] for q in whole_page.captured_queries if 'COUNT(*) AS "__count"' in q["sql"]]
+    assert len(banner) == 1 and "syncjobs_syncdocument" in banner[0]  # once, though base.html reads it twice
+    assert not any("syncjobs_syncdocument" in q["sql"] for q in fragment.captured_queries)
 
 
 def test_connection_page_stays_generic_over_target_kinds(setup):
