@@ -33,7 +33,6 @@ from .filters import EARLIEST_DAY
 
 LICENCE_WARN_DAYS = 14
 MIN_EVERY_MINUTES, MAX_EVERY_MINUTES = 5, 24 * 60
-SCHEDULE_KEY = "schedule"  # Connection.settings["schedule"] = {"enabled": bool}: the person's switch
 # How each source kind starts a manual date-range sync; a source without one shows no form.
 MANUAL_SYNC = {"haravan": haravan_services.start_manual_sync}
 
@@ -98,11 +97,6 @@ def family_of(connection: Connection) -> str:
 
 
 # --- schedule ----------------------------------------------------------------------------------------
-
-
-def schedule_wanted(connection: Connection) -> bool:
-    """The person's own schedule switch (on unless switched off), whatever the connection switch says."""
-    return bool((connection.settings.get(SCHEDULE_KEY) or {}).get("enabled", True))
 
 
 def periodic_task(connection: Connection) -> PeriodicTask | None:
@@ -242,7 +236,7 @@ def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form
         "licence": licence_of(request, connection),
         "task": task,
         "task_minutes": minutes_of(task),
-        "schedule_wanted": schedule_wanted(connection),
+        "schedule_wanted": schedules.owner_switch(connection),
         "accounts": connection.accounts.order_by("-is_default", "external_id"),
         "runs": [{"run": run, "period": run_period(run)} for run in runs],
         "can_configure": can_configure(request),
@@ -253,7 +247,7 @@ def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form
         or ScheduleForm(
             initial={
                 "every_minutes": minutes_of(task) or schedules.DEFAULT_EVERY_MINUTES,
-                "enabled": schedule_wanted(connection),
+                "enabled": schedules.owner_switch(connection),
             }
         ),
         "sync_form": sync_form
@@ -325,7 +319,8 @@ def set_schedule(request, pk):
         return _page(request, connection, schedule_form=form)
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection.pk)
-        connection.settings = {**connection.settings, SCHEDULE_KEY: {"enabled": form.cleaned_data["enabled"]}}
+        switch = {"enabled": form.cleaned_data["enabled"]}
+        connection.settings = {**connection.settings, schedules.SETTINGS_KEY: switch}
         connection.save(update_fields=["settings"])
         task = apply_schedule(connection, every_minutes=form.cleaned_data["every_minutes"])
     if task.enabled:

@@ -11,10 +11,17 @@ def task_name(connection) -> str:
     return f"Haravan orders → {connection.target_kind} (connection {connection.pk})"
 
 
+SETTINGS_KEY = "schedule"  # Connection.settings["schedule"] = {"enabled": bool}: the owner's own switch
+
+
+def owner_switch(connection) -> bool:
+    """The owner's schedule switch (on unless switched off), whatever the connection switch says."""
+    return bool(((connection.settings or {}).get(SETTINGS_KEY) or {}).get("enabled", True))
+
+
 def schedule_wanted(connection) -> bool:
     """Runs while the connection is on and its owner has not paused the schedule itself."""
-    person_switch = ((connection.settings or {}).get("schedule") or {}).get("enabled", True)
-    return bool(connection.enabled and person_switch)
+    return connection.enabled and owner_switch(connection)
 
 
 def ensure_schedule(connection, every_minutes: int | None = None) -> PeriodicTask:
