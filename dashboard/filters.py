@@ -33,8 +33,6 @@ State = SyncDocument.State
 
 PAGE_SIZE = 50
 EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)  # no document is dated outside
-# What a person may ask to retry (the target kinds' retry functions check it again under a row lock).
-RETRYABLE_STATES = (State.FAILED, State.BLOCKED, State.RETRYING, State.SKIPPED)
 # Beyond this many partitions one sorted query is cheaper than many small ones.
 MAX_PARTITIONS = 24
 # The columns a list row shows: the JSON snapshots stay in the database.

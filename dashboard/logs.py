@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 
 from connectors.http import ApiError
 from connectors.middleware import scoped, scoped_object_or_404
-from syncjobs.models import SyncAttempt, SyncDocument
+from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 
 from .access import ACCOUNTANT, can_retry, role_required
-from .filters import RETRYABLE_STATES, DocumentFilterForm
+from .filters import DocumentFilterForm
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def document_detail(request, pk):
         "source_url": source_link(request, document),
         "lookup_code": code,
         "lookup_url": lookup_url,
-        "can_retry_document": may_act and document.state in RETRYABLE_STATES and kind.retry is not None,
+        "can_retry_document": may_act and document.state in RETRYABLE_BY_PERSON and kind.retry is not None,
         "can_publish": may_act and document.state == State.DRAFT and kind.publish_drafts is not None,
         "can_view_draft": bool(
             document.payload
@@ -209,7 +209,7 @@ def document_retry(request, pk):
         messages.error(
             request, _("%(target)s documents cannot be retried from here.") % {"target": kind.label}
         )
-    elif document.state not in RETRYABLE_STATES:
+    elif document.state not in RETRYABLE_BY_PERSON:
         messages.warning(
             request,
             _("Order %(order)s on %(tag)s is %(state)s: there is nothing to retry.")

@@ -21,7 +21,7 @@ from connectors import registry
 from connectors.http import ApiError, PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
-from syncjobs.models import SyncAttempt, SyncDocument
+from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State, attempt_row, log_attempt
 
 from .client import MeInvoiceClient, Token
@@ -921,9 +921,6 @@ def lookup_link(document: SyncDocument) -> tuple[str, str] | None:
     if not code:
         return None
     return code, settings.MEINVOICE_LOOKUP_URL.format(code=quote(code))
-
-
-RETRYABLE_BY_PERSON = (State.FAILED, State.BLOCKED, State.RETRYING, State.SKIPPED)
 
 
 def retry(documents, *, user=None) -> int:

@@ -145,6 +145,15 @@ class SyncDocument(models.Model):
         return self.account.tag if self.account_id else f"[{self.connection.kind.tag_label} ?]"
 
 
+# What a person may ask to retry; each target kind's retry checks it again under a row lock.
+RETRYABLE_BY_PERSON = (
+    SyncDocument.State.FAILED,
+    SyncDocument.State.BLOCKED,
+    SyncDocument.State.RETRYING,
+    SyncDocument.State.SKIPPED,
+)
+
+
 class SyncAttempt(models.Model):
     """One line of a document's timeline: an outside call or a decision, secrets redacted."""
 
