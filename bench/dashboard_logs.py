@@ -65,6 +65,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.common import Interrupted, code_version, on_signal  # noqa: E402
 from tests.support.services import PostgresServer, ServiceUnavailable  # noqa: E402
 
 DB_NAME = "ledgerlink_bench_logs"
@@ -404,17 +405,6 @@ def measure(setup: dict, args) -> dict:
 # --- Report -----------------------------------------------------------------------------------------------
 
 
-def code_version() -> str:
-    git = ["git", "-C", str(REPO)]
-    commit = subprocess.run(
-        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    )
-    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                            text=True, check=False)  # fmt: skip
-    changed = [line[3:] for line in status.stdout.splitlines()]
-    return commit.stdout.strip() + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
-
-
 def report(figures: dict) -> str:
     setup = figures["setup"]
     lines = [
@@ -461,15 +451,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--explain", action="store_true", help="print the plans of the deep filtered page's list queries")
     add("--json", action="store_true", help="print the figures as JSON")
     return parser.parse_args(argv)
-
-
-class Interrupted(BaseException):
-    """Ctrl-C or `kill`: unwinds the exit stack, which stops PostgreSQL and removes its temp dir."""
-
-
-def on_signal(signum, frame):
-    signal.signal(signum, signal.SIG_IGN)
-    raise Interrupted(signal.Signals(signum).name)
 
 
 def run(args) -> dict:

@@ -68,6 +68,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import loadgen, orders  # noqa: E402 - needs the repo root on sys.path
+from bench.common import Interrupted, code_version, on_signal  # noqa: E402
 from tests.support.services import (  # noqa: E402
     PostgresServer,
     RedisServer,
@@ -503,18 +504,6 @@ def bookkeeping(rounds: list[tuple[Round, Round]], ledger: Ledger, requests: int
     }
 
 
-def code_version() -> str:
-    """The commit measured, and the tracked files changed in the working tree (other people edit too)."""
-    git = ["git", "-C", str(REPO)]
-    commit = subprocess.run(
-        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    )
-    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                            text=True, check=False)  # fmt: skip
-    changed = [line[3:] for line in status.stdout.splitlines()]
-    return commit.stdout.strip() + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
-
-
 def summarize(rounds: list[Round]) -> dict:
     """Throughput and cores of the median round (robust to a disturbed one); latencies of all rounds."""
     median = sorted(rounds, key=lambda r: r.rate)[(len(rounds) - 1) // 2]
@@ -649,15 +638,6 @@ def run(args: argparse.Namespace) -> dict:
         figures = measure(Bench(args, server, meter, pg.url(DB_NAME), queue))
         log("stopping gunicorn, Redis and PostgreSQL")
     return figures
-
-
-class Interrupted(BaseException):
-    """Ctrl-C or `kill`: unwinds the exit stack, which stops every process and removes every temp dir."""
-
-
-def on_signal(signum, frame):
-    signal.signal(signum, signal.SIG_IGN)  # one is enough; the cleanup must not be interrupted
-    raise Interrupted(signal.Signals(signum).name)
 
 
 def main(argv=None) -> int:
