@@ -12,9 +12,10 @@ class HaravanConfig(AppConfig):
         from syncjobs import intake
 
         from . import schedules, services
+        from .models import HaravanShop
 
         registry.register_source(registry.SourceKind(name="haravan", write_back=services.write_back))
-        intake.register_processor("haravan", "haravan.process_event")
+        intake.register_source("haravan", "haravan.process_event", HaravanShop.installed_tenant_sql)
         post_save.connect(schedules.on_connection_saved, sender=Connection, dispatch_uid="haravan_schedule")
         post_delete.connect(
             schedules.on_connection_deleted, sender=Connection, dispatch_uid="haravan_unschedule"

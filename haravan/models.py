@@ -38,17 +38,13 @@ class HaravanShop(models.Model):
         return self.uninstalled_at is None
 
     @classmethod
-    def tenant_of_installed(cls, org_id: str) -> int | None:
-        """The tenant of the shop with this org id while the app is installed, else None.
+    def installed_tenant_sql(cls) -> str:
+        """SQL giving the tenant of the installed shop whose org id is its one parameter (no row if none).
 
-        Asked on every webhook: plain SQL, because building the ORM query costs ten times running it.
+        The webhook intake runs it inside the statement that stores the event: one round trip per webhook.
         """
         table, quote = cls._meta.db_table, connection.ops.quote_name
-        sql = f"SELECT tenant_id FROM {quote(table)} WHERE org_id = %s AND uninstalled_at IS NULL"  # noqa: S608 - names from the model
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [org_id])
-            row = cursor.fetchone()
-        return row[0] if row else None
+        return f"SELECT tenant_id FROM {quote(table)} WHERE org_id = %s AND uninstalled_at IS NULL"  # noqa: S608 - names from the model
 
 
 class HaravanLocation(models.Model):

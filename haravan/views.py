@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from syncjobs import intake
 
 from . import services, signature
-from .models import HaravanShop
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +79,10 @@ def webhook(request):
         return _refuse(request, 400, f"Body is not valid JSON: {exc}", org_id=org_id, topic=topic, body=body)
     if not isinstance(payload, dict):
         return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)
-    tenant_id = HaravanShop.tenant_of_installed(org_id)
-    if tenant_id is None:
-        return _refuse(
-            request,
-            404,
-            f"Unknown shop: org id {org_id} is not connected (install the app for this shop first).",
-            org_id=org_id,
-            topic=topic,
-            body=body,
-        )
     try:
         accepted = intake.accept(
             source_kind="haravan",
             source_key=org_id,
-            tenant_id=tenant_id,
             topic=topic,
             body=body,
             headers=_kept_headers(request),
@@ -108,6 +96,15 @@ def webhook(request):
         )
         answer["Retry-After"] = "5"
         return answer
+    if accepted is None:
+        return _refuse(
+            request,
+            404,
+            f"Unknown shop: org id {org_id} is not connected (install the app for this shop first).",
+            org_id=org_id,
+            topic=topic,
+            body=body,
+        )
     return JsonResponse(
         {"status": "duplicate" if accepted.duplicate else "accepted", "event": accepted.event_id}
     )

@@ -1,11 +1,12 @@
 """Store first, then act: the generic half of every webhook and callback endpoint."""
 
+import collections
 import functools
 import hashlib
 import logging
-import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from celery import current_app
@@ -18,16 +19,21 @@ from .models import InboundEvent
 
 log = logging.getLogger(__name__)
 
-# source_kind → Celery task name that processes one stored event; source apps register in ready().
+# source_kind → Celery task name that processes stored events, and → a function giving the SQL that finds
+# the tenant owning a source key. Source apps register both in ready().
 _PROCESSORS: dict[str, str] = {}
+_TENANT_SQL: dict[str, Callable[[], str]] = {}
 
 # Headers worth keeping with a stored event (signatures are checked, not stored).
 KEPT_HEADERS = ("X-Haravan-Topic", "X-Haravan-Org-Id", "X-Haravan-Test", "Content-Type", "User-Agent")
 REJECTED_BODY_LIMIT = 2000
 
 
-def register_processor(source_kind: str, task_name: str) -> None:
+def register_source(source_kind: str, task_name: str, tenant_sql: Callable[[], str]) -> None:
+    """tenant_sql() returns a query with one parameter, the source key, selecting one column named
+    tenant_id: one row when a tenant owns that key, none otherwise."""
     _PROCESSORS[source_kind] = task_name
+    _TENANT_SQL[source_kind] = tenant_sql
 
 
 def dedupe_key(source_kind: str, source_key: str, topic: str, body: bytes) -> str:
@@ -45,15 +51,15 @@ class Accepted:
     duplicate: bool
 
 
-def accept(*, source_kind, source_key, tenant_id, topic, body: bytes, headers, remote_addr) -> Accepted:
-    """Store the raw event (once: a repeated delivery only bumps a counter), then enqueue after commit.
+def accept(*, source_kind, source_key, topic, body: bytes, headers, remote_addr) -> Accepted | None:
+    """Store the raw event for the tenant owning source_key (once: a repeated delivery only bumps a
+    counter), then enqueue after commit. None when no tenant owns source_key: nothing was stored.
 
     A database error means the event was not stored: the sender must then be told to deliver again.
     """
     row = {
         "source_kind": source_kind,
         "source_key": source_key,
-        "tenant": tenant_id,
         "topic": topic,
         "dedupe_key": dedupe_key(source_kind, source_key, topic, body),
         "body": body.decode("utf-8"),
@@ -64,9 +70,12 @@ def accept(*, source_kind, source_key, tenant_id, topic, body: bytes, headers, r
     }
     if connection.in_atomic_block:  # the caller's transaction decides; a savepoint keeps it usable on error
         with transaction.atomic():
-            event_id, deliveries = _upsert(row)
+            stored = _upsert(row)
     else:
-        event_id, deliveries = _upsert(row)  # one autocommitted statement: durable when it returns
+        stored = _upsert(row)  # one autocommitted statement: durable when it returns
+    if stored is None:
+        return None
+    event_id, deliveries = stored
     if deliveries > 1:
         return Accepted(event_id=event_id, duplicate=True)
     transaction.on_commit(lambda: enqueue_soon(event_id, source_kind))
@@ -82,18 +91,20 @@ _NEW_EVENT = {
 }
 
 
-def _upsert(row: dict) -> tuple[int, int]:
-    """Insert the event, or count one more delivery of the stored one: (event id, deliveries so far).
+def _upsert(row: dict) -> tuple[int, int] | None:
+    """Insert the event for the tenant owning its source key, or count one more delivery of the stored
+    one: (event id, deliveries so far), or None when no tenant owns the key.
 
-    One statement, one round trip, written out because this is the product's hottest path (the ORM spends
-    longer building the query than the database running it). PostgreSQL and SQLite both speak
-    INSERT … ON CONFLICT … RETURNING.
+    One statement, one round trip (the tenant lookup runs inside it), written out because this is the
+    product's hottest path: the ORM spends longer building the query than the database running it.
+    PostgreSQL and SQLite both speak INSERT … SELECT … ON CONFLICT … RETURNING.
     """
     db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a thread-local lookup on every use
     names = tuple(row)
     params = [_EVENT_FIELDS[name].get_db_prep_save(value, db) for name, value in row.items()]
+    params.append(row["source_key"])  # the tenant query's one parameter comes after the values
     with db.cursor() as cursor:
-        cursor.execute(_upsert_sql(db.vendor, names), params)
+        cursor.execute(_upsert_sql(db.vendor, row["source_kind"], names), params)
         return cursor.fetchone()
 
 
@@ -101,14 +112,16 @@ _EVENT_FIELDS = {field.name: field for field in InboundEvent._meta.concrete_fiel
 
 
 @functools.cache
-def _upsert_sql(vendor: str, names: tuple[str, ...]) -> str:
+def _upsert_sql(vendor: str, source_kind: str, names: tuple[str, ...]) -> str:
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name  # `vendor` is in the key: quoting differs by vendor
     table = quote(InboundEvent._meta.db_table)
-    columns = ", ".join(quote(_EVENT_FIELDS[name].column) for name in names)
+    columns = ", ".join(quote(_EVENT_FIELDS[name].column) for name in (*names, "tenant"))
     values = ", ".join(["%s"] * len(names))
-    # Only quoted model names and placeholders go into the text; every value travels as a parameter.
+    # Only quoted model names, the source app's query and placeholders go into the text; every value
+    # travels as a parameter. "WHERE 1 = 1" keeps SQLite from reading ON CONFLICT as a join's ON.
     return (
-        f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT {values}, owner.tenant_id FROM ({_TENANT_SQL[source_kind]()}) AS owner WHERE 1 = 1 "
         f"ON CONFLICT ({quote('dedupe_key')}) DO UPDATE SET deliveries = {table}.deliveries + 1 "
         "RETURNING id, deliveries"
     )
@@ -132,45 +145,53 @@ def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr,
 
 # The answer to Haravan must not wait for the broker: committed event ids go to one background thread
 # per process, which hands them over in batches (one task per batch: a burst of webhooks costs a few
-# publishes, not one each). After a broker failure the broker is left alone for a while (a refused
-# connection costs seconds of client retries). Whatever is not published stays pending in the database,
-# and the sweeper sends it later: nothing accepted is lost, even if this process dies.
+# publishes, not one each). A request only appends to a deque; the publisher is woken once per batch, not
+# once per event (waking a thread hands the GIL over and back, which costs more than the append). After a
+# broker failure the broker is left alone for a while (a refused connection costs seconds of client
+# retries). Whatever is not published stays pending in the database, and the sweeper sends it later:
+# nothing accepted is lost, even if this process dies.
 BROKER_PAUSE_SECONDS = 5.0
 PUBLISH_BATCH = 100
-_queue: queue.SimpleQueue = queue.SimpleQueue()
+PUBLISH_GATHER_SECONDS = 0.05  # a worker sees an event at most this much later; a burst costs one publish
+_waiting: collections.deque = collections.deque()
+_wake = threading.Event()
 _publisher: threading.Thread | None = None
 _publisher_lock = threading.Lock()
 _broker_down_until = 0.0
 
 
 def enqueue_soon(event_id: int, source_kind: str) -> None:
-    global _publisher
     if time.monotonic() < _broker_down_until:
         return
+    if _publisher is None or not _publisher.is_alive():  # started lazily: after a server forks
+        _start_publisher()
+    _waiting.append((event_id, source_kind))
+    if not _wake.is_set():  # the first event of a batch wakes the publisher; the rest ride along
+        _wake.set()
+
+
+def _start_publisher() -> None:
+    global _publisher
     with _publisher_lock:
-        if _publisher is None or not _publisher.is_alive():  # started lazily: after a server forks
+        if _publisher is None or not _publisher.is_alive():
             _publisher = threading.Thread(target=_publish_forever, name="intake-publish", daemon=True)
             _publisher.start()
-    _queue.put((event_id, source_kind))
-
-
-PUBLISH_GATHER_SECONDS = 0.01  # a worker sees an event at most this much later; a burst costs a few publishes
 
 
 def _publish_forever() -> None:
     while True:
-        batch = [_queue.get()]
-        deadline = time.monotonic() + PUBLISH_GATHER_SECONDS
-        while len(batch) < PUBLISH_BATCH:  # what arrives in the next few milliseconds goes along
-            try:
-                batch.append(_queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
+        _wake.wait()
+        time.sleep(PUBLISH_GATHER_SECONDS)  # what arrives in the next few milliseconds goes along
+        # Cleared before draining: an event appended after this line sets the flag again, and one
+        # appended before it is drained below. None is left behind until the next burst.
+        _wake.clear()
         by_kind: dict[str, list[int]] = {}
-        for event_id, source_kind in batch:
+        while _waiting:
+            event_id, source_kind = _waiting.popleft()
             by_kind.setdefault(source_kind, []).append(event_id)
         for source_kind, ids in by_kind.items():
-            enqueue(ids, source_kind)
+            for start in range(0, len(ids), PUBLISH_BATCH):
+                enqueue(ids[start : start + PUBLISH_BATCH], source_kind)
 
 
 def enqueue(event_ids: int | list[int], source_kind: str) -> bool:
