@@ -84,6 +84,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# The webhook intake PREPAREs its statement once per PostgreSQL connection; turn off behind a pgbouncer in
+# transaction mode, where one connection's statements may reach different server sessions.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the demo file: take the write lock up front and wait for it.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

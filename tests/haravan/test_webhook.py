@@ -36,6 +36,11 @@ def post(
     return client.post(URL, data=body, content_type="application/json; charset=utf-8", **headers)
 
 
+def is_event_insert(sql: str) -> bool:
+    """The statement storing a delivery: plain, or run from its prepared form on PostgreSQL."""
+    return sql.startswith(("INSERT INTO", "EXECUTE")) and ("syncjobs_inboundevent" in sql or "intake_" in sql)
+
+
 def body_of(order) -> bytes:
     return json.dumps(order, ensure_ascii=False).encode()
 
@@ -169,7 +174,7 @@ def test_a_database_failure_is_answered_503_so_haravan_delivers_again(shop):
     from django.db import OperationalError, connection
 
     def refuse_inserts(execute, sql, params, many, context):
-        if sql.startswith("INSERT INTO") and "syncjobs_inboundevent" in sql:
+        if is_event_insert(sql):
             raise OperationalError("could not write to the database: disk full")
         return execute(sql, params, many, context)
 
@@ -180,3 +185,35 @@ def test_a_database_failure_is_answered_503_so_haravan_delivers_again(shop):
     assert "not accepted" in resp.json()["error"] and "disk full" not in resp.json()["error"]
     assert not InboundEvent.objects.exists()
     assert post(Client(), body).json()["status"] == "accepted"  # the redelivery is stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_plans_the_storing_statement_once_per_connection(settings):
+    """PREPARE on a connection's first delivery, then EXECUTE only; a new connection prepares again."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    tenant = factories.tenant()
+    factories.connection(tenant, factories.shop(tenant, org_id="200000001"), accounts=("0101243150",))
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql.split(" ", 1)[0])
+        return execute(sql, params, many, context)
+
+    connection.close()  # start from a connection nothing was prepared on
+    with connection.execute_wrapper(record):
+        answers = [post(Client(), body_of(factories.order(4200 + n))).json() for n in range(3)]
+        assert seen.count("PREPARE") == 1 and seen.count("EXECUTE") == 3
+        connection.close()
+        answers.append(post(Client(), body_of(factories.order(4200))).json())  # a redelivery, new connection
+    assert seen.count("PREPARE") == 2 and seen.count("EXECUTE") == 4
+    assert [a["status"] for a in answers] == ["accepted"] * 3 + ["duplicate"]
+    assert InboundEvent.objects.get(pk=answers[0]["event"]).deliveries == 2
+
+    settings.DB_PREPARED_STATEMENTS = False  # behind a pgbouncer in transaction mode
+    seen.clear()
+    with connection.execute_wrapper(record):
+        assert post(Client(), body_of(factories.order(4210))).json()["status"] == "accepted"
+    assert "PREPARE" not in seen and "EXECUTE" not in seen and "INSERT" in seen
