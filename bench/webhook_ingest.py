@@ -27,9 +27,8 @@ How
     HTTP/1.1 connections alive for a WSGI app (sync closes after every answer; gevent is not installed) -
     2 workers x 4 threads by default: one process per core so the GIL does not cap the server at one
     core, and a few threads each so one thread's PostgreSQL round trips overlap another's Python work.
-    On this 2-core machine 2x2, 2x8, 3x4 and 4x4 measured within the noise of 2x4 (ratio 14-18 %), with
-    3-4 workers giving a higher webhook p99 (120-136 ms against 73-117 ms): more processes than cores
-    only add context switches.
+    On this 2-core machine 2x2, 2x3 and 2x8 measured within the noise of 2x4 (ratio 40-48 % each, run
+    to run), and 3x2 below it: more processes than cores only add context switches.
     Load (bench/loadgen.py): --clients keep-alive connections on one asyncio loop, every request built
     and signed before the clock starts (~40 us of CPU per request on an idle machine, still ~0.3 cores
     of the two during the bare phase: see "client" in the cores lines). A kept-alive connection stays
@@ -38,7 +37,10 @@ How
     the last busy worker tends to win, picks the worker for a new connection.
     After a warm-up of both endpoints come --rounds rounds of (bare, webhook). The machine is shared:
     a round during which other processes used >= 0.25 cores is measured again (up to --rounds times);
-    accepted/s is the median round, latencies are pooled over the kept rounds.
+    accepted/s is the median round, latencies are pooled over the kept rounds. Each round's own ratio is
+    listed too: on a shared virtual machine the speed drifts between runs (the bare view has measured
+    1,800-3,000/s), so the ratio of a round's two back-to-back phases is the steadier figure; use
+    --rounds 9 or more, and several runs, before reading a few points into a difference.
 
 Usage
     .venv/bin/python bench/webhook_ingest.py [--requests 4000] [--clients 16] [--rounds 3] [--json]
@@ -477,9 +479,13 @@ def measured_rounds(bench: Bench, bare: list[bytes], deliveries: orders.Deliveri
 
 def ratios(figures: dict) -> dict:
     bare, webhook = figures["bare"]["accepted_per_s"], figures["webhook"]
+    per_round = zip(
+        figures["bare"]["rounds_accepted_per_s"], webhook["rounds_with_publish_per_s"], strict=True
+    )
     return {
         "ratio": round(webhook["accepted_per_s"] / bare, 3),
         "ratio_with_publish": round(webhook["with_publish_per_s"] / bare, 3),
+        "rounds_ratio_with_publish": [round(hook / bare_rate, 3) for bare_rate, hook in per_round],
     }
 
 
@@ -517,6 +523,7 @@ def summarize(rounds: list[Round]) -> dict:
         "accepted_per_s": round(median.rate, 1),
         "rounds_accepted_per_s": [round(r.rate, 1) for r in rounds],
         "with_publish_per_s": round(sorted(r.sustained for r in rounds)[(len(rounds) - 1) // 2], 1),
+        "rounds_with_publish_per_s": [round(r.sustained, 1) for r in rounds],
         **{f"p{q}_ms": round(loadgen.percentile(latencies, q / 100), 2) for q in (50, 95, 99)},
         "max_ms": round(latencies[-1], 2) if latencies else None,
         "cores_busy": median.cores,
@@ -556,7 +563,9 @@ def report(figures: dict) -> str:
         *(cores_line(name, figures[name]["cores_busy"]) for name in ("bare", "webhook")),
         "",
         f"ratio webhook/bare accepted/s: {figures['ratio']:.0%} by answers, "
-        f"{figures['ratio_with_publish']:.0%} counting the time to publish the tasks the answers left behind",
+        f"{figures['ratio_with_publish']:.0%} counting the time to publish the tasks the answers left behind "
+        f"(each round's, publishing included: "
+        f"{' '.join(f'{r:.0%}' for r in figures['rounds_ratio_with_publish'])})",
         f"rows stored vs sent: {figures['rows_stored']} pending {TOPIC} rows for {every['accepted']} "
         f"accepted of {every['sent']} sent ({figures['lost']} lost{repeated}); "
         f"events handed to Celery: {figures['events_published']} in {figures['celery_messages']} task "
