@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -107,7 +107,7 @@ def _upsert(row: dict) -> tuple[int, int] | None:
     sql = _upsert_sql(db.vendor, row["source_kind"], names)
     with db.cursor() as cursor:
         if db.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
-            cursor.execute(*_prepared(db, cursor, sql, names, params))
+            _execute_prepared(db, cursor, sql, names, params)
         else:
             cursor.execute(sql, params)
         return cursor.fetchone()
@@ -117,14 +117,15 @@ def _upsert(row: dict) -> tuple[int, int] | None:
 _PREPARED_ON: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _prepared(db, cursor, sql: str, names: tuple[str, ...], params: list) -> tuple[str, list]:
-    """The EXECUTE of `sql` prepared on this connection, PREPAREing it first if need be.
+def _execute_prepared(db, cursor, sql: str, names: tuple[str, ...], params: list) -> None:
+    """Run `sql` as a statement prepared on this connection, PREPAREing it first if need be.
 
     PostgreSQL then parses and plans the statement once per connection instead of once per webhook:
     about a third of the database's time per event. A PREPARE outlives a rolled-back transaction, so
-    the names remembered here stay true for as long as the connection lives. (Behind a pgbouncer in
-    transaction mode, set DB_PREPARED_STATEMENTS=false: consecutive statements may meet different
-    server connections.)
+    the names remembered here stay true while the connection lives, unless someone DEALLOCATEs them:
+    that delivery fails (503, Haravan delivers again) and the next one prepares afresh. (Behind a
+    pgbouncer in transaction mode, set DB_PREPARED_STATEMENTS=false: one connection's statements may
+    reach different server sessions.)
     """
     name = _statement_name(sql)
     prepared = _PREPARED_ON.setdefault(db.connection, set())
@@ -134,7 +135,15 @@ def _prepared(db, cursor, sql: str, names: tuple[str, ...], params: list) -> tup
         numbered = first + "".join(f"${number}{text}" for number, text in enumerate(rest, start=1))
         cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {numbered}")
         prepared.add(name)
-    return f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params
+    try:
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == UNDEFINED_PREPARED_STATEMENT:
+            prepared.discard(name)
+        raise
+
+
+UNDEFINED_PREPARED_STATEMENT = "26000"  # PostgreSQL's SQLSTATE for EXECUTE of an unknown name
 
 
 @functools.cache
@@ -225,7 +234,8 @@ def _publish_forever() -> None:
             by_kind.setdefault(source_kind, []).append(event_id)
         for source_kind, ids in by_kind.items():
             for start in range(0, len(ids), PUBLISH_BATCH):
-                enqueue(ids[start : start + PUBLISH_BATCH], source_kind)
+                if not enqueue(ids[start : start + PUBLISH_BATCH], source_kind):
+                    break  # the broker is down: the rest stay pending in the database for the sweeper
 
 
 def enqueue(event_ids: int | list[int], source_kind: str) -> bool:

@@ -217,3 +217,24 @@ def test_postgresql_plans_the_storing_statement_once_per_connection(settings):
     with connection.execute_wrapper(record):
         assert post(Client(), body_of(factories.order(4210))).json()["status"] == "accepted"
     assert "PREPARE" not in seen and "EXECUTE" not in seen and "INSERT" in seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_deallocated_behind_our_back_fails_one_delivery_then_is_prepared_again():
+    """Someone ran DEALLOCATE ALL on the connection: that delivery is 503 (Haravan sends it again), and
+    the redelivery prepares the statement afresh instead of failing for the connection's whole life."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    tenant = factories.tenant()
+    factories.connection(tenant, factories.shop(tenant, org_id="200000001"), accounts=("0101243150",))
+    client = Client()
+    assert post(client, body_of(factories.order(4301))).json()["status"] == "accepted"
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    body = body_of(factories.order(4302))
+    refused = post(client, body)
+    assert refused.status_code == 503 and "Deliver it again" in refused.json()["error"]
+    assert post(client, body).json()["status"] == "accepted"
+    assert InboundEvent.objects.filter(status="pending").count() == 2
