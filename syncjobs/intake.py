@@ -228,14 +228,27 @@ def _publish_forever() -> None:
         # Cleared before draining: an event appended after this line sets the flag again, and one
         # appended before it is drained below. None is left behind until the next burst.
         _wake.clear()
-        by_kind: dict[str, list[int]] = {}
+        drained = []
         while _waiting:
-            event_id, source_kind = _waiting.popleft()
-            by_kind.setdefault(source_kind, []).append(event_id)
-        for source_kind, ids in by_kind.items():
-            for start in range(0, len(ids), PUBLISH_BATCH):
-                if not enqueue(ids[start : start + PUBLISH_BATCH], source_kind):
-                    break  # the broker is down: the rest stay pending in the database for the sweeper
+            drained.append(_waiting.popleft())
+        publish(drained)
+
+
+def publish(events: list[tuple[int, str]]) -> list[int]:
+    """Hand (event id, source kind) pairs to workers, up to PUBLISH_BATCH events of one kind per task.
+    Returns the ids handed over; after a failed publish the rest of that kind stay pending in the
+    database for the sweeper."""
+    by_kind: dict[str, list[int]] = {}
+    for event_id, source_kind in events:
+        by_kind.setdefault(source_kind, []).append(event_id)
+    sent = []
+    for source_kind, ids in by_kind.items():
+        for start in range(0, len(ids), PUBLISH_BATCH):
+            chunk = ids[start : start + PUBLISH_BATCH]
+            if not enqueue(chunk, source_kind):
+                break  # the broker is down: try again on the next sweep
+            sent.extend(chunk)
+    return sent
 
 
 def enqueue(event_ids: int | list[int], source_kind: str) -> bool:
@@ -260,17 +273,7 @@ def sweep(limit: int = 500) -> int:
         .order_by("received_at")
         .values_list("pk", "source_kind")[:limit]
     )
-    by_kind: dict[str, list[int]] = {}
-    for pk, source_kind in due:
-        if source_kind in _PROCESSORS:
-            by_kind.setdefault(source_kind, []).append(pk)
-    sent = []
-    for source_kind, ids in by_kind.items():
-        for start in range(0, len(ids), PUBLISH_BATCH):
-            chunk = ids[start : start + PUBLISH_BATCH]
-            if not enqueue(chunk, source_kind):
-                break  # the broker is still down: try again on the next sweep
-            sent.extend(chunk)
+    sent = publish([(pk, source_kind) for pk, source_kind in due if source_kind in _PROCESSORS])
     if sent:
         InboundEvent.objects.filter(pk__in=sent).update(enqueued_at=timezone.now())
     return len(sent)
