@@ -3,6 +3,8 @@ signal."""
 
 import signal
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,3 +30,23 @@ class Interrupted(BaseException):
 def on_signal(signum, frame):
     signal.signal(signum, signal.SIG_IGN)  # one is enough; the cleanup must not be interrupted
     raise Interrupted(signal.Signals(signum).name)
+
+
+def run_to_exit_code(
+    run: Callable, args, setup_errors: tuple[type[BaseException], ...]
+) -> tuple[dict | None, int]:
+    """(figures, 0) from run(args), or (None, exit code): 130 on Ctrl-C or kill, 2 when the setup failed.
+
+    Ctrl-C also reaches the servers a benchmark started (same process group): what is reported is the
+    signal, after the exit stack has stopped them.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    try:
+        return run(args), 0
+    except Interrupted as exc:
+        print(f"interrupted by {exc}", file=sys.stderr)
+        return None, 130
+    except setup_errors as exc:
+        print(f"bench setup failed: {exc}", file=sys.stderr)
+        return None, 2

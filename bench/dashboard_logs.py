@@ -51,7 +51,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -65,7 +64,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import Interrupted, code_version, on_signal  # noqa: E402
+from bench.common import code_version, run_to_exit_code  # noqa: E402
 from tests.support.services import PostgresServer, ServiceUnavailable  # noqa: E402
 
 DB_NAME = "ledgerlink_bench_logs"
@@ -479,18 +478,12 @@ def run(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
-    try:
-        figures = run(args)
-    except Interrupted as exc:
-        print(f"interrupted by {exc}", file=sys.stderr)
-        return 130
-    except (ServiceUnavailable, SetupError, psycopg2.Error, OSError, RuntimeError) as exc:
-        print(f"bench setup failed: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(figures, indent=2, default=str) if args.json else report(figures))
-    return 0
+    figures, exit_code = run_to_exit_code(
+        run, args, (ServiceUnavailable, SetupError, psycopg2.Error, OSError, RuntimeError)
+    )
+    if figures is not None:
+        print(json.dumps(figures, indent=2, default=str) if args.json else report(figures))
+    return exit_code
 
 
 if __name__ == "__main__":

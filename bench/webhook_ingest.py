@@ -70,7 +70,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import loadgen, orders  # noqa: E402 - needs the repo root on sys.path
-from bench.common import Interrupted, code_version, on_signal  # noqa: E402
+from bench.common import code_version, run_to_exit_code  # noqa: E402
 from tests.support.services import (  # noqa: E402
     PostgresServer,
     RedisServer,
@@ -650,20 +650,13 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv=None) -> int:
+    setup_errors = (ServiceUnavailable, SetupError, psycopg2.Error, redis.RedisError, OSError, RuntimeError)
     args = parse_args(argv)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
-    try:
-        figures = run(args)
-    except Interrupted as exc:  # Ctrl-C also reaches Redis (same process group): report the signal
-        print(f"interrupted by {exc}", file=sys.stderr)
-        return 130
-    except (ServiceUnavailable, SetupError, psycopg2.Error, redis.RedisError, OSError, RuntimeError) as exc:
-        print(f"bench setup failed: {exc}", file=sys.stderr)
-        return 2
-    figures["verdict"] = verdict(figures)
-    print(json.dumps(figures, indent=2) if args.json else report(figures))
-    return 0
+    figures, exit_code = run_to_exit_code(run, args, setup_errors)
+    if figures is not None:
+        figures["verdict"] = verdict(figures)
+        print(json.dumps(figures, indent=2) if args.json else report(figures))
+    return exit_code
 
 
 if __name__ == "__main__":
