@@ -14,16 +14,6 @@ YY = f"{timezone.localdate().year % 100:02d}"
 
 
 @pytest.fixture
-def sandbox(mounted_sandbox):
-    return mounted_sandbox
-
-
-@pytest.fixture
-def tenant(db):
-    return factories.tenant("Shop A")
-
-
-@pytest.fixture
 def conn(tenant):
     return factories.connection(tenant, factories.shop(tenant, org_id="200000001"), accounts=("0101243150",))
 

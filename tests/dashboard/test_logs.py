@@ -372,11 +372,6 @@ def test_accountant_publishes_a_draft(world):
     assert "not a draft any more" in again
 
 
-@pytest.fixture
-def sandbox(mounted_sandbox):
-    return mounted_sandbox
-
-
 def test_draft_view_redirects_to_the_targets_own_rendering(world, sandbox):
     conn = Connection.objects.create(
         tenant=world["tenant"],

@@ -18,16 +18,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def sandbox(mounted_sandbox):
-    return mounted_sandbox
-
-
-@pytest.fixture
-def tenant(db):
-    return factories.tenant("Shop A")
-
-
-@pytest.fixture
 def conn(tenant):
     c = factories.connection(
         tenant, factories.shop(tenant, org_id=ORG, token="demo-token"), accounts=("0101243150", "0312345673")
