@@ -172,6 +172,8 @@ def test_disabled_rules_are_skipped_and_edit_changes_a_rule(conn, owner):
     owner.post(rule_url(conn, rule, "toggle"), **HTMX)
     rule.refresh_from_db()
     assert not rule.enabled and route(conn, facts).account.external_id == "0101243150"
+    page = owner.get(rule_url(conn, rule, "edit")).content.decode()
+    assert 'name="rule-value"' in page and 'value="1002"' in page and 'class="check"' in page
     resp = owner.post(
         rule_url(conn, rule, "edit"),
         {
