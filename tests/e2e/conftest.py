@@ -71,9 +71,9 @@ class Stack:
         return self.web_url
 
     def start_worker(self, name="w1", concurrency=1, **env):
-        worker = services.CeleryWorker({**self.env, **env}, concurrency=concurrency, name=name).start()
-        self.workers.append(worker)
-        return worker
+        worker = services.CeleryWorker({**self.env, **env}, concurrency=concurrency, name=name).spawn()
+        self.workers.append(worker)  # before waiting: a worker that never gets ready is still stopped
+        return worker.wait_ready()
 
     def start_beat(self):
         return self._spawn(
