@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -69,17 +69,22 @@ def accept(*, source_kind, source_key, topic, body: bytes, headers, remote_addr)
         "received_at": timezone.now(),
         **_NEW_EVENT,
     }
-    if connection.in_atomic_block:  # the caller's transaction decides; a savepoint keeps it usable on error
+    db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a thread-local lookup on every use
+    in_transaction = db.in_atomic_block
+    if in_transaction:  # the caller's transaction decides; a savepoint keeps it usable on error
         with transaction.atomic():
-            stored = _upsert(row)
+            stored = _upsert(db, row)
     else:
-        stored = _upsert(row)  # one autocommitted statement: durable when it returns
+        stored = _upsert(db, row)  # one autocommitted statement: durable when it returns
     if stored is None:
         return None
     event_id, deliveries = stored
     if deliveries > 1:
         return Accepted(event_id=event_id, duplicate=True)
-    transaction.on_commit(lambda: enqueue_soon(event_id, source_kind))
+    if in_transaction:
+        transaction.on_commit(lambda: enqueue_soon(event_id, source_kind))
+    else:
+        enqueue_soon(event_id, source_kind)  # committed already
     return Accepted(event_id=event_id, duplicate=False)
 
 
@@ -92,7 +97,7 @@ _NEW_EVENT = {
 }
 
 
-def _upsert(row: dict) -> tuple[int, int] | None:
+def _upsert(db, row: dict) -> tuple[int, int] | None:
     """Insert the event for the tenant owning its source key, or count one more delivery of the stored
     one: (event id, deliveries so far), or None when no tenant owns the key.
 
@@ -100,7 +105,6 @@ def _upsert(row: dict) -> tuple[int, int] | None:
     product's hottest path: the ORM spends longer building the query than the database running it.
     PostgreSQL and SQLite both speak INSERT … SELECT … ON CONFLICT … RETURNING.
     """
-    db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a thread-local lookup on every use
     names = tuple(row)
     params = [_EVENT_FIELDS[name].get_db_prep_save(value, db) for name, value in row.items()]
     params.append(row["source_key"])  # the tenant query's one parameter comes after the values
