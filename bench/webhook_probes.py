@@ -14,7 +14,7 @@ For measuring only: never deploy these.
 import json
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 
@@ -25,6 +25,7 @@ def app(variant: str):
         from django.urls import clear_url_caches
 
         from haravan import signature, urls, views
+        from syncjobs import intake
 
         @csrf_exempt
         def verify_and_parse_only(request):
@@ -32,9 +33,10 @@ def app(variant: str):
             given = request.META.get("HTTP_X_HARAVAN_HMACSHA256")
             if not signature.is_valid(body, settings.HARAVAN_CLIENT_SECRET, given):
                 return JsonResponse({"error": "signature"}, status=401)
-            json.loads(body)
+            intake.parse_body(body)
             views._kept_headers(request)
-            return JsonResponse({"status": "accepted", "event": 0})
+            answer = json.dumps({"status": "accepted", "event": 0})
+            return HttpResponse(answer, content_type="application/json")
 
         for pattern in urls.urlpatterns:
             pattern.callback = verify_and_parse_only

@@ -1,7 +1,6 @@
 """What happens to Haravan data once it is ours: events, orders, scheduled and manual passes, installs."""
 
 import datetime as dt
-import json
 import logging
 from urllib.parse import urlencode
 
@@ -42,7 +41,7 @@ def process_event(event_id: int) -> str | None:
 
 
 def _handle_event(event: InboundEvent) -> str:
-    payload = json.loads(event.body)
+    payload = intake.parse_body(event.body)
     topic = event.topic
     if topic.startswith("orders/"):
         handled = intake_order(event.source_key, payload, trigger=f"webhook {topic}")

@@ -80,8 +80,8 @@ def webhook(request):
             body=body,
         )
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        payload = intake.parse_body(body)
+    except ValueError as exc:  # UnicodeDecodeError included
         return _refuse(request, 400, f"Body is not valid JSON: {exc}", org_id=org_id, topic=topic, body=body)
     if not isinstance(payload, dict):
         return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)

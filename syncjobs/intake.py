@@ -3,6 +3,7 @@
 import collections
 import functools
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -10,6 +11,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 from celery import current_app
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
@@ -44,6 +46,37 @@ def dedupe_key(source_kind: str, source_key: str, topic: str, body: bytes) -> st
         digest.update(b"\0")
     digest.update(body)
     return digest.hexdigest()
+
+
+_EVERY_DIGIT_TO_0 = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _has_19_digits_in_a_row(body: bytes) -> bool:
+    return b"0000000000000000000" in body.translate(_EVERY_DIGIT_TO_0)  # C speed, unlike a regex here
+
+
+def parse_body(body: bytes | str):
+    """The JSON in a delivery's body, or ValueError saying why there is none.
+
+    orjson parses an order about four times faster than the standard library, which matters at the door.
+    What orjson refuses goes to the standard parser, so what is accepted, and the message for what is not,
+    stay the standard library's (it also takes NaN and Infinity), with one exception: the body must be
+    UTF-8, as it is stored as text. orjson reads an integer wider than 64 bits as a float, silently: a
+    body with 19 digits in a row goes to the standard parser too, which keeps every digit.
+    """
+    if isinstance(body, str):
+        body = body.encode()
+    if not _has_19_digits_in_a_row(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 @dataclass
@@ -180,7 +213,8 @@ def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr,
         source_kind=source_kind,
         source_key=source_key[:64],
         topic=topic[:100],
-        body=body[:REJECTED_BODY_LIMIT].decode("utf-8", errors="replace"),
+        # Kept as readable text whatever came: PostgreSQL text cannot hold NUL, which UTF-16 is full of.
+        body=body[:REJECTED_BODY_LIMIT].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         headers=headers,
         remote_addr=remote_addr,
         status=InboundEvent.Status.REJECTED,

@@ -116,6 +116,21 @@ def test_json_that_is_not_an_object_is_400(shop):
     assert post(Client(), b"[1,2,3]").status_code == 400
 
 
+def test_a_body_that_is_not_utf8_is_400_not_a_server_error(shop):
+    resp = post(Client(), '{"id": 4010}'.encode("utf-16"))  # JSON, but stored as text it must be UTF-8
+    assert resp.status_code == 400
+    assert "not valid JSON" in resp.json()["error"] and "not UTF-8" in resp.json()["error"]
+    assert InboundEvent.objects.get().status == "rejected"
+
+
+def test_json_the_fast_parser_refuses_is_still_accepted(shop):
+    """Valid for Python's json (an integer wider than 64 bits): accepted and processed, not refused."""
+    body = b'{"id": 4011, "name": "#4011", "note_attributes": [], "huge": 123456789012345678901234567890}'
+    assert post(Client(), body).json()["status"] == "accepted"
+    event = InboundEvent.objects.get()
+    assert services.process_event(event.pk) in ("done", "ignored")  # a failure would leave it pending
+
+
 def test_unknown_shop_is_404_with_audit_row(shop):
     resp = post(Client(), body_of(factories.order(4006)), org="999999")
     assert resp.status_code == 404
