@@ -81,7 +81,7 @@ def webhook(request):
         )
     try:
         payload = intake.parse_body(body)
-    except ValueError as exc:  # UnicodeDecodeError included
+    except ValueError as exc:
         return _refuse(request, 400, f"Body is not valid JSON: {exc}", org_id=org_id, topic=topic, body=body)
     if not isinstance(payload, dict):
         return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)
