@@ -1,5 +1,5 @@
-"""What every benchmark here does around its measurement: say which code it measured, and clean up on a
-signal."""
+"""What every benchmark here does around its measurement: prepare a database, say which code it measured,
+and clean up on a signal."""
 
 import signal
 import subprocess
@@ -8,6 +8,34 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class SetupError(RuntimeError):
+    """The benchmark could not be set up: nothing was measured (exit code 2)."""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def create_database(admin_url: str, name: str) -> None:
+    import psycopg2  # only the benchmarks on PostgreSQL need it
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+    finally:
+        conn.close()
+
+
+def manage(env: dict, *args: str) -> None:
+    """`manage.py <args>` in a child process with `env`; its output only when it fails."""
+    cmd = [sys.executable, "manage.py", *args]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SetupError(f"manage.py {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
 
 
 def code_version() -> str:

@@ -52,7 +52,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,21 +63,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import code_version, run_to_exit_code  # noqa: E402
+from bench.common import SetupError, code_version, create_database, log, manage, run_to_exit_code  # noqa: E402
 from tests.support.services import PostgresServer, ServiceUnavailable  # noqa: E402
 
 DB_NAME = "ledgerlink_bench_logs"
 GOAL_P95_MS = 200.0
 MST_A, MST_B, MST_C, MST_OTHER = "0101243150", "0312345673", "0101243150-001", "0312345673-002"
 MST_NEW = "0101243150-002"  # an account added last week: no document yet
-
-
-class SetupError(RuntimeError):
-    pass
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # --- Setup: PostgreSQL, schema, Django in this process ----------------------------------------------------
@@ -94,20 +85,9 @@ def prepare(pg: PostgresServer, var_dir: str) -> None:
         "LOG_LEVEL": "WARNING",
         "VAR_DIR": var_dir,
     }
-    conn = psycopg2.connect(pg.url("postgres"))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {DB_NAME}")
-    finally:
-        conn.close()
+    create_database(pg.url("postgres"), DB_NAME)
     log("migrating")
-    proc = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise SetupError(f"manage.py migrate exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    manage(env, "migrate", "--noinput")
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL",
                                            "DB_CONN_MAX_AGE", "LOG_LEVEL", "VAR_DIR")})  # fmt: skip
     import django

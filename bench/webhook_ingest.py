@@ -70,7 +70,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import loadgen, orders  # noqa: E402 - needs the repo root on sys.path
-from bench.common import code_version, run_to_exit_code  # noqa: E402
+from bench.common import SetupError, code_version, create_database, log, manage, run_to_exit_code  # noqa: E402
 from tests.support.services import (  # noqa: E402
     PostgresServer,
     RedisServer,
@@ -87,14 +87,6 @@ CELERY_QUEUE = "celery"  # Celery's default queue: a Redis list of that name
 GOAL_RATIO, GOAL_P99_MS = 0.50, 100.0
 QUIET_CORES = 0.25  # CPU other processes may use before a round is called disturbed
 BARE_ANSWER, WEBHOOK_ANSWER = b'"status": "ok"', b'"status": "accepted"'
-
-
-class SetupError(RuntimeError):
-    pass
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # --- Setup: services, database -------------------------------------------------------------------------
@@ -126,22 +118,9 @@ def server_env(pg: PostgresServer, broker: RedisServer, var_dir: str) -> dict:
 
 def prepare_database(pg: PostgresServer, env: dict) -> None:
     log(f"creating database {DB_NAME}, migrating, seeding the demo tenant")
-    conn = psycopg2.connect(pg.url("postgres"))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {DB_NAME}")
-    finally:
-        conn.close()
+    create_database(pg.url("postgres"), DB_NAME)
     manage(env, "migrate", "--noinput")
     manage(env, "demo", "--seed-only")
-
-
-def manage(env: dict, *args: str) -> None:
-    cmd = [sys.executable, "manage.py", *args]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SetupError(f"manage.py {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
 
 
 # --- Gunicorn: the server under test ---------------------------------------------------------------------
