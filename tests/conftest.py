@@ -45,7 +45,7 @@ def output_dir(request):
 
 
 @pytest.fixture
-def mounted_sandbox(settings):
+def sandbox(settings):
     """Every simulator answering this process's `requests` calls in-process (no port, no thread), with the
     Haravan and meInvoice clients pointed at it. Yields the sandbox app (its simulators hold the state)."""
     import responses

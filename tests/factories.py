@@ -93,6 +93,28 @@ def order(order_id=None, **fields) -> dict:
     return base
 
 
+def paid_order(**fields) -> dict:
+    """Order 5001, paid, at location 1002: one line of two shirts (AT-01) at 108,000 đồng."""
+    base = {
+        "financial_status": "paid",
+        "location_id": 1002,
+        "total_price": 216000.0,
+        "line_items": [
+            {
+                "id": 1,
+                "title": "Áo thun",
+                "quantity": 2,
+                "price": 108000.0,
+                "sku": "AT-01",
+                "total_discount": 0,
+                "variant_id": 11,
+                "product_id": 1,
+            }
+        ],
+    }
+    return order(5001, **{**base, **fields})
+
+
 def signed_in(user, *, language="en"):
     """A test client signed in as `user`, reading `language` (pages default to Vietnamese; most tests
     check the English words)."""

@@ -60,28 +60,6 @@ def add_rule(client, conn, dimension, value, mst, priority=""):
     )
 
 
-def paid_order(**fields):
-    base = {
-        "financial_status": "paid",
-        "location_id": 1002,
-        "source_name": "web",
-        "total_price": 216000.0,
-        "line_items": [
-            {
-                "id": 1,
-                "title": "Áo thun",
-                "quantity": 2,
-                "price": 108000.0,
-                "sku": "AT-01",
-                "total_discount": 0,
-                "variant_id": 11,
-                "product_id": 1,
-            }
-        ],
-    }
-    return factories.order(5001, **{**base, **fields})
-
-
 def mapping_form(**changes):
     """Every field of the mapping form, as a browser posts it (defaults of meinvoice.mapping)."""
     data = {
@@ -137,7 +115,7 @@ def test_rules_add_reorder_delete_and_first_match_order(conn, owner):
     first, second = conn.rules.order_by("priority", "id")
     assert (first.value, second.value) == ("shopee", "1002") and first.priority < second.priority
 
-    both = routing_facts(paid_order(source_name="shopee", location_id=1002))
+    both = routing_facts(factories.paid_order(source_name="shopee", location_id=1002))
     assert route(conn, both).account.external_id == "0312345673"  # the first rule wins
 
     html = owner.post(rule_url(conn, second, "move"), {"direction": "up"}, **HTMX).content.decode()
@@ -168,7 +146,7 @@ def test_equal_priorities_are_renumbered_before_a_move(conn):
 def test_disabled_rules_are_skipped_and_edit_changes_a_rule(conn, owner):
     add_rule(owner, conn, "location", "1002", "0312345673")
     rule = conn.rules.get()
-    facts = routing_facts(paid_order())
+    facts = routing_facts(factories.paid_order())
     owner.post(rule_url(conn, rule, "toggle"), **HTMX)
     rule.refresh_from_db()
     assert not rule.enabled and route(conn, facts).account.external_id == "0101243150"
@@ -281,7 +259,7 @@ def test_a_stored_invalid_mapping_is_shown_to_be_fixed(conn, owner):
 
 
 def test_preview_of_pasted_json_shows_the_mst_and_the_invoice_and_follows_a_new_rule(conn, owner):
-    order = paid_order()
+    order = factories.paid_order()
     html = preview(owner, conn, order_json=json.dumps({"order": order}))
     assert "[MST 0101243150]" in html and "Default MST 0101243150: no routing rules" in html
     assert "would be issued" in html and "qualifies" in html
@@ -295,7 +273,7 @@ def test_preview_of_pasted_json_shows_the_mst_and_the_invoice_and_follows_a_new_
 
 
 def test_preview_says_why_an_order_is_not_invoiced(conn, owner):
-    html = preview(owner, conn, order_json=json.dumps(paid_order(financial_status="pending")))
+    html = preview(owner, conn, order_json=json.dumps(factories.paid_order(financial_status="pending")))
     assert "would not be issued" in html and "invoices are issued when it is paid" in html
     assert "[MST 0101243150]" in html and '<table class="invoice-lines"' not in html
 
@@ -348,7 +326,7 @@ def test_preview_by_number_when_the_shop_is_not_installed(conn, owner, sandbox):
 
 
 def test_without_htmx_the_preview_comes_back_in_the_page(conn, owner):
-    resp = owner.post(url(conn, "preview"), {"order_json": json.dumps(paid_order())})
+    resp = owner.post(url(conn, "preview"), {"order_json": json.dumps(factories.paid_order())})
     html = resp.content.decode()
     assert resp.status_code == 200 and "<h1>" in html and "[MST 0101243150]" in html
 
@@ -370,7 +348,7 @@ def test_viewers_and_accountants_read_and_preview_but_cannot_change(conn, tenant
     assert client.get(rule_url(conn, rule, "edit")).status_code == 403
     assert list(conn.rules.values_list("value", "enabled")) == [("1002", True)]
     assert "meinvoice" not in conn.settings
-    assert "[MST 0312345673]" in preview(client, conn, order_json=json.dumps(paid_order()))
+    assert "[MST 0312345673]" in preview(client, conn, order_json=json.dumps(factories.paid_order()))
 
 
 def test_another_tenants_connection_and_rules_are_404(conn, owner):
@@ -391,7 +369,7 @@ def test_another_target_kind_gets_the_generic_rules_and_route_only(tenant, owner
     amis = factories.connection(tenant, factories.shop(tenant), target_kind="amis", accounts=("0101243150",))
     html = owner.get(url(amis)).content.decode()
     assert "Routing rules" in html and 'name="default_vat_rate"' not in html
-    html = preview(owner, amis, order_json=json.dumps(paid_order()))
+    html = preview(owner, amis, order_json=json.dumps(factories.paid_order()))
     assert "[AMIS 0101243150]" in html and "not previewed here yet" in html
     assert owner.post(url(amis, "save"), mapping_form()).status_code == 302
     amis.refresh_from_db()

@@ -4,7 +4,6 @@ status, returns. The real client, services and database; only the network is rep
 import copy
 
 import pytest
-import responses
 from django.utils import timezone
 
 from connectors.models import Connection, RoutingRule, TargetAccount
@@ -13,25 +12,12 @@ from haravan.client import HaravanClient
 from meinvoice import services
 from meinvoice.models import MeInvoiceTemplate
 from sandbox.generator import OrderGenerator
-from sandbox.server import default_app
-from sandbox.testing import mount
 from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
 
 BASE = "http://127.0.0.1:8100"
 ORG = "200000001"
 MSTS = ("0101243150", "0312345673", "0101243150-001")
-
-
-@pytest.fixture
-def sandbox(settings):
-    settings.HARAVAN_RATE_CAPACITY = 1000
-    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mount(mock, app, BASE)
-        yield app
-    for sim in app.mounts.values():
-        sim.close()
 
 
 @pytest.fixture

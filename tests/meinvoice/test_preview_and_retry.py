@@ -23,28 +23,6 @@ def conn(db):
     return c
 
 
-def paid(**fields):
-    fields = {"financial_status": "paid", **fields}
-    return factories.order(
-        5001,
-        location_id=1002,
-        total_price=216000.0,
-        line_items=[
-            {
-                "id": 1,
-                "title": "Áo thun",
-                "quantity": 2,
-                "price": 108000.0,
-                "sku": "AT-01",
-                "total_discount": 0,
-                "variant_id": 11,
-                "product_id": 1,
-            }
-        ],
-        **fields,
-    )
-
-
 def run_preview(tmp_path, order, capsys):
     path = tmp_path / "order.json"
     path.write_text(json.dumps(order, ensure_ascii=False), encoding="utf-8")
@@ -53,7 +31,7 @@ def run_preview(tmp_path, order, capsys):
 
 
 def test_preview_shows_the_mst_the_reason_and_the_invoice(conn, tmp_path, capsys):
-    out = run_preview(tmp_path, paid(), capsys)
+    out = run_preview(tmp_path, factories.paid_order(), capsys)
     assert set(out) == {"issue", "reason", "explanation", "issuance", "account", "invoice"}
     assert out["issue"] is True and out["account"]["tax_code"] == "0312345673"
     assert "1002" in out["explanation"] and out["explanation"] in out["reason"]
@@ -64,13 +42,13 @@ def test_preview_shows_the_mst_the_reason_and_the_invoice(conn, tmp_path, capsys
 
 
 def test_preview_of_an_unpaid_order_says_why_not(conn, tmp_path, capsys):
-    out = run_preview(tmp_path, paid(financial_status="pending"), capsys)
+    out = run_preview(tmp_path, factories.paid_order(financial_status="pending"), capsys)
     assert out["issue"] is False and out["invoice"] is None and "paid" in out["reason"]
     assert out["account"]["tax_code"] == "0312345673"
 
 
 def test_preview_writes_nothing(conn, tmp_path, capsys):
-    run_preview(tmp_path, paid(), capsys)
+    run_preview(tmp_path, factories.paid_order(), capsys)
     assert not SyncDocument.objects.exists() and not SyncAttempt.objects.exists()
 
 
@@ -90,7 +68,7 @@ def test_preview_command_reads_stdin_and_refuses_bad_json(conn):
 def test_retry_of_a_blocked_order_uses_the_fixed_mapping(conn):
     from haravan.services import intake_order
 
-    order = paid(
+    order = factories.paid_order(
         note_attributes=[
             {"name": "vat_tax_code", "value": "0101243151"},
             {"name": "vat_company_name", "value": "Công ty A"},
@@ -124,7 +102,7 @@ def test_retry_of_a_blocked_order_uses_the_fixed_mapping(conn):
 def test_retry_after_a_send_looks_up_first(conn):
     from haravan.services import intake_order
 
-    intake_order("200000001", paid(), trigger="test")
+    intake_order("200000001", factories.paid_order(), trigger="test")
     doc = SyncDocument.objects.get()
     SyncDocument.objects.filter(pk=doc.pk).update(state="failed", attempts=8)
     assert services.retry([doc]) == 1
