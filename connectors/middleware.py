@@ -64,10 +64,11 @@ class ChosenLanguageMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.offered = frozenset(code for code, _name in settings.LANGUAGES)  # once, not per request
 
     def __call__(self, request):
         code = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        if code not in dict(settings.LANGUAGES):
+        if code not in self.offered:
             code = settings.LANGUAGE_CODE
         translation.activate(code)
         request.LANGUAGE_CODE = code
