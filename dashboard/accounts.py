@@ -165,7 +165,7 @@ def account_add(request, pk):
     return render(
         request,
         "dashboard/accounts_form.html",
-        {"connection": connection, "form": form, "account": None, "can_configure": True},
+        {"connection": connection, "form": form, "account": None},
     )
 
 
@@ -186,7 +186,7 @@ def account_edit(request, pk, account_pk):
     return render(
         request,
         "dashboard/accounts_form.html",
-        {"connection": connection, "form": form, "account": account, "can_configure": True},
+        {"connection": connection, "form": form, "account": account},
     )
 
 

@@ -28,7 +28,7 @@ from haravan.models import HaravanShop
 from syncjobs.models import SyncRun
 from syncjobs.services import start_run_once
 
-from .access import ACCOUNTANT, OWNER, can_configure, can_retry, role_required
+from .access import ACCOUNTANT, OWNER, can_retry, role_required
 from .filters import EARLIEST_DAY
 
 LICENCE_WARN_DAYS = 14
@@ -239,8 +239,6 @@ def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form
         "schedule_wanted": schedules.owner_switch(connection),
         "accounts": connection.accounts.order_by("-is_default", "external_id"),
         "runs": [{"run": run, "period": run_period(run)} for run in runs],
-        "can_configure": can_configure(request),
-        "can_retry": can_retry(request),
         "can_sync": can_retry(request) and connection.source_kind in MANUAL_SYNC,
         "alert_form": alert_form or AlertEmailForm(initial={"alert_email": connection.alert_email}),
         "schedule_form": schedule_form

@@ -46,7 +46,6 @@ def list_context(request, form, page, *, url: str) -> dict:
         "first_url": f"{url}?{query}",
         "next_url": link(after=page.next_cursor) if page.next_cursor else "",
         "prev_url": link(before=page.prev_cursor) if page.prev_cursor else "",
-        "can_retry": can_retry(request),
     }
 
 

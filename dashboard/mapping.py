@@ -27,7 +27,7 @@ from haravan.services import shop_for
 from meinvoice.mapping import Mapping, MappingError
 from syncjobs.models import SyncDocument
 
-from .access import ANYONE, OWNER, can_configure, role_required
+from .access import ANYONE, OWNER, role_required
 from .forms import (
     VAT_RATE_SUGGESTIONS,
     MappingForm,
@@ -83,7 +83,6 @@ def _rules_context(request, connection, *, rule_form=None, notice="", notice_ok=
         "rule_form": rule_form or RoutingRuleForm(connection=connection, prefix=RULE_PREFIX),
         "rules_notice": notice,
         "rules_notice_ok": notice_ok,
-        "can_configure": can_configure(request),
     }
 
 
@@ -228,7 +227,7 @@ def rule_edit(request, pk, rule_pk):
     return render(
         request,
         "dashboard/mapping_rule.html",
-        {"connection": connection, "rule": rule, "form": form, "can_configure": True},
+        {"connection": connection, "rule": rule, "form": form},
     )
 
 

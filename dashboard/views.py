@@ -13,7 +13,6 @@ from connectors.models import Connection, Membership
 from syncjobs.models import SyncDocument
 
 from . import stats
-from .access import can_configure, can_retry
 from .connection import LicenceStatus, kind_label, licences_for
 
 
@@ -78,8 +77,6 @@ def overview(request):
             "today": today,
             "week_days": stats.WEEK_DAYS,
             "chart_days": stats.CHART_DAYS,
-            "can_configure": can_configure(request),
-            "can_retry": can_retry(request),
         },
     )
 
