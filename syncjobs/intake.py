@@ -227,13 +227,16 @@ def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr,
 # The answer to Haravan must not wait for the broker: committed event ids go to one background thread
 # per process, which hands them over in batches (one task per batch: a burst of webhooks costs a few
 # publishes, not one each). A request only appends to a deque; the publisher is woken once per batch, not
-# once per event (waking a thread hands the GIL over and back, which costs more than the append). After a
-# broker failure the broker is left alone for a while (a refused connection costs seconds of client
-# retries). Whatever is not published stays pending in the database, and the sweeper sends it later:
-# nothing accepted is lost, even if this process dies.
+# once per event (waking a thread hands the GIL over and back, which costs more than the append). A batch
+# leaves as soon as deliveries pause - a lone webhook or the end of a burst waits about PUBLISH_QUIET_SECONDS
+# - and under steady traffic at the latest after PUBLISH_GATHER_SECONDS or when it is full. After a broker
+# failure the broker is left alone for a while (a refused connection costs seconds of client retries).
+# Whatever is not published stays pending in the database, and the sweeper sends it later: nothing
+# accepted is lost, even if this process dies.
 BROKER_PAUSE_SECONDS = 5.0
 PUBLISH_BATCH = 100
-PUBLISH_GATHER_SECONDS = 0.05  # a worker sees an event at most this much later; a burst costs one publish
+PUBLISH_QUIET_SECONDS = 0.01
+PUBLISH_GATHER_SECONDS = 0.1  # publishing costs about half a millisecond, a few times a second at most
 _waiting: collections.deque = collections.deque()
 _wake = threading.Event()
 _publisher: threading.Thread | None = None
@@ -262,7 +265,7 @@ def _start_publisher() -> None:
 def _publish_forever() -> None:
     while True:
         _wake.wait()
-        time.sleep(PUBLISH_GATHER_SECONDS)  # what arrives in the next few milliseconds goes along
+        _gather()
         # Cleared before draining: an event appended after this line sets the flag again, and one
         # appended before it is drained below. None is left behind until the next burst.
         _wake.clear()
@@ -270,6 +273,17 @@ def _publish_forever() -> None:
         while _waiting:
             drained.append(_waiting.popleft())
         publish(drained)
+
+
+def _gather() -> None:
+    """Let the batch grow while deliveries keep coming, up to PUBLISH_GATHER_SECONDS or a full batch."""
+    deadline = time.monotonic() + PUBLISH_GATHER_SECONDS
+    gathered = len(_waiting)
+    while gathered < PUBLISH_BATCH and time.monotonic() < deadline:
+        time.sleep(PUBLISH_QUIET_SECONDS)
+        if len(_waiting) == gathered:
+            return  # none came meanwhile: a lone event, or the end of a burst
+        gathered = len(_waiting)
 
 
 def publish(events: list[tuple[int, str]]) -> list[int]:
