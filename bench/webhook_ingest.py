@@ -14,7 +14,9 @@ What is measured
     p50/p95/p99 latency (request written -> whole answer read). The product may publish on a background
     thread after answering, so a phase can end with tasks not yet in Redis; "+publish/s" counts the time
     until the last of them was, which is the rate the server can keep up. Cores kept busy by gunicorn
-    (per worker), PostgreSQL, Redis, the client and anything else show what saturates.
+    (per worker), PostgreSQL, Redis, the client and anything else show what saturates, and divided by
+    accepted/s they give the CPU one answer costs each of them: the webhook's total over the bare
+    view's is the steadier figure behind the ratio (at most 2x for 50 %, with the cores as busy in both).
     Then the ratio webhook/bare, and "zero lost": the pending orders/create rows stored during the
     measured rounds must equal the webhooks accepted (no Celery worker runs, so rows stay pending).
     Goals: webhook (+publish/s) >= 50 % of bare accepted/s, webhook p99 < 100 ms, zero lost. The exit
@@ -383,11 +385,13 @@ class Ledger:
         return pending_rows(self.db_url) - self.rows_before
 
     def published(self) -> int:
-        length = self.broker.llen(CELERY_QUEUE)
-        if length > self.seen:  # LPUSH adds at the head: the new messages come first
-            for message in self.broker.lrange(CELERY_QUEUE, 0, length - self.seen - 1):
-                self.ids.update(event_ids(message))
-            self.messages, self.seen = self.messages + length - self.seen, length
+        # LPUSH adds at the head, so the messages not read yet are all but the last `seen`. One LRANGE
+        # reads them: a publish landing between an LLEN and an LRANGE would shift the list and hide one.
+        new = self.broker.lrange(CELERY_QUEUE, 0, -(self.seen + 1))
+        for message in new:
+            self.ids.update(event_ids(message))
+        self.messages += len(new)
+        self.seen += len(new)
         return len(self.ids)
 
     def drain(self, timeout: float = 30.0) -> tuple[int, float]:
@@ -506,8 +510,20 @@ def summarize(rounds: list[Round]) -> dict:
         **{f"p{q}_ms": round(loadgen.percentile(latencies, q / 100), 2) for q in (50, 95, 99)},
         "max_ms": round(latencies[-1], 2) if latencies else None,
         "cores_busy": median.cores,
+        "cpu_us_per_answer": cpu_per_answer(median),
         "reconnects_to_spread": sum(r.run.reconnects for r in rounds),
     }
+
+
+WORKING_GROUPS = ("gunicorn", "postgres", "redis", "client")
+
+
+def cpu_per_answer(median: Round) -> dict:
+    """Microseconds of CPU each group of processes spent per accepted answer in the median round: what a
+    request costs the machine, steadier than accepted/s on a machine whose speed drifts."""
+    answers = max(median.rate, 1e-9)  # a round without one answer costs "infinitely" much per answer
+    per = {group: round(median.cores[group] / answers * 1e6) for group in WORKING_GROUPS}
+    return {"total": sum(per.values()), **per}
 
 
 def verdict(figures: dict) -> dict:
@@ -540,6 +556,7 @@ def report(figures: dict) -> str:
         *(phase_line(name, figures[name]) for name in ("bare", "webhook")),
         "",
         *(cores_line(name, figures[name]["cores_busy"]) for name in ("bare", "webhook")),
+        cpu_line(figures["bare"]["cpu_us_per_answer"], figures["webhook"]["cpu_us_per_answer"]),
         "",
         f"ratio webhook/bare accepted/s: {figures['ratio']:.0%} by answers, "
         f"{figures['ratio_with_publish']:.0%} counting the time to publish the tasks the answers left behind "
@@ -574,6 +591,18 @@ def cores_line(name: str, cores: dict) -> str:
     groups = ", ".join(f"{k} {v:.2f}" for k, v in cores.items() if k != "per_worker")
     per_worker = " / ".join(f"{w:.2f}" for w in cores["per_worker"])
     return f"cores busy, {name}: {groups} (gunicorn workers {per_worker})"
+
+
+def cpu_line(bare: dict, webhook: dict) -> str:
+    def parts(cpu: dict) -> str:
+        groups = ", ".join(f"{group} {cpu[group]:,}" for group in WORKING_GROUPS if cpu[group])
+        return f"{cpu['total']:,} us ({groups})"
+
+    times = f"{webhook['total'] / bare['total']:.2f}x" if bare["total"] else "n/a"
+    return (
+        f"CPU per answer, median rounds: bare {parts(bare)}, webhook {parts(webhook)}: {times} "
+        "(with the cores as busy in both phases, 50 % of bare takes at most 2x)"
+    )
 
 
 def verdict_line(figures: dict) -> str:
