@@ -16,7 +16,7 @@ What is measured
     until the last of them was, which is the rate the server can keep up. Cores kept busy by gunicorn
     (per worker), PostgreSQL, Redis, the client and anything else show what saturates, and divided by
     accepted/s they give the CPU one answer costs each of them: the webhook's total over the bare
-    view's is the steadier figure behind the ratio (at most 2x for 50 %, with the cores as busy in both).
+    view's is what the ratio comes down to (at most 2x for 50 %, with the cores as busy in both phases).
     Then the ratio webhook/bare, and "zero lost": the pending orders/create rows stored during the
     measured rounds must equal the webhooks accepted (no Celery worker runs, so rows stay pending).
     Goals: webhook (+publish/s) >= 50 % of bare accepted/s, webhook p99 < 100 ms, zero lost. The exit
@@ -519,9 +519,9 @@ WORKING_GROUPS = ("gunicorn", "postgres", "redis", "client")
 
 
 def cpu_per_answer(median: Round) -> dict:
-    """Microseconds of CPU each group of processes spent per accepted answer in the median round: what a
-    request costs the machine, steadier than accepted/s on a machine whose speed drifts."""
-    answers = max(median.rate, 1e-9)  # a round without one answer costs "infinitely" much per answer
+    """Microseconds of CPU each group of processes spent per accepted answer in the median round: what
+    one request costs the machine, whichever part of it the time went to."""
+    answers = max(median.rate, 1e-9)  # a phase without a single accepted answer: a huge cost, not a crash
     per = {group: round(median.cores[group] / answers * 1e6) for group in WORKING_GROUPS}
     return {"total": sum(per.values()), **per}
 
