@@ -228,9 +228,9 @@ def reject(*, source_kind, source_key, topic, body: bytes, headers, remote_addr,
 # per process, which hands them over in batches (one task per batch: a burst of webhooks costs a few
 # publishes, not one each). A request only appends to a deque; the publisher is woken once per batch, not
 # once per event (waking a thread hands the GIL over and back, which costs more than the append). A batch
-# leaves as soon as deliveries pause - a lone webhook or the end of a burst waits about PUBLISH_QUIET_SECONDS
-# - and under steady traffic at the latest after PUBLISH_GATHER_SECONDS or when it is full. After a broker
-# failure the broker is left alone for a while (a refused connection costs seconds of client retries).
+# leaves as soon as deliveries pause (a lone webhook or the end of a burst waits PUBLISH_QUIET_SECONDS);
+# under steady traffic, when it is full or PUBLISH_GATHER_SECONDS old. After a broker failure the broker
+# is left alone for a while (a refused connection costs seconds of client retries).
 # Whatever is not published stays pending in the database, and the sweeper sends it later: nothing
 # accepted is lost, even if this process dies.
 BROKER_PAUSE_SECONDS = 5.0
