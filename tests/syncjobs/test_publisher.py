@@ -1,5 +1,7 @@
 """How long the background publisher lets a batch grow: a lone webhook leaves at once, a stream in batches."""
 
+import collections
+
 import pytest
 
 from syncjobs import intake
@@ -21,10 +23,11 @@ class Clock:
 
 
 @pytest.fixture
-def waiting():
-    intake._waiting.clear()
-    yield intake._waiting
-    intake._waiting.clear()
+def waiting(monkeypatch):
+    """An empty queue of its own: events other tests left for this process's publisher stay theirs."""
+    own = collections.deque()
+    monkeypatch.setattr(intake, "_waiting", own)
+    return own
 
 
 def gather(monkeypatch, clock: Clock) -> float:
