@@ -29,7 +29,15 @@ def preview_connection(db, monkeypatch):
     tenant = factories.tenant()
     shop = factories.shop(tenant, org_id=ORG)
     conn = factories.connection(tenant, shop, accounts=("0101243150", "0312345673"))
-    factories.rule(conn, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=10)
+    # A fixed id: the routing explanation names the rule ("Rule #9001 …") whatever ran before.
+    RoutingRule.objects.create(
+        pk=9001,
+        connection=conn,
+        dimension=RoutingRule.Dimension.LOCATION,
+        value="1002",
+        priority=10,
+        account=conn.accounts.get(external_id="0312345673"),
+    )
     for account in conn.accounts.all():
         account.settings = {"series": "1C26TAA"}
         account.save()
