@@ -1,8 +1,110 @@
-"""Texts the product stores (timeline messages, routing explanations, run errors) are written in one
-language, English, whichever language the person or worker writing them has active; pages translate their
-own words around them."""
+"""Sentences the product stores for people to read later (timeline rows, errors, routing explanations).
+
+A stored sentence is its message id (the English text, with ``%(name)s`` placeholders) and its parameters,
+so each reader gets it in their own language when it is shown, not in the language of the worker that
+wrote it. ``Text(...)`` calls are found by ``make messages`` like ``gettext`` calls (see the project's
+``makemessages`` command), so every message id has its translations in ``locale/``. Parameters that are
+themselves sentences are ``Text`` too; anything else (numbers, codes, an outside service's own error
+words) is shown verbatim.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
 
 from django.utils import translation
+from django.utils.functional import Promise
+
+
+class Text:
+    """A message id and its parameters: rendered in the active language, stored as JSON."""
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, /, **params: Any):
+        self.msgid = str(msgid)
+        self.params = {name: _param(value) for name, value in params.items()}
+
+    def render(self) -> str:
+        """The sentence in the active language (its parameters too)."""
+        template = translation.gettext(self.msgid) if self.msgid else ""
+        if not self.params:
+            return template
+        values = {
+            name: value.render() if isinstance(value, Text) else value for name, value in self.params.items()
+        }
+        try:
+            return template % values
+        except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder: say it in English
+            return self.msgid % values
+
+    def __str__(self) -> str:
+        """The sentence in English, the language the product stores and logs in."""
+        with translation.override(None):
+            return self.render()
+
+    def __repr__(self) -> str:
+        return f"Text({self.msgid!r}, **{self.params!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Text) and (self.msgid, self.params) == (other.msgid, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+    def as_json(self) -> dict:
+        out: dict[str, Any] = {"id": self.msgid}
+        if self.params:
+            out["params"] = {k: v.as_json() if isinstance(v, Text) else v for k, v in self.params.items()}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Text:
+        if isinstance(data, str):
+            return verbatim(data)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise ValueError(f"not a stored sentence: {data!r}")
+        params = {
+            name: cls.from_json(value) if isinstance(value, dict) else value
+            for name, value in (data.get("params") or {}).items()
+        }
+        text = cls.__new__(cls)
+        text.msgid, text.params = data["id"], params
+        return text
+
+
+def verbatim(value: Any) -> Text:
+    """Words that are shown as they are in every language (an outside service's own message, a name)."""
+    return Text("%(text)s", text=str(value))
+
+
+def join(texts, separator: str = " ") -> Text:
+    """Several sentences shown one after the other."""
+    parts = [t if isinstance(t, Text) else verbatim(t) for t in texts if t]
+    if not parts:
+        return Text("")
+    template = separator.join(f"%(part{i})s" for i in range(len(parts)))
+    text = Text.__new__(Text)
+    text.msgid = template
+    text.params = {f"part{i}": part for i, part in enumerate(parts)}
+    return text
+
+
+def as_text(value: Any) -> Text:
+    """A Text as it is, anything else shown verbatim."""
+    return value if isinstance(value, Text) else verbatim(value)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, Text) or value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Promise):  # a lazily translated label: kept as its message id
+        with translation.override(None):
+            return Text(str(value))
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
 
 
 def untranslated(text) -> str:

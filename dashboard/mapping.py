@@ -22,7 +22,7 @@ from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection, RoutingRule, TargetAccount
 from connectors.routing import route
 from haravan.client import HaravanClient
-from haravan.convert import order_label, routing_facts
+from haravan.read import order_label, routing_facts
 from haravan.services import shop_for
 from meinvoice.mapping import Mapping, MappingError
 from syncjobs.models import SyncDocument

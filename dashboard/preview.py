@@ -6,10 +6,11 @@ Used by `manage.py preview_invoice` and the mapping screen; it writes nothing an
 from django.utils import timezone
 
 from connectors.routing import route
-from haravan.convert import routing_facts
-from meinvoice.convert import ConversionError, check_issuance, order_to_invoice, ref_id_for
+from haravan.read import routing_facts
+from haravan.services import sale_for
+from meinvoice.convert import ConversionError, Issue, check_issuance, ref_id_for, sale_to_invoice
 from meinvoice.mapping import MappingError
-from meinvoice.services import account_options, mapping_for, with_catalogue
+from meinvoice.services import account_options, mapping_for
 
 
 def preview_order(connection, order: dict) -> dict:
@@ -36,8 +37,9 @@ def preview_order(connection, order: dict) -> dict:
         mapping = mapping_for(connection)
     except MappingError as exc:
         return decided(f"The meInvoice mapping is invalid: {exc}", f"The meInvoice mapping is invalid: {exc}")
-    order = with_catalogue(connection, order)  # units and types from the shop's catalogue, as issuing does
-    eligible, why = check_issuance(order, mapping)
+    sale = sale_for(connection, order, mapping.read_options)  # with the shop's catalogue, as issuing does
+    eligible, why = check_issuance(sale, mapping)
+    why = str(why)
     if not eligible:
         return decided(why, f"{why} (If issued: {decision.explanation})")
     series = account_options(account)["series"]
@@ -45,13 +47,11 @@ def preview_order(connection, order: dict) -> dict:
         missing = f"No invoice series chosen for MST {account.external_id}."
         return decided(missing, missing)
     try:
-        answer["invoice"] = order_to_invoice(
-            order,
+        ref_id = ref_id_for(account.external_id, order.get("id") or "preview", "invoice")
+        answer["invoice"] = sale_to_invoice(
+            sale,
             mapping,
-            tax_code=account.external_id,
-            series=series,
-            ref_id=ref_id_for(account.external_id, order.get("id") or "preview", "invoice"),
-            inv_date=timezone.localdate(),
+            Issue(account.external_id, series, ref_id, timezone.localdate()),
             seller_shop_name=account.name,
         )
     except ConversionError as exc:

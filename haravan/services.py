@@ -17,7 +17,7 @@ from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import Outcome, State, log_attempt, set_state, upsert_document
 
-from . import convert
+from . import convert, read
 from .client import HaravanClient, exchange_code, subscribe_webhooks
 from .models import HaravanLocation, HaravanShop
 
@@ -90,8 +90,8 @@ def intake_order(org_id: str, order: dict, *, trigger: str) -> int:
 
 def intake_order_for(connection: Connection, order: dict, *, trigger: str):
     """Route the order to an account and upsert its document; every decision goes to the timeline."""
-    decision = route(connection, convert.routing_facts(order))
-    label = convert.order_label(order)
+    decision = route(connection, read.routing_facts(order))
+    label = read.order_label(order)
     upserted = upsert_document(
         connection=connection,
         account=decision.account,
@@ -100,23 +100,21 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
         source_label=label,
         kind=connection.kind.order_document_kind,
         snapshot=order,
-        source_updated_at=convert.updated_at(order),
+        source_updated_at=read.updated_at(order),
         explanation=decision.explanation,
     )
     doc = upserted.document
     if not upserted.changed:
         return upserted
     if upserted.created:
-        message = (
-            f"Order {label} received ({trigger}): {convert.describe_order(order)}. {decision.explanation}"
-        )
+        message = f"Order {label} received ({trigger}): {read.describe_order(order)}. {decision.explanation}"
     elif upserted.rerouted_from is not None:
         message = (
             f"Order {label} updated ({trigger}) and moved from {upserted.rerouted_from.tag} "
             f"(nothing had been sent there): {decision.explanation}"
         )
     else:
-        message = f"Order {label} updated ({trigger}): {convert.describe_order(order)}."
+        message = f"Order {label} updated ({trigger}): {read.describe_order(order)}."
     log_attempt(connection=connection, document=doc, action="intake", outcome=Outcome.INFO, message=message)
 
     blocker = _blocker(connection, decision)
@@ -229,7 +227,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
             except Exception as exc:  # one bad order must not stop the pass; it is logged and counted
                 log.exception("Order %s failed in %s", order.get("id"), trigger)
                 run.failed += 1
-                run.error = f"Order {convert.order_label(order)}: {exc}"
+                run.error = f"Order {read.order_label(order)}: {exc}"
             run.processed += 1
             if run.processed % 10 == 0:
                 run.save(update_fields=["processed", "failed", "error"])
@@ -456,6 +454,26 @@ def write_back(document, fields: dict[str, str], *, style: str = "note_attribute
 
 
 # --- catalogue and buyers -----------------------------------------------------------------------------
+
+
+def sale_for(connection, order: dict, options=None):
+    """The sale an order describes, with what the shop's catalogue (units, types, vendors, tags) and
+    customer list (contact details) add to it."""
+    lines = order.get("line_items") or []
+    ids = {str(line.get("variant_id")) for line in lines if isinstance(line, dict) and line.get("variant_id")}
+    catalogue = {
+        item.item_id: item
+        for item in CatalogItem.objects.filter(
+            source_kind=connection.source_kind, source_key=connection.source_key, item_id__in=ids
+        )
+    }
+    customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
+    profile = None
+    if customer.get("id"):
+        profile = BuyerProfile.objects.filter(
+            source_kind=connection.source_kind, source_key=connection.source_key, buyer_id=str(customer["id"])
+        ).first()
+    return read.read_order(order, options, catalogue=catalogue, profile=profile)
 
 
 def _tenant_of(org_id: str) -> int | None:

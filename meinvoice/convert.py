@@ -1,31 +1,29 @@
-"""Haravan order → meInvoice ``InvoiceData`` (publish API, SignType 2): pure functions, no DB, no HTTP.
+"""A sale → meInvoice ``InvoiceData`` (publish API, SignType 2): pure functions, no DB, no HTTP.
 
-The shop's totals are the truth. An order whose own numbers do not add up is refused
-(``ConversionError``), and every invoice made here totals exactly what the buyer paid (or, for an
-adjustment, exactly what was given back).
+Built from the source-neutral ``connectors.sale.Sale`` only: whatever the shop, the invoice is made from
+the sale's lines, charges and buyer. The sale's totals are the truth. A sale whose own numbers do not add
+up is refused (``ConversionError``), and every invoice made here totals exactly what the buyer paid (or,
+for an adjustment, exactly what was given back).
 
 Conventions
 -----------
-- Money is whole đồng (``int``) throughout; a fractional đồng anywhere in the order is refused.
-  Divisions use ``Decimal`` and round half up (away from zero for negatives); each line is rounded, then
-  lines are summed — never the other way round.
-- A product line's *gross* is ``price × quantity − its own discount − its share of the order's codes``.
-  Order-level codes (``fixed_amount`` / ``percentage``; their ``amount`` is the VND taken) are shared
-  across the product lines in proportion to each line's value after its own discount, by largest
-  remainder (ties to the earlier line), so the shares add up exactly. ``shipping`` codes are shared the
-  same way across the shipping lines only.
-- Each shipping line with a price above 0 becomes its own invoice line (ItemType 1, ItemCode the
-  carrier's code or ``SHIP``, quantity 1, the mapping's name and shipping rate); its discount codes
-  show as its discount. Zero-priced shipping is left out.
+- Money is whole đồng (``int``) throughout: a VND sale has no fraction of a đồng. Divisions use
+  ``Decimal`` and round half up (away from zero for negatives); each line is rounded, then lines are
+  summed — never the other way round.
+- A line's *gross* is ``price × quantity − its own discount − its share of the order's discounts`` (the
+  reader shares order-level discounts over the goods, and charge discounts over the charges, to the đồng).
+- Each charge (shipping) above 0 becomes its own invoice line (ItemType 1, ItemCode the carrier's code or
+  ``SHIP``, quantity 1, the mapping's name and shipping rate); its discount shows as its discount. A charge
+  of 0 is left out.
 - VAT-inclusive prices (the default, how Vietnamese shops price): ``AmountWithoutVAT =
   round(gross / (1 + r))`` and ``VATAmount = gross − AmountWithoutVAT``; ``Amount`` (before discount,
   before VAT) is ``round(price × quantity / (1 + r))`` and ``DiscountAmount = Amount − AmountWithoutVAT``
   (so the discount shown is pre-VAT). KCT, KKKNT and 0 % carry no VAT.
 - VAT-exclusive prices (``prices_include_vat = False``): ``AmountWithoutVAT = gross`` and ``VATAmount =
-  round(gross × r)``. The invoice then totals more than the lines, so it is only made when the shop's
-  ``total_price`` already contains that VAT as ``total_tax`` (Σ lines − discounts + shipping + total_tax
-  = total_price) *and* our per-line VAT equals ``total_tax`` to the đồng; otherwise ConversionError —
-  the invoice would show a total the buyer never paid.
+  round(gross × r)``. The invoice then totals more than the lines, so it is only made when the sale's paid
+  total already contains that VAT as its tax (Σ lines − discounts + charges + tax = paid) *and* our per-line
+  VAT equals that tax to the đồng; otherwise ConversionError — the invoice would show a total the buyer
+  never paid.
 - ``UnitPrice`` is ``Amount / Quantity`` rounded half up to 4 decimals (``UnitPriceDecimalDigits`` 4);
   ``|Quantity × UnitPrice − Amount| < 1`` is checked. ``DiscountRate`` is ``DiscountAmount / Amount``
   in percent with 2 decimals, for information. Amounts are JSON integers; a unit price or rate with
@@ -49,6 +47,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from connectors.money import allocate
+from connectors.sale import Charge, Refund, Sale, SaleLine
+from connectors.text import Text, as_text
 
 from .mapping import Mapping, vat_fraction
 from .taxcode import tax_code_error
@@ -77,14 +79,17 @@ _UNIT_PRICE_STEP = Decimal("0.0001")
 _RATE_STEP = Decimal("0.01")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _AMOUNT_FIELDS = ("Amount", "DiscountAmount", "AmountWithoutVAT", "VATAmount")
+MAX_DIGITS = 15  # no amount has more digits (a quadrillion đồng): "1e100000000" is refused unexpanded
 
 
 class ConversionError(ValueError):
-    """The order cannot become a correct invoice; ``reason`` says why (permanent: a person must look)."""
+    """The sale cannot become a correct invoice; ``text`` says why (permanent: a person must look).
+    ``reason`` is the same in English."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, text: Text | str):
+        self.text = as_text(text)
+        self.reason = str(self.text)
+        super().__init__(self.reason)
 
 
 class InvalidBuyer(ConversionError):
@@ -98,7 +103,9 @@ class NothingToAdjust(ConversionError):
 
 @dataclass(frozen=True)
 class Buyer:
-    code: str = ""  # BuyerCode: the Haravan customer id
+    """The buyer as the invoice names them."""
+
+    code: str = ""  # BuyerCode: the source's customer id
     legal_name: str = ""  # BuyerLegalName: the company (empty for a retail buyer)
     tax_code: str = ""  # BuyerTaxCode: a valid MST, or empty
     address: str = ""  # BuyerAddress
@@ -111,49 +118,58 @@ class Buyer:
         return bool(self.tax_code)
 
 
-# --- small readers ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Issue:
+    """What every invoice made here is issued as: the seller's MST (the account), the series, its RefID
+    (meInvoice's duplicate key) and its date. Checked before anything is built."""
 
-# No amount or quantity has more digits than this (a quadrillion đồng): "1e100000000" is refused unexpanded.
-MAX_DIGITS = 15
+    tax_code: str
+    series: str
+    ref_id: str
+    inv_date: dt.date
+
+    def check(self) -> None:
+        error = tax_code_error(self.tax_code)
+        if error:
+            raise ConversionError(
+                Text("The seller's tax code (the meInvoice account): %(error)s", error=error)
+            )
+        _check_series(self.series)
+        if not _text(self.ref_id):
+            raise ConversionError(Text("a RefID is required"))
+
+
+# --- small helpers ----------------------------------------------------------------------------------
 
 
 def _round(value: Decimal) -> int:
     return int(value.quantize(_ONE, rounding=ROUND_HALF_UP))
 
 
+def _dong(value: Decimal) -> int:
+    """A VND amount of the sale as whole đồng (the reader guarantees there is no fraction)."""
+    return int(value)
+
+
 def _vnd(value: Any, what: str, *, required: bool = False) -> int:
-    """Whole đồng from a Haravan JSON number or numeric string."""
+    """Whole đồng from an amount of an invoice we issued (MISA may echo them as 646296.0)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise ConversionError(f"{what} is missing")
+            raise ConversionError(Text("%(what)s is missing", what=what))
         return 0
+    not_an_amount = Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value))
     if isinstance(value, bool):
-        raise ConversionError(f"{what}: {value!r} is not an amount")
+        raise ConversionError(not_an_amount)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation as exc:
-        raise ConversionError(f"{what}: {value!r} is not an amount") from exc
+        raise ConversionError(not_an_amount) from exc
     if not number.is_finite() or number.adjusted() > MAX_DIGITS:
-        raise ConversionError(f"{what}: {value!r} is not an amount")
+        raise ConversionError(not_an_amount)
     if number != number.to_integral_value():
-        raise ConversionError(f"{what}: {value} is not a whole number of đồng")
-    return int(number)
-
-
-def _quantity(value: Any, what: str) -> int:
-    if isinstance(value, bool) or value is None:
-        raise ConversionError(f"{what}: {value!r} is not a quantity")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ConversionError(f"{what}: {value!r} is not a quantity") from exc
-    if (
-        not number.is_finite()
-        or number.adjusted() > MAX_DIGITS
-        or number != number.to_integral_value()
-        or number < 0
-    ):
-        raise ConversionError(f"{what}: {value!r} is not a whole, non-negative quantity")
+        raise ConversionError(
+            Text("%(what)s: %(value)s is not a whole number of đồng", what=what, value=str(value))
+        )
     return int(number)
 
 
@@ -176,29 +192,17 @@ def _json_number(value: Decimal) -> int | float:
         return int(value)
     as_float = float(value)
     if Decimal(repr(as_float)) != value.normalize():
-        raise ConversionError(f"{value} cannot be sent exactly as a JSON number")
+        raise ConversionError(Text("%(value)s cannot be sent exactly as a JSON number", value=str(value)))
     return as_float
 
 
-def _order_label(order: dict) -> str:
-    return str(order.get("name") or order.get("order_number") or order.get("id") or "?")
-
-
-def _allocate(total: int, weights: Sequence[int]) -> list[int]:
-    """Split ``total`` in proportion to ``weights`` (largest remainder, ties to the earlier index)."""
-    whole = sum(weights)
-    if total == 0:
-        return [0] * len(weights)
-    if whole <= 0:
-        raise ConversionError(f"cannot share {_vnd_text(total)} over lines worth nothing")
-    shares, remainders = [], []
-    for i, weight in enumerate(weights):
-        share, remainder = divmod(total * weight, whole)
-        shares.append(share)
-        remainders.append((-remainder, i))
-    for _, i in sorted(remainders)[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
+def _share(total: int, weights: Sequence[int]) -> list[int]:
+    """Split ``total`` đồng in proportion to ``weights`` (largest remainder, ties to the earlier index)."""
+    if total and sum(weights) <= 0:
+        raise ConversionError(
+            Text("cannot share %(amount)s over lines worth nothing", amount=_vnd_text(total))
+        )
+    return [int(s) for s in allocate(Decimal(total), [Decimal(w) for w in weights])]
 
 
 def _date_text(value: Any, what: str) -> str:
@@ -211,7 +215,9 @@ def _date_text(value: Any, what: str) -> str:
     try:
         return dt.date.fromisoformat(text[:10]).isoformat()
     except ValueError as exc:
-        raise ConversionError(f"{what}: {value!r} is not a date") from exc
+        raise ConversionError(
+            Text("%(what)s: %(value)s is not a date", what=what, value=repr(value))
+        ) from exc
 
 
 # --- RefID ------------------------------------------------------------------------------------------
@@ -228,197 +234,180 @@ def ref_id_for(account_tax_code: str, order_id, kind: str) -> str:
     return str(uuid.uuid5(REFID_NAMESPACE, f"meinvoice|{account}|{order}|{kind}"))
 
 
-# --- which orders get an invoice --------------------------------------------------------------------
+# --- which sales get an invoice ---------------------------------------------------------------------
 
 
 def _status_key(value: Any) -> str:
     return _text(value).lower().replace("_", "")
 
 
-def check_issuance(order: dict, mapping: Mapping) -> tuple[bool, str]:
-    """(issue?, why): which condition failed, or why the order qualifies.
+def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
+    """(issue?, why): which condition failed, or why the sale qualifies.
 
     ``paid`` and ``created`` triggers evaluate the same conditions (the caller decides which events may
-    issue); ``fulfilled`` additionally needs fulfillment_status fulfilled. Cancelled orders never qualify.
+    issue); ``fulfilled`` additionally needs fulfillment_status fulfilled. Cancelled sales never qualify.
     """
     cond = mapping.conditions
-    label = _order_label(order)
-    if order.get("cancelled_at") or _status_key(order.get("cancelled_status")) == "cancelled":
-        return False, f"Order {label} is cancelled."
-    financial = _text(order.get("financial_status")) or "pending"
+    label = sale.label
+    if sale.status.cancelled:
+        return False, Text("Order %(label)s is cancelled.", label=label)
+    financial = sale.status.payment or "pending"
     if cond.financial_statuses and _status_key(financial) not in {
         _status_key(s) for s in cond.financial_statuses
     }:
-        wanted = ", ".join(cond.financial_statuses)
-        return False, f"Order {label} is {financial}; invoices are issued when it is {wanted}."
-    fulfillment = _text(order.get("fulfillment_status")).lower() or "notfulfilled"
-    if cond.fulfillment_statuses and fulfillment not in cond.fulfillment_statuses:
-        wanted = ", ".join(cond.fulfillment_statuses)
-        return False, f"Order {label} is {fulfillment}; invoices are issued when it is {wanted}."
-    if cond.trigger == "fulfilled" and fulfillment != "fulfilled":
-        return False, f"Order {label} is {fulfillment}; invoices are issued once it is fulfilled."
-    source = _text(order.get("source_name") or order.get("source"))
-    if cond.sources and _fold(source) not in {_fold(s) for s in cond.sources}:
-        return False, f"Order {label} comes from {source or 'no source'}, not from {', '.join(cond.sources)}."
-    try:
-        total = _vnd(order.get("total_price"), "total_price", required=True)
-    except ConversionError as exc:
-        return False, f"Order {label}: {exc.reason}."
-    if total < cond.min_total:
-        return False, (
-            f"Order {label} totals {_vnd_text(total)}, below the minimum of "
-            f"{_vnd_text(_round(cond.min_total))}."
+        return False, Text(
+            "Order %(label)s is %(status)s; invoices are issued when it is %(wanted)s.",
+            label=label,
+            status=financial,
+            wanted=", ".join(cond.financial_statuses),
         )
-    return True, (
-        f"Order {label} qualifies: {financial}, {fulfillment}, source {source or '-'}, "
-        f"total {_vnd_text(total)} (trigger: {cond.trigger})."
+    fulfillment = sale.status.fulfillment.lower() or "notfulfilled"
+    if cond.fulfillment_statuses and fulfillment not in cond.fulfillment_statuses:
+        return False, Text(
+            "Order %(label)s is %(status)s; invoices are issued when it is %(wanted)s.",
+            label=label,
+            status=fulfillment,
+            wanted=", ".join(cond.fulfillment_statuses),
+        )
+    if cond.trigger == "fulfilled" and fulfillment != "fulfilled":
+        return False, Text(
+            "Order %(label)s is %(status)s; invoices are issued once it is fulfilled.",
+            label=label,
+            status=fulfillment,
+        )
+    source = sale.status.channel
+    if cond.sources and _fold(source) not in {_fold(s) for s in cond.sources}:
+        return False, Text(
+            "Order %(label)s comes from %(source)s, not from %(wanted)s.",
+            label=label,
+            source=source if source else Text("no source"),
+            wanted=", ".join(cond.sources),
+        )
+    if sale.totals.paid is None:
+        return False, Text("Order %(label)s: %(problem)s.", label=label, problem=sale.paid_problem)
+    total = _dong(sale.totals.paid)
+    if total < cond.min_total:
+        return False, Text(
+            "Order %(label)s totals %(total)s, below the minimum of %(minimum)s.",
+            label=label,
+            total=_vnd_text(total),
+            minimum=_vnd_text(_round(cond.min_total)),
+        )
+    return True, Text(
+        "Order %(label)s qualifies: %(financial)s, %(fulfillment)s, source %(source)s, total %(total)s "
+        "(trigger: %(trigger)s).",
+        label=label,
+        financial=financial,
+        fulfillment=fulfillment,
+        source=source or "-",
+        total=_vnd_text(total),
+        trigger=cond.trigger,
     )
 
 
 # --- the buyer --------------------------------------------------------------------------------------
 
 
-def _attributes(order: dict) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in order.get("note_attributes") or []:
-        if isinstance(item, dict) and item.get("name") is not None:
-            out.setdefault(_fold(item["name"]), _text(item.get("value")))
-    return out
-
-
-def _address_line(address: dict | None) -> str:
-    if not isinstance(address, dict):
-        return ""
-    parts = [_text(address.get(k)) for k in ("address1", "address2", "ward", "district", "province")]
-    return ", ".join(p for p in parts if p)
-
-
-def _person_name(order: dict) -> str:
-    for key in ("billing_address", "shipping_address"):
-        address = order.get(key)
-        if isinstance(address, dict):
-            name = _text(address.get("name"))
-            if not name:
-                name = _text(f"{address.get('last_name') or ''} {address.get('first_name') or ''}")
-            if name:
-                return name
-    customer = order.get("customer")
-    if isinstance(customer, dict):
-        return _text(f"{customer.get('last_name') or ''} {customer.get('first_name') or ''}")
-    return ""
-
-
-def buyer_of(order: dict, mapping: Mapping) -> Buyer:
-    """Who the invoice is made out to. A tax code in the note attributes makes a company invoice and must
-    be a valid MST with a legal name and an address; without one the buyer is a retail buyer."""
-    fields = mapping.buyer
-    attrs = _attributes(order)
-    billing = order.get("billing_address") if isinstance(order.get("billing_address"), dict) else {}
-    shipping = order.get("shipping_address") if isinstance(order.get("shipping_address"), dict) else {}
-    customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
-    label = _order_label(order)
-
-    raw_code = attrs.get(_fold(fields.tax_code), "")
-    tax_code = "".join(raw_code.split())
-    legal_name = attrs.get(_fold(fields.legal_name), "")
-    address = attrs.get(_fold(fields.address), "")
-    vat_email = attrs.get(_fold(fields.email), "")
-
-    if vat_email and not _EMAIL.match(vat_email):
+def buyer_of(sale: Sale) -> Buyer:
+    """Who the invoice is made out to. A tax code makes a company invoice and must be a valid MST with a
+    legal name and an address; without one the buyer is a retail buyer."""
+    given, label = sale.buyer, sale.label
+    where = {"tax_code": "", "legal_name": "", "address": "", "email": "", **dict(given.origin)}
+    if given.invoice_email and not _EMAIL.match(given.invoice_email):
         raise InvalidBuyer(
-            f"Order {label}: the invoice e-mail “{vat_email}” ({fields.email}) is not an address."
+            Text(
+                "Order %(label)s: the invoice e-mail “%(email)s” (%(field)s) is not an address.",
+                label=label,
+                email=given.invoice_email,
+                field=where["email"],
+            )
         )
-    email = vat_email
-    if not email:
-        for candidate in (order.get("email"), order.get("contact_email"), customer.get("email")):
-            candidate = _text(candidate)
-            if candidate and _EMAIL.match(candidate):
-                email = candidate
-                break
-    phone = next(
-        (
-            p
-            for p in (_text(billing.get("phone")), _text(shipping.get("phone")), _text(customer.get("phone")))
-            if p
-        ),
-        "",
-    )
-    code = _text(customer.get("id"))
-    full_name = _person_name(order)
-
-    if not tax_code:
-        if legal_name:
+    if not given.tax_code:
+        if given.legal_name:
             raise InvalidBuyer(
-                f"Order {label}: the buyer asks for an invoice to “{legal_name}” ({fields.legal_name}) "
-                f"but gives no tax code ({fields.tax_code}); add the tax code or remove the company name."
+                Text(
+                    "Order %(label)s: the buyer asks for an invoice to “%(name)s” (%(name_field)s) but gives "
+                    "no tax code (%(code_field)s); add the tax code or remove the company name.",
+                    label=label,
+                    name=given.legal_name,
+                    name_field=where["legal_name"],
+                    code_field=where["tax_code"],
+                )
             )
         return Buyer(
-            code=code,
-            full_name=full_name,
-            address=_address_line(billing) or _address_line(shipping),
-            phone=phone,
-            email=email,
+            code=given.code, full_name=given.name, address=given.address, phone=given.phone, email=given.email
         )
-
+    tax_code = given.tax_code
     if re.fullmatch(r"\d{12}", tax_code):
         raise InvalidBuyer(
-            f"Order {label}: “{tax_code}” ({fields.tax_code}) has 12 digits: that is a personal citizen ID "
-            f"(CCCD), not an enterprise tax code, and is not put in BuyerTaxCode. Ask the buyer for their "
-            f"MST (10 digits, or 10-3 for a branch), or invoice them as a retail buyer."
+            Text(
+                "Order %(label)s: “%(code)s” (%(field)s) has 12 digits: that is a personal citizen ID "
+                "(CCCD), not an enterprise tax code, and is not put in BuyerTaxCode. Ask the buyer for their "
+                "MST (10 digits, or 10-3 for a branch), or invoice them as a retail buyer.",
+                label=label,
+                code=tax_code,
+                field=where["tax_code"],
+            )
         )
     error = tax_code_error(tax_code)
     if error:
-        raise InvalidBuyer(f"Order {label}: the buyer's tax code ({fields.tax_code}): {error}")
-    if not legal_name and fields.use_billing_company:
-        legal_name = _text(billing.get("company"))
-        if legal_name and not address:
-            address = _address_line(billing)  # the billing address of that company
+        raise InvalidBuyer(
+            Text(
+                "Order %(label)s: the buyer's tax code (%(field)s): %(error)s",
+                label=label,
+                field=where["tax_code"],
+                error=error,
+            )
+        )
     missing = [
-        what
-        for what, value in (
-            (f"the company name ({fields.legal_name})", legal_name),
-            (f"the company address ({fields.address})", address),
+        Text(what, field=where[name])
+        for what, name, value in (
+            ("the company name (%(field)s)", "legal_name", given.legal_name),
+            ("the company address (%(field)s)", "address", given.address),
         )
         if not value
     ]
     if missing:
         raise InvalidBuyer(
-            f"Order {label}: tax code {tax_code} is given without {' and '.join(missing)}; "
-            f"meInvoice requires both with a tax code."
+            Text(
+                "Order %(label)s: tax code %(code)s is given without %(missing)s; meInvoice requires both "
+                "with a tax code.",
+                label=label,
+                code=tax_code,
+                missing=missing[0]
+                if len(missing) == 1
+                else Text("%(first)s and %(second)s", first=missing[0], second=missing[1]),
+            )
         )
     return Buyer(
-        code=code,
-        legal_name=legal_name,
+        code=given.code,
+        legal_name=given.legal_name,
         tax_code=tax_code,
-        address=address,
-        full_name=full_name,
-        phone=phone,
-        email=email,
+        address=given.address,
+        full_name=given.name,
+        phone=given.phone,
+        email=given.email,
     )
 
 
-# --- VAT rate of a line -----------------------------------------------------------------------------
+# --- VAT rate and unit of a line --------------------------------------------------------------------
 
 
-def _line_values(line: dict, match: str) -> list[str]:
+def _line_values(line: SaleLine, match: str) -> Iterable[str]:
     if match == "product_type":
-        return [_text(line.get("type") or line.get("product_type"))]
+        return [line.product_type]
     if match == "vendor":
-        return [_text(line.get("vendor"))]
+        return [line.vendor]
     if match == "sku":
-        return [_text(line.get("sku"))]
-    tags = line.get("tags") or line.get("product_tags") or []
-    if isinstance(tags, str):
-        tags = tags.split(",")
-    return [_text(t) for t in tags]
+        return [line.sku]
+    return line.tags
 
 
-def vat_rate_for_line(line: dict, mapping: Mapping) -> str:
+def vat_rate_for_line(line: SaleLine, mapping: Mapping) -> str:
     """The first tax rule (in list order) that matches the line, else the default rate.
 
-    Matching ignores case, spacing and Unicode form. ``tag`` rules read ``line["tags"]`` (a list or a
-    comma-separated text): Haravan line items carry no product tags, so the caller must copy the
-    product's tags onto the line for such rules to match.
+    Matching ignores case, spacing and Unicode form. ``tag`` rules read the product's tags (Haravan order
+    lines carry none: the reader takes them from the shop's catalogue).
     """
     for rule in mapping.tax_rules:
         wanted = _fold(rule.value)
@@ -427,7 +416,18 @@ def vat_rate_for_line(line: dict, mapping: Mapping) -> str:
     return mapping.default_vat_rate
 
 
-# --- from the order to priced parts -----------------------------------------------------------------
+def _unit_for(line: SaleLine, mapping: Mapping) -> str:
+    if line.unit:  # the product's own unit, from the shop's catalogue
+        return line.unit
+    product_type = _fold(line.product_type)
+    if product_type:
+        for name, unit in mapping.unit_by_type.items():
+            if _fold(name) == product_type:
+                return unit
+    return mapping.default_unit
+
+
+# --- from the sale to priced parts ------------------------------------------------------------------
 
 
 @dataclass
@@ -435,7 +435,7 @@ class _Part:
     """One future invoice line, in the shop's money (VAT-inclusive or not, per the mapping)."""
 
     kind: str  # "goods" | "shipping"
-    key: str  # line item id, or "shipping:<index>"
+    key: str  # the sale line's key, or the charge's
     code: str
     name: str
     unit: str
@@ -451,44 +451,34 @@ class _Part:
         return self.list_value - self.own_discount - self.shared_discount
 
 
-def _line_discount(line: dict, what: str) -> int:
-    applied = line.get("applied_discounts")
-    applied_total = None
-    if isinstance(applied, list) and applied:
-        applied_total = sum(
-            _vnd((a or {}).get("amount"), f"{what}.applied_discounts[{i}].amount")
-            for i, a in enumerate(applied)
-        )
-    total = line.get("total_discount")
-    if total is not None and not (isinstance(total, str) and not total.strip()):
-        total_discount = _vnd(total, f"{what}.total_discount")
-        if applied_total is not None and applied_total != total_discount and total_discount != 0:
-            raise ConversionError(
-                f"{what}: total_discount {_vnd_text(total_discount)} disagrees with its applied_discounts "
-                f"({_vnd_text(applied_total)})"
-            )
-        if total_discount:
-            return total_discount
-    return applied_total or 0
+def _goods_part(line: SaleLine, mapping: Mapping) -> _Part:
+    return _Part(
+        kind="goods",
+        key=line.key,
+        code=line.item_code,
+        name=line.name,
+        unit=_unit_for(line, mapping),
+        rate=vat_rate_for_line(line, mapping),
+        quantity=int(line.quantity),
+        list_value=_dong(line.list_value),
+        own_discount=_dong(line.line_discount),
+        shared_discount=_dong(line.order_discount),
+    )
 
 
-def _item_name(line: dict) -> str:
-    title = _text(line.get("title"))
-    variant = _text(line.get("variant_title"))
-    if title and variant and variant.casefold() != "default title":
-        return f"{title} - {variant}"
-    return title or _text(line.get("name")) or _text(line.get("sku")) or "Hàng hóa"
-
-
-def _unit_for(line: dict, mapping: Mapping) -> str:
-    if _text(line.get("unit")):  # the product's own unit, from the shop's catalogue
-        return _text(line.get("unit"))
-    product_type = _fold(line.get("type") or line.get("product_type"))
-    if product_type:
-        for name, unit in mapping.unit_by_type.items():
-            if _fold(name) == product_type:
-                return unit
-    return mapping.default_unit
+def _charge_part(charge: Charge, mapping: Mapping) -> _Part:
+    return _Part(
+        kind="shipping",
+        key=charge.key,
+        code=charge.code or SHIPPING_CODE,
+        name=mapping.shipping_item_name,
+        unit=mapping.shipping_unit,
+        rate=mapping.shipping_rate,
+        quantity=1,
+        list_value=_dong(charge.amount),
+        own_discount=0,
+        shared_discount=_dong(charge.discount),
+    )
 
 
 def _payable(gross: int, rate: str, include_vat: bool) -> int:
@@ -501,139 +491,73 @@ class _Parts:
     total_price: int
 
 
-def _parts(order: dict, mapping: Mapping) -> _Parts:
-    """The order's lines, codes shared out, checked against the order's own total."""
-    label = _order_label(order)
-    currency = _text(order.get("currency")) or "VND"
-    if currency.upper() != "VND":
-        raise ConversionError(f"Order {label} is in {currency}; only VND orders are invoiced.")
-    total_price = _vnd(order.get("total_price"), f"order {label}: total_price", required=True)
-
-    goods: list[_Part] = []
-    for i, line in enumerate(order.get("line_items") or []):
-        what = f"order {label}: line_items[{i}]"
-        if not isinstance(line, dict):
-            raise ConversionError(f"{what} is not an object")
-        quantity = _quantity(line.get("quantity"), f"{what}.quantity")
-        price = _vnd(line.get("price"), f"{what}.price", required=True)
-        if price < 0:
-            raise ConversionError(f"{what}.price is negative")
-        discount = _line_discount(line, what)
-        if discount < 0 or discount > price * quantity:
-            raise ConversionError(
-                f"{what}: its discount {_vnd_text(discount)} is not between 0 and its value "
-                f"{_vnd_text(price * quantity)}"
-            )
-        if quantity == 0:
-            continue
-        code = _text(line.get("sku")) or _text(line.get("variant_id"))
-        goods.append(
-            _Part(
-                kind="goods",
-                key=_text(line.get("id")) or f"line:{i}",
-                code=code,
-                name=_item_name(line),
-                unit=_unit_for(line, mapping),
-                rate=vat_rate_for_line(line, mapping),
-                quantity=quantity,
-                list_value=price * quantity,
-                own_discount=discount,
-            )
-        )
-
-    shipping: list[_Part] = []
-    for i, line in enumerate(order.get("shipping_lines") or []):
-        what = f"order {label}: shipping_lines[{i}]"
-        if not isinstance(line, dict):
-            raise ConversionError(f"{what} is not an object")
-        price = _vnd(line.get("price"), f"{what}.price")
-        if price < 0:
-            raise ConversionError(f"{what}.price is negative")
-        if price == 0:
-            continue
-        shipping.append(
-            _Part(
-                kind="shipping",
-                key=f"shipping:{i}",
-                code=_text(line.get("code")) or SHIPPING_CODE,
-                name=mapping.shipping_item_name,
-                unit=mapping.shipping_unit,
-                rate=mapping.shipping_rate,
-                quantity=1,
-                list_value=price,
-                own_discount=0,
-            )
-        )
-
-    goods_codes = shipping_codes = 0
-    for i, code in enumerate(order.get("discount_codes") or []):
-        what = f"order {label}: discount_codes[{i}]"
-        if not isinstance(code, dict):
-            raise ConversionError(f"{what} is not an object")
-        kind = _text(code.get("type")).lower() or "fixed_amount"
-        if kind not in ("fixed_amount", "percentage", "shipping"):
-            raise ConversionError(f"{what}: unknown discount type {kind!r}")
-        amount = _vnd(code.get("amount"), f"{what}.amount")
-        if amount < 0:
-            raise ConversionError(f"{what}.amount is negative")
-        if kind == "shipping":
-            shipping_codes += amount
-        else:
-            goods_codes += amount
-
-    goods_after_own = [p.list_value - p.own_discount for p in goods]
-    if goods_codes > sum(goods_after_own):
+def _parts(sale: Sale, mapping: Mapping) -> _Parts:
+    """The sale's lines and charges as invoice parts, checked against the sale's own total."""
+    label = sale.label
+    if sale.currency.upper() != "VND":
         raise ConversionError(
-            f"Order {label}: its discount codes ({_vnd_text(goods_codes)}) exceed the goods they apply to "
-            f"({_vnd_text(sum(goods_after_own))})."
+            Text(
+                "Order %(label)s is in %(currency)s; only VND orders are invoiced.",
+                label=label,
+                currency=sale.currency,
+            )
         )
-    for part, share in zip(goods, _allocate(goods_codes, goods_after_own), strict=True):
-        part.shared_discount = share
-    shipping_total = sum(p.list_value for p in shipping)
-    if shipping_codes > shipping_total:
-        raise ConversionError(
-            f"Order {label}: its shipping discounts ({_vnd_text(shipping_codes)}) exceed the shipping "
-            f"charged ({_vnd_text(shipping_total)})."
-        )
-    for part, share in zip(
-        shipping, _allocate(shipping_codes, [p.list_value for p in shipping]), strict=True
-    ):
-        part.shared_discount = share
-
-    parts = goods + shipping
+    if sale.problems:
+        raise ConversionError(sale.problems[0])
+    parts = [_goods_part(line, mapping) for line in sale.lines] + [
+        _charge_part(charge, mapping) for charge in sale.charges if charge.amount > 0
+    ]
     if not parts:
-        raise ConversionError(f"Order {label} has nothing to invoice: no line items and no shipping.")
-
-    # The order's own arithmetic first: never invoice a total the buyer did not pay.
-    line_total = sum(p.list_value for p in goods)
-    line_discounts = sum(p.own_discount for p in goods)
-    tax = 0 if mapping.prices_include_vat else _vnd(order.get("total_tax"), f"order {label}: total_tax")
-    computed = line_total - line_discounts - goods_codes + shipping_total - shipping_codes + tax
-    if computed != total_price:
-        hint = ""
-        if (
-            mapping.prices_include_vat
-            and _vnd(order.get("total_tax"), "total_tax")
-            and order.get("taxes_included") is False
-        ):
-            hint = " (the order adds total_tax on top of its prices: should prices_include_vat be off?)"
         raise ConversionError(
-            f"Order {label}: its totals do not add up — lines {_vnd_text(line_total)} − line discounts "
-            f"{_vnd_text(line_discounts)} − discount codes {_vnd_text(goods_codes)} + shipping "
-            f"{_vnd_text(shipping_total)} − shipping discounts {_vnd_text(shipping_codes)}"
-            + (f" + total_tax {_vnd_text(tax)}" if not mapping.prices_include_vat else "")
-            + f" = {_vnd_text(computed)}, but total_price is {_vnd_text(total_price)}{hint}. "
-            "Refusing to invoice a total the buyer did not pay."
+            Text("Order %(label)s has nothing to invoice: no line items and no shipping.", label=label)
+        )
+
+    # The sale's own arithmetic first: never invoice a total the buyer did not pay.
+    totals = sale.totals
+    include_vat = mapping.prices_include_vat
+    if not include_vat and sale.tax_problem is not None:
+        raise ConversionError(sale.tax_problem)
+    tax = 0 if include_vat else _dong(totals.tax)
+    computed = _dong(totals.computed(with_tax=not include_vat))
+    total_price = _dong(totals.paid)
+    if computed != total_price:
+        hint = (
+            Text(" (the order adds total_tax on top of its prices: should prices_include_vat be off?)")
+            if include_vat and totals.tax and totals.tax_on_top
+            else ""
+        )
+        raise ConversionError(
+            Text(
+                "Order %(label)s: its totals do not add up — lines %(lines)s − line discounts "
+                "%(line_discounts)s − discount codes %(codes)s + shipping %(shipping)s − shipping discounts "
+                "%(shipping_codes)s%(tax)s = %(computed)s, but total_price is %(paid)s%(hint)s. Refusing "
+                "to invoice a total the buyer did not pay.",
+                label=label,
+                lines=_vnd_text(_dong(totals.lines)),
+                line_discounts=_vnd_text(_dong(totals.line_discounts)),
+                codes=_vnd_text(_dong(totals.order_discounts)),
+                shipping=_vnd_text(_dong(totals.charges)),
+                shipping_codes=_vnd_text(_dong(totals.charge_discounts)),
+                tax="" if include_vat else f" + total_tax {_vnd_text(tax)}",
+                computed=_vnd_text(computed),
+                paid=_vnd_text(total_price),
+                hint=hint,
+            )
         )
     for part in parts:
-        part.payable = _payable(part.gross, part.rate, mapping.prices_include_vat)
+        part.payable = _payable(part.gross, part.rate, include_vat)
     payable = sum(p.payable for p in parts)
     if payable != total_price:  # only possible with VAT-exclusive prices
         raise ConversionError(
-            f"Order {label}: the VAT computed per line ({_vnd_text(payable - (computed - tax))}) differs "
-            "from "
-            f"the order's total_tax ({_vnd_text(tax)}); the invoice would total {_vnd_text(payable)} while "
-            f"the buyer paid {_vnd_text(total_price)}."
+            Text(
+                "Order %(label)s: the VAT computed per line (%(vat)s) differs from the order's total_tax "
+                "(%(tax)s); the invoice would total %(payable)s while the buyer paid %(paid)s.",
+                label=label,
+                vat=_vnd_text(payable - (computed - tax)),
+                tax=_vnd_text(tax),
+                payable=_vnd_text(payable),
+                paid=_vnd_text(total_price),
+            )
         )
     return _Parts(parts=parts, total_price=total_price)
 
@@ -668,7 +592,12 @@ def _figures(list_value: int, payable: int, quantity: int, rate: str, include_va
     )
     if quantity and abs(quantity * unit_price - amount) >= 1:
         raise ConversionError(
-            f"a quantity of {quantity} is too large to state a 4-decimal unit price within 1 đồng of {amount}"
+            Text(
+                "a quantity of %(quantity)s is too large to state a 4-decimal unit price within 1 đồng of "
+                "%(amount)s",
+                quantity=quantity,
+                amount=amount,
+            )
         )
     return _Figures(quantity, unit_price, amount, amount - net, net, vat)
 
@@ -783,7 +712,8 @@ def check_invoice(invoice: dict, expected_total: int | None = None) -> None:
     if expected_total is not None and invoice.get("TotalAmount") != expected_total:
         problems.append(f"TotalAmount {invoice.get('TotalAmount')!r} is not {expected_total}")
     if problems:
-        raise ConversionError("The invoice does not add up: " + "; ".join(problems))
+        # Our own arithmetic failing is a defect, not the merchant's data: the details stay in English.
+        raise ConversionError(Text("The invoice does not add up: %(problems)s", problems="; ".join(problems)))
 
 
 def _rate_row(row: dict) -> tuple:
@@ -793,20 +723,20 @@ def _rate_row(row: dict) -> tuple:
 # --- the invoice ------------------------------------------------------------------------------------
 
 
-def _check_document_ids(series: str, ref_id: str, what: str = "series") -> None:
+def _check_series(series: str, what: str = "series") -> None:
     if not SERIES_RE.match(_text(series)):
-        raise ConversionError(f"{what} {series!r} is not a meInvoice series (like 1C25TYY)")
-    if not _text(ref_id):
-        raise ConversionError("a RefID is required")
+        raise ConversionError(
+            Text(
+                "%(what)s %(series)s is not a meInvoice series (like 1C25TYY)", what=what, series=repr(series)
+            )
+        )
 
 
-def _header(
-    *, ref_id: str, series: str, inv_date, buyer: Buyer, mapping: Mapping, seller_shop_name: str
-) -> dict:
+def _header(*, issue: Issue, buyer: Buyer, mapping: Mapping, seller_shop_name: str) -> dict:
     return {
-        "RefID": ref_id,
-        "InvSeries": series,
-        "InvDate": _date_text(inv_date, "inv_date"),
+        "RefID": issue.ref_id,
+        "InvSeries": issue.series,
+        "InvDate": _date_text(issue.inv_date, "inv_date"),
         "CurrencyCode": "VND",
         "ExchangeRate": 1,
         "PaymentMethodName": mapping.payment_method_name,
@@ -849,81 +779,83 @@ def _original_details(parts: list[_Part], include_vat: bool) -> list[dict]:
     ]
 
 
-def order_to_invoice(
-    order: dict,
-    mapping: Mapping,
-    *,
-    tax_code: str,
-    series: str,
-    ref_id: str,
-    inv_date: dt.date,
-    seller_shop_name: str = "",
-) -> dict:
-    """The InvoiceData of one order (for ``POST /invoice``, SignType 2). Its TotalAmount is the order's
-    total_price to the đồng, or ConversionError / InvalidBuyer says why no correct invoice can be made.
-    ``tax_code`` is the seller's MST (the account), checked but not part of the payload."""
-    _check_seller(tax_code)
-    _check_document_ids(series, ref_id)
-    buyer = buyer_of(order, mapping)
-    built = _parts(order, mapping)
+def sale_to_invoice(sale: Sale, mapping: Mapping, issue: Issue, *, seller_shop_name: str = "") -> dict:
+    """The InvoiceData of one sale (for ``POST /invoice``, SignType 2). Its TotalAmount is what the buyer
+    paid, to the đồng, or ConversionError / InvalidBuyer says why no correct invoice can be made."""
+    issue.check()
+    buyer = buyer_of(sale)
+    built = _parts(sale, mapping)
     details = _original_details(built.parts, mapping.prices_include_vat)
-    header = _header(
-        ref_id=ref_id,
-        series=series,
-        inv_date=inv_date,
-        buyer=buyer,
-        mapping=mapping,
-        seller_shop_name=seller_shop_name,
-    )
+    header = _header(issue=issue, buyer=buyer, mapping=mapping, seller_shop_name=seller_shop_name)
     return _assemble(header, details, built.total_price)
 
 
-def _check_seller(tax_code: str) -> None:
-    error = tax_code_error(tax_code)
-    if error:
-        raise ConversionError(f"The seller's tax code (the meInvoice account): {error}")
+# --- adjustments and replacements ---------------------------------------------------------------------
 
 
-# --- adjustments ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Changed:
+    """The issued invoice a later one changes: how it is named (``original``: {"InvSeries", "InvNo",
+    "InvDate", "TransactionID"}) and the InvoiceData that was issued (``invoice``, when known)."""
+
+    original: dict
+    invoice: dict | None = None
+
+    def reference(self, note: str, *, reference_type: int = 2) -> dict:
+        """The fields that make an invoice an adjustment (2) or a replacement (1) of this one."""
+        series = _text(self.original.get("InvSeries"))
+        if not SERIES_RE.match(series):
+            raise ConversionError(
+                Text(
+                    "the original invoice's series %(series)s is not a meInvoice series", series=repr(series)
+                )
+            )
+        number = _text(self.original.get("InvNo"))
+        if not number:
+            raise ConversionError(Text("the original invoice has no number (InvNo): was it published?"))
+        return {
+            "ReferenceType": reference_type,
+            "OrgInvoiceType": 1,
+            "OrgInvTemplateNo": series[0],
+            "OrgInvSeries": series[-6:],
+            "OrgInvNo": number,
+            "OrgInvDate": _date_text(self.original.get("InvDate"), "the original invoice's InvDate"),
+            "InvoiceNote": note,  # printed on the invoice itself: in Vietnamese, for the buyer
+        }
+
+    def words(self) -> str:
+        """How the note on the invoice names it (in Vietnamese, as the invoice is)."""
+        date = _date_text(self.original.get("InvDate"), "the original invoice's InvDate")
+        day = dt.date.fromisoformat(date).strftime("%d/%m/%Y")
+        return (
+            f"hóa đơn số {_text(self.original.get('InvNo'))}, "
+            f"ký hiệu {_text(self.original.get('InvSeries'))}, ngày {day}"
+        )
+
+    def buyer(self) -> Buyer:
+        invoice = self.invoice or {}
+        return Buyer(
+            code=_text(invoice.get("BuyerCode")),
+            legal_name=_text(invoice.get("BuyerLegalName")),
+            tax_code=_text(invoice.get("BuyerTaxCode")),
+            address=_text(invoice.get("BuyerAddress")),
+            full_name=_text(invoice.get("BuyerFullName")),
+            phone=_text(invoice.get("BuyerPhoneNumber")),
+            email=_text(invoice.get("BuyerEmail")),
+        )
+
+    def shop_name(self) -> str:
+        return _text((self.invoice or {}).get("SellerShopName"))
+
+    def lines(self, whose: Text) -> list[dict]:
+        return [_whole_detail(d, whose) for d in (self.invoice or {}).get("OriginalInvoiceDetail") or []]
 
 
-def _reference(original: dict, note: str, *, reference_type: int = 2) -> dict:
-    """The fields that make an invoice an adjustment (2) or a replacement (1) of ``original``."""
-    series = _text(original.get("InvSeries"))
-    if not SERIES_RE.match(series):
-        raise ConversionError(f"the original invoice's series {series!r} is not a meInvoice series")
-    number = _text(original.get("InvNo"))
-    if not number:
-        raise ConversionError("the original invoice has no number (InvNo): was it published?")
-    return {
-        "ReferenceType": reference_type,
-        "OrgInvoiceType": 1,
-        "OrgInvTemplateNo": series[0],
-        "OrgInvSeries": series[-6:],
-        "OrgInvNo": number,
-        "OrgInvDate": _date_text(original.get("InvDate"), "the original invoice's InvDate"),
-        "InvoiceNote": note,
-    }
-
-
-def _original_words(original: dict) -> str:
-    date = _date_text(original.get("InvDate"), "the original invoice's InvDate")
-    day = dt.date.fromisoformat(date).strftime("%d/%m/%Y")
-    return (
-        f"hóa đơn số {_text(original.get('InvNo'))}, ký hiệu {_text(original.get('InvSeries'))}, ngày {day}"
-    )
-
-
-def _buyer_from_invoice(invoice: dict) -> Buyer:
-    return Buyer(
-        code=_text(invoice.get("BuyerCode")),
-        legal_name=_text(invoice.get("BuyerLegalName")),
-        tax_code=_text(invoice.get("BuyerTaxCode")),
-        address=_text(invoice.get("BuyerAddress")),
-        full_name=_text(invoice.get("BuyerFullName")),
-        phone=_text(invoice.get("BuyerPhoneNumber")),
-        email=_text(invoice.get("BuyerEmail")),
-    )
+def _changing(issue: Issue, mapping: Mapping, buyer: Buyer, shop: str, reference: dict) -> dict:
+    """The header every adjustment and replacement starts from: checked ids, the buyer as issued."""
+    header = _header(issue=issue, buyer=buyer, mapping=mapping, seller_shop_name=shop)
+    header.update(reference)
+    return header
 
 
 def _line_signature(details: Iterable[dict]) -> list[tuple]:
@@ -934,12 +866,15 @@ def _line_signature(details: Iterable[dict]) -> list[tuple]:
     ]
 
 
-def _check_same_original(order: dict, recomputed: list[dict], original_invoice: dict) -> None:
+def _check_same_original(sale: Sale, recomputed: list[dict], original_invoice: dict) -> None:
     issued = original_invoice.get("OriginalInvoiceDetail") or []
     if _line_signature(recomputed) != _line_signature(issued):
         raise ConversionError(
-            f"Order {_order_label(order)} no longer converts to the invoice that was issued (its lines, "
-            "prices or the VAT mapping changed since): adjust this one by hand."
+            Text(
+                "Order %(label)s no longer converts to the invoice that was issued (its lines, prices or the "
+                "VAT mapping changed since): adjust this one by hand.",
+                label=sale.label,
+            )
         )
 
 
@@ -956,43 +891,29 @@ class _RefundPlan:
     total: int
 
 
-def _refund_money(refund: dict, what: str) -> int | None:
-    """Σ of the refund's successful refund transactions (Haravan may sign them negative), or None
-    when the refund lists no transactions."""
-    transactions = refund.get("transactions")
-    if not transactions:
-        return None
-    total = 0
-    for i, tx in enumerate(transactions):
-        if not isinstance(tx, dict) or _text(tx.get("kind")).lower() != "refund":
-            continue
-        if _text(tx.get("status")).lower() in ("failure", "error"):
-            continue
-        total += abs(_vnd(tx.get("amount"), f"{what}.transactions[{i}].amount"))
-    return total
-
-
-def _plan_refund(refund: dict, parts: list[_Part], state: _RefundState, label: str) -> _RefundPlan:
-    what = f"order {label}: refund {refund.get('id')}"
+def _plan_refund(refund: Refund, parts: list[_Part], state: _RefundState, label: str) -> _RefundPlan:
+    what = f"order {label}: refund {refund.name}"
     goods = {p.key: p for p in parts if p.kind == "goods"}
     returned: list[list] = []
-    for i, item in enumerate(refund.get("refund_line_items") or []):
-        if not isinstance(item, dict):
-            raise ConversionError(f"{what}.refund_line_items[{i}] is not an object")
-        line_id = item.get("line_item_id")
-        if line_id is None and isinstance(item.get("line_item"), dict):
-            line_id = item["line_item"].get("id")
-        part = goods.get(_text(line_id))
-        if part is None:
-            raise ConversionError(f"{what} returns line item {line_id}, which is not on the order")
-        units = _quantity(item.get("quantity"), f"{what}.refund_line_items[{i}].quantity")
+    for item in refund.lines:
+        if item.problem is not None:
+            raise ConversionError(item.problem)
+        part = goods[item.line_key]
+        units = int(item.quantity)
         if not units:
             continue
         done = state.quantity.get(part.key, 0) + sum(u for p, u, _ in returned if p is part)
         if done + units > part.quantity:
             raise ConversionError(
-                f"{what} returns {units} × “{part.name}”, but only {part.quantity - done} of {part.quantity} "
-                "are left to return"
+                Text(
+                    "%(what)s returns %(units)s × “%(name)s”, but only %(left)s of %(quantity)s are left to "
+                    "return",
+                    what=what,
+                    units=units,
+                    name=part.name,
+                    left=part.quantity - done,
+                    quantity=part.quantity,
+                )
             )
         given = state.paid_back.get(part.key, 0) + sum(v for p, _, v in returned if p is part)
         left = part.payable - given
@@ -1004,12 +925,12 @@ def _plan_refund(refund: dict, parts: list[_Part], state: _RefundState, label: s
         returned.append([part, units, value])
 
     lines_value = sum(v for _, _, v in returned)
-    money = _refund_money(refund, what)
-    if money is None:
-        money = lines_value
+    if refund.problem is not None:
+        raise ConversionError(refund.problem)
+    money = lines_value if refund.money is None else _dong(refund.money)
     if money < lines_value:
         # The money given back is the truth: the returned lines share it.
-        for row, share in zip(returned, _allocate(money, [v for _, _, v in returned]), strict=True):
+        for row, share in zip(returned, _share(money, [v for _, _, v in returned]), strict=True):
             row[2] = share
         lines_value = money
 
@@ -1031,9 +952,13 @@ def _plan_refund(refund: dict, parts: list[_Part], state: _RefundState, label: s
         ]
         if extra > sum(rooms):
             raise ConversionError(
-                f"{what} gives back {_vnd_text(money)}, more than remains invoiced on the order"
+                Text(
+                    "%(what)s gives back %(money)s, more than remains invoiced on the order",
+                    what=what,
+                    money=_vnd_text(money),
+                )
             )
-        for part, share in zip(candidates, _allocate(extra, rooms), strict=True):
+        for part, share in zip(candidates, _share(extra, rooms), strict=True):
             if share:
                 value_only.append((part, share))
 
@@ -1045,72 +970,45 @@ def _plan_refund(refund: dict, parts: list[_Part], state: _RefundState, label: s
     return _RefundPlan([(p, u, v) for p, u, v in returned], value_only, money)
 
 
-def _when(obj: dict) -> tuple:
-    raw = _text(obj.get("created_at"))
-    try:
-        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-    except ValueError:
-        moment = dt.datetime.min.replace(tzinfo=dt.UTC)
-    identifier = _text(obj.get("id"))
-    return (moment, int(identifier) if identifier.isdigit() else 0, identifier)
-
-
 def adjustment_for_refund(
-    order: dict,
-    refund: dict,
-    mapping: Mapping,
-    *,
-    tax_code: str,
-    series: str,
-    ref_id: str,
-    inv_date: dt.date,
-    original: dict,
-    original_invoice: dict | None = None,
+    sale: Sale, refund: Refund, mapping: Mapping, issue: Issue, changed: Changed
 ) -> dict:
-    """An adjustment-down invoice (ReferenceType 2) for one Haravan refund of an invoiced order.
+    """An adjustment-down invoice (ReferenceType 2) for one refund of an invoiced sale.
 
     Returned units become negative lines valued pro rata of what the buyer paid for the line (the last
     units returned take exactly what is left of it). Money given back beyond the returned goods becomes
     value-only lines: first against the shipping charged, then shared over the goods still invoiced
     (one value-only line per line). When less money is given back than the returned units are worth,
-    the money given back is what is adjusted, shared over the returned lines. Earlier refunds of the
-    order (``order["refunds"]``, by created_at) are replayed first, so repeated partial returns add up to
-    the original invoice exactly. The adjustment totals minus the money given back.
+    the money given back is what is adjusted, shared over the returned lines. The sale's earlier refunds
+    (by creation) are replayed first, so repeated partial returns add up to the original invoice exactly.
+    The adjustment totals minus the money given back.
 
-    ``original``: {"InvSeries", "InvNo", "InvDate", "TransactionID"} of the issued invoice. With
-    ``original_invoice`` (the InvoiceData that was issued), the order must still convert to the same
+    With ``changed.invoice`` (the InvoiceData that was issued), the sale must still convert to the same
     lines, and its buyer is used as it was issued.
     """
-    _check_seller(tax_code)
-    _check_document_ids(series, ref_id)
-    label = _order_label(order)
-    built = _parts(order, mapping)
-    if original_invoice is not None:
+    issue.check()
+    label = sale.label
+    built = _parts(sale, mapping)
+    if changed.invoice is not None:
         _check_same_original(
-            order, _original_details(built.parts, mapping.prices_include_vat), original_invoice
+            sale, _original_details(built.parts, mapping.prices_include_vat), changed.invoice
         )
-        buyer = _buyer_from_invoice(original_invoice)
+        buyer = changed.buyer()
     else:
-        buyer = buyer_of(order, mapping)
+        buyer = buyer_of(sale)
 
-    target_key = _when(refund)
-    target_id = _text(refund.get("id"))
-    earlier = [
-        r
-        for r in (order.get("refunds") or [])
-        if isinstance(r, dict)
-        and (not target_id or _text(r.get("id")) != target_id)
-        and _when(r) < target_key
-    ]
     state = _RefundState()
-    for previous in sorted(earlier, key=_when):
-        _plan_refund(previous, built.parts, state, label)
+    for previous in sale.refunds:
+        if (not refund.key or previous.key != refund.key) and previous.sort_key < refund.sort_key:
+            _plan_refund(previous, built.parts, state, label)
     plan = _plan_refund(refund, built.parts, state, label)
     if plan.total == 0:
         raise NothingToAdjust(
-            f"Order {label}: refund {refund.get('id')} gives back no money: there is nothing to adjust."
+            Text(
+                "Order %(label)s: refund %(refund)s gives back no money: there is nothing to adjust.",
+                label=label,
+                refund=refund.name,
+            )
         )
 
     include_vat = mapping.prices_include_vat
@@ -1126,147 +1024,91 @@ def adjustment_for_refund(
         details.append(_detail(0, code=part.code, name=part.name, unit=part.unit, rate=part.rate, f=figures))
     _renumber(details)
 
-    reason = f"Điều chỉnh giảm {_original_words(original)} do trả hàng/hoàn tiền đơn hàng {label}"
-    note = _text(refund.get("note"))
-    header = _header(
-        ref_id=ref_id,
-        series=series,
-        inv_date=inv_date,
-        buyer=buyer,
-        mapping=mapping,
-        seller_shop_name=_text(original_invoice.get("SellerShopName")) if original_invoice else "",
-    )
-    header.update(_reference(original, f"{reason}: {note}" if note else reason))
+    reason = f"Điều chỉnh giảm {changed.words()} do trả hàng/hoàn tiền đơn hàng {label}"
+    note = f"{reason}: {refund.note}" if refund.note else reason
+    header = _changing(issue, mapping, buyer, changed.shop_name(), changed.reference(note))
     return _assemble(header, details, -plan.total)
 
 
 def adjustment_for_cancellation(
-    order: dict,
-    mapping: Mapping,
-    *,
-    tax_code: str,
-    series: str,
-    ref_id: str,
-    inv_date: dt.date,
-    original: dict,
-    original_invoice: dict,
-    prior_adjustments: Sequence[dict] = (),
+    sale: Sale, mapping: Mapping, issue: Issue, changed: Changed, prior_adjustments: Sequence[dict] = ()
 ) -> dict:
-    """An adjustment invoice that brings ``original_invoice`` (the InvoiceData that was issued) to zero:
+    """An adjustment invoice that brings ``changed.invoice`` (the InvoiceData that was issued) to zero:
     every line negated, the buyer as issued.
 
     ``prior_adjustments``: the InvoiceData of adjustments already issued against it (refunds). They are
     netted per line (same item code, name, unit and rate), so only what is still invoiced is reversed;
     value-only reductions that match no line are reversed back, so the total is always minus what remains.
     """
-    _check_seller(tax_code)
-    _check_document_ids(series, ref_id)
+    issue.check()
+    original, original_invoice = changed.original, changed.invoice or {}
     if _text(original.get("InvSeries")) and _text(original_invoice.get("InvSeries")) not in (
         "",
         _text(original.get("InvSeries")),
     ):
-        raise ConversionError("original and original_invoice are not the same invoice (their series differ)")
-    issued = [
-        _whole_detail(d, "the original invoice") for d in original_invoice.get("OriginalInvoiceDetail") or []
-    ]
+        raise ConversionError(
+            Text("original and original_invoice are not the same invoice (their series differ)")
+        )
+    issued = changed.lines(Text("the original invoice"))
     if not issued:
-        raise ConversionError("the original invoice has no lines")
+        raise ConversionError(Text("the original invoice has no lines"))
     for prior in prior_adjustments:
         if prior.get("ReferenceType") != 2:
-            raise ConversionError("prior_adjustments must be adjustment invoices (ReferenceType 2)")
+            raise ConversionError(Text("prior_adjustments must be adjustment invoices (ReferenceType 2)"))
     taken_back = [
-        _whole_detail(d, "an earlier adjustment")
+        _whole_detail(d, Text("an earlier adjustment"))
         for p in prior_adjustments
         for d in p.get("OriginalInvoiceDetail") or []
     ]
     remaining = _net_lines(issued, taken_back)
     details = [_negate_detail(d) for d in remaining]
     if not details:
-        raise ConversionError("nothing remains invoiced: earlier adjustments already brought it to zero")
+        raise ConversionError(
+            Text("nothing remains invoiced: earlier adjustments already brought it to zero")
+        )
     _renumber(details)
     expected = -sum(
         _vnd(invoice.get("TotalAmount"), "TotalAmount", required=True)
         for invoice in (original_invoice, *prior_adjustments)
     )
-    label = _order_label(order)
-    reason = f"Điều chỉnh giảm toàn bộ {_original_words(original)} do hủy đơn hàng {label}"
-    cancel_reason = _text(order.get("cancel_reason"))
-    header = _header(
-        ref_id=ref_id,
-        series=series,
-        inv_date=inv_date,
-        buyer=_buyer_from_invoice(original_invoice),
-        mapping=mapping,
-        seller_shop_name=_text(original_invoice.get("SellerShopName")),
-    )
-    header.update(_reference(original, f"{reason} ({cancel_reason})" if cancel_reason else reason))
+    reason = f"Điều chỉnh giảm toàn bộ {changed.words()} do hủy đơn hàng {sale.label}"
+    note = f"{reason} ({sale.cancel_reason})" if sale.cancel_reason else reason
+    header = _changing(issue, mapping, changed.buyer(), changed.shop_name(), changed.reference(note))
     return _assemble(header, details, expected)
 
 
 def replacement_for_refund(
-    order: dict,
-    refund: dict,
-    mapping: Mapping,
-    *,
-    tax_code: str,
-    series: str,
-    ref_id: str,
-    inv_date: dt.date,
-    original: dict,
-    original_invoice: dict,
-    current: dict,
-    current_invoice: dict,
+    sale: Sale, refund: Refund, mapping: Mapping, issue: Issue, first: Changed, current: Changed
 ) -> dict:
     """A replacement invoice (ReferenceType 1) for the invoice in force after a refund: what the buyer keeps.
 
-    The refund is valued as its adjustment would be (against ``original_invoice``, the first invoice of the
-    order, earlier refunds replayed); its lines are netted out of ``current_invoice`` (the invoice being
-    replaced: the original, or the last replacement), and the new invoice totals exactly what is left.
+    The refund is valued as its adjustment would be (against ``first``, the first invoice of the sale,
+    earlier refunds replayed); its lines are netted out of ``current`` (the invoice being replaced: the
+    original, or the last replacement), and the new invoice totals exactly what is left.
     """
-    delta = adjustment_for_refund(
-        order,
-        refund,
-        mapping,
-        tax_code=tax_code,
-        series=series,
-        ref_id=ref_id,
-        inv_date=inv_date,
-        original=original,
-        original_invoice=original_invoice,
-    )
-    issued = [
-        _whole_detail(d, "the invoice being replaced")
-        for d in current_invoice.get("OriginalInvoiceDetail") or []
-    ]
-    taken_back = [_whole_detail(d, "the refund") for d in delta["OriginalInvoiceDetail"]]
+    delta = adjustment_for_refund(sale, refund, mapping, issue, first)
+    issued = current.lines(Text("the invoice being replaced"))
+    taken_back = [_whole_detail(d, Text("the refund")) for d in delta["OriginalInvoiceDetail"]]
     details = _net_lines(issued, taken_back)
     if not details:
-        raise ConversionError("everything was given back: nothing is left to invoice, so adjust instead")
-    _renumber(details)
-    expected = _vnd(current_invoice.get("TotalAmount"), "TotalAmount", required=True) + delta["TotalAmount"]
-    label = _order_label(order)
-    header = _header(
-        ref_id=ref_id,
-        series=series,
-        inv_date=inv_date,
-        buyer=_buyer_from_invoice(current_invoice),
-        mapping=mapping,
-        seller_shop_name=_text(current_invoice.get("SellerShopName")),
-    )
-    header.update(
-        _reference(
-            current,
-            f"Thay thế {_original_words(current)} do trả hàng/hoàn tiền đơn hàng {label}",
-            reference_type=1,
+        raise ConversionError(
+            Text("everything was given back: nothing is left to invoice, so adjust instead")
         )
+    _renumber(details)
+    expected = (
+        _vnd((current.invoice or {}).get("TotalAmount"), "TotalAmount", required=True) + delta["TotalAmount"]
+    )
+    note = f"Thay thế {current.words()} do trả hàng/hoàn tiền đơn hàng {sale.label}"
+    header = _changing(
+        issue, mapping, current.buyer(), current.shop_name(), current.reference(note, reference_type=1)
     )
     return _assemble(header, details, expected)
 
 
-def _whole_detail(d: dict, whose: str) -> dict:
+def _whole_detail(d: dict, whose: Text) -> dict:
     """A copy of an issued line with whole-đồng int amounts (MISA may echo them as 646296.0)."""
     if not isinstance(d, dict):
-        raise ConversionError(f"{whose} has a line that is not an object")
+        raise ConversionError(Text("%(whose)s has a line that is not an object", whose=whose))
     out = dict(d)
     for name in _AMOUNT_FIELDS:
         out[name] = out[name + "OC"] = _vnd(
@@ -1275,7 +1117,9 @@ def _whole_detail(d: dict, whose: str) -> dict:
     try:
         quantity = Decimal(str(d.get("Quantity") or 0))
     except InvalidOperation as exc:
-        raise ConversionError(f"{whose}, line {d.get('LineNumber')}: Quantity is not a number") from exc
+        raise ConversionError(
+            Text("%(whose)s, line %(line)s: Quantity is not a number", whose=whose, line=d.get("LineNumber"))
+        ) from exc
     out["Quantity"] = _json_number(quantity)
     return out
 
@@ -1313,12 +1157,13 @@ def _net_lines(issued: list[dict], adjustments: list[dict]) -> list[dict]:
     for key in order:
         row = merged[key]
         quantity, payable = row["Quantity"], row["AmountWithoutVAT"] + row["VATAmount"]
+        name = row.get("ItemName")
         if key in issued_keys and (quantity < 0 or payable < 0):
             raise ConversionError(
-                f"earlier adjustments took back more of “{row.get('ItemName')}” than was invoiced"
+                Text("earlier adjustments took back more of “%(name)s” than was invoiced", name=name)
             )
         if quantity != quantity.to_integral_value():
-            raise ConversionError(f"“{row.get('ItemName')}”: a fractional quantity cannot be netted")
+            raise ConversionError(Text("“%(name)s”: a fractional quantity cannot be netted", name=name))
         if not quantity and not payable:
             continue  # all taken back already (what is left is rounding of the net/VAT split)
         rate = row.get("VATRateName")
@@ -1328,7 +1173,9 @@ def _net_lines(issued: list[dict], adjustments: list[dict]) -> list[dict]:
             amount = max(row["Amount"], net)
             unit_price = (Decimal(amount) / quantity).quantize(_UNIT_PRICE_STEP, ROUND_HALF_UP)
             if abs(quantity * unit_price - amount) >= 1:
-                raise ConversionError(f"“{row.get('ItemName')}”: no 4-decimal unit price fits {amount}")
+                raise ConversionError(
+                    Text("“%(name)s”: no 4-decimal unit price fits %(amount)s", name=name, amount=amount)
+                )
             figures = _Figures(int(quantity), unit_price, amount, amount - net, net, payable - net)
         else:
             figures = _value_only(payable, rate)

@@ -1,4 +1,4 @@
-"""The per-connection mapping from Haravan orders to meInvoice invoices: plain dataclasses.
+"""The per-connection mapping from sales to meInvoice invoices: plain dataclasses.
 
 Stored as JSON in ``Connection.settings["meinvoice"]``. ``Mapping.from_dict`` fills missing keys with
 defaults, ignores unknown keys and raises ``MappingError`` (naming the field) for invalid values;
@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from connectors.sale import BuyerFields, ReadOptions
 
 FINANCIAL_STATUSES = (
     "pending",
@@ -216,35 +218,26 @@ def _missing(where: str):
     raise MappingError(f"{where}: is required")
 
 
-@dataclass
-class BuyerFields:
+def buyer_fields_from_dict(data: Any, where: str = "buyer") -> BuyerFields:
     """Which checkout note attributes hold the VAT-invoice buyer (Haravan has no native field)."""
+    data = _section(data, where)
+    return BuyerFields(
+        tax_code=_str(data, "tax_code", "vat_tax_code", where),
+        legal_name=_str(data, "legal_name", "vat_company_name", where),
+        address=_str(data, "address", "vat_company_address", where),
+        email=_str(data, "email", "vat_email", where),
+        use_billing_company=_bool(data, "use_billing_company", True, where),
+    )
 
-    tax_code: str = "vat_tax_code"
-    legal_name: str = "vat_company_name"
-    address: str = "vat_company_address"
-    email: str = "vat_email"
-    use_billing_company: bool = True  # fall back to billing_address.company for the legal name
 
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "buyer") -> BuyerFields:
-        data = _section(data, where)
-        return cls(
-            tax_code=_str(data, "tax_code", "vat_tax_code", where),
-            legal_name=_str(data, "legal_name", "vat_company_name", where),
-            address=_str(data, "address", "vat_company_address", where),
-            email=_str(data, "email", "vat_email", where),
-            use_billing_company=_bool(data, "use_billing_company", True, where),
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "tax_code": self.tax_code,
-            "legal_name": self.legal_name,
-            "address": self.address,
-            "email": self.email,
-            "use_billing_company": self.use_billing_company,
-        }
+def buyer_fields_to_dict(fields: BuyerFields) -> dict:
+    return {
+        "tax_code": fields.tax_code,
+        "legal_name": fields.legal_name,
+        "address": fields.address,
+        "email": fields.email,
+        "use_billing_company": fields.use_billing_company,
+    }
 
 
 @dataclass
@@ -290,6 +283,11 @@ class Mapping:
                 raise MappingError(f"{name}: {error}")
 
     @property
+    def read_options(self) -> ReadOptions:
+        """What the source's reader needs from this mapping: where the VAT buyer is written."""
+        return ReadOptions(buyer=self.buyer)
+
+    @property
     def shipping_rate(self) -> str:
         """The VAT rate of the shipping line."""
         return self.shipping_vat_rate or self.default_vat_rate
@@ -322,7 +320,7 @@ class Mapping:
             shipping_item_name=_str(data, "shipping_item_name", "Phí vận chuyển", ""),
             shipping_vat_rate=_rate(data, "shipping_vat_rate", None, ""),
             shipping_unit=_str(data, "shipping_unit", "Lần", ""),
-            buyer=BuyerFields.from_dict(data.get("buyer"), "buyer"),
+            buyer=buyer_fields_from_dict(data.get("buyer"), "buyer"),
             returns=ReturnsPolicy.from_dict(data.get("returns"), "returns"),
             writeback=_choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
             payment_method_name=_str(data, "payment_method_name", "TM/CK", ""),
@@ -339,7 +337,7 @@ class Mapping:
             "shipping_item_name": self.shipping_item_name,
             "shipping_vat_rate": self.shipping_vat_rate,
             "shipping_unit": self.shipping_unit,
-            "buyer": self.buyer.to_dict(),
+            "buyer": buyer_fields_to_dict(self.buyer),
             "returns": self.returns.to_dict(),
             "writeback": self.writeback,
             "payment_method_name": self.payment_method_name,

@@ -26,14 +26,16 @@ from syncjobs.services import Outcome, State, attempt_row, log_attempt
 
 from .client import MeInvoiceClient, Token
 from .convert import (
+    Changed,
     ConversionError,
+    Issue,
     NothingToAdjust,
     adjustment_for_cancellation,
     adjustment_for_refund,
     check_issuance,
-    order_to_invoice,
     ref_id_for,
     replacement_for_refund,
+    sale_to_invoice,
 )
 from .mapping import Mapping, MappingError
 from .models import MeInvoiceSession, MeInvoiceTemplate
@@ -190,15 +192,16 @@ def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
 def evaluate(document: SyncDocument) -> None:
     """Decide from the newest order: skipped (with the reason), blocked (what a person must fix),
     a draft, or queued for publishing — and keep the InvoiceData that would be sent."""
-    account, connection, order = document.account, document.connection, document.source_data
+    account, connection = document.account, document.connection
     try:
         mapping = mapping_for(connection)
     except MappingError as exc:
         _settle(document, State.BLOCKED, f"The meInvoice mapping is invalid: {exc}")
         return
-    eligible, reason = check_issuance(order, mapping)
+    sale = sale_of(document, mapping)
+    eligible, reason = check_issuance(sale, mapping)
     if not eligible:
-        _settle(document, State.SKIPPED, reason)
+        _settle(document, State.SKIPPED, str(reason))
         return
     options = account_options(account)
     series = options["series"]
@@ -210,15 +213,11 @@ def evaluate(document: SyncDocument) -> None:
         )
         return
     ref_id = ref_id_for(account.external_id, document.source_id, document.kind)
-    order = with_catalogue(connection, order)
     try:
-        invoice = order_to_invoice(
-            order,
+        invoice = sale_to_invoice(
+            sale,
             mapping,
-            tax_code=account.external_id,
-            series=series,
-            ref_id=ref_id,
-            inv_date=timezone.localdate(),
+            Issue(account.external_id, series, ref_id, timezone.localdate()),
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
@@ -238,48 +237,11 @@ def evaluate(document: SyncDocument) -> None:
         )
 
 
-def with_catalogue(connection, order: dict) -> dict:
-    """The order as conversion should read it: each line with its product's unit, type and tags from the
-    shop's catalogue (Haravan order lines carry no product tags), and the buyer's contact details filled
-    in where the order has none. A tax code is never taken from the cache: only the order may ask for a
-    company invoice."""
-    from connectors.models import BuyerProfile, CatalogItem
+def sale_of(document: SyncDocument, mapping: Mapping):
+    """The sale the document's source object describes, as the connection's source reads it."""
+    from haravan.services import sale_for
 
-    lines = order.get("line_items") or []
-    ids = {str(line.get("variant_id")) for line in lines if line.get("variant_id")}
-    items = {
-        item.item_id: item
-        for item in CatalogItem.objects.filter(
-            source_kind=connection.source_kind, source_key=connection.source_key, item_id__in=ids
-        )
-    }
-    customer = order.get("customer") or {}
-    buyer = None
-    if customer.get("id"):
-        buyer = BuyerProfile.objects.filter(
-            source_kind=connection.source_kind, source_key=connection.source_key, buyer_id=str(customer["id"])
-        ).first()
-    if not items and buyer is None:
-        return order
-    enriched = {**order, "line_items": []}
-    for line in lines:
-        item = items.get(str(line.get("variant_id")))
-        if item is not None:
-            line = {
-                **line,
-                "product_tags": line.get("product_tags") or item.tags,
-                "unit": line.get("unit") or item.unit,
-                "type": line.get("type") or item.product_type,
-                "vendor": line.get("vendor") or item.vendor,
-            }
-        enriched["line_items"].append(line)
-    if buyer is not None:
-        enriched["customer"] = {
-            **customer,
-            "email": customer.get("email") or buyer.email,
-            "phone": customer.get("phone") or buyer.phone,
-        }
-    return enriched
+    return sale_for(document.connection, document.source_data, mapping.read_options)
 
 
 def _settle(document, state, error, *, note=""):
@@ -803,17 +765,18 @@ def _order_documents(document: SyncDocument):
 def _after_issue(document: SyncDocument) -> None:
     """Returns and cancellations of an invoiced order, per the returns policy: an adjustment invoice, a
     replacement invoice (refunds), or a document held for a person (manual)."""
-    order, account = document.source_data, document.account
+    account = document.account
     mapping = mapping_for(document.connection)
+    sale = sale_of(document, mapping)
     siblings = _order_documents(document)
     replacements = list(siblings.filter(kind__startswith="replace:").order_by("pk"))
     if any(r.state != State.DONE for r in replacements):
         return  # one replacement at a time: the next is made from the one in force
     current = replacements[-1] if replacements else document  # the invoice in force
-    if order.get("cancelled_at"):
+    if sale.cancelled_at is not None:
         policy, wanted = mapping.returns.on_cancel_after_issue, [("cancel", None)]
     else:
-        policy, wanted = mapping.returns.on_refund, [(r.get("id"), r) for r in order.get("refunds") or []]
+        policy, wanted = mapping.returns.on_refund, [(r.key, r) for r in sale.refunds]
     existing = set(siblings.values_list("kind", flat=True))
     for key, refund in wanted:
         kind = "cancel" if refund is None else f"{'replace' if policy == 'replace' else 'refund'}:{key}"
@@ -830,12 +793,9 @@ def _after_issue(document: SyncDocument) -> None:
             continue
         ref_id = ref_id_for(account.external_id, document.source_id, kind)
         series = document.result.get("series") or account_options(account)["series"]
-        common = {
-            "tax_code": account.external_id,
-            "series": series,
-            "ref_id": ref_id,
-            "inv_date": timezone.localdate(),
-        }
+        issue = Issue(account.external_id, series, ref_id, timezone.localdate())
+        first = Changed(_reference_of(document), document.payload)
+        in_force = Changed(_reference_of(current), current.payload)
         try:
             if refund is None:
                 # A cancelled order is never replaced: the invoice in force is adjusted to zero.
@@ -857,36 +817,13 @@ def _after_issue(document: SyncDocument) -> None:
                     if current is document
                     else []
                 )
-                invoice = adjustment_for_cancellation(
-                    order,
-                    mapping,
-                    original=_reference_of(current),
-                    original_invoice=current.payload,
-                    prior_adjustments=priors,
-                    **common,
-                )
+                invoice = adjustment_for_cancellation(sale, mapping, issue, in_force, priors)
                 label = f"Adjustment for the {what} of order {document.source_label} (adjusts {changed})"
             elif policy == "replace":
-                invoice = replacement_for_refund(
-                    order,
-                    refund,
-                    mapping,
-                    original=_reference_of(document),
-                    original_invoice=document.payload,
-                    current=_reference_of(current),
-                    current_invoice=current.payload,
-                    **common,
-                )
+                invoice = replacement_for_refund(sale, refund, mapping, issue, first, in_force)
                 label = f"Replacement for the {what} of order {document.source_label} (replaces {changed})"
             else:
-                invoice = adjustment_for_refund(
-                    order,
-                    refund,
-                    mapping,
-                    original=_reference_of(document),
-                    original_invoice=document.payload,
-                    **common,
-                )
+                invoice = adjustment_for_refund(sale, refund, mapping, issue, first)
                 label = f"Adjustment for the {what} of order {document.source_label} (adjusts {changed})"
         except NothingToAdjust:
             continue  # a refund that gives no money back changes no invoice

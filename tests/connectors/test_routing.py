@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from connectors.models import RoutingRule
 from connectors.routing import route
-from haravan.convert import routing_facts
+from haravan.read import routing_facts
 from tests import factories
 
 D = RoutingRule.Dimension

@@ -386,7 +386,8 @@ def test_draft_view_redirects_to_the_targets_own_rendering(world, sandbox):
         is_default=True,
         credentials={"app_id": "demo-app", "username": "demo", "password": "demo"},
     )
-    from meinvoice.convert import order_to_invoice  # only to build a valid draft for the test
+    from haravan.read import read_order  # only to build a valid draft for the test
+    from meinvoice.convert import Issue, sale_to_invoice
     from meinvoice.mapping import Mapping
 
     order = factories.order(
@@ -397,9 +398,7 @@ def test_draft_view_redirects_to_the_targets_own_rendering(world, sandbox):
             {"id": 1, "title": "Áo thun", "quantity": 1, "price": 108000.0, "sku": "AT-01", "variant_id": 11}
         ],
     )
-    invoice = order_to_invoice(
-        order, Mapping.from_dict({}), tax_code=MST_A, series="1C26TAA", ref_id="ref-1", inv_date=NOW.date()
-    )
+    invoice = sale_to_invoice(read_order(order), Mapping(), Issue(MST_A, "1C26TAA", "ref-1", NOW.date()))
     doc = make_doc(conn, account, 5001, state="draft", payload=invoice)
     resp = signed_in(world["viewer"]).get(f"/documents/{doc.pk}/draft/")
     assert resp.status_code == 302 and "/meinvoice/view/" in resp["Location"]

@@ -8,7 +8,7 @@ import requests
 
 from connectors.models import Membership, RoutingRule
 from connectors.routing import route
-from haravan.convert import routing_facts
+from haravan.read import routing_facts
 from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
 

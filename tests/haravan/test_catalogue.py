@@ -9,7 +9,6 @@ from django.test import Client
 from connectors.models import BuyerProfile, CatalogItem, RoutingRule
 from haravan import services
 from haravan.signature import sign
-from meinvoice.services import with_catalogue
 from sandbox.haravan import HaravanSimulator
 from sandbox.server import SandboxApp
 from sandbox.testing import mount
@@ -56,8 +55,8 @@ def test_catalogue_gives_order_lines_their_unit_and_tags(shop):
     order = factories.order(
         line_items=[{"variant_id": 91, "title": "Sách Toán", "quantity": 1, "price": 50000}]
     )
-    line = with_catalogue(conn, order)["line_items"][0]
-    assert line["unit"] == "Cuốn" and "sach" in line["product_tags"] and line["type"] == "Sách"
+    (line,) = services.sale_for(conn, order).lines
+    assert line.unit == "Cuốn" and "sach" in line.tags and line.product_type == "Sách"
     assert order["line_items"][0].get("unit") is None  # the stored order itself is left as it came
 
 

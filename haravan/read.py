@@ -1,0 +1,663 @@
+"""A Haravan order → a source-neutral ``Sale`` (see ``connectors.sale``): pure, no database, no HTTP.
+
+Haravan's order, as its Admin API documents it (https://docs.haravan.com/docs/omni-apis/orders/): amounts
+are JSON numbers (or numeric strings) in VND; ``line_items`` carry their own ``total_discount`` (or
+``applied_discounts``); ``discount_codes`` are order-level (``fixed_amount`` / ``percentage``: their
+``amount`` is the VND taken; ``shipping``: taken off the shipping); ``shipping_lines`` are charged on
+top; ``total_price`` is what the buyer pays; ``refunds`` list the units returned (``refund_line_items``)
+and the money given back (``transactions`` of kind ``refund``), separately.
+
+Order-level codes are shared across the goods in proportion to each line's value after its own discount,
+and shipping codes across the shipping lines, by largest remainder (ties to the earlier line), so the
+shares add up to the đồng. Haravan has no tax-code field: the VAT buyer comes from note attributes whose
+names the shop chooses (``ReadOptions.buyer``). Nothing is refused here: what cannot be read becomes one of
+the sale's ``problems``, worded with Haravan's own field names, and the target decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.utils.dateparse import parse_datetime
+
+from connectors.money import MINOR_UNITS, allocate
+from connectors.sale import (
+    ZERO,
+    Buyer,
+    Charge,
+    Discount,
+    Payment,
+    ReadOptions,
+    Refund,
+    RefundLine,
+    Sale,
+    SaleLine,
+    SaleStatus,
+    SourceTotals,
+)
+from connectors.text import Text
+
+# No amount or quantity has more digits than this (a quadrillion đồng): "1e100000000" is refused unexpanded.
+MAX_DIGITS = 15
+DIMENSIONS = ("location", "source", "storefront", "carrier", "gateway")
+GOODS_CODE_KINDS = ("fixed_amount", "percentage")
+DEFAULT_ITEM_NAME = "Hàng hóa"  # "goods": what a line with no title at all is called
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Unreadable(ValueError):
+    """One value could not be read; ``text`` says which and why."""
+
+    def __init__(self, text: Text):
+        super().__init__(str(text))
+        self.text = text
+
+
+# --- small readers ----------------------------------------------------------------------------------
+
+
+def text(value: Any) -> str:
+    """A field as text, spaces collapsed ("" for null)."""
+    return " ".join(str(value).split()) if value not in (None, "") else ""
+
+
+def fold(value: Any) -> str:
+    """For comparing names: NFC (Vietnamese may arrive decomposed), case-folded, spaces collapsed."""
+    return unicodedata.normalize("NFC", text(value)).casefold()
+
+
+def money_text(amount: Decimal | int, currency: str = "VND") -> str:
+    """1.234.567 đồng: how amounts are written in messages about VND orders."""
+    if (currency or "VND").upper() == "VND":
+        return f"{int(amount):,}".replace(",", ".") + " đồng"
+    return f"{amount} {currency}"
+
+
+def amount(value: Any, what: str, *, currency: str = "VND", required: bool = False) -> Decimal:
+    """A Haravan JSON number or numeric string, in whole minor units of the currency."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Unreadable(Text("%(what)s is missing", what=what))
+        return ZERO
+    if isinstance(value, bool):
+        raise Unreadable(Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value)))
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise Unreadable(Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value))) from exc
+    if not number.is_finite() or number.adjusted() > MAX_DIGITS:
+        raise Unreadable(Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value)))
+    places = MINOR_UNITS.get((currency or "VND").upper(), 2)
+    step = Decimal(1).scaleb(-places)
+    if number != number.quantize(step, rounding=ROUND_DOWN):
+        if places == 0:
+            raise Unreadable(
+                Text("%(what)s: %(value)s is not a whole number of đồng", what=what, value=str(value))
+            )
+        raise Unreadable(
+            Text(
+                "%(what)s: %(value)s has more than %(places)s decimals",
+                what=what,
+                value=str(value),
+                places=places,
+            )
+        )
+    return number.quantize(step)
+
+
+def quantity(value: Any, what: str) -> Decimal:
+    """A whole, non-negative number of units."""
+    if isinstance(value, bool) or value is None:
+        raise Unreadable(Text("%(what)s: %(value)s is not a quantity", what=what, value=repr(value)))
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise Unreadable(Text("%(what)s: %(value)s is not a quantity", what=what, value=repr(value))) from exc
+    if (
+        not number.is_finite()
+        or number.adjusted() > MAX_DIGITS
+        or number != number.to_integral_value()
+        or number < 0
+    ):
+        raise Unreadable(
+            Text("%(what)s: %(value)s is not a whole, non-negative quantity", what=what, value=repr(value))
+        )
+    return Decimal(int(number))
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """An ISO timestamp (Haravan writes UTC with a Z); a naive one is read as UTC; unreadable → None."""
+    raw = text(value)
+    if not raw:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = parse_datetime(raw)
+        if parsed is None:
+            return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _status_key(value: Any) -> str:
+    return text(value).lower().replace("_", "")
+
+
+# --- labels and facts ---------------------------------------------------------------------------------
+
+
+def order_label(order: dict) -> str:
+    return str(
+        order.get("name") or (f"#{order['order_number']}" if order.get("order_number") else order.get("id"))
+    )
+
+
+def updated_at(obj: dict) -> dt.datetime | None:
+    raw = obj.get("updated_at") or obj.get("created_at")
+    if not raw:
+        return None
+    value = parse_datetime(str(raw))
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def describe_order(order: dict) -> Text:
+    """One line for the log: what state the shop reports."""
+    parts = [
+        Text("financial %(status)s", status=order.get("financial_status") or "-"),
+        Text("fulfillment %(status)s", status=order.get("fulfillment_status"))
+        if order.get("fulfillment_status")
+        else Text("fulfillment not fulfilled"),
+    ]
+    if order.get("cancelled_at"):
+        parts.append(Text("cancelled"))
+    try:
+        total = Decimal(str(order.get("total_price")))
+    except InvalidOperation:
+        total = None
+    if total is not None and total.is_finite():
+        parts.append(
+            Text(
+                "total %(amount)s %(currency)s",
+                amount=f"{total:,.0f}".replace(",", "."),
+                currency=order.get("currency") or "VND",
+            )
+        )
+    from connectors.text import join
+
+    return join(parts, ", ")
+
+
+def _add(facts: dict, dimension: str, value) -> None:
+    if value is None:
+        return
+    value = str(value).strip()
+    if value and value not in facts[dimension]:
+        facts[dimension].append(value)
+
+
+def routing_facts(order: dict) -> dict[str, list[str]]:
+    """What an order says about each routing dimension.
+
+    Haravan has no "channel" field: the sales channel is source_name (or source). The storefront is the
+    host the buyer landed on. Carriers are named on fulfillments, or by the shipping line before fulfilment.
+    """
+    facts: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
+    _add(facts, "location", order.get("location_id"))
+    _add(facts, "location", order.get("assigned_location_id"))
+    for fulfillment in order.get("fulfillments") or []:
+        _add(facts, "location", fulfillment.get("location_id"))
+        _add(facts, "carrier", fulfillment.get("tracking_company"))
+        _add(facts, "carrier", fulfillment.get("tracking_company_code"))
+    _add(facts, "source", order.get("source_name"))
+    _add(facts, "source", order.get("source"))
+    for name in ("landing_site", "referring_site"):
+        host = urlsplit(str(order.get(name) or "")).hostname
+        if host:
+            _add(facts, "storefront", host)
+            break
+    for line in order.get("shipping_lines") or []:
+        _add(facts, "carrier", line.get("code"))
+        _add(facts, "carrier", line.get("title"))
+    _add(facts, "gateway", order.get("gateway_code"))
+    _add(facts, "gateway", order.get("gateway"))
+    return facts
+
+
+# --- the buyer --------------------------------------------------------------------------------------
+
+
+def _attributes(order: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in order.get("note_attributes") or []:
+        if isinstance(item, dict) and item.get("name") is not None:
+            out.setdefault(fold(item["name"]), text(item.get("value")))
+    return out
+
+
+def _address_line(address: Any) -> str:
+    if not isinstance(address, dict):
+        return ""
+    parts = [text(address.get(k)) for k in ("address1", "address2", "ward", "district", "province")]
+    return ", ".join(p for p in parts if p)
+
+
+def _person_name(order: dict, customer: dict) -> str:
+    for key in ("billing_address", "shipping_address"):
+        address = order.get(key)
+        if isinstance(address, dict):
+            name = text(address.get("name"))
+            if not name:
+                name = text(f"{address.get('last_name') or ''} {address.get('first_name') or ''}")
+            if name:
+                return name
+    if customer:
+        return text(f"{customer.get('last_name') or ''} {customer.get('first_name') or ''}")
+    return ""
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
+    """Who the sale is made out to. A tax code in the note attributes asks for a company invoice: then the
+    company's name and address come from the attributes (or the billing address's company, when allowed);
+    without one the buyer is the person, at the billing (else shipping) address. Contact details missing
+    from the order come from the shop's customer list (``profile``); a tax code never does."""
+    fields = options.buyer
+    attrs = _attributes(order)
+    billing, shipping = _dict(order.get("billing_address")), _dict(order.get("shipping_address"))
+    customer = _dict(order.get("customer"))
+    if profile is not None and customer.get("id"):
+        customer = {
+            **customer,
+            "email": customer.get("email") or profile.email,
+            "phone": customer.get("phone") or profile.phone,
+        }
+
+    tax_code = "".join(attrs.get(fold(fields.tax_code), "").split())
+    legal_name = attrs.get(fold(fields.legal_name), "")
+    company_address = attrs.get(fold(fields.address), "")
+    invoice_email = attrs.get(fold(fields.email), "")
+    email = invoice_email
+    if not email:
+        for candidate in (order.get("email"), order.get("contact_email"), customer.get("email")):
+            candidate = text(candidate)
+            if candidate and _EMAIL.match(candidate):
+                email = candidate
+                break
+    phone = next(
+        (
+            p
+            for p in (text(billing.get("phone")), text(shipping.get("phone")), text(customer.get("phone")))
+            if p
+        ),
+        "",
+    )
+    origin = {
+        "tax_code": fields.tax_code,
+        "legal_name": fields.legal_name,
+        "address": fields.address,
+        "email": fields.email,
+    }
+    if tax_code:
+        address = company_address
+        if not legal_name and fields.use_billing_company:
+            legal_name = text(billing.get("company"))
+            if legal_name and not address:
+                address = _address_line(billing)  # the billing address of that company
+    else:
+        address = _address_line(billing) or _address_line(shipping)
+    return Buyer(
+        code=text(customer.get("id")),
+        name=_person_name(order, customer),
+        legal_name=legal_name,
+        tax_code=tax_code,
+        address=address,
+        email=email,
+        phone=phone,
+        invoice_email=invoice_email,
+        origin=origin,
+    )
+
+
+# --- lines, charges, discounts ------------------------------------------------------------------------
+
+
+def _line_discount(line: dict, what: str) -> Decimal:
+    applied = line.get("applied_discounts")
+    applied_total = None
+    if isinstance(applied, list) and applied:
+        applied_total = ZERO
+        for i, item in enumerate(applied):
+            if item is not None and not isinstance(item, dict):
+                raise Unreadable(Text("%(what)s is not an object", what=f"{what}.applied_discounts[{i}]"))
+            applied_total += amount((item or {}).get("amount"), f"{what}.applied_discounts[{i}].amount")
+    total = line.get("total_discount")
+    if total is not None and not (isinstance(total, str) and not total.strip()):
+        total_discount = amount(total, f"{what}.total_discount")
+        if applied_total is not None and applied_total != total_discount and total_discount != 0:
+            raise Unreadable(
+                Text(
+                    "%(what)s: total_discount %(total)s disagrees with its applied_discounts (%(applied)s)",
+                    what=what,
+                    total=money_text(total_discount),
+                    applied=money_text(applied_total),
+                )
+            )
+        if total_discount:
+            return total_discount
+    return applied_total or ZERO
+
+
+def _item_name(line: dict) -> str:
+    title = text(line.get("title"))
+    variant = text(line.get("variant_title"))
+    if title and variant and variant.casefold() != "default title":
+        return f"{title} - {variant}"
+    return title or text(line.get("name")) or text(line.get("sku")) or DEFAULT_ITEM_NAME
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(t for t in (text(v) for v in value) if t)
+
+
+def _sale_line(line: dict, index: int, what: str, catalogue: dict) -> SaleLine | None:
+    """One line item (None for a line of zero units: nothing was sold)."""
+    units = quantity(line.get("quantity"), f"{what}.quantity")
+    price = amount(line.get("price"), f"{what}.price", required=True)
+    if price < 0:
+        raise Unreadable(Text("%(what)s.price is negative", what=what))
+    discount = _line_discount(line, what)
+    if discount < 0 or discount > price * units:
+        raise Unreadable(
+            Text(
+                "%(what)s: its discount %(discount)s is not between 0 and its value %(value)s",
+                what=what,
+                discount=money_text(discount),
+                value=money_text(price * units),
+            )
+        )
+    if units == 0:
+        return None
+    item = catalogue.get(str(line.get("variant_id")))  # the shop's product: unit, type, vendor and tags
+    tags = line.get("tags") or line.get("product_tags") or (item.tags if item is not None else None)
+    return SaleLine(
+        key=text(line.get("id")) or f"line:{index}",
+        item_code=text(line.get("sku")) or text(line.get("variant_id")),
+        name=_item_name(line),
+        quantity=units,
+        unit_price=price,
+        line_discount=discount,
+        unit=text(line.get("unit")) or (text(item.unit) if item is not None else ""),
+        sku=text(line.get("sku")),
+        item_id=text(line.get("variant_id")),
+        # The catalogue's type fills the line's own "type", which is read before "product_type".
+        product_type=text(
+            line.get("type") or (item.product_type if item is not None else None) or line.get("product_type")
+        ),
+        vendor=text(line.get("vendor")) or (text(item.vendor) if item is not None else ""),
+        tags=_tags(tags),
+    )
+
+
+def _charge(line: dict, index: int, what: str) -> Charge:
+    price = amount(line.get("price"), f"{what}.price")
+    if price < 0:
+        raise Unreadable(Text("%(what)s.price is negative", what=what))
+    return Charge(
+        key=f"shipping:{index}",
+        kind="shipping",
+        code=text(line.get("code")),
+        name=text(line.get("title")),
+        amount=price,
+    )
+
+
+def _discount(code: dict, what: str) -> Discount:
+    kind = text(code.get("type")).lower() or "fixed_amount"
+    if kind not in (*GOODS_CODE_KINDS, "shipping"):
+        raise Unreadable(Text("%(what)s: unknown discount type %(kind)s", what=what, kind=repr(kind)))
+    value = amount(code.get("amount"), f"{what}.amount")
+    if value < 0:
+        raise Unreadable(Text("%(what)s.amount is negative", what=what))
+    return Discount(
+        code=text(code.get("code")),
+        kind=kind,
+        applies_to="charges" if kind == "shipping" else "goods",
+        amount=value,
+    )
+
+
+def _each(items: Any, what: str, read, problems: list[Text]) -> list:
+    """Read each object of a JSON list; what cannot be read is a problem, and is left out."""
+    out = []
+    for i, item in enumerate(items or []):
+        where = f"{what}[{i}]"
+        if not isinstance(item, dict):
+            problems.append(Text("%(what)s is not an object", what=where))
+            continue
+        try:
+            value = read(item, i, where)
+        except Unreadable as exc:
+            problems.append(exc.text)
+            continue
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _shared(lines: list, weights: list[Decimal], total: Decimal) -> list[Decimal]:
+    return allocate(total, weights) if lines else []
+
+
+# --- payments and refunds -------------------------------------------------------------------------------
+
+
+def _payment(tx: dict, currency: str) -> Payment | None:
+    try:
+        value = abs(amount(tx.get("amount"), "amount", currency=currency))
+    except Unreadable:
+        return None
+    return Payment(
+        key=text(tx.get("id")),
+        kind=text(tx.get("kind")).lower(),
+        status=text(tx.get("status")),
+        amount=value,
+        gateway=text(tx.get("gateway")),
+        at=moment(tx.get("created_at")),
+    )
+
+
+def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency: str = "VND") -> Refund:
+    """One refund: the units returned (each checked against the sale's lines) and the money given back
+    in its successful refund transactions (Haravan may write their amounts negative)."""
+    goods_keys = set(goods_keys)
+    what = f"order {label}: refund {refund.get('id')}"
+    lines = []
+    for i, item in enumerate(refund.get("refund_line_items") or []):
+        if not isinstance(item, dict):
+            lines.append(
+                RefundLine(
+                    "", ZERO, problem=Text("%(what)s is not an object", what=f"{what}.refund_line_items[{i}]")
+                )
+            )
+            continue
+        line_id = item.get("line_item_id")
+        if line_id is None and isinstance(item.get("line_item"), dict):
+            line_id = item["line_item"].get("id")
+        key = text(line_id)
+        restock = bool(item.get("restock")) or text(item.get("restock_type")).lower() not in (
+            "",
+            "no_restock",
+        )
+        if key not in goods_keys:
+            problem = Text(
+                "%(what)s returns line item %(line)s, which is not on the order", what=what, line=str(line_id)
+            )
+            lines.append(RefundLine(key, ZERO, restock, problem=problem))
+            continue
+        try:
+            units = quantity(item.get("quantity"), f"{what}.refund_line_items[{i}].quantity")
+        except Unreadable as exc:
+            lines.append(RefundLine(key, ZERO, restock, problem=exc.text))
+            continue
+        lines.append(RefundLine(key, units, restock))
+
+    money, problem, payments = None, None, []
+    transactions = refund.get("transactions")
+    if transactions:
+        money = ZERO
+        for i, tx in enumerate(transactions):
+            if not isinstance(tx, dict) or text(tx.get("kind")).lower() != "refund":
+                continue
+            payment = _payment(tx, currency)
+            if payment is not None:
+                payments.append(payment)
+            if text(tx.get("status")).lower() in ("failure", "error"):
+                continue
+            try:
+                money += abs(amount(tx.get("amount"), f"{what}.transactions[{i}].amount", currency=currency))
+            except Unreadable as exc:
+                problem = problem or exc.text
+    return Refund(
+        key=text(refund.get("id")),
+        name=str(refund.get("id")),
+        created_at=moment(refund.get("created_at")),
+        lines=tuple(lines),
+        money=money,
+        payments=tuple(payments),
+        note=text(refund.get("note")),
+        problem=problem,
+    )
+
+
+# --- the sale -----------------------------------------------------------------------------------------
+
+
+def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=None, profile=None) -> Sale:
+    """The sale an order describes. ``catalogue`` ({variant id: item}) and ``profile`` (the customer as
+    the shop's customer list knows them) fill in what Haravan order lines and buyers do not carry."""
+    options = options or ReadOptions()
+    catalogue = catalogue or {}
+    label = order_label(order)
+    currency = text(order.get("currency")) or "VND"
+    problems: list[Text] = []
+
+    paid, paid_problem = None, None
+    try:
+        paid = amount(order.get("total_price"), "total_price", currency=currency, required=True)
+    except Unreadable as exc:
+        paid_problem = exc.text
+        problems.append(Text("order %(label)s: %(problem)s", label=label, problem=exc.text))
+
+    prefix = f"order {label}: "
+    goods = _each(
+        order.get("line_items"),
+        f"{prefix}line_items",
+        lambda line, i, what: _sale_line(line, i, what, catalogue),
+        problems,
+    )
+    charges = _each(order.get("shipping_lines"), f"{prefix}shipping_lines", _charge, problems)
+    discounts = _each(
+        order.get("discount_codes"), f"{prefix}discount_codes", lambda c, i, w: _discount(c, w), problems
+    )
+
+    goods_codes = sum((d.amount for d in discounts if d.applies_to == "goods"), ZERO)
+    charge_codes = sum((d.amount for d in discounts if d.applies_to == "charges"), ZERO)
+    goods_values = [line.list_value - line.line_discount for line in goods]
+    charged = [c for c in charges if c.amount > 0]
+    if not problems:
+        if goods_codes > sum(goods_values, ZERO):
+            problems.append(
+                Text(
+                    "Order %(label)s: its discount codes (%(codes)s) exceed the goods they apply to "
+                    "(%(goods)s).",
+                    label=label,
+                    codes=money_text(goods_codes),
+                    goods=money_text(sum(goods_values, ZERO)),
+                )
+            )
+        elif charge_codes > sum((c.amount for c in charged), ZERO):
+            problems.append(
+                Text(
+                    "Order %(label)s: its shipping discounts (%(codes)s) exceed the shipping charged "
+                    "(%(shipping)s).",
+                    label=label,
+                    codes=money_text(charge_codes),
+                    shipping=money_text(sum((c.amount for c in charged), ZERO)),
+                )
+            )
+        else:
+            shares = _shared(goods, goods_values, goods_codes)
+            goods = [_with(line, order_discount=share) for line, share in zip(goods, shares, strict=True)]
+            shares = iter(_shared(charged, [c.amount for c in charged], charge_codes))
+            charges = [_with(c, discount=next(shares)) if c.amount > 0 else c for c in charges]
+
+    tax, tax_problem = ZERO, None
+    try:
+        tax = amount(order.get("total_tax"), f"order {label}: total_tax", currency=currency)
+    except Unreadable as exc:
+        tax_problem = exc.text
+    goods_keys = [line.key for line in goods]
+    refunds = [
+        read_refund(r, label=label, goods_keys=goods_keys, currency=currency)
+        for r in order.get("refunds") or []
+        if isinstance(r, dict)
+    ]
+    transactions = order.get("transactions") if isinstance(order.get("transactions"), list) else []
+    return Sale(
+        source_id=text(order.get("id")),
+        label=label,
+        currency=currency,
+        prices_include_tax=order.get("taxes_included") is not False,
+        status=SaleStatus(
+            payment=text(order.get("financial_status")),
+            fulfillment=text(order.get("fulfillment_status")),
+            channel=text(order.get("source_name") or order.get("source")),
+            cancelled=bool(order.get("cancelled_at"))
+            or _status_key(order.get("cancelled_status")) == "cancelled",
+        ),
+        lines=tuple(goods),
+        charges=tuple(charges),
+        discounts=tuple(discounts),
+        buyer=read_buyer(order, options, profile),
+        totals=SourceTotals(
+            lines=sum((line.list_value for line in goods), ZERO),
+            line_discounts=sum((line.line_discount for line in goods), ZERO),
+            order_discounts=goods_codes,
+            charges=sum((c.amount for c in charged), ZERO),
+            charge_discounts=charge_codes,
+            tax=tax,
+            paid=paid,
+            tax_on_top=order.get("taxes_included") is False,
+        ),
+        routing={k: tuple(v) for k, v in routing_facts(order).items()},
+        payments=tuple(p for p in (_payment(t, currency) for t in transactions if isinstance(t, dict)) if p),
+        refunds=tuple(sorted(refunds, key=lambda r: r.sort_key)),
+        created_at=moment(order.get("created_at")),
+        updated_at=moment(order.get("updated_at")),
+        cancelled_at=moment(order.get("cancelled_at")),
+        cancel_reason=text(order.get("cancel_reason")),
+        problems=tuple(problems),
+        paid_problem=paid_problem,
+        tax_problem=tax_problem,
+    )
+
+
+def _with(obj, **changes):
+    from dataclasses import replace
+
+    return replace(obj, **changes)
