@@ -1,8 +1,9 @@
 """Haravan intake end to end on real parts: sandbox order → signed webhook (HTTP) → gunicorn → PostgreSQL
 → Redis → a Celery worker process → document and timeline row."""
 
-import json
+import collections
 import time
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -117,6 +118,18 @@ def test_broker_outage_loses_nothing(stack, demo_tenant, sandbox, redis_server):
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"done"}
 
 
+def what_was_asked(call: dict) -> str:
+    """A logged simulator call as one of the three requests of a manual pass, or in full when it is none."""
+    query = parse_qs(call["query"])
+    filters = {"status": ["any"], "created_at_min": ["2000-01-01T00:00:00Z"]}
+    if call["path"] == "/haravan/com/orders/count.json" and query == filters:
+        return "count"
+    listing = {**filters, "order": ["updated_at asc"], "limit": ["50"]}
+    if call["path"] == "/haravan/com/orders.json" and query == {**listing, "page": query.get("page")}:
+        return f"page {query['page'][0]}"
+    return f"{call['method']} {call['path']}?{call['query']}"
+
+
 def test_two_workers_share_the_haravan_bucket(stack, demo_tenant, sandbox):
     """Many passes over the shop on two worker processes: never faster than 4 calls/s after the burst."""
     capacity, rate = 4, 4.0
@@ -155,10 +168,18 @@ def test_two_workers_share_the_haravan_bucket(stack, demo_tenant, sandbox):
         timeout=90,
         message=f"10 manual runs\n{stack.logs()}",
     )
-    calls = requests.get(f"{sandbox.url}/haravan/_sandbox/calls", params={"since": since}, timeout=5).json()
-    api = [c for c in calls["calls"] if "/com/" in c["path"]]
-    assert len(api) >= 30  # count + two pages per run
-    assert all(c["status"] != 429 for c in api)
+    log = requests.get(f"{sandbox.url}/haravan/_sandbox/calls", params={"since": since}, timeout=5).json()
+    api = log["calls"]
+    # What reached the simulator is exactly ten passes over the shop, each a count, then page 1 (50 orders),
+    # then page 2 (the last 10): none asked twice, none left out, nothing else in between, and every call
+    # answered at once (no 429 to retry).
+    asked = [what_was_asked(c) for c in api]
+    assert collections.Counter(asked) == {"count": 10, "page 1": 10, "page 2": 10}, asked
+    assert all((c["kind"], c["shop"], c["method"], c["status"]) == ("api", int(ORG), "GET", 200) for c in api)
+    for i in range(len(asked)):  # in each pass the count comes first, page 2 only after page 1
+        so_far = collections.Counter(asked[: i + 1])
+        assert so_far["page 2"] <= so_far["page 1"] <= so_far["count"], asked[: i + 1]
+    assert set(SyncRun.objects.values_list("status", "total", "processed", "failed")) == {("done", 60, 60, 0)}
     times = sorted(c["mono"] for c in api)
     # In any window, no more than the burst plus what drains in that window (+ scheduling slack).
     for i, start in enumerate(times):
@@ -170,4 +191,3 @@ def test_two_workers_share_the_haravan_bucket(stack, demo_tenant, sandbox):
     workers_used = {w.name for w in stack.workers if "haravan.manual_sync" in w.output()}
     assert workers_used == {"w1", "w2"}
     assert SyncDocument.objects.count() == 60
-    assert json.loads(json.dumps(calls))  # the log is plain JSON

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -12,8 +13,8 @@ from tests import factories
 from tests.support.services import REPO
 
 
-@pytest.fixture
-def conn(db):
+def build_connection():
+    """Shop 200000001 on meInvoice: two MSTs with a series each, location 1002 routed to the second."""
     t = factories.tenant()
     c = factories.connection(t, factories.shop(t, org_id="200000001"), accounts=("0101243150", "0312345673"))
     factories.rule(c, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=10)
@@ -21,6 +22,11 @@ def conn(db):
         account.settings = {"series": "1C26TAA"}
         account.save()
     return c
+
+
+@pytest.fixture
+def conn(db):
+    return build_connection()
 
 
 def run_preview(tmp_path, order, capsys):
@@ -52,17 +58,62 @@ def test_preview_writes_nothing(conn, tmp_path, capsys):
     assert not SyncDocument.objects.exists() and not SyncAttempt.objects.exists()
 
 
-def test_preview_command_reads_stdin_and_refuses_bad_json(conn):
-    # A real process, as a person would run it (its own database connection sees no test data).
-    bad = subprocess.run(
-        [sys.executable, "manage.py", "preview_invoice", "--org", "200000001", "-"],
-        input="{oops",
+@pytest.fixture
+def own_database(tmp_path):
+    """What a person has: a process on the real settings over a migrated database of its own (a SQLite file
+    here, out of the test database's reach) holding the connection above. Returns that process's env."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "VAR_DIR": str(tmp_path),
+    }
+    for args in (
+        ["migrate", "--noinput"],
+        [
+            "shell",
+            "-c",
+            "from tests.meinvoice.test_preview_and_retry import build_connection; build_connection()",
+        ],
+    ):
+        done = manage(args, env)
+        assert done.returncode == 0, done.stderr
+    return env
+
+
+def manage(args, env, stdin=""):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=REPO,
+        env=env,
         timeout=120,
     )
-    assert bad.returncode != 0
+
+
+def test_preview_command_reads_stdin_and_refuses_bad_json(own_database):
+    # A real process, as a person would run it: the order comes on standard input ("-").
+    order = factories.paid_order()
+    good = manage(["preview_invoice", "--org", "200000001", "-"], own_database, json.dumps(order))
+    assert good.returncode == 0, good.stderr
+    out = json.loads(good.stdout)
+    assert out["issue"] is True and out["account"]["tax_code"] == "0312345673"
+    assert out["invoice"]["TotalAmount"] == order["total_price"] == 216000
+
+    bad = manage(["preview_invoice", "--org", "200000001", "-"], own_database, "{oops")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip() == (
+        "CommandError: Cannot read the order: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    )
+
+    array = manage(["preview_invoice", "--org", "200000001", "-"], own_database, json.dumps([order]))
+    assert array.returncode == 1 and array.stdout == ""
+    assert array.stderr.strip() == (
+        'CommandError: The order must be a JSON object (a Haravan order, or {"order": {...}}).'
+    )
 
 
 def test_retry_of_a_blocked_order_uses_the_fixed_mapping(conn):
