@@ -5,17 +5,16 @@ invoice — into a ``Sale``; a target's converter (meInvoice's invoice, AMIS's v
 e-invoice) builds its document from the ``Sale`` alone. Amounts are ``Decimal`` in the sale's currency,
 in whole minor units (no fraction of a đồng, no fraction of a cent).
 
-What a reader promises when ``problems`` is empty (property-tested per reader):
+What a reader promises (property-tested per reader, against an independent oracle):
 
-- every order-level discount is allocated to the lines, and every charge discount to the charges, to the
-  last minor unit: ``Σ line.order_discount == Σ goods discounts`` and ``Σ charge.discount == Σ charge
-  discounts``;
-- ``Σ line.amount + Σ charge.net (+ totals.tax when the prices exclude tax) == totals.paid``: what the
-  lines say is what the buyer paid, to the đồng or the cent.
-
-A reader never refuses a source object: what it cannot read, or what does not add up, is a problem
-(a sentence naming the source's own field), in reading order, and each target decides when a problem
-matters (an unpaid order with a broken line is not worth an alert until it would be invoiced).
+- it never raises: what it cannot read, or what it cannot share out, is one of the sale's ``problems`` (a
+  sentence naming the source's own field), in reading order; each target decides when a problem matters
+  (an unpaid order with a broken line is not worth an alert until it would be invoiced);
+- without problems, every order-level discount is allocated to the lines and every charge discount to the
+  charges, to the last minor unit (``Σ line.order_discount == totals.order_discounts``);
+- ``adds_up`` says whether ``Σ line.amount + Σ charge.net (+ totals.tax when the prices exclude tax) ==
+  totals.paid``: what the lines say is what the buyer paid, to the đồng or the cent. A target that invoices
+  a total refuses a sale that does not add up under its own price basis.
 """
 
 from __future__ import annotations

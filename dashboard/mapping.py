@@ -22,7 +22,7 @@ from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection, RoutingRule, TargetAccount
 from connectors.routing import route
 from haravan.client import HaravanClient
-from haravan.read import order_label, routing_facts
+from haravan.read import order_label, routing_facts, shape_problem
 from haravan.services import shop_for
 from meinvoice.mapping import Mapping, MappingError
 from syncjobs.models import SyncDocument
@@ -406,6 +406,9 @@ def run_preview(request, connection) -> dict:
                 % {"number": number, "error": str(exc).rstrip(". ")}
             }
     try:
+        problem = shape_problem(order)
+        if problem:
+            raise ValueError(problem)
         facts = routing_facts(order)
         decision = route(connection, facts)
         if _has_invoice_mapping(connection):

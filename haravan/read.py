@@ -203,6 +203,49 @@ def _add(facts: dict, dimension: str, value) -> None:
         facts[dimension].append(value)
 
 
+def _listed(value: Any) -> list:
+    """A JSON list as a list; a text or an object is walked as Python walks it (each is then "not an
+    object"), anything else (a number, true) is an empty list."""
+    if isinstance(value, list | tuple | str | dict):
+        return list(value)
+    return []
+
+
+def _objects(value: Any) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+# Lists of objects and objects an order is made of: what makes a JSON object an order at all.
+OBJECT_LISTS = (
+    "line_items",
+    "shipping_lines",
+    "discount_codes",
+    "fulfillments",
+    "note_attributes",
+    "refunds",
+)
+OBJECTS = ("customer", "billing_address", "shipping_address")
+
+
+def shape_problem(order: Any) -> str | None:
+    """Why this JSON is not shaped like a Haravan order (a pasted fragment, another API's object), or None."""
+    if not isinstance(order, dict):
+        return "not a JSON object"
+    for name in OBJECT_LISTS:
+        value = order.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            return f"{name} is not a list"
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                return f"{name}[{i}] is not an object"
+    for name in OBJECTS:
+        if order.get(name) is not None and not isinstance(order.get(name), dict):
+            return f"{name} is not an object"
+    return None
+
+
 def routing_facts(order: dict) -> dict[str, list[str]]:
     """What an order says about each routing dimension.
 
@@ -212,7 +255,7 @@ def routing_facts(order: dict) -> dict[str, list[str]]:
     facts: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
     _add(facts, "location", order.get("location_id"))
     _add(facts, "location", order.get("assigned_location_id"))
-    for fulfillment in order.get("fulfillments") or []:
+    for fulfillment in _objects(order.get("fulfillments")):
         _add(facts, "location", fulfillment.get("location_id"))
         _add(facts, "carrier", fulfillment.get("tracking_company"))
         _add(facts, "carrier", fulfillment.get("tracking_company_code"))
@@ -223,7 +266,7 @@ def routing_facts(order: dict) -> dict[str, list[str]]:
         if host:
             _add(facts, "storefront", host)
             break
-    for line in order.get("shipping_lines") or []:
+    for line in _objects(order.get("shipping_lines")):
         _add(facts, "carrier", line.get("code"))
         _add(facts, "carrier", line.get("title"))
     _add(facts, "gateway", order.get("gateway_code"))
@@ -236,7 +279,7 @@ def routing_facts(order: dict) -> dict[str, list[str]]:
 
 def _attributes(order: dict) -> dict[str, str]:
     out: dict[str, str] = {}
-    for item in order.get("note_attributes") or []:
+    for item in _listed(order.get("note_attributes")):
         if isinstance(item, dict) and item.get("name") is not None:
             out.setdefault(fold(item["name"]), text(item.get("value")))
     return out
@@ -444,7 +487,9 @@ def _discount(code: dict, what: str) -> Discount:
 def _each(items: Any, what: str, read, problems: list[Text]) -> list:
     """Read each object of a JSON list; what cannot be read is a problem, and is left out."""
     out = []
-    for i, item in enumerate(items or []):
+    if items not in (None, "", [], {}) and not isinstance(items, list | tuple | str | dict):
+        problems.append(Text("%(what)s is not a list", what=what))
+    for i, item in enumerate(_listed(items)):
         where = f"{what}[{i}]"
         if not isinstance(item, dict):
             problems.append(Text("%(what)s is not an object", what=where))
@@ -487,7 +532,7 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
     goods_keys = set(goods_keys)
     what = f"order {label}: refund {refund.get('id')}"
     lines = []
-    for i, item in enumerate(refund.get("refund_line_items") or []):
+    for i, item in enumerate(_listed(refund.get("refund_line_items"))):
         if not isinstance(item, dict):
             lines.append(
                 RefundLine(
@@ -520,7 +565,7 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
     transactions = refund.get("transactions")
     if transactions:
         money = ZERO
-        for i, tx in enumerate(transactions):
+        for i, tx in enumerate(_listed(transactions)):
             if not isinstance(tx, dict) or text(tx.get("kind")).lower() != "refund":
                 continue
             payment = _payment(tx, currency)
@@ -614,7 +659,7 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
     goods_keys = [line.key for line in goods]
     refunds = [
         read_refund(r, label=label, goods_keys=goods_keys, currency=currency)
-        for r in order.get("refunds") or []
+        for r in _listed(order.get("refunds"))
         if isinstance(r, dict)
     ]
     transactions = order.get("transactions") if isinstance(order.get("transactions"), list) else []
