@@ -165,7 +165,7 @@ _json = st.recursive(
     )
 )
 def test_anything_shaped_like_an_order_reads_without_an_exception(order):
-    """What cannot be read becomes a problem in words, never a crash and never a sale that claims to add up."""
+    """What cannot be read becomes a problem in words: never a crash, never a sale that claims to add up."""
     order.setdefault("id", 1)
     sale = read_order(order)
     for problem in sale.problems:
