@@ -154,6 +154,7 @@ def seed(count: int) -> int:
 
     from django.utils import timezone
 
+    from connectors import registry
     from connectors.models import Connection, License, RoutingRule, TargetAccount, Tenant
     from haravan.models import HaravanShop
     from haravan.services import intake_order
@@ -161,7 +162,7 @@ def seed(count: int) -> int:
     from syncjobs.models import SyncDocument
 
     tenant = Tenant.objects.create(name="Bench", slug="bench")
-    for family in License.Family.values:
+    for family, _label in registry.family_choices():
         License.objects.create(tenant=tenant, family=family, expires_at=timezone.now() + dt.timedelta(days=9))
     HaravanShop.objects.create(tenant=tenant, org_id=ORG, secrets={"access_token": "demo-token"})
     conn = Connection.objects.create(

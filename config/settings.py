@@ -189,8 +189,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Write-backs wait on the shop's Haravan rate limit: their own queue, so they never hold up publishing.
-CELERY_TASK_ROUTES = {"meinvoice.write_back": {"queue": "writeback"}}
+# Each integration routes its own tasks (e.g. write-backs to their own queue): its adapter's task_routes.
+CELERY_TASK_ROUTES = ("connectors.registry.route_task",)
 CELERY_TIMEZONE = TIME_ZONE
 
 # Shared state between processes (rate-limit buckets). Redis when there is one, else the database.
@@ -225,6 +225,10 @@ MEINVOICE_API_URL = env.str(
 # MISA's public page where a buyer looks an invoice up by its lookup code (test site: test.meinvoice.vn).
 MEINVOICE_LOOKUP_URL = env.str("MEINVOICE_LOOKUP_URL", default="https://www.meinvoice.vn/tra-cuu/?sc={code}")
 MEINVOICE_RETRY_BASE_SECONDS = env.float("MEINVOICE_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
+MEINVOICE_SYNC_INTERVAL_SECONDS = env.float(
+    "MEINVOICE_SYNC_INTERVAL_SECONDS", default=60.0
+)  # publishing pass
+MEINVOICE_STATUS_INTERVAL_SECONDS = env.float("MEINVOICE_STATUS_INTERVAL_SECONDS", default=300.0)
 
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
@@ -251,17 +255,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "syncjobs.sweep_inbound_events",
         "schedule": env.float("INTAKE_SWEEP_INTERVAL_SECONDS", default=30.0),
     },
-    # Publishes queued invoices and retries that are due (webhooks also start it at once).
-    "meinvoice-sync-orders": {
-        "task": "meinvoice.sync_orders",
-        "schedule": env.float("MEINVOICE_SYNC_INTERVAL_SECONDS", default=60.0),
-    },
     "alert-digests": {
         "task": "syncjobs.send_alert_digests",
         "schedule": env.float("ALERT_DIGEST_INTERVAL_SECONDS", default=900.0),
     },
-    "meinvoice-refresh-status": {
-        "task": "meinvoice.refresh_meinvoice_status",
-        "schedule": env.float("MEINVOICE_STATUS_INTERVAL_SECONDS", default=300.0),
-    },
-}
+}  # each integration adds its own entries (its adapter's beat_entries, see config/celery.py)

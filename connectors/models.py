@@ -58,13 +58,10 @@ class Membership(models.Model):
 
 
 class License(models.Model):
-    class Family(models.TextChoices):
-        HARAVAN_TO_MEINVOICE = "haravan_to_meinvoice", "Haravan → meInvoice"
-        HARAVAN_TO_AMIS = "haravan_to_amis", "Haravan → AMIS"
-        SEVERA_TO_MAVENTA = "severa_to_maventa", "Severa → Maventa"
+    """A tenant's right to one product family (a source → target pair), until a day."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="licenses")
-    family = models.CharField(max_length=40, choices=Family.choices)
+    family = models.CharField(max_length=40, choices=registry.family_choices)
     expires_at = models.DateTimeField()
 
     objects = TenantScopedManager()
@@ -86,9 +83,9 @@ class Connection(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
     name = models.CharField(max_length=200)
-    source_kind = models.CharField(max_length=20, default="haravan")
-    source_key = models.CharField(max_length=64, help_text="The source's own id: a Haravan org id.")
-    target_kind = models.CharField(max_length=20, choices=registry.choices())
+    source_kind = models.CharField(max_length=20, choices=registry.source_choices)
+    source_key = models.CharField(max_length=64, help_text="The source's own id of the shop or organisation.")
+    target_kind = models.CharField(max_length=20, choices=registry.target_choices)
     enabled = models.BooleanField(default=True)
     settings = models.JSONField(default=dict, blank=True)
     alert_email = models.EmailField(blank=True)
@@ -109,15 +106,37 @@ class Connection(models.Model):
         return self.name
 
     @property
-    def kind(self) -> registry.TargetKind:
-        return registry.get(self.target_kind)
+    def target(self) -> registry.TargetAdapter:
+        return registry.target(self.target_kind)
+
+    @property
+    def source(self) -> registry.SourceAdapter:
+        return registry.source(self.source_kind)
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if not registry.is_registered_target(self.target_kind):
+            raise ValidationError(
+                {
+                    "target_kind": _("Documents cannot be sent to %(target)s yet.")
+                    % {"target": self.target_kind}
+                }
+            )
+        if self.source_kind not in self.target.source_kinds:
+            raise ValidationError(
+                {
+                    "source_kind": _("%(target)s does not take documents from %(source)s.")
+                    % {"target": self.target.label, "source": self.source_kind}
+                }
+            )
 
     def check_license(self, now: dt.datetime | None = None) -> None:
         """Raise LicenseError with a message a merchant can act on."""
         now = now or timezone.now()
-        family = self.kind.family
+        family = self.target.family
         lic = License.objects.filter(tenant_id=self.tenant_id, family=family).first()
-        label = License.Family(family).label
+        label = registry.family_label(family)
         if lic is None:
             raise LicenseError(
                 f"No {label} license for {self.tenant.name}: sync is paused until one is added."
@@ -159,16 +178,15 @@ class TargetAccount(models.Model):
 
     @property
     def tag(self) -> str:
-        return f"[{self.connection.kind.tag_label} {self.external_id}]"
+        return f"[{self.connection.target.tag_label} {self.external_id}]"
 
     def clean(self):
         from django.core.exceptions import ValidationError
 
         self.external_id = (self.external_id or "").strip()
-        validate = self.connection.kind.validate_external_id
-        error = validate(self.external_id) if validate else None
+        error = self.connection.target.account_id_error(self.external_id)
         if error:
-            raise ValidationError({"external_id": error})
+            raise ValidationError({"external_id": str(error)})
 
     def make_default(self) -> None:
         """Exactly one default per connection: the switch happens in one transaction."""
@@ -187,18 +205,12 @@ class TargetAccount(models.Model):
 
 
 class RoutingRule(models.Model):
-    """The sub-mapping: one order fact → one account, first match by priority wins."""
-
-    class Dimension(models.TextChoices):
-        LOCATION = "location", _("Branch / location")
-        SOURCE = "source", _("Sales channel (source_name)")
-        STOREFRONT = "storefront", _("Storefront")
-        CARRIER = "carrier", _("Carrier")
-        GATEWAY = "gateway", _("Payment gateway")
+    """The sub-mapping: one fact of the source object (its branch, channel, carrier…) → one account, first
+    match by priority wins. The facts each source can tell are its adapter's ``dimensions``."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rules")
     priority = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
-    dimension = models.CharField(max_length=20, choices=Dimension.choices)
+    dimension = models.CharField(max_length=20, choices=registry.dimension_choices)
     value = models.CharField(max_length=200)
     account = models.ForeignKey(TargetAccount, on_delete=models.CASCADE, related_name="rules")
     enabled = models.BooleanField(default=True)

@@ -1,73 +1,287 @@
-"""Sources and targets register themselves here, so the core (and each provider) never imports another
-provider by name: Haravan hands a document to "whatever target this connection has", and a target
-writes back to "whatever source this connection reads"."""
+"""Sources and targets register one adapter each; the core, the dashboard and the commands ask them.
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+Nothing outside a provider's own app names a provider: Haravan hands a document to "whatever target this
+connection has", a screen shows "whatever this target's mapping is", a target writes back to "whatever
+source this connection reads". A new integration is one app plus a registration in its ``AppConfig``.
+
+An adapter is a class with one method per question; what a system does not offer (templates, drafts, a
+manual sync) is a capability flag the screens read, with the method left to its default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext_lazy as _
+
+from .text import Text
 
 
-@dataclass(frozen=True)
-class TargetKind:
-    name: str  # "meinvoice", "amis", "maventa"
-    label: str  # shown to people
-    family: str  # the license family it needs
-    tag_label: str  # the account tag prefix: "[MST 0101243150]"
-    source_kind: str  # what it reads from: "haravan", "severa"
-    order_document_kind: str  # what a source order becomes: "invoice", "sales_voucher"
-    validate_external_id: Callable[[str], str | None] | None = field(default=None, compare=False)
-    # Called (inside the intake transaction) after a document's source snapshot changed.
-    on_document_changed: Callable | None = field(default=None, compare=False)
-    # What the dashboard asks of a target; None where the target has no such thing.
-    # (key, label, secret) per credential an account needs; secrets are write-only on every page.
-    credential_fields: tuple[tuple[str, str, bool], ...] = ()
-    test_connection: Callable | None = field(default=None, compare=False)  # (account) -> (ok, message)
-    sync_templates: Callable | None = field(default=None, compare=False)  # (account) -> [templates]
-    series_choices: Callable | None = field(default=None, compare=False)  # (account) -> [(value, label)]
-    retry: Callable | None = field(default=None, compare=False)  # (documents, *, user) -> count retried
-    publish_drafts: Callable | None = field(default=None, compare=False)  # (documents) -> count queued
-    draft_view_link: Callable | None = field(default=None, compare=False)  # (document) -> url
-    # (document) -> (lookup code, public page where the buyer looks the issued document up) or None
-    lookup_link: Callable | None = field(default=None, compare=False)
+class Unsupported(Exception):
+    """The adapter does not offer this (its capability flag says so)."""
 
 
 @dataclass(frozen=True)
-class SourceKind:
-    name: str  # "haravan"
-    # write_back(document, fields: dict[str, str]) -> None: puts lookup codes etc. on the source object.
-    write_back: Callable | None = field(default=None, compare=False)
+class ScheduleState:
+    """A source's scheduled sync of one connection, as the connection screen shows it."""
+
+    every_minutes: int | None  # None: no schedule stored yet
+    running: bool  # the schedule runs (the connection and the owner's switch are both on)
+    owner_switch: bool  # the owner's own switch, whatever the connection switch says
+    last_run_at: Any = None
 
 
-_KINDS: dict[str, TargetKind] = {}
-_SOURCES: dict[str, SourceKind] = {}
+class SourceAdapter:
+    """A system sales come from: it reads its objects into sales and takes back what targets issued."""
+
+    name: ClassVar[str]  # "haravan"
+    label: ClassVar[str]  # "Haravan"
+    object_label: ClassVar[Any] = _("Order")  # what one of its objects is called
+    key_label: ClassVar[Any] = _("Source id")  # what its own id of a connection is called
+    # (value, label) of each routing fact it can tell about an object: "location", "Branch / location"
+    dimensions: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    # Templates of its parts of the screens (None: nothing to show)
+    source_template: ClassVar[str | None] = None  # the connection screen's source card
+    connect_template: ClassVar[str | None] = None  # how a merchant connects one (overview, no connection yet)
+    # Capabilities
+    looks_up_by_number: ClassVar[bool] = False
+    manual_sync: ClassVar[bool] = False
+    scheduled_sync: ClassVar[bool] = False
+    default_schedule_minutes: ClassVar[int] = 15
+
+    # --- reading
+    def read_sale(self, connection, raw: dict, options) -> Any:
+        """The ``connectors.sale.Sale`` a stored object describes (with what the source's caches add)."""
+        raise NotImplementedError
+
+    def routing_facts(self, raw: dict) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def label_of(self, raw: dict) -> str:
+        """How people name the object: "#100123"."""
+        raise NotImplementedError
+
+    def shape_problem(self, raw: Any) -> str | None:
+        """Why pasted JSON is not one of its objects, or None."""
+        return None if isinstance(raw, dict) else "not a JSON object"
+
+    # --- people looking things up
+    def fetch_by_number(self, connection, number: str, *, known_id: str | None = None) -> dict:
+        """The object people call ``number``, read from the source (LookupError with words if absent)."""
+        raise Unsupported
+
+    def admin_url(self, connection, document) -> str | None:
+        """The object in the source's own admin screens."""
+        return None
+
+    def connection_context(self, connection) -> dict:
+        """What its source card shows about one connection."""
+        return {}
+
+    # --- syncing
+    def start_manual_sync(self, connection, *, date_from, date_to, user=None, request_token=None):
+        """A run reading every object created in the date range again (a SyncRun)."""
+        raise Unsupported
+
+    def schedule(self, connection) -> ScheduleState | None:
+        return None
+
+    def set_schedule(self, connection, *, every_minutes: int, enabled: bool) -> ScheduleState:
+        raise Unsupported
+
+    # --- after a target issued something
+    def write_back(self, document, fields: dict[str, str], *, style: str) -> None:
+        raise Unsupported
 
 
-def register(kind: TargetKind) -> TargetKind:
-    _KINDS[kind.name] = kind
-    return kind
+class TargetAdapter:
+    """A system documents go to: its accounts, its mapping, how it processes and shows its documents."""
+
+    name: ClassVar[str]  # "meinvoice"
+    label: ClassVar[str]  # "MISA meInvoice"
+    family: ClassVar[str]  # the licence family it needs: "haravan_to_meinvoice"
+    family_label: ClassVar[Any]  # "Haravan → meInvoice"
+    tag_label: ClassVar[str]  # what an account's id is called, and tags its lines: "[MST 0101243150]"
+    source_kinds: ClassVar[tuple[str, ...]] = ()  # the sources it reads from
+    order_document_kind: ClassVar[str]  # what a source object becomes: "invoice"
+    # Every document kind (the part before ":" of a kind such as "refund:77") and its label
+    document_kinds: ClassVar[dict[str, Any]] = {}
+    # (key, label, secret) per credential an account needs; secrets are write-only on every page
+    credential_fields: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
+    # Settings naming its outside service's addresses (checked by ``manage.py check --deploy``)
+    url_settings: ClassVar[tuple[str, ...]] = ()
+    # Celery: task → queue routes (its beat entries come from ``beat_entries``)
+    task_routes: ClassVar[dict[str, dict]] = {}
+    # Templates of its parts of the screens
+    mapping_template: ClassVar[str | None] = None  # its mapping section (None: only routing rules)
+    preview_template: ClassVar[str | None] = None  # the document a preview would make
+    # Capabilities
+    tests_connection: ClassVar[bool] = False
+    has_templates: ClassVar[bool] = False  # document templates / series synced per account
+    has_drafts: ClassVar[bool] = False  # documents may wait as drafts for an accountant
+    processes: ClassVar[bool] = True  # False: documents wait for a person ("no processor yet")
+
+    def beat_entries(self) -> dict[str, dict]:
+        """Its periodic tasks: {name: {"task": …, "schedule": seconds}} (read when beat starts)."""
+        return {}
+
+    # --- accounts
+    def account_id_error(self, value: str) -> Text | str | None:
+        return None
+
+    def test_connection(self, account) -> tuple[bool, Any]:
+        raise Unsupported
+
+    def sync_templates(self, account) -> list:
+        raise Unsupported
+
+    def series_choices(self, account) -> list[tuple[str, str]]:
+        return []
+
+    # --- documents
+    def on_document_changed(self, document, *, trigger: str = "") -> None:
+        """Called inside the intake transaction after a document's source snapshot changed."""
+        raise NotImplementedError
+
+    def retry(self, documents, *, user=None) -> int:
+        raise Unsupported
+
+    def publish_drafts(self, documents) -> int:
+        raise Unsupported
+
+    def draft_view_link(self, document) -> str:
+        raise Unsupported
+
+    def lookup_link(self, document) -> tuple[str, str] | None:
+        """(lookup code, public page where the buyer looks the issued document up), or None."""
+        return None
+
+    def kind_label(self, kind: str) -> Any:
+        return self.document_kinds.get(kind.split(":", 1)[0], kind)
+
+    # --- mapping and preview
+    def mapping_section(self, connection, data=None):
+        """Its mapping form for one connection (bound to POST data or filled from what is stored)."""
+        raise Unsupported
+
+    def preview(self, connection, raw: dict) -> dict:
+        """What would happen to one source object, and why: the JSON ``manage.py preview`` prints."""
+        raise Unsupported
+
+    def preview_context(self, answer: dict) -> dict:
+        """What ``preview_template`` needs to show the document of a preview."""
+        return {}
 
 
-def register_source(kind: SourceKind) -> SourceKind:
-    _SOURCES[kind.name] = kind
-    return kind
+class UnknownTarget(TargetAdapter):
+    """A connection whose target is not (or no longer) registered: its documents wait for a person."""
+
+    processes = False
+
+    def __init__(self, name: str):
+        self.name = name
+        self.label = name
+        self.family = ""
+        self.family_label = name
+        self.tag_label = name.upper() or "?"
+        self.order_document_kind = "document"
 
 
-def get(name: str) -> TargetKind:
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise LookupError(f"Unknown target kind {name!r}; registered: {sorted(_KINDS)}") from None
+_TARGETS: dict[str, TargetAdapter] = {}
+_SOURCES: dict[str, SourceAdapter] = {}
 
 
-def source(name: str) -> SourceKind:
+def register_target(adapter: TargetAdapter) -> TargetAdapter:
+    _TARGETS[adapter.name] = adapter
+    return adapter
+
+
+def register_source(adapter: SourceAdapter) -> SourceAdapter:
+    _SOURCES[adapter.name] = adapter
+    return adapter
+
+
+def unregister_target(name: str) -> None:
+    _TARGETS.pop(name, None)
+
+
+def target(name: str) -> TargetAdapter:
+    """The target adapter of that name; an unregistered name gets one that processes nothing."""
+    return _TARGETS.get(name) or UnknownTarget(name)
+
+
+def source(name: str) -> SourceAdapter:
     try:
         return _SOURCES[name]
     except KeyError:
         raise LookupError(f"Unknown source kind {name!r}; registered: {sorted(_SOURCES)}") from None
 
 
-def all_kinds() -> list[TargetKind]:
-    return sorted(_KINDS.values(), key=lambda k: k.name)
+def is_registered_target(name: str) -> bool:
+    return name in _TARGETS
 
 
-def choices() -> list[tuple[str, str]]:
-    return [("meinvoice", "MISA meInvoice"), ("amis", "MISA AMIS accounting"), ("maventa", "Maventa")]
+def targets() -> list[TargetAdapter]:
+    return sorted(_TARGETS.values(), key=lambda a: a.name)
+
+
+def sources() -> list[SourceAdapter]:
+    return sorted(_SOURCES.values(), key=lambda a: a.name)
+
+
+# --- choices for model fields (Django calls these when it needs them, after every app registered) ---------
+
+
+def target_choices() -> list[tuple[str, Any]]:
+    return [(a.name, a.label) for a in targets()]
+
+
+def source_choices() -> list[tuple[str, Any]]:
+    return [(a.name, a.label) for a in sources()]
+
+
+def family_choices() -> list[tuple[str, Any]]:
+    return sorted({(a.family, a.family_label) for a in targets() if a.family}, key=lambda c: c[0])
+
+
+def family_label(family: str) -> Any:
+    return dict(family_choices()).get(family, family)
+
+
+def dimension_choices() -> list[tuple[str, Any]]:
+    seen: dict[str, Any] = {}
+    for adapter in sources():
+        for value, label in adapter.dimensions:
+            seen.setdefault(value, label)
+    return list(seen.items())
+
+
+def dimension_label(value: str) -> Any:
+    return dict(dimension_choices()).get(value, value)
+
+
+def document_kind_choices(target_names: Iterable[str]) -> list[tuple[str, Any]]:
+    """Every kind the targets of these connections make: the order's own first, then the changes."""
+    own, changes = {}, {}
+    for name in sorted(set(target_names)):
+        adapter = target(name)
+        for kind, label in adapter.document_kinds.items():
+            (own if kind == adapter.order_document_kind else changes).setdefault(kind, label)
+    return [*own.items(), *changes.items()]
+
+
+def beat_schedule() -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for adapter in targets():
+        out.update(adapter.beat_entries())
+    return out
+
+
+def route_task(name, args=None, kwargs=None, options=None, task=None, **kw):
+    """A Celery router (``CELERY_TASK_ROUTES``): the queue a target asked for its task, else the default."""
+    for adapter in targets():
+        if name in adapter.task_routes:
+            return adapter.task_routes[name]
+    return None

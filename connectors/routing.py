@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from . import registry
 from .models import Connection, RoutingRule, TargetAccount
 from .text import untranslated
 
@@ -30,12 +31,12 @@ def route(connection: Connection, facts: Facts, rules=None) -> RouteDecision:
     """First enabled rule (by priority) whose value is among the facts wins, else the default account."""
     if rules is None:
         rules = connection.rules.filter(enabled=True).select_related("account", "account__connection")
-    label = connection.kind.tag_label
+    label = connection.target.tag_label
     checked = []
     for rule in rules:
         if not rule.enabled:
             continue
-        dim_label = untranslated(RoutingRule.Dimension(rule.dimension).label)
+        dim_label = untranslated(registry.dimension_label(rule.dimension))
         values = {_norm(v) for v in facts.get(rule.dimension) or []}
         if _norm(rule.value) in values:
             return RouteDecision(

@@ -1,6 +1,6 @@
 """Target accounts of a connection (one meInvoice MST per row).
 
-Everything target-specific goes through ``connection.kind`` (the registry): which credentials an account
+Everything target-specific goes through ``connection.target`` (its adapter): which credentials an account
 has, testing them, syncing templates and the series to choose from. Nothing here imports a provider, so
 AMIS companies and Maventa organisations use these same pages.
 """
@@ -73,18 +73,20 @@ def _credential_status(account) -> list[dict]:
     stored = account.credentials or {}
     return [
         {"key": key, "label": label, "secret": secret, "set": bool(stored.get(key))}
-        for key, label, secret in account.connection.kind.credential_fields
+        for key, label, secret in account.connection.target.credential_fields
     ]
 
 
 def _missing_credentials(account) -> list[str]:
     stored = account.credentials or {}
-    return [label for key, label, _secret in account.connection.kind.credential_fields if not stored.get(key)]
+    return [
+        label for key, label, _secret in account.connection.target.credential_fields if not stored.get(key)
+    ]
 
 
 def failure_message(account, action: str, exc: Exception) -> str:
     """An outside call that failed, in words: what, on which account, and what to do next."""
-    kind = account.connection.kind
+    kind = account.connection.target
     detail = str(exc).rstrip(". ") or exc.__class__.__name__
     if isinstance(exc, RetryableError):
         todo = _(
@@ -112,15 +114,15 @@ def _abilities(request, kind) -> dict:
     configure = can_configure(request)
     return {
         "can_configure": configure,
-        "can_test": can_retry(request) and kind.test_connection is not None,
-        "can_sync": configure and kind.sync_templates is not None,
-        "has_templates": kind.sync_templates is not None,
+        "can_test": can_retry(request) and kind.tests_connection,
+        "can_sync": configure and kind.has_templates,
+        "has_templates": kind.has_templates,
     }
 
 
 def _context(request, connection, **extra):
     rows = [_row(account) for account in _accounts(request, connection)]
-    kind = connection.kind
+    kind = connection.target
     return {
         "connection": connection,
         "kind": kind,
@@ -152,7 +154,7 @@ def account_add(request, pk):
             form.add_error(
                 "external_id",
                 _("%(tag)s %(id)s was just added by someone else: reload the list.")
-                % {"tag": connection.kind.tag_label, "id": form.cleaned_data["external_id"]},
+                % {"tag": connection.target.tag_label, "id": form.cleaned_data["external_id"]},
             )
         else:
             note = (
@@ -271,7 +273,7 @@ def _call_target(account, what: str, call, missing_message: str):
     before anything is sent, and a failed outside call never shows a stack trace."""
     missing = _missing_credentials(account)
     if missing:
-        return False, missing_message % {"tag": account.tag, "missing": ", ".join(missing)}
+        return False, missing_message % {"tag": account.tag, "missing": ", ".join(str(m) for m in missing)}
     try:
         return True, call(account)
     except Exception as exc:
@@ -286,8 +288,8 @@ def account_test(request, pk, account_pk):
     """Log in with the stored credentials; the answer is shown inline, in words."""
     connection = _connection(request, pk)
     account = _account(request, connection, account_pk)
-    kind = connection.kind
-    if kind.test_connection is None:
+    kind = connection.target
+    if not kind.tests_connection:
         raise Http404(_("%(target)s accounts cannot be tested from here.") % {"target": kind.label})
     called, answer = _call_target(
         account,
@@ -315,8 +317,8 @@ def account_test(request, pk, account_pk):
 def account_sync_templates(request, pk, account_pk):
     connection = _connection(request, pk)
     account = _account(request, connection, account_pk)
-    kind = connection.kind
-    if kind.sync_templates is None:
+    kind = connection.target
+    if not kind.has_templates:
         raise Http404(_("%(target)s has no templates to sync.") % {"target": kind.label})
     ok, answer = _call_target(
         account,
@@ -369,8 +371,8 @@ def _row_answer(request, connection, account, notice, ok, options_form=None):
             {
                 "row": row,
                 "connection": connection,
-                "kind": connection.kind,
-                **_abilities(request, connection.kind),
+                "kind": connection.target,
+                **_abilities(request, connection.target),
             },
         )
     (messages.success if ok else messages.error)(request, notice)

@@ -11,20 +11,16 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
-from django_celery_beat.models import PeriodicTask
 
+from connectors import registry
 from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection, License
-from haravan import schedules
-from haravan import services as haravan_services
-from haravan.models import HaravanShop
 from syncjobs.models import SyncRun
 from syncjobs.services import start_run_once
 
@@ -33,15 +29,18 @@ from .filters import EARLIEST_DAY
 
 LICENCE_WARN_DAYS = 14
 MIN_EVERY_MINUTES, MAX_EVERY_MINUTES = 5, 24 * 60
-# How each source kind starts a manual date-range sync; a source without one shows no form.
-MANUAL_SYNC = {"haravan": haravan_services.start_manual_sync}
 
 
 def kind_label(connection: Connection) -> str:
+    return connection.target.label
+
+
+def source_of(connection: Connection) -> registry.SourceAdapter | None:
+    """The connection's source adapter, or None when its source is not (or no longer) registered."""
     try:
-        return connection.kind.label
+        return connection.source
     except LookupError:
-        return connection.get_target_kind_display()
+        return None
 
 
 # --- licence -----------------------------------------------------------------------------------------
@@ -66,7 +65,7 @@ class LicenceStatus:
 def licence_status(connection: Connection, licence: License | None, *, now=None) -> LicenceStatus:
     now = now or timezone.now()
     family = family_of(connection)
-    label = License.Family(family).label if family in License.Family.values else family
+    label = registry.family_label(family)
     if licence is None:
         return LicenceStatus("missing", label)
     days_left = (timezone.localdate(licence.expires_at) - timezone.localdate(now)).days
@@ -90,35 +89,18 @@ def licence_of(request, connection: Connection) -> LicenceStatus:
 
 
 def family_of(connection: Connection) -> str:
-    try:
-        return connection.kind.family
-    except LookupError:
-        return ""
+    return connection.target.family
 
 
 # --- schedule ----------------------------------------------------------------------------------------
 
 
-def periodic_task(connection: Connection) -> PeriodicTask | None:
-    if connection.source_kind != "haravan":
+def schedule_of(connection: Connection) -> registry.ScheduleState | None:
+    """The source's scheduled sync of this connection, or None when the source has none."""
+    source = source_of(connection)
+    if source is None or not source.scheduled_sync:
         return None
-    return (
-        PeriodicTask.objects.filter(name=schedules.task_name(connection)).select_related("interval").first()
-    )
-
-
-def apply_schedule(connection: Connection, every_minutes: int | None = None) -> PeriodicTask | None:
-    """Keep the connection's one PeriodicTask in step: interval as asked, on only if both switches are on."""
-    if connection.source_kind != "haravan":
-        return None
-    return schedules.ensure_schedule(connection, every_minutes=every_minutes)
-
-
-def minutes_of(task: PeriodicTask | None) -> int | None:
-    if task is None or task.interval is None:
-        return None
-    factor = {"seconds": 1 / 60, "minutes": 1, "hours": 60, "days": 24 * 60}.get(task.interval.period, 1)
-    return round(task.interval.every * factor)
+    return source.schedule(connection)
 
 
 def run_period(run: SyncRun) -> str:
@@ -223,29 +205,28 @@ class ManualSyncForm(forms.Form):
 
 def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form=None):
     """The whole page; a refused form comes back in it with its errors next to the field."""
-    shop = None
-    if connection.source_kind == "haravan":
-        shop = scoped(request, HaravanShop).filter(org_id=connection.source_key).first()
-    task = periodic_task(connection)
+    source = source_of(connection)
+    schedule = schedule_of(connection)
     today = timezone.localdate()
     runs = connection.runs.select_related("created_by").order_by("-created_at", "-id")[:10]
+    default_minutes = source.default_schedule_minutes if source else MIN_EVERY_MINUTES
     context = {
         "connection": connection,
         "kind_label": kind_label(connection),
-        "shop": shop,
+        "source": source,
+        "source_label": source.label if source else connection.source_kind,
+        **(source.connection_context(connection) if source else {}),
         "licence": licence_of(request, connection),
-        "task": task,
-        "task_minutes": minutes_of(task),
-        "schedule_wanted": schedules.owner_switch(connection),
+        "schedule": schedule,
         "accounts": connection.accounts.order_by("-is_default", "external_id"),
         "runs": [{"run": run, "period": run_period(run)} for run in runs],
-        "can_sync": can_retry(request) and connection.source_kind in MANUAL_SYNC,
+        "can_sync": can_retry(request) and source is not None and source.manual_sync,
         "alert_form": alert_form or AlertEmailForm(initial={"alert_email": connection.alert_email}),
         "schedule_form": schedule_form
         or ScheduleForm(
             initial={
-                "every_minutes": minutes_of(task) or schedules.DEFAULT_EVERY_MINUTES,
-                "enabled": schedules.owner_switch(connection),
+                "every_minutes": (schedule.every_minutes if schedule else None) or default_minutes,
+                "enabled": schedule.owner_switch if schedule else True,
             }
         ),
         "sync_form": sync_form
@@ -270,7 +251,7 @@ def set_enabled(request, pk):
     wanted = request.POST["enabled"] == "1"
     if connection.enabled != wanted:
         connection.enabled = wanted
-        connection.save(update_fields=["enabled"])  # the Haravan signal switches the schedule with it
+        connection.save(update_fields=["enabled"])  # the source's schedule follows the switch
     if wanted:
         messages.success(request, _("The connection is on: new and changed orders are synced again."))
         if not licence_of(request, connection).ok:
@@ -309,19 +290,16 @@ def set_alert_email(request, pk):
 @require_POST
 def set_schedule(request, pk):
     connection = scoped_object_or_404(request, Connection, pk=pk)
-    if connection.source_kind != "haravan":
+    if schedule_of(connection) is None:
         messages.error(request, _("This connection has no schedule to change."))
         return redirect("dashboard:connection", pk=connection.pk)
     form = ScheduleForm(request.POST)
     if not form.is_valid():
         return _page(request, connection, schedule_form=form)
-    with transaction.atomic():
-        connection = Connection.objects.select_for_update().get(pk=connection.pk)
-        switch = {"enabled": form.cleaned_data["enabled"]}
-        connection.settings = {**connection.settings, schedules.SETTINGS_KEY: switch}
-        connection.save(update_fields=["settings"])
-        task = apply_schedule(connection, every_minutes=form.cleaned_data["every_minutes"])
-    if task.enabled:
+    schedule = connection.source.set_schedule(
+        connection, every_minutes=form.cleaned_data["every_minutes"], enabled=form.cleaned_data["enabled"]
+    )
+    if schedule.running:
         messages.success(
             request,
             _("Orders are read every %(minutes)s minutes.") % {"minutes": form.cleaned_data["every_minutes"]},
@@ -342,8 +320,8 @@ def set_schedule(request, pk):
 @require_POST
 def start_sync(request, pk):
     connection = scoped_object_or_404(request, Connection, pk=pk)
-    start = MANUAL_SYNC.get(connection.source_kind)
-    if start is None:
+    source = source_of(connection)
+    if source is None or not source.manual_sync:
         messages.error(request, _("This connection cannot be synced by hand yet."))
         return redirect("dashboard:connection", pk=connection.pk)
     form = ManualSyncForm(request.POST)
@@ -365,7 +343,7 @@ def start_sync(request, pk):
         run, started = start_run_once(
             scoped(request, SyncRun),
             token,
-            lambda: start(
+            lambda: source.start_manual_sync(
                 connection,
                 date_from=form.cleaned_data["date_from"],
                 date_to=form.cleaned_data["date_to"],

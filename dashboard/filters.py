@@ -49,14 +49,6 @@ LIST_FIELDS = (
     "last_error",
     "updated_at",
 )
-# Document kinds that are not an order's own document: the changes made to an issued invoice.
-CHANGE_KINDS = (
-    ("cancel", gettext_lazy("Cancellation (adjustment)")),
-    ("refund", gettext_lazy("Refund (adjustment)")),
-    ("replace", gettext_lazy("Replacement")),
-)
-
-
 # --- cursors ----------------------------------------------------------------------------------------------
 
 
@@ -97,14 +89,11 @@ def order_number(text: str) -> str:
 
 
 def kind_choices(connections) -> list[tuple[str, str]]:
-    own = []
-    for target in sorted({c.target_kind for c in connections}):
-        try:
-            kind = registry.get(target).order_document_kind
-        except LookupError:
-            continue
-        own.append((kind, _(kind.replace("_", " ").capitalize())))
-    return [*sorted(set(own)), *CHANGE_KINDS]
+    """Every kind the targets of these connections make, labelled by their adapters."""
+    return [
+        (kind, str(label))
+        for kind, label in registry.document_kind_choices(c.target_kind for c in connections)
+    ]
 
 
 class DocumentFilterForm(forms.Form):
@@ -114,7 +103,7 @@ class DocumentFilterForm(forms.Form):
         label=gettext_lazy("Connection"), required=False, coerce=int, empty_value=None
     )
     account = forms.TypedChoiceField(
-        label=gettext_lazy("Account (MST)"), required=False, coerce=int, empty_value=None
+        label=gettext_lazy("Account"), required=False, coerce=int, empty_value=None
     )
     state = forms.MultipleChoiceField(
         label=gettext_lazy("State"), required=False, widget=forms.CheckboxSelectMultiple

@@ -3,7 +3,7 @@
 import csv
 import json
 import logging
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import StreamingHttpResponse
@@ -114,7 +114,7 @@ def export_csv(request):
                     _cell(doc.source_label or doc.source_id),
                     _cell(doc.tag),
                     _cell(doc.connection.name),
-                    _cell(doc.kind),
+                    _cell(doc.kind_label),
                     _cell(_(doc.get_state_display())),
                     doc.attempts,
                     _cell(doc.last_error),
@@ -139,24 +139,19 @@ def _pretty(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
-def source_link(request, document) -> str | None:
-    """The order in the source's own admin: Haravan's https://<shop>.myharavan.com/admin/orders/<id>."""
+def source_link(document) -> str | None:
+    """The object in the source's own admin screens, as the source adapter builds it."""
     connection = document.connection
-    if connection.source_kind != "haravan" or document.source_type != "order" or not document.source_id:
+    try:
+        source = connection.source
+    except LookupError:
         return None
-    from haravan.models import HaravanShop  # the source app, for its shop's domain
-
-    shop = scoped(request, HaravanShop).filter(org_id=connection.source_key).only("domain").first()
-    domain = (shop.domain if shop else "").strip().lower()
-    domain = domain.removeprefix("https://").removeprefix("http://").split("/")[0]
-    host = domain if domain.endswith(".myharavan.com") else f"{connection.source_key}.myharavan.com"
-    return f"https://{host}/admin/orders/{quote(document.source_id)}"
+    return source.admin_url(connection, document)
 
 
 def lookup_link(document) -> tuple[str, str | None]:
     """(lookup code, the page where anyone can look the issued document up with it), as the target says."""
-    kind = document.connection.kind
-    found = kind.lookup_link(document) if kind.lookup_link else None
+    found = document.connection.target.lookup_link(document)
     return found or ("", None)
 
 
@@ -168,27 +163,36 @@ def document_detail(request, pk):
     timeline = list(scoped(request, SyncAttempt).filter(document=document).order_by("created_at", "id"))
     for attempt in timeline:
         attempt.request_json, attempt.response_json = _pretty(attempt.request), _pretty(attempt.response)
-    kind = document.connection.kind
+    target = document.connection.target
     code, lookup_url = lookup_link(document)
     may_act = can_retry(request)
     context = {
         "document": document,
         "timeline": timeline,
-        "target_label": kind.label,
+        "target_label": target.label,
+        "source_label": _source_label(document.connection),
+        "kind_label": target.kind_label(document.kind),
         "payload_json": _pretty(document.payload),
         "result_json": _pretty(document.result),
-        "source_url": source_link(request, document),
+        "source_url": source_link(document),
         "lookup_code": code,
         "lookup_url": lookup_url,
-        "can_retry_document": may_act and document.state in RETRYABLE_BY_PERSON and kind.retry is not None,
-        "can_publish": may_act and document.state == State.DRAFT and kind.publish_drafts is not None,
+        "can_retry_document": may_act and document.state in RETRYABLE_BY_PERSON and target.processes,
+        "can_publish": may_act and document.state == State.DRAFT and target.has_drafts,
         "can_view_draft": bool(
             document.payload
             and document.state in (State.DRAFT, State.QUEUED, State.BLOCKED)
-            and kind.draft_view_link is not None
+            and target.has_drafts
         ),
     }
     return render(request, "dashboard/document.html", context)
+
+
+def _source_label(connection) -> str:
+    try:
+        return connection.source.label
+    except LookupError:
+        return connection.source_kind
 
 
 def _document(request, pk) -> SyncDocument:
@@ -203,8 +207,8 @@ def _words(document) -> dict:
 @require_POST
 def document_retry(request, pk):
     document = _document(request, pk)
-    kind = document.connection.kind
-    if kind.retry is None:
+    kind = document.connection.target
+    if not kind.processes:
         messages.error(
             request, _("%(target)s documents cannot be retried from here.") % {"target": kind.label}
         )
@@ -237,8 +241,8 @@ def document_retry(request, pk):
 @require_POST
 def document_publish(request, pk):
     document = _document(request, pk)
-    kind = document.connection.kind
-    if kind.publish_drafts is None:
+    kind = document.connection.target
+    if not kind.has_drafts:
         messages.error(request, _("%(target)s has no drafts to publish.") % {"target": kind.label})
     elif document.state != State.DRAFT:
         messages.warning(
@@ -260,9 +264,9 @@ def document_publish(request, pk):
 def document_draft_view(request, pk):
     """The target's own rendering of the draft: a short-lived link asked for when a person clicks."""
     document = scoped_object_or_404(request, SyncDocument, pk=pk)
-    kind = document.connection.kind
+    kind = document.connection.target
     words = {**_words(document), "target": kind.label}
-    if kind.draft_view_link is None:
+    if not kind.has_drafts:
         messages.error(request, _("%(target)s cannot show drafts.") % words)
     elif document.account_id is None:
         messages.error(

@@ -4,7 +4,7 @@ per account, then one run that a worker carries out in chunks while the page sho
 The documents are frozen when the confirmation is shown: their ids travel, signed, in the confirmation
 form with a one-time token. Starting the run stores that token in a unique column, so a second submission
 of the same form (a double click, a reload, two tabs) finds the first run instead of retrying twice.
-Every document still goes through its target kind's own retry (`connection.kind.retry`), which locks the
+Every document still goes through its target's own retry (`connection.target.retry`), which locks the
 row, checks that it may be retried and writes "Retry asked by <user>" on its timeline.
 """
 
@@ -379,8 +379,8 @@ def retry_documents(tenant, ids, user) -> tuple[int, list[str]]:
         by_kind[doc.connection.target_kind].append(doc)
     retried, problems = 0, []
     for name, docs in by_kind.items():
-        kind = registry.get(name)
-        if kind.retry is None:
+        kind = registry.target(name)
+        if not kind.processes:
             problems.append(_("%(target)s documents cannot be retried.") % {"target": kind.label})
             continue
         try:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from connectors import registry
 from connectors.middleware import SESSION_KEY, scoped
 from connectors.models import Connection, Membership
 from syncjobs.models import SyncDocument
@@ -37,10 +38,15 @@ class ConnectionSummary:
 def overview(request):
     """Per connection and account: today and the last 7 days, a chart of the last 14, what needs a person.
 
-    A signed-in user without a merchant yet sees how to connect a Haravan shop (which creates one).
+    A signed-in user without a merchant yet sees how to connect a source (which creates one).
     """
+    connect = [s.connect_template for s in registry.sources() if s.connect_template]
     if request.tenant is None:
-        return render(request, "dashboard/overview.html", {"summaries": [], "without_tenant": True})
+        return render(
+            request,
+            "dashboard/overview.html",
+            {"summaries": [], "without_tenant": True, "connect_templates": connect},
+        )
     today = timezone.localdate()
     connections = list(scoped(request, Connection).prefetch_related("accounts").order_by("name", "id"))
     documents = scoped(request, SyncDocument)
@@ -77,6 +83,7 @@ def overview(request):
             "today": today,
             "week_days": stats.WEEK_DAYS,
             "chart_days": stats.CHART_DAYS,
+            "connect_templates": connect,
         },
     )
 

@@ -11,10 +11,11 @@ class HaravanConfig(AppConfig):
         from connectors.models import Connection
         from syncjobs import intake
 
-        from . import schedules, services
+        from . import schedules
+        from .adapter import HaravanSource
         from .models import HaravanShop
 
-        registry.register_source(registry.SourceKind(name="haravan", write_back=services.write_back))
+        registry.register_source(HaravanSource())
         intake.register_source("haravan", "haravan.process_event", HaravanShop.installed_tenant_sql)
         post_save.connect(schedules.on_connection_saved, sender=Connection, dispatch_uid="haravan_schedule")
         post_delete.connect(

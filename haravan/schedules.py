@@ -2,6 +2,7 @@
 
 import json
 
+from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 DEFAULT_EVERY_MINUTES = 15
@@ -17,6 +18,28 @@ SETTINGS_KEY = "schedule"  # Connection.settings["schedule"] = {"enabled": bool}
 def owner_switch(connection) -> bool:
     """The owner's schedule switch (on unless switched off), whatever the connection switch says."""
     return bool(((connection.settings or {}).get(SETTINGS_KEY) or {}).get("enabled", True))
+
+
+def set_owner_switch(connection, enabled: bool) -> None:
+    """The owner's switch, saved under a row lock (other settings of the connection are kept)."""
+    from connectors.models import Connection
+
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        locked.settings = {**(locked.settings or {}), SETTINGS_KEY: {"enabled": bool(enabled)}}
+        locked.save(update_fields=["settings"])
+    connection.settings = locked.settings
+
+
+def periodic_task(connection) -> PeriodicTask | None:
+    return PeriodicTask.objects.filter(name=task_name(connection)).select_related("interval").first()
+
+
+def minutes_of(task: PeriodicTask | None) -> int | None:
+    if task is None or task.interval is None:
+        return None
+    factor = {"seconds": 1 / 60, "minutes": 1, "hours": 60, "days": 24 * 60}.get(task.interval.period, 1)
+    return round(task.interval.every * factor)
 
 
 def schedule_wanted(connection) -> bool:

@@ -15,7 +15,7 @@ from connectors.routing import route
 from connectors.text import untranslated
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
-from syncjobs.services import Outcome, State, log_attempt, set_state, upsert_document
+from syncjobs.services import Outcome, State, hand_to_target, log_attempt, set_state, upsert_document
 
 from . import convert, read
 from .client import HaravanClient, exchange_code, subscribe_webhooks
@@ -98,7 +98,7 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
         source_type="order",
         source_id=str(order["id"]),
         source_label=label,
-        kind=connection.kind.order_document_kind,
+        kind=connection.target.order_document_kind,
         snapshot=order,
         source_updated_at=read.updated_at(order),
         explanation=decision.explanation,
@@ -127,9 +127,7 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
         return upserted
     if doc.state == State.BLOCKED:
         set_state(doc, State.PENDING)
-    handler = connection.kind.on_document_changed
-    if handler is not None:
-        handler(doc, trigger=trigger)  # the target decides: skip, draft, queue, adjust
+    hand_to_target(doc, trigger=trigger)  # the target decides: skip, draft, queue, adjust
     return upserted
 
 

@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connectors import registry
 from connectors.http import ApiError, PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
@@ -239,9 +238,8 @@ def evaluate(document: SyncDocument) -> None:
 
 def sale_of(document: SyncDocument, mapping: Mapping):
     """The sale the document's source object describes, as the connection's source reads it."""
-    from haravan.services import sale_for
-
-    return sale_for(document.connection, document.source_data, mapping.read_options)
+    connection = document.connection
+    return connection.source.read_sale(connection, document.source_data, mapping.read_options)
 
 
 def _settle(document, state, error, *, note=""):
@@ -619,9 +617,8 @@ def write_back(document_id: int) -> None:
         fields["einvoice_tax_status"] = str(status)
     else:
         fields["einvoice_tax_status"] = TAX_STATUS.get(status, f"tax status {status}")
-    source = registry.source(doc.connection.source_kind)
     try:
-        source.write_back(doc, fields, style=mapping.writeback)
+        doc.connection.source.write_back(doc, fields, style=mapping.writeback)
     except RetryableError:
         raise
     except ApiError as exc:

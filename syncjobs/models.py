@@ -142,7 +142,14 @@ class SyncDocument(models.Model):
 
     @property
     def tag(self) -> str:
-        return self.account.tag if self.account_id else f"[{self.connection.kind.tag_label} ?]"
+        return self.account.tag if self.account_id else f"[{self.connection.target.tag_label} ?]"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind in the reader's language ("Refund (adjustment) · 77" for "refund:77")."""
+        label = str(self.connection.target.kind_label(self.kind))
+        _family, _colon, key = self.kind.partition(":")
+        return f"{label} · {key}" if key else label
 
 
 # What a person may ask to retry; each target kind's retry checks it again under a row lock.

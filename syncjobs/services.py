@@ -144,6 +144,28 @@ def upsert_document(
         return Upserted(document=doc, created=False, changed=changed, rerouted_from=rerouted_from)
 
 
+def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
+    """The connection's target decides what a changed document becomes (skip, draft, queue, adjust). A
+    target with no processor leaves it waiting for a person with the reason: never "pending" for ever."""
+    target = document.connection.target
+    if target.processes:
+        target.on_document_changed(document, trigger=trigger)
+        return
+    reason = (
+        f"No processor for {target.label} documents yet: this connection's documents wait here until the "
+        "integration can send them."
+    )
+    if document.state != State.BLOCKED or document.last_error != reason:
+        set_state(document, State.BLOCKED, error=reason)
+        log_attempt(
+            connection=document.connection,
+            document=document,
+            action="check",
+            outcome=Outcome.ERROR,
+            message=reason,
+        )
+
+
 def set_state(document: SyncDocument, state: str, *, error: str = "") -> None:
     document.state = state
     document.last_error = error

@@ -63,3 +63,29 @@ def sandbox(settings):
         yield app
     for sim in app.mounts.values():
         sim.close()
+
+
+@pytest.fixture
+def other_target():
+    """A second target registered for the test: screens must treat it as they treat meInvoice."""
+    from connectors import registry
+
+    class Books(registry.TargetAdapter):
+        name = "testbooks"
+        label = "Test Books"
+        family = "haravan_to_testbooks"
+        family_label = "Haravan → Test Books"
+        tag_label = "BOOKS"
+        source_kinds = ("haravan",)
+        order_document_kind = "voucher"
+        document_kinds = {"voucher": "Sales voucher"}
+        credential_fields = (("access_code", "Access code", True),)
+
+        def on_document_changed(self, document, *, trigger=""):
+            from syncjobs.services import State, set_state
+
+            set_state(document, State.SKIPPED, error="Test Books keeps nothing.")
+
+    adapter = registry.register_target(Books())
+    yield adapter
+    registry.unregister_target(adapter.name)

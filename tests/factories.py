@@ -6,6 +6,7 @@ import itertools
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanShop
 
@@ -16,7 +17,7 @@ def tenant(name=None, *, licensed=True) -> Tenant:
     n = next(_seq)
     t = Tenant.objects.create(name=name or f"Tenant {n}", slug=f"tenant-{n}")
     if licensed:
-        for family in License.Family.values:
+        for family, _label in registry.family_choices():
             License.objects.create(tenant=t, family=family, expires_at=timezone.now() + dt.timedelta(days=30))
     return t
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from connectors.models import RoutingRule, TargetAccount
+from connectors.models import TargetAccount
 from haravan.services import intake_order
 from meinvoice import services as meinvoice
 from sandbox.server import default_app
@@ -88,7 +88,7 @@ def test_a_new_routing_rule_changes_the_preview(shop, sandbox, page, sign_in):
     page.locator("#preview form").last.locator("button[type=submit]").click()
     expect(page.locator("#preview-result .facts")).to_contain_text("[MST 0101243150]")
 
-    page.select_option("#id_rule-dimension", RoutingRule.Dimension.LOCATION)
+    page.select_option("#id_rule-dimension", "location")
     page.fill("#id_rule-value", "1002")
     page.select_option("#id_rule-account", str(hcm.pk))
     page.click("#rules form.rule-add button[type=submit]")

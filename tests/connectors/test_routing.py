@@ -4,20 +4,19 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from connectors import registry
 from connectors.models import RoutingRule
 from connectors.routing import route
 from haravan.read import routing_facts
 from tests import factories
-
-D = RoutingRule.Dimension
 
 
 @pytest.fixture
 def conn(db):
     t = factories.tenant()
     c = factories.connection(t, factories.shop(t), accounts=("0101243150", "0312345673", "0101243150-001"))
-    factories.rule(c, D.SOURCE, "shopee", "0101243150-001", priority=10)
-    factories.rule(c, D.LOCATION, "1002", "0312345673", priority=20)
+    factories.rule(c, "source", "shopee", "0101243150-001", priority=10)
+    factories.rule(c, "location", "1002", "0312345673", priority=20)
     return c
 
 
@@ -37,7 +36,9 @@ def test_the_stored_explanation_is_in_one_language_whatever_the_reader_chose(con
     order = factories.order(source_name="web", location_id=1002)
     with translation.override("vi"):  # a retry clicked on a Vietnamese page
         decision = route(conn, routing_facts(order))
-        assert str(D.LOCATION.label) != "Branch / location"  # the page itself does speak Vietnamese
+        assert (
+            str(registry.dimension_label("location")) != "Branch / location"
+        )  # the page itself does speak Vietnamese
     assert "Branch / location = 1002" in decision.explanation
 
 
@@ -55,13 +56,13 @@ def test_default_with_an_explanation_of_every_rule_checked(conn):
 
 
 def test_reordering_priorities_changes_the_winner(conn):
-    conn.rules.filter(dimension=D.LOCATION).update(priority=1)
+    conn.rules.filter(dimension="location").update(priority=1)
     decision = route(conn, routing_facts(factories.order(source_name="shopee", location_id=1002)))
     assert mst(decision) == "0312345673"
 
 
 def test_disabled_rule_is_skipped(conn):
-    conn.rules.filter(dimension=D.SOURCE).update(enabled=False)
+    conn.rules.filter(dimension="source").update(enabled=False)
     assert (
         mst(route(conn, routing_facts(factories.order(source_name="shopee", location_id=1001))))
         == "0101243150"
@@ -88,24 +89,27 @@ def test_carrier_and_storefront_and_gateway_facts(conn):
     assert {"GHN", "Giao Hàng Nhanh", "GHTK"} <= set(facts["carrier"])
     assert facts["storefront"] == ["shop-b.example.vn"]
     assert "1002" in facts["location"] and facts["gateway"][0] == "VNPAY"
-    factories.rule(conn, D.CARRIER, "ghn", "0312345673", priority=5)  # case-insensitive
+    factories.rule(conn, "carrier", "ghn", "0312345673", priority=5)  # case-insensitive
     assert mst(route(conn, facts)) == "0312345673"
 
 
 values = st.sampled_from(["web", "pos", "shopee", "1001", "1002", "GHN"])
 
 
+DIMENSIONS = ["location", "source", "storefront", "carrier", "gateway"]
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(
-    rules=st.lists(st.tuples(st.sampled_from(list(D.values)), values, st.integers(0, 50)), max_size=6),
-    facts=st.dictionaries(st.sampled_from(list(D.values)), st.lists(values, max_size=2)),
+    rules=st.lists(st.tuples(st.sampled_from(DIMENSIONS), values, st.integers(0, 50)), max_size=6),
+    facts=st.dictionaries(st.sampled_from(DIMENSIONS), st.lists(values, max_size=2)),
 )
 def test_route_is_the_lowest_priority_match_or_default(rules, facts):
     """Against a plain re-statement of the rule: the winner is the first match in priority order."""
     from connectors.models import TargetAccount
 
     class Conn:  # the routing function only reads rules, accounts and the tag label
-        kind = type("K", (), {"tag_label": "MST"})()
+        target = type("K", (), {"tag_label": "MST"})()
 
         def default_account(self):
             return default

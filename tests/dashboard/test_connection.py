@@ -309,9 +309,30 @@ def test_the_polled_fragment_does_not_count_what_needs_a_person(setup):
     assert not any("syncjobs_syncdocument" in q["sql"] for q in fragment.captured_queries)
 
 
-def test_connection_page_stays_generic_over_target_kinds(setup):
-    amis = Connection.objects.create(
-        tenant=setup["tenant"], name="Shop → AMIS", source_key="111", target_kind="amis"
+def test_connection_page_stays_generic_over_target_kinds(setup, other_target):
+    books = Connection.objects.create(
+        tenant=setup["tenant"],
+        name="Shop → Books",
+        source_kind="haravan",
+        source_key="111",
+        target_kind=other_target.name,
     )
-    html = signed_in(setup["owner"]).get(f"/connections/{amis.pk}/").content.decode()
-    assert "MISA AMIS accounting" in html and 'data-licence="valid"' in section(html, "licence")
+    License.objects.create(
+        tenant=setup["tenant"], family=other_target.family, expires_at=timezone.now() + dt.timedelta(days=90)
+    )
+    html = signed_in(setup["owner"]).get(f"/connections/{books.pk}/").content.decode()
+    assert "Test Books" in html and 'data-licence="valid"' in section(html, "licence")
+
+
+def test_a_connection_to_a_target_that_is_not_registered_still_shows_and_says_so(setup):
+    """Registered targets only are offered, but a connection made earlier (say to AMIS, before it could
+    post anything) keeps its page: nothing is licensed or sent for it."""
+    old = Connection.objects.create(
+        tenant=setup["tenant"],
+        name="Shop → AMIS",
+        source_kind="haravan",
+        source_key="111",
+        target_kind="amis",
+    )
+    html = signed_in(setup["owner"]).get(f"/connections/{old.pk}/").content.decode()
+    assert "Shop → AMIS" in html and 'data-licence="missing"' in section(html, "licence")

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
 from connectors.middleware import SESSION_KEY
-from connectors.models import Membership, RoutingRule
+from connectors.models import Membership
 from syncjobs.models import SyncRun
 from tests import factories
 from tests.dashboard.test_logs import MST_A, MST_B, make_doc
@@ -98,7 +98,7 @@ def owner(db):
     shop = factories.shop(tenant, org_id="200000001")  # a private-app token: the replace-token form
     conn = factories.connection(tenant, shop, accounts=(MST_A, MST_B))
     with_documents, without = conn.accounts.get(external_id=MST_A), conn.accounts.get(external_id=MST_B)
-    rule = factories.rule(conn, RoutingRule.Dimension.LOCATION, "1002", MST_B)
+    rule = factories.rule(conn, "location", "1002", MST_B)
     failed = make_doc(conn, with_documents, 1, state="failed", attempts=8, last_error="HTTP 503")
     draft = make_doc(conn, with_documents, 2, state="draft", payload={"RefID": "x"})
     done = make_doc(conn, with_documents, 3, state="done")

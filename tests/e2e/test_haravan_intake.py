@@ -23,13 +23,12 @@ TOKEN = "demo-token"
 
 @pytest.fixture
 def demo_tenant(transactional_db):
-    from connectors.models import RoutingRule
 
     tenant = factories.tenant("Demo")
     shop = factories.shop(tenant, org_id=ORG, token=TOKEN)
     conn = factories.connection(tenant, shop, accounts=("0101243150", "0312345673", "0101243150-001"))
-    factories.rule(conn, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001", priority=10)
-    factories.rule(conn, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=20)
+    factories.rule(conn, "source", "shopee", "0101243150-001", priority=10)
+    factories.rule(conn, "location", "1002", "0312345673", priority=20)
     return conn
 
 

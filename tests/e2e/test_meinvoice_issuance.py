@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import requests
 
-from connectors.models import Connection, RoutingRule, TargetAccount
+from connectors.models import Connection, TargetAccount
 from meinvoice import services
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app
@@ -46,8 +46,8 @@ def demo(transactional_db, sandbox, settings):
             credentials={"app_id": "demo-app", "username": "demo", "password": "demo"},
         )
         services.sync_templates(account)
-    factories.rule(conn, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001", priority=10)
-    factories.rule(conn, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=20)
+    factories.rule(conn, "source", "shopee", "0101243150-001", priority=10)
+    factories.rule(conn, "location", "1002", "0312345673", priority=20)
     return conn
 
 

@@ -33,7 +33,7 @@ def preview_connection(db, monkeypatch):
     RoutingRule.objects.create(
         pk=9001,
         connection=conn,
-        dimension=RoutingRule.Dimension.LOCATION,
+        dimension="location",
         value="1002",
         priority=10,
         account=conn.accounts.get(external_id="0312345673"),

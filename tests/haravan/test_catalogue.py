@@ -6,7 +6,7 @@ import pytest
 import responses
 from django.test import Client
 
-from connectors.models import BuyerProfile, CatalogItem, RoutingRule
+from connectors.models import BuyerProfile, CatalogItem
 from haravan import services
 from haravan.signature import sign
 from sandbox.haravan import HaravanSimulator
@@ -21,7 +21,7 @@ def shop(db, settings):
     tenant = factories.tenant()
     shop = factories.shop(tenant, org_id="200000001", token="demo-token")
     conn = factories.connection(tenant, shop)
-    factories.rule(conn, RoutingRule.Dimension.LOCATION, "1002", "0101243150")
+    factories.rule(conn, "location", "1002", "0101243150")
     return shop
 
 

@@ -6,7 +6,7 @@ import copy
 import pytest
 from django.utils import timezone
 
-from connectors.models import Connection, RoutingRule, TargetAccount
+from connectors.models import Connection, TargetAccount
 from haravan import services as haravan_services
 from haravan.client import HaravanClient
 from meinvoice import services
@@ -36,8 +36,8 @@ def conn(db, sandbox):
             credentials={"app_id": "demo-app", "username": "demo", "password": "demo"},
         )
         services.sync_templates(account)
-    factories.rule(connection, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001", priority=10)
-    factories.rule(connection, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=20)
+    factories.rule(connection, "source", "shopee", "0101243150-001", priority=10)
+    factories.rule(connection, "location", "1002", "0312345673", priority=20)
     assert shop
     return connection
 

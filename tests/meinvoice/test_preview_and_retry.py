@@ -6,7 +6,6 @@ import sys
 import pytest
 from django.core.management import call_command
 
-from connectors.models import RoutingRule
 from meinvoice import services
 from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
@@ -17,7 +16,7 @@ def build_connection():
     """Shop 200000001 on meInvoice: two MSTs with a series each, location 1002 routed to the second."""
     t = factories.tenant()
     c = factories.connection(t, factories.shop(t, org_id="200000001"), accounts=("0101243150", "0312345673"))
-    factories.rule(c, RoutingRule.Dimension.LOCATION, "1002", "0312345673", priority=10)
+    factories.rule(c, "location", "1002", "0312345673", priority=10)
     for account in c.accounts.all():
         account.settings = {"series": "1C26TAA"}
         account.save()

@@ -5,19 +5,17 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from connectors.models import License, RoutingRule
+from connectors.models import License
 from haravan.services import intake_order
 from syncjobs.models import SyncAttempt, SyncDocument
 from tests import factories
-
-D = RoutingRule.Dimension
 
 
 @pytest.fixture
 def conn(db):
     t = factories.tenant()
     c = factories.connection(t, factories.shop(t, org_id="200000001"), accounts=("0101243150", "0312345673"))
-    factories.rule(c, D.LOCATION, "1002", "0312345673", priority=10)
+    factories.rule(c, "location", "1002", "0312345673", priority=10)
     return c
 
 

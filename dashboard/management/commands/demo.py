@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanLocation, HaravanShop
 from meinvoice.mapping import Mapping
@@ -33,8 +34,8 @@ DEMO_ACCOUNTS = [
 ]
 DEMO_RULES = [
     # (priority, dimension, value, MST): first match wins
-    (10, RoutingRule.Dimension.SOURCE, "shopee", "0101243150-001"),
-    (20, RoutingRule.Dimension.LOCATION, "1002", "0312345673"),
+    (10, "source", "shopee", "0101243150-001"),
+    (20, "location", "1002", "0312345673"),
 ]
 DEMO_LOCATIONS = [("1001", "Chi nhánh Hà Nội", True), ("1002", "Chi nhánh Hồ Chí Minh", False)]
 
@@ -54,7 +55,7 @@ def seed() -> Tenant:
     for email, role in [(DEMO_EMAIL, Membership.Role.OWNER), *DEMO_STAFF]:
         _demo_user(tenant, email, role)
     expires = timezone.now() + dt.timedelta(days=365)
-    for family in License.Family.values:
+    for family, _label in registry.family_choices():
         lic, made = License.objects.get_or_create(
             tenant=tenant, family=family, defaults={"expires_at": expires}
         )

@@ -1,0 +1,121 @@
+"""What would happen to one order, and why: routing, issuance conditions and the invoice itself.
+
+Used by `manage.py preview` (and its alias `preview_invoice`) and the mapping screen; it writes nothing and
+calls nobody.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
+
+from connectors.routing import route
+
+from .convert import ConversionError, Issue, check_issuance, ref_id_for, sale_to_invoice
+from .mapping import MappingError
+from .services import account_options, mapping_for
+
+
+def preview_order(connection, order: dict) -> dict:
+    """{"issue", "reason", "explanation", "issuance", "account", "invoice"}: `explanation` says why this
+    account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence."""
+    decision = route(connection, connection.source.routing_facts(order))
+    account = decision.account
+    answer = {
+        "issue": False,
+        "reason": "",
+        "explanation": decision.explanation,
+        "issuance": "",
+        "account": {"tax_code": account.external_id, "name": account.name} if account else None,
+        "invoice": None,
+    }
+
+    def decided(issuance: str, reason: str) -> dict:
+        answer["issuance"], answer["reason"] = issuance, reason
+        return answer
+
+    if account is None:
+        return decided("", decision.explanation)
+    try:
+        mapping = mapping_for(connection)
+    except MappingError as exc:
+        return decided(f"The meInvoice mapping is invalid: {exc}", f"The meInvoice mapping is invalid: {exc}")
+    # With the shop's catalogue and customer list, as issuing does.
+    sale = connection.source.read_sale(connection, order, mapping.read_options)
+    eligible, why = check_issuance(sale, mapping)
+    why = str(why)
+    if not eligible:
+        return decided(why, f"{why} (If issued: {decision.explanation})")
+    series = account_options(account)["series"]
+    if not series:
+        missing = f"No invoice series chosen for MST {account.external_id}."
+        return decided(missing, missing)
+    try:
+        ref_id = ref_id_for(account.external_id, order.get("id") or "preview", "invoice")
+        answer["invoice"] = sale_to_invoice(
+            sale,
+            mapping,
+            Issue(account.external_id, series, ref_id, timezone.localdate()),
+            seller_shop_name=account.name,
+        )
+    except ConversionError as exc:
+        return decided(f"No invoice: {exc}", f"No invoice: {exc}")
+    answer["issue"] = True
+    return decided(why, f"{why} {decision.explanation}")
+
+
+# --- how the mapping screen shows the invoice -------------------------------------------------------
+
+
+def _number(value, places: int = 0) -> str:
+    """Vietnamese figures whatever the page's language (the invoice is in đồng): 1.234.567,5."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = f"{amount:,.{places}f}" if places and amount != amount.to_integral_value() else f"{amount:,.0f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def invoice_view(invoice: dict) -> dict:
+    """The invoice's lines, rates and totals as the page shows them."""
+    lines = [
+        {
+            "number": d.get("LineNumber"),
+            "name": d.get("ItemName", ""),
+            "code": d.get("ItemCode", ""),
+            "unit": d.get("UnitName", ""),
+            "quantity": _number(d.get("Quantity", 0), 3),
+            "unit_price": _number(d.get("UnitPrice", 0), 2),
+            "amount": _number(d.get("Amount", 0)),
+            "discount": _number(d.get("DiscountAmount", 0)),
+            "net": _number(d.get("AmountWithoutVAT", 0)),
+            "rate": d.get("VATRateName") or "",
+            "vat": _number(d.get("VATAmount", 0)),
+        }
+        for d in invoice.get("OriginalInvoiceDetail") or []
+    ]
+    rates = [
+        {
+            "rate": r.get("VATRateName", ""),
+            "net": _number(r.get("AmountWithoutVATOC", 0)),
+            "vat": _number(r.get("VATAmountOC", 0)),
+        }
+        for r in invoice.get("TaxRateInfo") or []
+    ]
+    return {
+        "series": invoice.get("InvSeries", ""),
+        "buyer": {
+            "name": invoice.get("BuyerLegalName") or invoice.get("BuyerFullName") or "",
+            "tax_code": invoice.get("BuyerTaxCode") or "",
+            "address": invoice.get("BuyerAddress") or "",
+            "email": invoice.get("BuyerEmail") or "",
+        },
+        "lines": lines,
+        "rates": rates,
+        "net": _number(invoice.get("TotalAmountWithoutVAT", 0)),
+        "vat": _number(invoice.get("TotalVATAmount", 0)),
+        "total": _number(invoice.get("TotalAmount", 0)),
+        "in_words": invoice.get("TotalAmountInWords", ""),
+    }
