@@ -31,7 +31,6 @@ import json
 import math
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -309,6 +308,8 @@ class HaravanSimulator(Simulator):
         "oauth_redirect_uris": None,  # comma-separated allowed redirect_uri values (None: any)
     }
     PROBABILITY_KNOBS = frozenset({"error_rate", "lost_response_rate", "duplicate_webhooks"})
+    CALLS_FILTER = "shop"
+    CONTROL_ERRORS = (ApiProblem, BadRequest, KnobError)
 
     def __init__(
         self,
@@ -324,17 +325,16 @@ class HaravanSimulator(Simulator):
         seed_orders: bool = True,
         call_log_size: int = 20000,
     ):
-        super().__init__(seed=seed, clock=clock)
+        super().__init__(seed=seed, clock=clock, call_log_size=call_log_size)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self._client_id = client_id
         self._client_secret = client_secret
         self._webhook_url = webhook_url
         self.seed_orders = seed_orders
         self.webhooks = WebhookDispatcher(webhook_sender, background=webhook_background)
-        self.calls: deque[dict] = deque(maxlen=call_log_size)
         self.router = self._api_routes()
-        self.control = self._control_routes()
-        self._reset_state()
+        self._add_control_routes()
+        self.reset_state()
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -366,9 +366,12 @@ class HaravanSimulator(Simulator):
             if storm is not None:
                 seconds = self._coerce_knob("storm_seconds", storm)
                 self._storm_until = self.monotonic() + seconds if seconds > 0 else 0.0
-            self.webhooks.max_attempts = max(1, int(self.knobs["webhook_max_attempts"]))
-            self.webhooks.backoff = max(0.0, float(self.knobs["webhook_backoff_seconds"]))
+            self._apply_webhook_knobs()
             return self.get_knobs() if storm is not None else result
+
+    def _apply_webhook_knobs(self) -> None:
+        self.webhooks.max_attempts = max(1, int(self.knobs["webhook_max_attempts"]))
+        self.webhooks.backoff = max(0.0, float(self.knobs["webhook_backoff_seconds"]))
 
     def get_knobs(self) -> dict[str, Any]:
         with self.lock:
@@ -379,7 +382,9 @@ class HaravanSimulator(Simulator):
 
     # --- state -----------------------------------------------------------------------------------
 
-    def _reset_state(self) -> None:
+    def reset_state(self) -> None:
+        super().reset_state()
+        self._apply_webhook_knobs()
         self._seq = {
             "order": itertools.count(1300000001),
             "line": itertools.count(1400000001),
@@ -397,21 +402,10 @@ class HaravanSimulator(Simulator):
         self.refresh_tokens: dict[str, TokenInfo] = {}
         self.subscription_log: list[dict] = []
         self.skipped_webhooks = 0
-        self.calls.clear()
         self.webhooks.clear()
         self.add_shop(demo_data.SHOP_ID, token=demo_data.DEMO_TOKEN, info=demo_data.SHOP)
         if self.seed_orders:
             self._seed_demo_orders(self.shops[demo_data.SHOP_ID])
-
-    def reset(self, *, keep_knobs: bool = False) -> None:
-        with self.lock:
-            knobs = dict(self.knobs)
-            super().reset()
-            if keep_knobs:
-                self.knobs = knobs
-            self.webhooks.max_attempts = int(self.knobs["webhook_max_attempts"])
-            self.webhooks.backoff = float(self.knobs["webhook_backoff_seconds"])
-            self._reset_state()
 
     def close(self) -> None:
         self.webhooks.close()
@@ -467,10 +461,8 @@ class HaravanSimulator(Simulator):
 
     # --- entry point -----------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
+    def handle_api(self, request: Request) -> Response:
         path = request.path
-        if path.startswith("/_sandbox/"):
-            return self._dispatch(self.control, request, path)
         if path.startswith("/accounts/"):
             return self._logged(request, "oauth", lambda: self._dispatch(self.router, request, path))
         if path.startswith("/webhook/"):
@@ -633,18 +625,14 @@ class HaravanSimulator(Simulator):
         r.add(("GET", "POST", "DELETE"), "/webhook/api/subscribe", self.webhook_subscribe)
         return r
 
-    def _control_routes(self) -> Router:
-        r = Router()
-        r.add(("GET", "POST"), "/_sandbox/knobs", self.ctl_knobs)
-        r.add("GET", "/_sandbox/calls", self.ctl_calls)
-        r.add("POST", "/_sandbox/reset", self.ctl_reset)
+    def _add_control_routes(self) -> None:
+        r = self.control
         r.add("GET", "/_sandbox/webhooks", self.ctl_webhooks)
         r.add("POST", "/_sandbox/webhooks/drain", self.ctl_drain)
         r.add("POST", "/_sandbox/shops", self.ctl_add_shop)
         r.add("POST", "/_sandbox/uninstall", self.ctl_uninstall)
         r.add("POST", "/_sandbox/verify_webhook", self.ctl_verify_webhook)
         r.add("GET", "/_sandbox/subscriptions", self.ctl_subscriptions)
-        return r
 
     # --- scopes ----------------------------------------------------------------------------------
 
@@ -1862,36 +1850,23 @@ class HaravanSimulator(Simulator):
 
     # --- control endpoints -----------------------------------------------------------------------
 
-    def ctl_knobs(self, request):
-        if request.method == "POST":
-            body = self._body(request, required=False)
-            changes = body.get("knobs", body) if isinstance(body.get("knobs"), dict) else body
-            self.set_knobs(**changes)
-        return json_response({"knobs": self.get_knobs()})
+    def control_error(self, status: int, message: Any) -> Response:
+        return json_response({"errors": message}, status)
 
-    def ctl_calls(self, request):
-        try:
-            since = int(request.arg("since") or 0)
-        except ValueError as exc:
-            raise ApiProblem(400, "since must be a call sequence number") from exc
-        shop = request.arg("shop")
-        with self.lock:
-            calls = [c for c in self.calls if c["seq"] > since and (shop is None or str(c["shop"]) == shop)]
-            last = self.calls[-1]["seq"] if self.calls else 0
-            return json_response(
-                {
-                    "calls": calls,
-                    "last_seq": last,
-                    "monotonic_now": self.monotonic(),
-                    "rate_capacity": self.knobs["rate_capacity"],
-                    "rate_per_second": self.knobs["rate_per_second"],
-                }
-            )
+    def control_failure(self, exc: Exception) -> Response:
+        if isinstance(exc, ApiProblem):
+            return json_response({"errors": exc.errors}, exc.status, exc.headers)
+        return super().control_failure(exc)
 
-    def ctl_reset(self, request):
-        body = self._body(request, required=False)
-        self.reset(keep_knobs=bool(body.get("keep_knobs")))
-        return json_response({"reset": True, "knobs": self.get_knobs()})
+    def control_body(self, request: Request) -> dict:
+        return self._body(request, required=False)
+
+    def calls_context(self) -> dict[str, Any]:
+        return {
+            "monotonic_now": self.monotonic(),
+            "rate_capacity": self.knobs["rate_capacity"],
+            "rate_per_second": self.knobs["rate_per_second"],
+        }
 
     def ctl_webhooks(self, request):
         return json_response(

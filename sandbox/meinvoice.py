@@ -340,6 +340,8 @@ class MeInvoiceSimulator(Simulator):
             "not_continuous_rate",
         }
     )
+    CALLS_FILTER = "mst"
+    CONTROL_ERRORS = (BadRequest, KnobError, ValueError, KeyError)
 
     def __init__(
         self,
@@ -351,14 +353,13 @@ class MeInvoiceSimulator(Simulator):
         seed_accounts: bool = True,
         call_log_size: int = 20000,
     ):
-        super().__init__(seed=seed, clock=clock)
+        super().__init__(seed=seed, clock=clock, call_log_size=call_log_size)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.public_url = public_url.rstrip("/")
         self.seed_accounts = seed_accounts
-        self.calls: deque[dict] = deque(maxlen=call_log_size)
         self.router = self._api_routes()
-        self.control = self._control_routes()
-        self._reset_state()
+        self._add_control_routes()
+        self.reset_state()
 
     # --- clock -----------------------------------------------------------------------------------
 
@@ -395,25 +396,17 @@ class MeInvoiceSimulator(Simulator):
 
     # --- state -----------------------------------------------------------------------------------
 
-    def _reset_state(self) -> None:
+    def reset_state(self) -> None:
+        super().reset_state()
         self._offset = 0.0
         self._seq = {"call": itertools.count(1), "invoice": itertools.count(1)}
         self.accounts: dict[str, Account] = {}
         self.tokens: dict[str, Token] = {}
         self.views: dict[str, View] = {}
         self._transaction_ids: set[str] = set()
-        self.calls.clear()
         if self.seed_accounts:
             for tax_code, name in DEMO_ACCOUNTS.items():
                 self.add_account(tax_code, name=name)
-
-    def reset(self, *, keep_knobs: bool = False) -> None:
-        with self.lock:
-            knobs = dict(self.knobs)
-            super().reset()
-            if keep_knobs:
-                self.knobs = knobs
-            self._reset_state()
 
     def add_account(
         self,
@@ -534,10 +527,8 @@ class MeInvoiceSimulator(Simulator):
 
     # --- entry point -----------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
+    def handle_api(self, request: Request) -> Response:
         path = request.path
-        if path.startswith("/_sandbox/"):
-            return self._control_call(request)
         if path.startswith("/view/"):
             return self._view(request, path[len("/view/") :])
         lowered = path.lower().rstrip("/")
@@ -558,16 +549,12 @@ class MeInvoiceSimulator(Simulator):
         r.add("POST", "/invoice/paging", self.api_paging)
         return r
 
-    def _control_routes(self) -> Router:
-        r = Router()
-        r.add(("GET", "POST"), "/_sandbox/knobs", self.ctl_knobs)
+    def _add_control_routes(self) -> None:
+        r = self.control
         r.add("GET", "/_sandbox/invoices", self.ctl_invoices)
-        r.add("GET", "/_sandbox/calls", self.ctl_calls)
-        r.add("POST", "/_sandbox/reset", self.ctl_reset)
         r.add("POST", "/_sandbox/advance", self.ctl_advance)
         r.add(("GET", "POST"), "/_sandbox/accounts", self.ctl_accounts)
         r.add("POST", "/_sandbox/expire_tokens", self.ctl_expire_tokens)
-        return r
 
     def _api_call(self, request: Request, subpath: str) -> Response:
         started_perf = time.perf_counter()
@@ -1304,32 +1291,8 @@ class MeInvoiceSimulator(Simulator):
 
     # --- control endpoints -----------------------------------------------------------------------
 
-    def _control_call(self, request: Request) -> Response:
-        handler, params, known = self.control.match(request.method, request.path)
-        if handler is None:
-            return json_response(
-                {"error": "Method Not Allowed" if known else "Not Found"}, 405 if known else 404
-            )
-        try:
-            return handler(request, **params)
-        except (BadRequest, KnobError, ValueError, KeyError) as exc:
-            return json_response({"error": str(exc)}, 400)
-
-    @staticmethod
-    def _control_body(request: Request) -> dict:
-        body = request.json()
-        if body is None:
-            return {}
-        if not isinstance(body, dict):
-            raise BadRequest("Body must be a JSON object")
-        return body
-
-    def ctl_knobs(self, request):
-        if request.method == "POST":
-            body = self._control_body(request)
-            changes = body["knobs"] if isinstance(body.get("knobs"), dict) else body
-            self.set_knobs(**changes)
-        return json_response({"knobs": self.get_knobs()})
+    def calls_context(self) -> dict[str, Any]:
+        return {"clock": self.clock()}
 
     def ctl_invoices(self, request):
         mst = request.arg("mst")
@@ -1355,24 +1318,8 @@ class MeInvoiceSimulator(Simulator):
             }
         )
 
-    def ctl_calls(self, request):
-        try:
-            since = int(request.arg("since") or 0)
-        except ValueError as exc:
-            raise BadRequest("since must be a call sequence number") from exc
-        mst = request.arg("mst")
-        with self.lock:
-            calls = [c for c in self.calls if c["seq"] > since and (mst is None or c["mst"] == mst)]
-            last = self.calls[-1]["seq"] if self.calls else 0
-            return json_response({"calls": calls, "last_seq": last, "clock": self.clock()})
-
-    def ctl_reset(self, request):
-        body = self._control_body(request)
-        self.reset(keep_knobs=bool(body.get("keep_knobs")))
-        return json_response({"reset": True, "knobs": self.get_knobs()})
-
     def ctl_advance(self, request):
-        body = self._control_body(request)
+        body = self.control_body(request)
         seconds = body.get("seconds", request.arg("seconds"))
         try:
             seconds = float(seconds)
@@ -1383,7 +1330,7 @@ class MeInvoiceSimulator(Simulator):
 
     def ctl_accounts(self, request):
         if request.method == "POST":
-            body = self._control_body(request)
+            body = self.control_body(request)
             tax_code = str(body.get("taxcode") or body.get("mst") or body.get("tax_code") or "").strip()
             if not tax_code:
                 raise BadRequest("taxcode is required")
@@ -1413,5 +1360,5 @@ class MeInvoiceSimulator(Simulator):
         }
 
     def ctl_expire_tokens(self, request):
-        body = self._control_body(request)
+        body = self.control_body(request)
         return json_response({"expired": self.expire_tokens(body.get("mst") or None)})
