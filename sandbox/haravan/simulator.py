@@ -39,8 +39,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from . import demo_data
-from .core import (
+from .. import demo_data
+from ..core import (
     BadRequest,
     KnobError,
     Request,
@@ -52,7 +52,7 @@ from .core import (
     redirect,
     text_response,
 )
-from .webhooks import Sender, WebhookDispatcher
+from ..webhooks import Sender, WebhookDispatcher
 
 SHOP_TZ = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh: naive filter dates are read in shop time
 MAX_LIMIT = 50
