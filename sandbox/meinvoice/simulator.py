@@ -60,7 +60,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from .core import (
+from ..core import (
     BadRequest,
     KnobError,
     Request,
