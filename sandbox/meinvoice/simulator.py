@@ -47,15 +47,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import string
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -67,16 +63,30 @@ from ..core import (
     Response,
     Router,
     Simulator,
-    dumps,
     json_response,
     text_response,
 )
+from .helpers import (
+    GATEWAY_HTML,
+    SERIES_RE,
+    VN_TZ,
+    ApiError,
+    Reject,
+    describe,
+    iso_vn,
+    json_text,
+    lower_keys,
+    net_date,
+    parse_day,
+    pascal,
+    truthy,
+)
+from .state import Account, Invoice, Token, View
+from .validation import validate
 
-VN_TZ = timezone(timedelta(hours=7))
 API_PREFIX = "/api/integration"
 MAX_INVOICES_PER_CALL = 50
 MAX_IDS_PER_LOOKUP = 50
-MAX_LINES = 200  # an invoice needs fewer than 200 lines (XMLTooLong otherwise)
 MAX_TAKE = 100
 TOKEN_TTL_SECONDS = 14 * 24 * 3600
 DEMO_APPID = "demo-app"
@@ -87,230 +97,9 @@ DEMO_ACCOUNTS = {
     "0312345673": "Công ty TNHH Thương mại Demo Sài Gòn",
     "0101243150-001": "Chi nhánh Hà Nội - Công ty Cổ phần MISA",
 }
-SERIES_RE = re.compile(r"^[1256][CK]\d{2}[TM][A-Z0-9]{2}$")
-TAX_CODE_RE = re.compile(r"^(\d{10})(?:-(\d{3}))?$")
-TAX_WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
-FIXED_VAT_RATES = {"0%": Decimal(0), "5%": Decimal(5), "8%": Decimal(8), "10%": Decimal(10)}
-ZERO_VAT_NAMES = ("KCT", "KKKNT")  # not subject to VAT / not declared: no VAT amount
-OTHER_RATE_RE = re.compile(r"^KHAC:(\d{1,2}(?:[.,]\d{1,2})?)%$")
-TOTAL_FIELDS = (
-    "TotalSaleAmount",
-    "TotalDiscountAmount",
-    "TotalAmountWithoutVAT",
-    "TotalVATAmount",
-    "TotalAmount",
-)
-CENT = Decimal("0.01")
-ONE = Decimal(1)
 TX_ALPHABET = string.ascii_uppercase + string.digits
 EINVOICE_STATUS_BY_REFERENCE = {0: 1, 1: 3, 2: 5}  # original, replacement, adjustment
 ORIGINAL_MARK_BY_REFERENCE = {1: 7, 2: 8}  # replaced, adjusted
-
-DESCRIPTIONS = {
-    "InvalidAppID": "Sai thông tin AppID",
-    "UnAuthorize": "Sai thông tin đăng nhập",
-    "TokenExpiredCode": "Token hết hạn",
-    "InvalidTokenCode": "Token lỗi cần đăng nhập lại",
-    "InvalidInvoiceData": "Sai tham số đầu vào",
-    "InvoiceTemplateNotExist": "Mẫu hóa đơn không tồn tại",
-    "InvoiceQuantityTooLarge": "Số lượng hóa đơn gửi lên trong 1 request quá số lượng cho phép",
-    "XMLTooLong": "File XML quá dài",
-    "TaxRateInfo_VATRateName": "Tên loại thuế suất trong bảng tổng hợp thuế suất không hợp lệ",
-    "TaxRateInfo_AmountWithoutVATOC": "Tổng tiền chưa thuế theo thuế suất không khớp với dòng hàng",
-    "TaxRateInfo_VATAmountOC": "Tổng tiền thuế theo thuế suất không khớp với dòng hàng",
-    "InvalidVatPercentage": "Thuế suất không hợp lệ",
-    "InvalidTaxCode": "Mã số thuế không hợp lệ",
-    "DuplicateInvoiceRefID": "Trùng RefID của hóa đơn",
-    "InvalidInvoiceDate": "Ngày hóa đơn không hợp lệ",
-    "InvoiceIssuedDateSmallerThanLastest": "Ngày hóa đơn nhỏ hơn ngày của hóa đơn đã phát hành gần nhất",
-    "InvoiceNumberNotCotinuous": "Số hóa đơn không liên tục",
-    "InvoiceCannotReplace": "Không thể thay thế hóa đơn đã bị thay thế",
-    "InvoiceCannotAdjust": "Không thể điều chỉnh hóa đơn đã bị thay thế",
-    "HasAdjustmentInvoice": "Hóa đơn đã được lập hóa đơn điều chỉnh, không thể thay thế",
-    "APINotSupportTypeInvoice": "Hình thức ký không được hỗ trợ",
-    "Exception": "Thực hiện bị Exception - Không rõ nguyên nhân",
-}
-GATEWAY_HTML = (
-    "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-
-
-# --- small helpers ----------------------------------------------------------------------------------
-
-
-def describe(code: str) -> str:
-    if code in DESCRIPTIONS:
-        return DESCRIPTIONS[code]
-    for prefix, text in (
-        ("RequireError_", "Thiếu thông tin bắt buộc: "),
-        ("Invalid_", "Dữ liệu không hợp lệ: "),
-        ("InvoiceDetail_", "Dòng hàng có dữ liệu không hợp lệ: "),
-    ):
-        if code.startswith(prefix):
-            return text + code[len(prefix) :]
-    return code
-
-
-def tax_code_valid(code: str) -> bool:
-    """A buyer's tax code: 10 digits (check digit) or 10-3 (branch), or a 12-digit personal id."""
-    code = code.strip()
-    if re.fullmatch(r"\d{12}", code):  # sandbox: personal tax code = citizen id, no check digit
-        return True
-    match = TAX_CODE_RE.match(code)
-    if not match:
-        return False
-    main, branch = match.groups()
-    if main[2:9] == "0000000" or branch == "000":
-        return False
-    check = 10 - sum(int(d) * w for d, w in zip(main[:9], TAX_WEIGHTS, strict=True)) % 11
-    return check != 10 and check == int(main[9])
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    """A JSON number or numeric string as Decimal; None when missing; raises ValueError when not a number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError("boolean is not a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a number") from exc
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a number")
-    return number
-
-
-def parse_day(value: Any) -> date | None:
-    """yyyy-MM-dd (optionally with a time part), yyyyMMdd or dd/MM/yyyy; None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    for fmt, width in (("%Y-%m-%d", 10), ("%Y%m%d", 8), ("%d/%m/%Y", 10)):
-        try:
-            return datetime.strptime(text[:width], fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-def json_text(obj: Any) -> str:
-    """What ``Data`` / ``publishInvoiceResult`` hold: JSON text, a string inside the JSON answer."""
-    return dumps(obj).decode("utf-8")
-
-
-def net_date(day: date) -> str:
-    return day.isoformat() + "T00:00:00"
-
-
-def iso_vn(moment: datetime) -> str:
-    local = moment.astimezone(VN_TZ)
-    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}+07:00"
-
-
-def series_key(series: str) -> str:
-    """A series without its year digits: templates roll their year with InvDate."""
-    return series[:2] + series[4:]
-
-
-def lower_keys(obj: dict) -> dict:
-    return {str(k).lower(): v for k, v in obj.items()}
-
-
-def truthy(value: str | None) -> bool | None:
-    if value is None or value == "":
-        return None
-    return value.strip().lower() in ("1", "true", "yes")
-
-
-class Reject(Exception):
-    """One invoice refused: its own ErrorCode in publishInvoiceResult."""
-
-    def __init__(self, code: str, description: str | None = None):
-        super().__init__(code)
-        self.code = code
-        self.description = description or describe(code)
-
-
-class ApiError(Exception):
-    """A whole call refused, answered in the route's envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        description: str | None = None,
-        errors: list | None = None,
-        *,
-        pascal: bool = False,
-    ):
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.description = description or describe(code)
-        self.errors = errors
-        self.pascal = pascal  # the shared auth filter answers PascalCase on every route
-
-
-# --- state ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Token:
-    value: str
-    tax_code: str
-    issued_at: float
-    expires_at: float
-
-
-@dataclass
-class Invoice:
-    seq: int
-    tax_code: str
-    ref_id: str
-    transaction_id: str
-    inv_series: str
-    inv_no: int
-    inv_code: str
-    inv_date: date
-    published_at: float  # simulator clock (seconds)
-    published_wall: datetime
-    reference_type: int
-    einvoice_status: int
-    tax_fate: int  # 2 accepted or 3 rejected, reached after tax_accept_seconds
-    data: dict
-    org_ref_id: str | None = None
-
-    @property
-    def number(self) -> str:
-        return f"{self.inv_no:08d}"
-
-
-@dataclass
-class Account:
-    tax_code: str
-    name: str
-    appid: str
-    username: str
-    password: str
-    templates: list[dict]
-    invoices: list[Invoice] = field(default_factory=list)
-    by_ref: dict[str, Invoice] = field(default_factory=dict)
-    by_tx: dict[str, Invoice] = field(default_factory=dict)
-    last_no: dict[str, int] = field(default_factory=dict)  # issued series → last number
-    last_date: dict[str, date] = field(default_factory=dict)  # issued series → latest InvDate
-    rejected: deque = field(default_factory=lambda: deque(maxlen=1000))
-
-    def template_for(self, series: str) -> dict | None:
-        key = series_key(series)
-        return next((t for t in self.templates if series_key(t["InvSeries"]) == key), None)
-
-
-@dataclass
-class View:
-    html: str
-    expires_at: float
 
 
 class MeInvoiceSimulator(Simulator):
@@ -611,19 +400,9 @@ class MeInvoiceSimulator(Simulator):
         with self.lock:
             pick = self.rng.choice((500, 502, 503))
         if pick == 500:
-            return json_response(self._pascal(False, None, "Exception", [describe("Exception")]), 500)
+            return json_response(pascal(False, None, "Exception", [describe("Exception")]), 500)
         reason = "Bad Gateway" if pick == 502 else "Service Temporarily Unavailable"
         return text_response(GATEWAY_HTML.format(code=pick, reason=reason), pick, content_type="text/html")
-
-    @staticmethod
-    def _pascal(success: bool, data: Any, code: str | None = None, errors: list | None = None) -> dict:
-        return {
-            "Success": success,
-            "Data": data,
-            "ErrorCode": code,
-            "Errors": errors or [],
-            "CustomData": None,
-        }
 
     def _envelope_error(self, err: ApiError, *, camel: bool) -> Response:
         if camel:
@@ -635,9 +414,7 @@ class MeInvoiceSimulator(Simulator):
                 "publishInvoiceResult": None,
             }
         else:
-            body = self._pascal(
-                False, None, err.code, err.errors if err.errors is not None else [err.description]
-            )
+            body = pascal(False, None, err.code, err.errors if err.errors is not None else [err.description])
         return json_response(body, err.status)
 
     def _authenticate(self, request: Request, context: dict) -> Account:
@@ -679,19 +456,19 @@ class MeInvoiceSimulator(Simulator):
             if str(fields.get("password") or "") != account.password:
                 raise ApiError(400, "UnAuthorize", errors=["MisaIdError"])
             token = self._issue_token(account.tax_code)
-        return json_response(self._pascal(True, token))
+        return json_response(pascal(True, token))
 
     def api_templates(self, request, context, account):
         with_code = truthy(request.arg("invoiceWithCode"))
         if truthy(request.arg("ticket")):
-            return json_response(self._pascal(True, "[]"))
+            return json_response(pascal(True, "[]"))
         with self.lock:
             rows = [
                 dict(t)
                 for t in account.templates
                 if with_code is None or (t["InvSeries"][1] == "C") == with_code
             ]
-        return json_response(self._pascal(True, json_text(rows)))
+        return json_response(pascal(True, json_text(rows)))
 
     # --- publish ---------------------------------------------------------------------------------
 
@@ -755,7 +532,7 @@ class MeInvoiceSimulator(Simulator):
             "DescriptionErrorCode": None,
         }
         try:
-            checked = self._validate(account, raw, preview=False)
+            checked = validate(self, account, raw, preview=False)
         except Reject as rej:
             result["ErrorCode"] = rej.code
             result["DescriptionErrorCode"] = rej.description
@@ -806,297 +583,6 @@ class MeInvoiceSimulator(Simulator):
         account.by_tx[invoice.transaction_id] = invoice
         return invoice
 
-    # --- validation: the per-invoice ErrorCode ---------------------------------------------------
-
-    def _validate(self, account: Account, raw: Any, *, preview: bool) -> dict:
-        """Raise Reject with MISA's code for the first problem found; else the facts needed to issue."""
-        if not isinstance(raw, dict):
-            raise Reject("InvalidInvoiceData", "InvoiceData phải là một đối tượng")
-        ref_id = raw.get("RefID")
-        ref_id = str(ref_id).strip() if ref_id is not None else ""
-        if not ref_id and not preview:
-            raise Reject("RequireError_RefID")
-        if not preview and ref_id in account.by_ref:
-            raise Reject("DuplicateInvoiceRefID")
-
-        series = str(raw.get("InvSeries") or "").strip().upper()
-        if not series:
-            raise Reject("RequireError_InvSeries")
-        template = account.template_for(series) if SERIES_RE.match(series) else None
-        if template is None or template["Inactive"]:
-            raise Reject("InvoiceTemplateNotExist", f"Không tìm thấy ký hiệu {series} đang sử dụng")
-
-        if raw.get("InvDate") in (None, ""):
-            raise Reject("RequireError_InvDate")
-        day = parse_day(raw.get("InvDate"))
-        if day is None or day > self.today():
-            raise Reject("InvalidInvoiceDate", f"Ngày hóa đơn {raw.get('InvDate')!r} không hợp lệ")
-        issued_series = series[:2] + f"{day.year % 100:02d}" + series[4:]
-
-        reference_type, original = self._reference(account, raw, preview=preview)
-        self._check_buyer(raw)
-        rate = self._number(raw.get("ExchangeRate"), "Invalid_[Invoice.ExchangeRate]") or ONE
-        if rate <= 0:
-            raise Reject("Invalid_[Invoice.ExchangeRate]")
-        is_vat = series[0] == "1"
-        sums = self._check_lines(raw, rate, is_vat=is_vat)
-        self._check_totals(raw, rate, sums, is_vat=is_vat)
-        if is_vat:
-            self._check_tax_rate_info(raw, sums["by_rate"])
-
-        if not preview:
-            latest = account.last_date.get(issued_series)
-            if latest is not None and day < latest:
-                raise Reject(
-                    "InvoiceIssuedDateSmallerThanLastest",
-                    f"Ngày hóa đơn {day.isoformat()} nhỏ hơn ngày {latest.isoformat()} của hóa đơn "
-                    f"đã phát hành gần nhất theo ký hiệu {issued_series}",
-                )
-            if self.rng.random() < float(self.knobs["not_continuous_rate"]):
-                raise Reject("InvoiceNumberNotCotinuous")
-        return {
-            "ref_id": ref_id,
-            "series": issued_series,
-            "date": day,
-            "reference_type": reference_type,
-            "original": original,
-            "template": template,
-        }
-
-    @staticmethod
-    def _number(value: Any, code: str) -> Decimal | None:
-        try:
-            return as_decimal(value)
-        except ValueError as exc:
-            raise Reject(code) from exc
-
-    def _reference(self, account: Account, raw: dict, *, preview: bool) -> tuple[int, Invoice | None]:
-        """ReferenceType 0 original, 1 replacement, 2 adjustment; find the original when it exists
-        (MISA does not insist that it does)."""
-        value = raw.get("ReferenceType")
-        if value in (None, ""):
-            return 0, None
-        try:
-            reference_type = int(str(value))
-        except ValueError as exc:
-            raise Reject("Invalid_[Invoice.ReferenceType]") from exc
-        if reference_type not in (0, 1, 2):
-            raise Reject("Invalid_[Invoice.ReferenceType]")
-        if reference_type == 0:
-            return 0, None
-        for name in ("OrgInvSeries", "OrgInvNo", "OrgInvDate"):
-            if raw.get(name) in (None, ""):
-                raise Reject(f"RequireError_{name}")
-        if parse_day(raw.get("OrgInvDate")) is None:
-            raise Reject("Invalid_[Invoice.OrgInvDate]")
-        original = self._find_original(account, raw)
-        if original is not None and not preview:
-            if original.einvoice_status == 7:
-                raise Reject("InvoiceCannotReplace" if reference_type == 1 else "InvoiceCannotAdjust")
-            if original.einvoice_status == 8 and reference_type == 1:
-                raise Reject("HasAdjustmentInvoice")
-        return reference_type, original
-
-    @staticmethod
-    def _find_original(account: Account, raw: dict) -> Invoice | None:
-        org_ref = raw.get("OrgRefID")
-        if org_ref and str(org_ref) in account.by_ref:
-            return account.by_ref[str(org_ref)]
-        org_tx = raw.get("OrgTransactionID")
-        if org_tx and str(org_tx) in account.by_tx:
-            return account.by_tx[str(org_tx)]
-        org_series = str(raw.get("OrgInvSeries") or "").strip().upper()
-        template_no = str(raw.get("OrgInvTemplateNo") or "").strip()
-        try:
-            org_no = int(str(raw.get("OrgInvNo")).strip())
-        except ValueError:
-            return None
-        for invoice in reversed(account.invoices):
-            if invoice.inv_no != org_no:
-                continue
-            if len(org_series) == 7 and invoice.inv_series != org_series:
-                continue
-            if len(org_series) != 7 and invoice.inv_series[1:] != org_series:
-                continue
-            if template_no and invoice.inv_series[0] != template_no:
-                continue
-            return invoice
-        return None
-
-    @staticmethod
-    def _check_buyer(raw: dict) -> None:
-        tax_code = str(raw.get("BuyerTaxCode") or "").strip()
-        if not tax_code:
-            return
-        if not tax_code_valid(tax_code):
-            raise Reject("InvalidTaxCode", f"Mã số thuế người mua {tax_code} không hợp lệ")
-        for name in ("BuyerLegalName", "BuyerAddress"):
-            if not str(raw.get(name) or "").strip():
-                raise Reject(f"RequireError_{name}")
-
-    def _check_lines(self, raw: dict, rate: Decimal, *, is_vat: bool) -> dict:
-        lines = raw.get("OriginalInvoiceDetail")
-        if not isinstance(lines, list) or not lines:
-            raise Reject("RequireError_OriginalInvoiceDetail")
-        if len(lines) >= MAX_LINES:
-            raise Reject("XMLTooLong", f"Hóa đơn có {len(lines)} dòng hàng; tối đa {MAX_LINES - 1}")
-        total_without_vat = Decimal(0)
-        total_vat = Decimal(0)
-        by_rate: dict[str, list[Decimal]] = {}
-        for line in lines:
-            if not isinstance(line, dict):
-                raise Reject("InvalidInvoiceData", "Mỗi dòng hàng phải là một đối tượng")
-            item_type = line.get("ItemType", 1)
-            if isinstance(item_type, bool) or item_type not in (1, 2, 3, 4, 5):
-                raise Reject("InvoiceDetail_ItemType")
-            if item_type == 4:  # a note line: text only, VATRateName null
-                continue
-            rate_name = line.get("VATRateName")
-            vat_percent: Decimal | None = None
-            if is_vat:
-                vat_percent = self._vat_percent(rate_name)
-            amount = self._line_value(line, "Amount", rate)
-            if amount is None:
-                raise Reject("InvoiceDetail_Amount")
-            quantity = self._number(line.get("Quantity"), "InvoiceDetail_Quantity")
-            price = self._number(line.get("UnitPrice"), "InvoiceDetail_UnitPrice")
-            # Quantity 0 / UnitPrice 0 lines carry an amount alone (adjustments of amount only).
-            priced = quantity is not None and price is not None and not (quantity == 0 and price == 0)
-            if priced and abs(quantity * price * rate - amount) >= ONE:
-                raise Reject(
-                    "InvoiceDetail_Amount",
-                    f"Thành tiền {amount} khác Số lượng × Đơn giá = {quantity * price * rate}",
-                )
-            discount = self._line_value(line, "DiscountAmount", rate) or Decimal(0)
-            without_vat = self._line_value(line, "AmountWithoutVAT", rate)
-            if without_vat is None or abs(amount - discount - without_vat) > CENT:
-                raise Reject(
-                    "InvoiceDetail_AmountWithoutVAT",
-                    f"Thành tiền chưa thuế {without_vat} khác Thành tiền − Chiết khấu = {amount - discount}",
-                )
-            vat = self._line_value(line, "VATAmount", rate)
-            if is_vat:
-                if vat is None:
-                    raise Reject("InvoiceDetail_VATAmount")
-                # sandbox: the VAT of a line is its rate applied to its net amount, ±1 đồng of rounding
-                if vat_percent is not None and abs(without_vat * vat_percent / 100 - vat) >= ONE:
-                    raise Reject(
-                        "InvoiceDetail_VATAmount",
-                        f"Tiền thuế {vat} khác {rate_name} × {without_vat}",
-                    )
-            vat = vat or Decimal(0)
-            sign = {1: 1, 2: 0, 3: -1, 5: 1}[item_type]  # promotion lines stay out of the totals
-            total_without_vat += sign * without_vat
-            total_vat += sign * vat
-            if is_vat and sign:
-                oc_without = self._line_oc(line, "AmountWithoutVAT", rate)
-                oc_vat = self._line_oc(line, "VATAmount", rate)
-                acc = by_rate.setdefault(str(rate_name), [Decimal(0), Decimal(0)])
-                acc[0] += sign * oc_without
-                acc[1] += sign * oc_vat
-        return {"without_vat": total_without_vat, "vat": total_vat, "by_rate": by_rate}
-
-    @staticmethod
-    def _vat_percent(rate_name: Any) -> Decimal | None:
-        """The percentage of a VATRateName (0 for KCT/KKKNT); Reject when MISA does not know the name."""
-        if not isinstance(rate_name, str):
-            raise Reject("InvalidVatPercentage", f"VATRateName {rate_name!r} không hợp lệ")
-        if rate_name in FIXED_VAT_RATES:
-            return FIXED_VAT_RATES[rate_name]
-        if rate_name in ZERO_VAT_NAMES:
-            return Decimal(0)
-        other = OTHER_RATE_RE.match(rate_name)
-        if other:
-            return Decimal(other.group(1).replace(",", "."))
-        raise Reject("InvalidVatPercentage", f"VATRateName {rate_name!r} không hợp lệ")
-
-    def _line_value(self, line: dict, name: str, rate: Decimal) -> Decimal | None:
-        """A line's converted amount; sandbox: lines may give the original-currency value alone."""
-        value = self._number(line.get(name), f"InvoiceDetail_{name}")
-        if value is None:
-            oc = self._number(line.get(name + "OC"), f"InvoiceDetail_{name}OC")
-            value = None if oc is None else (oc * rate).quantize(CENT)
-        return value
-
-    def _line_oc(self, line: dict, name: str, rate: Decimal) -> Decimal:
-        oc = self._number(line.get(name + "OC"), f"InvoiceDetail_{name}OC")
-        if oc is None:
-            converted = self._number(line.get(name), f"InvoiceDetail_{name}") or Decimal(0)
-            oc = converted / rate
-        return oc
-
-    def _check_totals(self, raw: dict, rate: Decimal, sums: dict, *, is_vat: bool) -> dict:
-        totals: dict[str, Decimal] = {}
-        for name in TOTAL_FIELDS:
-            code = f"Invalid_[Invoice.{name}]"
-            converted = self._number(raw.get(name), code)
-            oc = self._number(raw.get(name + "OC"), code)
-            if converted is None:
-                both_missing_ok = oc is None and (
-                    name == "TotalDiscountAmount" or (name == "TotalVATAmount" and not is_vat)
-                )
-                if not both_missing_ok:
-                    raise Reject(code, f"Thiếu {name} (số tiền quy đổi) — chỉ có {name}OC không đủ")
-                converted = Decimal(0)
-            if oc is not None and abs(oc * rate - converted) >= ONE:
-                raise Reject(code, f"{name} = {converted} khác {name}OC × ExchangeRate = {oc * rate}")
-            totals[name] = converted
-        if abs(totals["TotalAmountWithoutVAT"] + totals["TotalVATAmount"] - totals["TotalAmount"]) > CENT:
-            raise Reject(
-                "Invalid_[Invoice.TotalAmount]",
-                f"TotalAmount {totals['TotalAmount']} khác TotalAmountWithoutVAT + TotalVATAmount = "
-                f"{totals['TotalAmountWithoutVAT'] + totals['TotalVATAmount']}",
-            )
-        if abs(totals["TotalAmountWithoutVAT"] - sums["without_vat"]) > CENT:
-            raise Reject(
-                "Invalid_[Invoice.TotalAmountWithoutVAT]",
-                f"TotalAmountWithoutVAT {totals['TotalAmountWithoutVAT']} khác tổng dòng hàng "
-                f"{sums['without_vat']}",
-            )
-        if is_vat and abs(totals["TotalVATAmount"] - sums["vat"]) > CENT:
-            raise Reject(
-                "Invalid_[Invoice.TotalVATAmount]",
-                f"TotalVATAmount {totals['TotalVATAmount']} khác tổng tiền thuế dòng hàng {sums['vat']}",
-            )
-        return totals
-
-    def _check_tax_rate_info(self, raw: dict, expected: dict[str, list[Decimal]]) -> None:
-        info = raw.get("TaxRateInfo")
-        if not isinstance(info, list) or not info:
-            raise Reject("TaxRateInfo_VATRateName", "Thiếu bảng tổng hợp thuế suất TaxRateInfo")
-        seen: dict[str, tuple[Decimal, Decimal]] = {}
-        for entry in info:
-            if not isinstance(entry, dict):
-                raise Reject("TaxRateInfo_VATRateName")
-            name = entry.get("VATRateName")
-            try:
-                self._vat_percent(name)
-            except Reject as exc:
-                raise Reject("TaxRateInfo_VATRateName", f"VATRateName {name!r} không hợp lệ") from exc
-            if name in seen:
-                raise Reject("TaxRateInfo_VATRateName", f"VATRateName {name} xuất hiện hai lần")
-            without = entry.get("AmountWithoutVATOC", entry.get("AmountWithoutVAT"))
-            vat = entry.get("VATAmountOC", entry.get("VATAmount"))
-            seen[name] = (
-                self._number(without, "TaxRateInfo_AmountWithoutVATOC") or Decimal(0),
-                self._number(vat, "TaxRateInfo_VATAmountOC") or Decimal(0),
-            )
-        for name in sorted(set(expected) | set(seen)):
-            want = expected.get(name, [Decimal(0), Decimal(0)])
-            if name not in seen:
-                raise Reject("TaxRateInfo_VATRateName", f"Bảng tổng hợp thuế suất thiếu thuế suất {name}")
-            got = seen[name]
-            if abs(got[0] - want[0]) > CENT:
-                raise Reject(
-                    "TaxRateInfo_AmountWithoutVATOC",
-                    f"Thuế suất {name}: AmountWithoutVATOC {got[0]} khác tổng dòng hàng {want[0]}",
-                )
-            if abs(got[1] - want[1]) > CENT:
-                raise Reject(
-                    "TaxRateInfo_VATAmountOC",
-                    f"Thuế suất {name}: VATAmountOC {got[1]} khác tổng dòng hàng {want[1]}",
-                )
-
     # --- previews --------------------------------------------------------------------------------
 
     def _base_url(self, request: Request) -> str:
@@ -1126,12 +612,12 @@ class MeInvoiceSimulator(Simulator):
             raise ApiError(400, "InvalidInvoiceData", "Body must be one InvoiceData")
         with self.lock:
             try:
-                checked = self._validate(account, body, preview=True)
+                checked = validate(self, account, body, preview=True)
             except Reject as rej:
                 context["error_code"] = rej.code
-                return json_response(self._pascal(False, None, rej.code, [rej.description]))
+                return json_response(pascal(False, None, rej.code, [rej.description]))
         html = self._invoice_html(account, body, checked["series"], None, draft=True)
-        return json_response(self._pascal(True, self._new_view(request, html)))
+        return json_response(pascal(True, self._new_view(request, html)))
 
     def api_publish_view(self, request, context, account):
         ids = request.json()
@@ -1143,8 +629,8 @@ class MeInvoiceSimulator(Simulator):
             found = [account.by_tx[str(i)] for i in ids if str(i) in account.by_tx]
             pages = [self._invoice_html(account, inv.data, inv.inv_series, inv, draft=False) for inv in found]
         if not pages:
-            return json_response(self._pascal(False, None, "InvalidTransactionID", ["InvalidTransactionID"]))
-        return json_response(self._pascal(True, self._new_view(request, "<hr>".join(pages))))
+            return json_response(pascal(False, None, "InvalidTransactionID", ["InvalidTransactionID"]))
+        return json_response(pascal(True, self._new_view(request, "<hr>".join(pages))))
 
     def _invoice_html(
         self, account: Account, data: dict, series: str, invoice: Invoice | None, *, draft: bool
@@ -1249,7 +735,7 @@ class MeInvoiceSimulator(Simulator):
                 if invoice is not None and keep(invoice) and invoice.seq not in seen:
                     seen.add(invoice.seq)
                     rows.append(self._status_row(invoice))
-        return json_response(self._pascal(True, json_text(rows)))
+        return json_response(pascal(True, json_text(rows)))
 
     def api_paging(self, request, context, account):
         body = request.json()
@@ -1287,7 +773,7 @@ class MeInvoiceSimulator(Simulator):
                 ):
                     row[name] = data.get(name)
                 rows.append(row)
-        return json_response(self._pascal(True, json_text(rows)))
+        return json_response(pascal(True, json_text(rows)))
 
     # --- control endpoints -----------------------------------------------------------------------
 
