@@ -1,5 +1,15 @@
-"""MISA meInvoice simulator, mounted at ``/meinvoice``."""
+"""A stand-in for MISA meInvoice's integration API, mounted at ``/meinvoice``, so invoices can be issued
+in tests and the demo without a MISA account.
 
+It follows MISA's integration guide (https://doc.meinvoice.vn/itg/; its "Tài liệu API Tạo hóa đơn - V2"
+is copied publicly in https://github.com/ChuKhaLi/MisaConnect under docs/misa-api-reference/) and the
+notes of a client run against MISA's test service (https://github.com/hubselltech-cyber/hubsell,
+backend/src/integrations/invoice/); what the simulator decides where those sources are silent is marked
+"sandbox:".
+"""
+
+from .accounts import DEMO_ACCOUNTS, DEMO_APPID, DEMO_PASSWORD, DEMO_USERNAME, TOKEN_TTL_SECONDS
+from .control import KNOBS
 from .helpers import (
     DESCRIPTIONS,
     GATEWAY_HTML,
@@ -14,24 +24,18 @@ from .helpers import (
     lower_keys,
     net_date,
     parse_day,
+    pascal,
     series_key,
     truthy,
 )
-from .simulator import (
-    API_PREFIX,
-    DEMO_ACCOUNTS,
-    DEMO_APPID,
-    DEMO_PASSWORD,
-    DEMO_USERNAME,
+from .lookups import MAX_IDS_PER_LOOKUP, MAX_TAKE
+from .publish import (
     EINVOICE_STATUS_BY_REFERENCE,
-    MAX_IDS_PER_LOOKUP,
     MAX_INVOICES_PER_CALL,
-    MAX_TAKE,
     ORIGINAL_MARK_BY_REFERENCE,
-    TOKEN_TTL_SECONDS,
     TX_ALPHABET,
-    MeInvoiceSimulator,
 )
+from .simulator import API_PREFIX, MeInvoiceSimulator
 from .state import Account, Invoice, Token, View
 from .validation import (
     CENT,
@@ -57,6 +61,7 @@ __all__ = [
     "EINVOICE_STATUS_BY_REFERENCE",
     "FIXED_VAT_RATES",
     "GATEWAY_HTML",
+    "KNOBS",
     "MAX_IDS_PER_LOOKUP",
     "MAX_INVOICES_PER_CALL",
     "MAX_LINES",
@@ -86,6 +91,7 @@ __all__ = [
     "lower_keys",
     "net_date",
     "parse_day",
+    "pascal",
     "series_key",
     "tax_code_valid",
     "truthy",

@@ -149,10 +149,12 @@ def truthy(value: str | None) -> bool | None:
 
 
 def net_date(day: date) -> str:
+    """sandbox: ``InvDate`` comes back as a .NET DateTime, ``yyyy-MM-ddT00:00:00``."""
     return day.isoformat() + "T00:00:00"
 
 
 def iso_vn(moment: datetime) -> str:
+    """sandbox: ``PublishedTime`` and other moments are ISO 8601 with the +07:00 offset."""
     local = moment.astimezone(VN_TZ)
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}+07:00"
 

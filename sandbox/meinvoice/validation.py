@@ -53,6 +53,7 @@ def validate(sim: MeInvoiceSimulator, account: Account, raw: Any, *, preview: bo
     day = parse_day(raw.get("InvDate"))
     if day is None or day > sim.today():
         raise Reject("InvalidInvoiceDate", f"Ngày hóa đơn {raw.get('InvDate')!r} không hợp lệ")
+    # sandbox: the year digits of the series roll with InvDate (1C24TAA dated 2025 is issued as 1C25TAA)
     issued_series = series[:2] + f"{day.year % 100:02d}" + series[4:]
 
     reference_type, original = _reference(account, raw, preview=preview)
