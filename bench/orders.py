@@ -1,7 +1,8 @@
 """Realistic Haravan orders/create deliveries: the bare order JSON (~3 KB), signed as Haravan signs it.
 
-Fields follow /work/shared/reference/haravan.md: totals as JSON numbers in VND, line items, addresses,
-note attributes carrying the buyer's company and tax code (how shops collect VAT invoice requests).
+Fields follow Haravan's order reference (https://docs.haravan.com/docs/omni-apis/orders/): totals as
+JSON numbers in VND, line items, addresses, note attributes carrying the buyer's company and tax code
+(how shops collect VAT invoice requests).
 """
 
 import base64

@@ -1,4 +1,5 @@
-"""The frame every simulator plugs into: plain requests and responses, a tiny router, a knob set.
+"""The frame every simulator plugs into: plain requests and responses, a tiny router, knobs and the
+control endpoints every simulator shares.
 
 Pure Python on purpose (no Django request objects): tests call ``app.handle(Request(...))`` directly,
 the WSGI adapter in ``server.py`` serves the same objects over real HTTP, and ``testing.mount`` feeds
@@ -12,12 +13,14 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+CONTROL_PREFIX = "/_sandbox/"
 
 
 class Headers:
@@ -214,20 +217,34 @@ class Simulator:
     """Base of every simulated outside service.
 
     Subclasses set ``DEFAULT_KNOBS`` (name → default; the default's type is the knob's type, ``None``
-    means "optional string") and implement ``handle``. ``lock`` guards all state: take it for every read
+    means "optional string") and implement ``handle_api``. ``lock`` guards all state: take it for every read
     or change of state, never while sleeping.
+
+    Control endpoints (no auth) below ``/_sandbox/`` are shared: ``knobs`` (GET, POST ``{name: value}``
+    or ``{"knobs": {...}}``), ``calls`` (GET, ``?since=<seq>``, filtered by ``CALLS_FILTER``) and
+    ``reset`` (POST, ``{"keep_knobs": true}`` keeps the knobs). A simulator adds its own routes to
+    ``self.control`` and answers control errors in its service's dialect (``control_error``).
     """
 
     name = "simulator"
     DEFAULT_KNOBS: dict[str, Any] = {"latency_ms": 0, "error_rate": 0.0}
     PROBABILITY_KNOBS: frozenset[str] = frozenset({"error_rate"})  # must lie in [0, 1]
+    CALLS_FILTER: str | None = None  # a query parameter of ``calls`` that matches the call-log field it names
+    CONTROL_ERRORS: tuple[type[Exception], ...] = (BadRequest, KnobError)  # answered 400 by control routes
 
-    def __init__(self, *, seed: int | None = None, clock: Callable[[], float] | None = None):
+    def __init__(
+        self, *, seed: int | None = None, clock: Callable[[], float] | None = None, call_log_size: int = 20000
+    ):
         self.lock = threading.RLock()
         self.seed = seed
         self.rng = random.Random(seed)
         self.monotonic = clock or time.monotonic
         self.knobs: dict[str, Any] = dict(self.DEFAULT_KNOBS)
+        self.calls: deque[dict] = deque(maxlen=call_log_size)
+        self.control = Router()
+        self.control.add(("GET", "POST"), "/_sandbox/knobs", self.ctl_knobs)
+        self.control.add("GET", "/_sandbox/calls", self.ctl_calls)
+        self.control.add("POST", "/_sandbox/reset", self.ctl_reset)
 
     # --- knobs -----------------------------------------------------------------------------------
 
@@ -283,16 +300,86 @@ class Simulator:
         with self.lock:
             return self.rng.random() < probability
 
-    # --- lifecycle -------------------------------------------------------------------------------
+    # --- entry points ----------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:  # pragma: no cover - abstract
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith(CONTROL_PREFIX):
+            return self.handle_control(request)
+        return self.handle_api(request)
+
+    def handle_api(self, request: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def reset(self) -> None:
-        """Back to the initial state (subclasses extend)."""
+    def handle_control(self, request: Request) -> Response:
+        handler, params, known = self.control.match(request.method, request.path)
+        if handler is None:
+            return self.control_error(405 if known else 404, "Method Not Allowed" if known else "Not Found")
+        try:
+            return handler(request, **params)
+        except self.CONTROL_ERRORS as exc:
+            return self.control_failure(exc)
+
+    def control_error(self, status: int, message: Any) -> Response:
+        """A control endpoint's error answer (simulators speak their service's dialect)."""
+        return json_response({"error": message}, status)
+
+    def control_failure(self, exc: Exception) -> Response:
+        return self.control_error(400, str(exc))
+
+    def control_body(self, request: Request) -> dict:
+        body = request.json()
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise BadRequest("Body must be a JSON object")
+        return body
+
+    # --- shared control endpoints ----------------------------------------------------------------
+
+    def ctl_knobs(self, request: Request) -> Response:
+        if request.method == "POST":
+            body = self.control_body(request)
+            self.set_knobs(**(body["knobs"] if isinstance(body.get("knobs"), dict) else body))
+        return json_response({"knobs": self.get_knobs()})
+
+    def ctl_calls(self, request: Request) -> Response:
+        try:
+            since = int(request.arg("since") or 0)
+        except ValueError as exc:
+            raise BadRequest("since must be a call sequence number") from exc
+        field_name = self.CALLS_FILTER
+        wanted = request.arg(field_name) if field_name else None
         with self.lock:
+            calls = [
+                c for c in self.calls if c["seq"] > since and (wanted is None or str(c[field_name]) == wanted)
+            ]
+            last = self.calls[-1]["seq"] if self.calls else 0
+            return json_response({"calls": calls, "last_seq": last, **self.calls_context()})
+
+    def calls_context(self) -> dict[str, Any]:
+        """What the ``calls`` answer adds next to the log (e.g. the simulator's clock)."""
+        return {}
+
+    def ctl_reset(self, request: Request) -> Response:
+        body = self.control_body(request)
+        self.reset(keep_knobs=bool(body.get("keep_knobs")))
+        return json_response({"reset": True, "knobs": self.get_knobs()})
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def reset(self, *, keep_knobs: bool = False) -> None:
+        """Back to the initial state; ``keep_knobs`` keeps the knobs as they are."""
+        with self.lock:
+            knobs = dict(self.knobs)
             self.rng = random.Random(self.seed)
             self.reset_knobs()
+            if keep_knobs:
+                self.knobs = knobs
+            self.reset_state()
+
+    def reset_state(self) -> None:
+        """Forget what the simulator accumulated (subclasses extend it; their constructors call it too)."""
+        self.calls.clear()
 
     def close(self) -> None:
         """Stop background threads, if any."""

@@ -1,0 +1,67 @@
+"""What the meInvoice simulator remembers: companies (one per MST) with their templates and issued
+invoices, tokens, and preview pages."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from .helpers import series_key
+
+
+@dataclass
+class Token:
+    value: str
+    tax_code: str
+    issued_at: float
+    expires_at: float
+
+
+@dataclass
+class Invoice:
+    seq: int
+    tax_code: str
+    ref_id: str
+    transaction_id: str
+    inv_series: str
+    inv_no: int
+    inv_code: str
+    inv_date: date
+    published_at: float  # simulator clock (seconds)
+    published_wall: datetime
+    reference_type: int
+    einvoice_status: int
+    tax_fate: int  # 2 accepted or 3 rejected, reached after tax_accept_seconds
+    data: dict
+    org_ref_id: str | None = None
+
+    @property
+    def number(self) -> str:
+        return f"{self.inv_no:08d}"
+
+
+@dataclass
+class Account:
+    tax_code: str
+    name: str
+    appid: str
+    username: str
+    password: str
+    templates: list[dict]
+    invoices: list[Invoice] = field(default_factory=list)
+    by_ref: dict[str, Invoice] = field(default_factory=dict)
+    by_tx: dict[str, Invoice] = field(default_factory=dict)
+    last_no: dict[str, int] = field(default_factory=dict)  # issued series → last number
+    last_date: dict[str, date] = field(default_factory=dict)  # issued series → latest InvDate
+    rejected: deque = field(default_factory=lambda: deque(maxlen=1000))
+
+    def template_for(self, series: str) -> dict | None:
+        key = series_key(series)
+        return next((t for t in self.templates if series_key(t["InvSeries"]) == key), None)
+
+
+@dataclass
+class View:
+    html: str
+    expires_at: float
