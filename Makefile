@@ -6,6 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format install lock migrate seed bench messages clean
 
+# The demo's settings: production's (config.settings) plus the simulators and their addresses. Every
+# process `manage.py demo` starts inherits them.
+DEMO := DJANGO_SETTINGS_MODULE=config.demo_settings
+
 # One .venv with both locks: the runtime (requirements.lock, all the Docker image installs) and the
 # development and test tools (requirements-dev.lock).
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
@@ -17,13 +21,13 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 install: $(STAMP)
 
 migrate: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
+	$(DEMO) $(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py demo --seed-only
+	$(DEMO) $(BIN)/python manage.py demo --seed-only
 
 demo: migrate
-	$(BIN)/python manage.py demo
+	$(DEMO) $(BIN)/python manage.py demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,7 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(DEMO) $(BIN)/python manage.py makemigrations --check --dry-run  # every app, the simulators too
 	$(BIN)/pytest
 
 bench: $(STAMP)
