@@ -125,8 +125,21 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Cookies and headers: strict unless explicitly running plain-HTTP locally.
-SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG and PUBLIC_BASE_URL.startswith("https://"))
+# HTTPS: on by default when the public address is https and DEBUG is off (production, behind a proxy that
+# terminates TLS); the demo serves plain HTTP on 127.0.0.1 and keeps all of it off. Each can be set alone.
+_https = not DEBUG and PUBLIC_BASE_URL.startswith("https://")
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=_https)  # session and CSRF cookies over HTTPS only
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)  # plain-HTTP requests → https
+# HSTS: browsers remember to use HTTPS only; a year by default, subdomains of PUBLIC_BASE_URL's host included.
+# Preloading (SECURE_HSTS_PRELOAD) is a promise to the browsers' list: opt in.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The header the TLS-terminating proxy sets to "https" (it must overwrite a client's own); empty: none.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if _https else "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True

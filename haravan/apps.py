@@ -11,7 +11,7 @@ class HaravanConfig(AppConfig):
         from connectors.models import Connection
         from syncjobs import intake
 
-        from . import schedules, services
+        from . import checks, schedules, services  # noqa: F401 - checks registers the deploy checks
         from .models import HaravanShop
 
         registry.register_source(registry.SourceKind(name="haravan", write_back=services.write_back))

@@ -8,7 +8,7 @@ class MeinvoiceConfig(AppConfig):
     def ready(self):
         from connectors import registry
 
-        from . import services
+        from . import checks, services  # noqa: F401 - checks registers the deploy checks
         from .taxcode import tax_code_error
 
         registry.register(

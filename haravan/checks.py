@@ -1,0 +1,41 @@
+"""Deploy checks for the Haravan app's settings (registered from HaravanConfig.ready())."""
+
+from django.core.checks import Tags, register
+
+from connectors.checks import check_not_demo, check_urls
+
+PRODUCTION_URLS = {
+    "HARAVAN_API_URL": "https://apis.haravan.com",
+    "HARAVAN_ACCOUNTS_URL": "https://accounts.haravan.com",
+    "HARAVAN_WEBHOOK_API_URL": "https://webhook.haravan.com",
+}
+SIMULATOR_PATHS = ("/haravan",)  # where sandbox/ serves its Haravan
+
+
+@register(Tags.security, deploy=True)
+def haravan_deploy_check(app_configs, **kwargs):
+    return [
+        *check_not_demo(
+            "HARAVAN_CLIENT_SECRET",
+            "demo-client-secret",
+            app="haravan",
+            id=1,
+            what="your Haravan app's client secret (Haravan partner dashboard); it also verifies every "
+            "webhook's signature",
+        ),
+        *check_not_demo(
+            "HARAVAN_CLIENT_ID",
+            "demo-client-id",
+            app="haravan",
+            id=2,
+            what="your Haravan app's client id (Haravan partner dashboard)",
+        ),
+        *check_not_demo(
+            "HARAVAN_VERIFY_TOKEN",
+            "demo-verify-token",
+            app="haravan",
+            id=3,
+            what="the verify token entered with the webhook URL in the Haravan partner dashboard",
+        ),
+        *check_urls(PRODUCTION_URLS, app="haravan", simulator_paths=SIMULATOR_PATHS),
+    ]
