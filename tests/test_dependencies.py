@@ -83,3 +83,31 @@ def test_the_docker_image_installs_the_runtime_lock_only():
     assert "requirements-dev.lock" not in dockerfile and ".[dev]" not in dockerfile
     ignored = (REPO / ".dockerignore").read_text().split()
     assert ".venv" in ignored  # a local environment with the dev tools is never copied in
+
+
+def test_the_product_imports_no_development_tool():
+    """What the production settings run (their apps, config/) imports only what requirements.lock installs."""
+    import ast
+
+    from config import settings as production
+
+    dev_only = set(pins("requirements-dev.lock"))
+    providers = metadata.packages_distributions()  # top-level module → the distributions providing it
+    local_apps = [app for app in production.INSTALLED_APPS if (REPO / app).is_dir()]
+    assert "sandbox" not in local_apps and "haravan" in local_apps
+    files = [f for app in local_apps for f in (REPO / app).rglob("*.py") if "migrations" not in f.parts]
+    files += [f for f in (REPO / "config").glob("*.py") if f.name != "demo_settings.py"]
+    found = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top == "sandbox" or any(canonicalize_name(d) in dev_only for d in providers.get(top, [])):
+                    found.add(f"{path.relative_to(REPO)}: {module}")
+    assert not found, sorted(found)
