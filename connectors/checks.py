@@ -77,7 +77,7 @@ def check_urls(examples: dict[str, str], *, app: str, simulator_paths: tuple[str
     return messages
 
 
-def check_not_demo(name: str, demo_value: str, *, app: str, id: int, what: str) -> list:
+def check_not_demo(name: str, demo_value: str, *, app: str, number: int, what: str) -> list:
     """An Error when setting `name` is empty or still the demo's `demo_value`. `what` completes "Set … to"."""
     value = getattr(settings, name, "") or ""
     if value and value != demo_value:
@@ -85,7 +85,9 @@ def check_not_demo(name: str, demo_value: str, *, app: str, id: int, what: str) 
     state = "is not set" if not value else "is the demo's value"
     return [
         Error(
-            f"{name} {state}.", hint=f"Set the environment variable {name} to {what}.", id=f"{app}.E{id:03d}"
+            f"{name} {state}.",
+            hint=f"Set the environment variable {name} to {what}.",
+            id=f"{app}.E{number:03d}",
         )
     ]
 

@@ -44,8 +44,8 @@ class NotConfiguredError(PermanentError):
         self.setting = setting
         what = f"{action} not sent: " if action else ""
         super().__init__(
-            f"{what}{setting} is not set. Set the environment variable {setting} to the service's base URL "
-            "and restart the web app and the workers.",
+            f"{what}{setting} is not set. Set the environment variable {setting} to its production address "
+            "(README, Configuration) and restart the web app and the workers.",
             **kw,
         )
 
