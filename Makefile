@@ -6,22 +6,28 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format install lock migrate seed bench messages clean
 
-$(STAMP): requirements.lock pyproject.toml
+# The demo's settings: production's (config.settings) plus the simulators and their addresses. Every
+# process `manage.py demo` starts inherits them.
+DEMO := DJANGO_SETTINGS_MODULE=config.demo_settings
+
+# One .venv with both locks: the runtime (requirements.lock, all the Docker image installs) and the
+# development and test tools (requirements-dev.lock).
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet -r requirements.lock -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)
 
 migrate: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
+	$(DEMO) $(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py demo --seed-only
+	$(DEMO) $(BIN)/python manage.py demo --seed-only
 
 demo: migrate
-	$(BIN)/python manage.py demo
+	$(DEMO) $(BIN)/python manage.py demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,7 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(DEMO) $(BIN)/python manage.py makemigrations --check --dry-run  # every app, the simulators too
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -47,13 +53,21 @@ messages: $(STAMP)
 		--ignore "tests/*" --ignore "bench/*" --ignore "sandbox/*"
 	$(BIN)/python manage.py compilemessages --locale vi --ignore ".venv/*"
 
-# Re-pin every dependency after changing pyproject.toml.
+# Re-pin every dependency after changing pyproject.toml: requirements.lock from `dependencies`, then
+# requirements-dev.lock from the `dev` extra (installed under the fresh runtime pins) minus those pins.
+LOCK_VENV := /tmp/ledgerlink-lock
 lock:
-	rm -rf /tmp/ledgerlink-lock && $(PYTHON) -m venv /tmp/ledgerlink-lock
-	/tmp/ledgerlink-lock/bin/pip install --quiet --upgrade pip
-	/tmp/ledgerlink-lock/bin/pip install --quiet ".[dev]"
-	{ echo "# Exact versions for a reproducible install (make lock regenerates it from pyproject.toml)."; \
-	  /tmp/ledgerlink-lock/bin/pip freeze --exclude ledgerlink; } > requirements.lock
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet .
+	{ echo "# Runtime dependencies, exact versions (make lock regenerates it from pyproject.toml's dependencies)."; \
+	  echo "# The Docker image installs this file only; development and test tools are in requirements-dev.lock."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude ledgerlink; } > requirements.lock
+	$(LOCK_VENV)/bin/pip install --quiet --constraint requirements.lock ".[dev]"
+	{ echo "# Development and test tools, exact versions (make lock regenerates it from pyproject.toml's dev extra,"; \
+	  echo "# minus what requirements.lock already pins). Install both: pip install -r requirements.lock -r requirements-dev.lock"; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude ledgerlink | grep -vxFf requirements.lock; } > requirements-dev.lock
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache test-output

@@ -122,7 +122,9 @@ def prepare_database(pg: PostgresServer, env: dict) -> None:
     log(f"creating database {DB_NAME}, migrating, seeding the demo tenant")
     create_database(pg.url("postgres"), DB_NAME)
     manage(env, "migrate", "--noinput")
-    manage(env, "demo", "--seed-only")
+    # The demo tenant comes from `manage.py demo` (the sandbox app: the demo settings); the server measured
+    # runs on the production settings.
+    manage({**env, "DJANGO_SETTINGS_MODULE": "config.demo_settings"}, "demo", "--seed-only")
 
 
 # --- Gunicorn: the server under test ---------------------------------------------------------------------

@@ -1,7 +1,12 @@
-"""One settings module, driven by environment variables (django-environ).
+"""The production settings, driven by environment variables (django-environ).
 
-Every default is safe for the embedded demo: SQLite, a file-system Celery broker, the local
-simulators. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and FIELD_ENCRYPTION_KEYS.
+The storage defaults suit one machine (SQLite, a file-system Celery broker); production sets DATABASE_URL
+and CELERY_BROKER_URL. The outside services have no default address here: an unset URL stays empty and a
+client asked to call it raises connectors.http.NotConfiguredError naming the variable. The simulators and
+their addresses live in config.demo_settings (the demo's and the tests' settings), never here.
+`manage.py check --deploy` refuses what only the demo may use: the demo SECRET_KEY, missing
+FIELD_ENCRYPTION_KEYS, the demo Haravan app, unset or local service URLs (connectors/checks.py, with what
+each integration's adapter declares).
 """
 
 import datetime as dt
@@ -21,8 +26,9 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# The public address Haravan redirects back to after an install (OAuth redirect_uri).
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The public address Haravan redirects back to after an install (OAuth redirect_uri): required in
+# production (the demo's is http://127.0.0.1:8000).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,8 +48,7 @@ INSTALLED_APPS = [
     "amis",
     "maventa",
     "dashboard",
-    "sandbox",
-]
+]  # config.demo_settings adds "sandbox" (the simulators and `manage.py demo`)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -120,8 +125,21 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Cookies and headers: strict unless explicitly running plain-HTTP locally.
-SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG and PUBLIC_BASE_URL.startswith("https://"))
+# HTTPS: on by default when the public address is https and DEBUG is off (production, behind a proxy that
+# terminates TLS); the demo serves plain HTTP on 127.0.0.1 and keeps all of it off. Each can be set alone.
+_https = not DEBUG and PUBLIC_BASE_URL.startswith("https://")
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=_https)  # session and CSRF cookies over HTTPS only
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)  # plain-HTTP requests → https
+# HSTS: browsers remember to use HTTPS only; a year by default, subdomains of PUBLIC_BASE_URL's host included.
+# Preloading (SECURE_HSTS_PRELOAD) is a promise to the browsers' list: opt in.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The header the TLS-terminating proxy sets to "https" (it must overwrite a client's own); empty: none.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if _https else "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
@@ -198,18 +216,17 @@ REDIS_URL = env.str(
     "REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
 
-# --- Outside services (base URLs are settings so the simulators can stand in) --------------------
+# --- Outside services -------------------------------------------------------------------------------
+# Base URLs are settings so the simulators can stand in (config.demo_settings). No default: unset is empty,
+# which `check --deploy` refuses and a client refuses to call (NotConfiguredError naming the variable).
 HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=20.0)
 HARAVAN_CLIENT_ID = env.str("HARAVAN_CLIENT_ID", default="demo-client-id")
 HARAVAN_CLIENT_SECRET = env.str("HARAVAN_CLIENT_SECRET", default="demo-client-secret")
 HARAVAN_VERIFY_TOKEN = env.str("HARAVAN_VERIFY_TOKEN", default="demo-verify-token")
-HARAVAN_API_URL = env.str("HARAVAN_API_URL", default="http://127.0.0.1:8100/haravan").rstrip("/")
-HARAVAN_ACCOUNTS_URL = env.str(
-    "HARAVAN_ACCOUNTS_URL", default="http://127.0.0.1:8100/haravan/accounts"
-).rstrip("/")
-HARAVAN_WEBHOOK_API_URL = env.str(
-    "HARAVAN_WEBHOOK_API_URL", default="http://127.0.0.1:8100/haravan/webhook"
-).rstrip("/")
+# Production: https://apis.haravan.com, https://accounts.haravan.com, https://webhook.haravan.com
+HARAVAN_API_URL = env.str("HARAVAN_API_URL", default="").rstrip("/")
+HARAVAN_ACCOUNTS_URL = env.str("HARAVAN_ACCOUNTS_URL", default="").rstrip("/")
+HARAVAN_WEBHOOK_API_URL = env.str("HARAVAN_WEBHOOK_API_URL", default="").rstrip("/")
 HARAVAN_SCOPES = env.str(
     "HARAVAN_SCOPES",
     default="openid profile email org userinfo com.read_orders com.write_orders com.read_products "
@@ -218,9 +235,8 @@ HARAVAN_SCOPES = env.str(
 HARAVAN_RATE_CAPACITY = env.int("HARAVAN_RATE_CAPACITY", default=80)
 HARAVAN_RATE_PER_SECOND = env.float("HARAVAN_RATE_PER_SECOND", default=4.0)
 
-MEINVOICE_API_URL = env.str(
-    "MEINVOICE_API_URL", default="http://127.0.0.1:8100/meinvoice/api/integration"
-).rstrip("/")  # production: https://api.meinvoice.vn/api/integration
+# Production: https://api.meinvoice.vn/api/integration
+MEINVOICE_API_URL = env.str("MEINVOICE_API_URL", default="").rstrip("/")
 
 # MISA's public page where a buyer looks an invoice up by its lookup code (test site: test.meinvoice.vn).
 MEINVOICE_LOOKUP_URL = env.str("MEINVOICE_LOOKUP_URL", default="https://www.meinvoice.vn/tra-cuu/?sc={code}")
@@ -232,9 +248,6 @@ MEINVOICE_STATUS_INTERVAL_SECONDS = env.float("MEINVOICE_STATUS_INTERVAL_SECONDS
 
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
-
-# The simulators (sandbox/): where they deliver Haravan webhooks.
-SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")
 
 LOGGING = {
     "version": 1,

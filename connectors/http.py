@@ -37,6 +37,26 @@ class PermanentError(ApiError):
     """Validation, missing mapping, other 4xx: a person has to change something first."""
 
 
+class NotConfiguredError(PermanentError):
+    """An outside service's address is not set, so nothing was sent. `setting` names the variable to set."""
+
+    def __init__(self, setting: str, *, action: str = "", **kw):
+        self.setting = setting
+        what = f"{action} not sent: " if action else ""
+        super().__init__(
+            f"{what}{setting} is not set. Set the environment variable {setting} to its production address "
+            "(README, Configuration) and restart the web app and the workers.",
+            **kw,
+        )
+
+
+def require_url(value: str, setting: str) -> str:
+    """`value`, or NotConfiguredError naming `setting` when it is empty."""
+    if not (value or "").strip():
+        raise NotConfiguredError(setting)
+    return value
+
+
 @dataclass
 class Exchange:
     """One request/response pair, redacted, ready to be written to an attempt row."""
@@ -79,12 +99,21 @@ def decode_body(resp: requests.Response) -> Any:
 
 
 class HttpClient:
-    """Base for provider clients: one requests.Session, a timeout on every call, typed failures."""
+    """Base for provider clients: one requests.Session, a timeout on every call, typed failures.
+
+    `setting` names where base_url comes from: with an empty base_url, a call raises NotConfiguredError
+    naming it (production has no default address for any outside service)."""
 
     def __init__(
-        self, base_url: str, *, timeout: float | None = None, session: requests.Session | None = None
+        self,
+        base_url: str,
+        *,
+        setting: str = "",
+        timeout: float | None = None,
+        session: requests.Session | None = None,
     ):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or "").rstrip("/")
+        self.setting = setting
         self.timeout = timeout if timeout is not None else settings.HTTP_TIMEOUT
         self.session = session or requests.Session()
         self.last_exchange: Exchange | None = None
@@ -92,6 +121,12 @@ class HttpClient:
     def send(self, method: str, path: str, *, json_body=None, params=None, headers=None, data=None) -> tuple:
         """Returns (response, decoded body, exchange). Raises RetryableError on transport failures only;
         status handling is the caller's, since every provider speaks its own error dialect."""
+        if not self.base_url and not path.startswith("http"):
+            exchange = Exchange(method=method, url=path, error="not configured")
+            self.last_exchange = exchange
+            raise NotConfiguredError(
+                self.setting or "the client's base URL", action=f"{method} {path}", exchange=exchange
+            )
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         exchange = Exchange(method=method, url=url, request=json_body if json_body is not None else data)
         started = time.monotonic()

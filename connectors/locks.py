@@ -2,6 +2,18 @@
 
 PostgreSQL: a session advisory lock (gone when the connection closes, e.g. a killed worker).
 Elsewhere (the embedded SQLite demo, one machine): an flock on a file under VAR_DIR, gone with the process.
+
+Behind pgbouncer in transaction mode this breaks, like the webhook intake's prepared statements
+(DB_PREPARED_STATEMENTS): a session lock belongs to whichever server connection pgbouncer lent for that one
+statement. The unlock may reach another server connection (and release nothing), the lock stays with a
+server connection that goes on serving other clients, and a worker handed that same connection is granted
+the lock again (session locks are re-entrant): two publishers on one series, or a series nobody can take
+until pgbouncer closes the connection. A transaction-level lock (pg_try_advisory_xact_lock) would survive
+pooling but does not fit: it is held for a whole publishing pass of a series (meinvoice.services.sync_orders),
+which commits several times (each batch is marked as sent, and committed, before its HTTP call, so a crash
+leaves evidence) and waits on HTTP calls in between. So the workers need a direct connection to PostgreSQL or
+a pgbouncer pool in session mode; only the web app may go through transaction mode (with
+DB_PREPARED_STATEMENTS=false). See README, "Run in production".
 """
 
 import fcntl

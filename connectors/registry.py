@@ -33,7 +33,20 @@ class ScheduleState:
     last_run_at: Any = None
 
 
-class SourceAdapter:
+class Adapter:
+    """What every adapter declares about its outside service's settings."""
+
+    name: ClassVar[str]
+    # Settings naming the outside service's addresses → their production value (``check --deploy``)
+    url_settings: ClassVar[dict[str, str]] = {}
+    simulator_paths: ClassVar[tuple[str, ...]] = ()  # where the demo's simulators serve it (refused)
+
+    def deploy_checks(self) -> list:
+        """Its other ``check --deploy`` messages (demo secrets left in place, say)."""
+        return []
+
+
+class SourceAdapter(Adapter):
     """A system sales come from: it reads its objects into sales and takes back what targets issued."""
 
     name: ClassVar[str]  # "haravan"
@@ -96,7 +109,7 @@ class SourceAdapter:
         raise Unsupported
 
 
-class TargetAdapter:
+class TargetAdapter(Adapter):
     """A system documents go to: its accounts, its mapping, how it processes and shows its documents."""
 
     name: ClassVar[str]  # "meinvoice"
@@ -110,8 +123,6 @@ class TargetAdapter:
     document_kinds: ClassVar[dict[str, Any]] = {}
     # (key, label, secret) per credential an account needs; secrets are write-only on every page
     credential_fields: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
-    # Settings naming its outside service's addresses (checked by ``manage.py check --deploy``)
-    url_settings: ClassVar[tuple[str, ...]] = ()
     # Celery: task → queue routes (its beat entries come from ``beat_entries``)
     task_routes: ClassVar[dict[str, dict]] = {}
     # Templates of its parts of the screens

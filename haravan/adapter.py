@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from connectors.registry import ScheduleState, SourceAdapter
 
-from . import read, schedules, services
+from . import checks, read, schedules, services
 from .client import HaravanClient
 from .models import HaravanShop
 
@@ -41,6 +41,11 @@ class HaravanSource(SourceAdapter):
     manual_sync = True
     scheduled_sync = True
     default_schedule_minutes = schedules.DEFAULT_EVERY_MINUTES
+    url_settings = checks.PRODUCTION_URLS
+    simulator_paths = checks.SIMULATOR_PATHS
+
+    def deploy_checks(self):
+        return checks.deploy_checks()
 
     def read_sale(self, connection, raw, options):
         return services.sale_for(connection, raw, options)

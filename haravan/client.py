@@ -24,7 +24,7 @@ class HaravanClient(HttpClient):
     """One shop's API. Every call waits for the shop's bucket (shared by all processes) first."""
 
     def __init__(self, org_id: str, token: str, *, base_url: str | None = None, bucket=None):
-        super().__init__(base_url or settings.HARAVAN_API_URL)
+        super().__init__(base_url or settings.HARAVAN_API_URL, setting="HARAVAN_API_URL")
         self.org_id = str(org_id)
         self.bucket = bucket if bucket is not None else haravan_bucket(self.org_id)
         # On the session, not in the exchange: the token never reaches a log.
@@ -146,7 +146,7 @@ class HaravanClient(HttpClient):
 
 def exchange_code(*, code: str, redirect_uri: str) -> dict:
     """Trade an OAuth authorization code for the shop's tokens (access, refresh, id, scope)."""
-    client = HttpClient(settings.HARAVAN_ACCOUNTS_URL)
+    client = HttpClient(settings.HARAVAN_ACCOUNTS_URL, setting="HARAVAN_ACCOUNTS_URL")
     path = "/connect/token"
     form = {
         "grant_type": "authorization_code",
@@ -171,7 +171,7 @@ def exchange_code(*, code: str, redirect_uri: str) -> dict:
 
 def subscribe_webhooks(token: str) -> dict:
     """Ask Haravan to deliver the topics chosen in the partner dashboard (again after each reinstall)."""
-    client = HttpClient(settings.HARAVAN_WEBHOOK_API_URL)
+    client = HttpClient(settings.HARAVAN_WEBHOOK_API_URL, setting="HARAVAN_WEBHOOK_API_URL")
     path = "/api/subscribe"
     resp, body, exchange = client.send(
         "POST", path, json_body={}, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}

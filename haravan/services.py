@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from connectors.http import ApiError
+from connectors.http import ApiError, require_url
 from connectors.models import BuyerProfile, CatalogItem, Connection, LicenseError, Membership, Tenant
 from connectors.routing import route
 from connectors.text import untranslated
@@ -280,7 +280,7 @@ class InstallError(Exception):
 
 
 def redirect_uri() -> str:
-    return f"{settings.PUBLIC_BASE_URL}/haravan/install/callback/"
+    return f"{require_url(settings.PUBLIC_BASE_URL, 'PUBLIC_BASE_URL')}/haravan/install/callback/"
 
 
 def authorize_url(*, state: str, nonce: str) -> str:
@@ -293,7 +293,8 @@ def authorize_url(*, state: str, nonce: str) -> str:
         "state": state,
         "nonce": nonce,
     }
-    return f"{settings.HARAVAN_ACCOUNTS_URL}/connect/authorize?{urlencode(query)}"
+    accounts = require_url(settings.HARAVAN_ACCOUNTS_URL, "HARAVAN_ACCOUNTS_URL")
+    return f"{accounts}/connect/authorize?{urlencode(query)}"
 
 
 def complete_install(*, user, code: str) -> HaravanShop:

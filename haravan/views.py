@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from connectors.http import NotConfiguredError
 from syncjobs import intake
 
 from . import services, signature
@@ -133,8 +134,19 @@ OAUTH_SESSION_KEY = "haravan_oauth_state"
 def install_start(request):
     """Send the merchant to Haravan to approve the app; `state` binds the answer to this browser session."""
     state = secrets.token_urlsafe(24)
+    try:
+        url = services.authorize_url(state=state, nonce=secrets.token_urlsafe(12))
+    except NotConfiguredError as exc:
+        return not_configured(exc)
     request.session[OAUTH_SESSION_KEY] = state
-    return redirect(services.authorize_url(state=state, nonce=secrets.token_urlsafe(12)))
+    return redirect(url)
+
+
+def not_configured(exc: NotConfiguredError) -> HttpResponse:
+    log.error("Haravan install refused: %s", exc)
+    return HttpResponse(
+        f"The Haravan install is not configured on this server: {exc}", status=503, content_type="text/plain"
+    )
 
 
 @require_GET
@@ -157,6 +169,8 @@ def install_callback(request):
         shop = services.complete_install(user=user, code=request.GET["code"])
     except services.InstallError as exc:
         return HttpResponse(str(exc), status=502, content_type="text/plain; charset=utf-8")
+    except NotConfiguredError as exc:
+        return not_configured(exc)
     if user is None:
         # A first install from Haravan's app store: nobody is signed in yet. The shop's owner e-mail makes
         # a new owner account; an e-mail that already has an account must sign in first (no take-over).

@@ -31,7 +31,11 @@ class MeInvoiceTarget(TargetAdapter):
         ("username", _("meInvoice user name"), False),
         ("password", _("meInvoice password"), True),
     )
-    url_settings = ("MEINVOICE_API_URL",)
+    url_settings = {
+        "MEINVOICE_API_URL": "https://api.meinvoice.vn/api/integration",
+        "MEINVOICE_LOOKUP_URL": "https://www.meinvoice.vn/tra-cuu/?sc={code}",
+    }
+    simulator_paths = ("/meinvoice",)  # where sandbox/ serves its meInvoice
     # Write-backs wait on the shop's rate limit: their own queue, so they never hold up publishing.
     task_routes = {"meinvoice.write_back": {"queue": "writeback"}}
     mapping_template = MappingSection.template

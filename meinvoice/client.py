@@ -16,7 +16,6 @@ from django.utils import timezone
 from connectors.http import HttpClient, PermanentError, RetryableError, parse_retry_after
 from connectors.redaction import REDACTED
 
-DEFAULT_API_URL = "http://127.0.0.1:8100/meinvoice/api/integration"  # the sandbox; production in settings
 TOKEN_LIFETIME = dt.timedelta(days=14)
 RENEW_BEFORE = dt.timedelta(days=1)  # a token that dies during a long batch is worse than one more login
 MAX_PAGE = 100  # invoice/paging refuses a larger Take
@@ -121,7 +120,7 @@ class MeInvoiceClient(HttpClient):
         on_token: Callable[[Token], None] | None = None,
         timeout: float | None = None,
     ):
-        super().__init__(base_url or getattr(settings, "MEINVOICE_API_URL", DEFAULT_API_URL), timeout=timeout)
+        super().__init__(base_url or settings.MEINVOICE_API_URL, setting="MEINVOICE_API_URL", timeout=timeout)
         self.tax_code = tax_code
         self._app_id = app_id
         self._username = username

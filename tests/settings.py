@@ -1,4 +1,5 @@
-"""Settings for the test run: the product's settings over a throwaway PostgreSQL, started here.
+"""Settings for the test run: the demo settings (the production ones plus the simulators, see
+config/demo_settings.py) over a throwaway PostgreSQL, started here.
 
 The whole suite runs on PostgreSQL (row locks, partial unique indexes and concurrency behave as in
 production); the embedded SQLite default is exercised by its own smoke test. Without PostgreSQL
@@ -32,7 +33,7 @@ if "DATABASE_URL" not in os.environ:
         os.environ["DATABASE_URL"] = _pg.url("ledgerlink")
         os.environ["TEST_POSTGRES_ADMIN_URL"] = _pg.url("postgres")
 
-from config.settings import *  # noqa: E402, F403
+from config.demo_settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

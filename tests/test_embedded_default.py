@@ -16,7 +16,7 @@ def run(args, env):
 
 def test_migrate_and_seed_on_sqlite_is_idempotent(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)})
+    env.update({"DJANGO_SETTINGS_MODULE": "config.demo_settings", "VAR_DIR": str(tmp_path)})
     for args in (["migrate", "--noinput"], ["demo", "--seed-only"], ["demo", "--seed-only"]):
         result = run(args, env)
         assert result.returncode == 0, result.stderr
@@ -57,7 +57,7 @@ print(Client().post("/webhooks/haravan/", data=body, content_type="application/j
 def test_webhooks_are_stored_once_on_sqlite(tmp_path):
     """The intake's one statement (tenant lookup, then insert or count) speaks SQLite too: the demo's."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)})
+    env.update({"DJANGO_SETTINGS_MODULE": "config.demo_settings", "VAR_DIR": str(tmp_path)})
     for args in (["migrate", "--noinput"], ["demo", "--seed-only"]):
         assert run(args, env).returncode == 0
     result = run(["shell", "--no-imports", "-c", WEBHOOK_TWICE], env)

@@ -73,6 +73,18 @@ def expected_mst(order):
     return "0312345673" if str(order.get("location_id")) == "1002" else "0101243150"
 
 
+def test_an_unset_meinvoice_url_fails_the_invoice_naming_the_variable(conn, sandbox, settings):
+    """Production has no default address: nothing is sent, and the document says what to set."""
+    doc = take(paid_order())
+    assert doc.state == "queued"
+    settings.MEINVOICE_API_URL = ""
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "failed" and doc.next_retry_at is None  # for a person: retrying cannot help
+    assert doc.last_error.startswith("POST ") and "MEINVOICE_API_URL is not set" in doc.last_error
+    assert meinvoice(sandbox).invoices() == []
+
+
 def test_template_sync_stores_series_and_picks_an_active_one(conn):
     account = conn.accounts.get(external_id="0101243150")
     series = set(MeInvoiceTemplate.objects.filter(account=account).values_list("inv_series", "inactive"))

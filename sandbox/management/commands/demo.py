@@ -19,13 +19,13 @@ from haravan.models import HaravanLocation, HaravanShop
 from meinvoice.mapping import Mapping
 
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "demo"  # noqa: S105 - the published demo login
+DEMO_PASSWORD = "demo"  # the published demo login
 DEMO_STAFF = [  # the other roles, same password: an accountant retries, a viewer reads
     ("ketoan@example.com", Membership.Role.ACCOUNTANT),
     ("xem@example.com", Membership.Role.VIEWER),
 ]
 DEMO_ORG_ID = "200000001"
-DEMO_TOKEN = "demo-token"  # noqa: S105 - the sandbox's private-app token
+DEMO_TOKEN = "demo-token"  # the sandbox's private-app token
 DEMO_ACCOUNTS = [
     # (MST, name, default)
     ("0101243150", "Công ty Demo — Hà Nội", True),
@@ -112,6 +112,20 @@ def seed() -> Tenant:
     return tenant
 
 
+def child_env(host: str, port: int, sandbox_port: int) -> dict:
+    """The environment of every process the demo starts: this one's settings module (the demo settings:
+    production's have no simulator), and the simulators' and the web app's addresses unless already set."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
+    env.setdefault("SANDBOX_WEBHOOK_URL", f"http://{host}:{port}/webhooks/haravan/")
+    env.setdefault("HARAVAN_API_URL", f"http://{host}:{sandbox_port}/haravan")
+    env.setdefault("HARAVAN_ACCOUNTS_URL", f"http://{host}:{sandbox_port}/haravan/accounts")
+    env.setdefault("HARAVAN_WEBHOOK_API_URL", f"http://{host}:{sandbox_port}/haravan/webhook")
+    env.setdefault("MEINVOICE_API_URL", f"http://{host}:{sandbox_port}/meinvoice/api/integration")
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+    return env
+
+
 class Command(BaseCommand):
     help = "Seed the demo data and run the whole product locally (web, worker, beat, simulators)."
 
@@ -131,13 +145,7 @@ class Command(BaseCommand):
 
     def _run_all(self, opts):
         host, port, sandbox_port = opts["host"], opts["port"], opts["sandbox_port"]
-        env = dict(os.environ)
-        env.setdefault("SANDBOX_WEBHOOK_URL", f"http://{host}:{port}/webhooks/haravan/")
-        env.setdefault("HARAVAN_API_URL", f"http://{host}:{sandbox_port}/haravan")
-        env.setdefault("HARAVAN_ACCOUNTS_URL", f"http://{host}:{sandbox_port}/haravan/accounts")
-        env.setdefault("HARAVAN_WEBHOOK_API_URL", f"http://{host}:{sandbox_port}/haravan/webhook")
-        env.setdefault("MEINVOICE_API_URL", f"http://{host}:{sandbox_port}/meinvoice/api/integration")
-        env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+        env = child_env(host, port, sandbox_port)
         for folder in ("processed", "control"):
             os.makedirs(settings.VAR_DIR / "broker" / folder, exist_ok=True)
         py = sys.executable

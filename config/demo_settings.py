@@ -1,0 +1,31 @@
+"""The embedded demo's settings (and the tests' base): the production settings plus the simulators.
+
+`make demo`, `make seed` and `make migrate` run with DJANGO_SETTINGS_MODULE=config.demo_settings, and every
+process the demo starts (gunicorn, the Celery worker and beat, runsandbox) inherits it. Here, and only
+here, the outside services default to the simulators on 127.0.0.1:8100 and the `sandbox` app is installed
+(the simulators, `manage.py runsandbox` and `manage.py demo`). An environment variable still wins.
+"""
+
+from .settings import *  # noqa: F403
+from .settings import (
+    HARAVAN_ACCOUNTS_URL,
+    HARAVAN_API_URL,
+    HARAVAN_WEBHOOK_API_URL,
+    INSTALLED_APPS,
+    MEINVOICE_API_URL,
+    PUBLIC_BASE_URL,
+    env,
+)
+
+_sandbox = "http://127.0.0.1:8100"  # `manage.py runsandbox`'s default address
+
+INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]
+
+PUBLIC_BASE_URL = PUBLIC_BASE_URL or "http://127.0.0.1:8000"
+HARAVAN_API_URL = HARAVAN_API_URL or f"{_sandbox}/haravan"
+HARAVAN_ACCOUNTS_URL = HARAVAN_ACCOUNTS_URL or f"{_sandbox}/haravan/accounts"
+HARAVAN_WEBHOOK_API_URL = HARAVAN_WEBHOOK_API_URL or f"{_sandbox}/haravan/webhook"
+MEINVOICE_API_URL = MEINVOICE_API_URL or f"{_sandbox}/meinvoice/api/integration"
+
+# The simulators (sandbox/): where they deliver Haravan webhooks.
+SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")
