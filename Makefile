@@ -32,6 +32,7 @@ demo: migrate
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache  # the layers: pyproject.toml [tool.importlinter]
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -123,8 +123,3 @@ class LeakyBucket:
         """After a 429 with Retry-After: fill the bucket so that the next reservation, in any process,
         waits at least `seconds` (one slot below that, since a reservation adds one)."""
         self.backend.update(self.key, self.rate, floor=self.capacity - 1 + max(0.0, seconds) * self.rate)
-
-
-def haravan_bucket(org_id: str) -> LeakyBucket:
-    """Haravan's documented limit: 80 calls per shop, draining 4 per second (both settings)."""
-    return LeakyBucket(f"haravan:{org_id}", settings.HARAVAN_RATE_CAPACITY, settings.HARAVAN_RATE_PER_SECOND)

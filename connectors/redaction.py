@@ -23,9 +23,6 @@ SECRET_KEYS = frozenset(
         "access_code",
         "api_key",
         "x-api-key",
-        "x-misa-accesstoken",
-        "x-haravan-hmacsha256",
-        "x-haravan-hmac-sha256",
         "data_token",
         "user_api_key",
         "company_uuid",
@@ -44,9 +41,17 @@ def redact_text(text: str) -> str:
     return _KEY_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
 
 
+# Each integration adds its own (its adapter's ``secret_keys``: a signature header, say) when it registers.
+_REGISTERED: set[str] = set()
+
+
+def register_secret_keys(keys) -> None:
+    _REGISTERED.update(str(k).lower() for k in keys)
+
+
 def redact(value: Any, extra_keys: frozenset[str] = frozenset()) -> Any:
     """A deep copy of value with secret-looking keys masked and bearer tokens cut out of strings."""
-    keys = SECRET_KEYS | extra_keys
+    keys = SECRET_KEYS | _REGISTERED | extra_keys
     if isinstance(value, dict):
         return {
             k: (REDACTED if str(k).lower() in keys and v not in (None, "") else redact(v, extra_keys))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext_lazy as _
 
+from .redaction import register_secret_keys
 from .text import Text
 
 
@@ -40,6 +41,8 @@ class Adapter:
     # Settings naming the outside service's addresses → their production value (``check --deploy``)
     url_settings: ClassVar[dict[str, str]] = {}
     simulator_paths: ClassVar[tuple[str, ...]] = ()  # where the demo's simulators serve it (refused)
+    # Keys (JSON fields, HTTP headers) whose values are secrets in its exchanges: redacted everywhere
+    secret_keys: ClassVar[tuple[str, ...]] = ()
 
     def deploy_checks(self) -> list:
         """Its other ``check --deploy`` messages (demo secrets left in place, say)."""
@@ -206,11 +209,13 @@ _SOURCES: dict[str, SourceAdapter] = {}
 
 def register_target(adapter: TargetAdapter) -> TargetAdapter:
     _TARGETS[adapter.name] = adapter
+    register_secret_keys(adapter.secret_keys)
     return adapter
 
 
 def register_source(adapter: SourceAdapter) -> SourceAdapter:
     _SOURCES[adapter.name] = adapter
+    register_secret_keys(adapter.secret_keys)
     return adapter
 
 

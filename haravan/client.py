@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from connectors.http import HttpClient, PermanentError, RetryableError, classify_status, parse_retry_after
-from connectors.ratelimit import haravan_bucket
+from connectors.ratelimit import LeakyBucket
 
 PAGE_SIZE = 50  # Haravan silently caps larger limits at 50
 RETRIES_ON_429 = 3
@@ -20,13 +20,18 @@ CALL_LIMIT_HEADER = "X-Haravan-Api-Call-Limit"
 WRITABLE_ORDER_FIELDS = frozenset({"note", "note_attributes", "tags"})
 
 
+def shop_bucket(org_id: str) -> LeakyBucket:
+    """Haravan's documented limit: 80 calls per shop, draining 4 per second (both settings)."""
+    return LeakyBucket(f"haravan:{org_id}", settings.HARAVAN_RATE_CAPACITY, settings.HARAVAN_RATE_PER_SECOND)
+
+
 class HaravanClient(HttpClient):
     """One shop's API. Every call waits for the shop's bucket (shared by all processes) first."""
 
     def __init__(self, org_id: str, token: str, *, base_url: str | None = None, bucket=None):
         super().__init__(base_url or settings.HARAVAN_API_URL, setting="HARAVAN_API_URL")
         self.org_id = str(org_id)
-        self.bucket = bucket if bucket is not None else haravan_bucket(self.org_id)
+        self.bucket = bucket if bucket is not None else shop_bucket(self.org_id)
         # On the session, not in the exchange: the token never reaches a log.
         self.session.headers.update(
             {

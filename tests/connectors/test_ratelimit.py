@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from connectors.models import RateBucket
-from connectors.ratelimit import DatabaseBackend, LeakyBucket, RedisBackend, default_backend, haravan_bucket
+from connectors.ratelimit import DatabaseBackend, LeakyBucket, RedisBackend, default_backend
+from haravan.client import shop_bucket
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -188,9 +189,9 @@ def test_haravan_bucket_is_per_shop_with_the_configured_limit(settings):
     settings.REDIS_URL = ""
     settings.HARAVAN_RATE_CAPACITY = 80
     settings.HARAVAN_RATE_PER_SECOND = 4.0
-    b = haravan_bucket("1000")
+    b = shop_bucket("1000")
     assert (b.key, b.capacity, b.rate) == ("haravan:1000", 80, 4.0)
-    assert haravan_bucket("2000").key != b.key
+    assert shop_bucket("2000").key != b.key
 
 
 # --- several processes, one bucket --------------------------------------------------------------------
