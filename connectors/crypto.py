@@ -44,10 +44,6 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
-def rotate(token: str) -> str:
-    return fernet().rotate(token.encode()).decode()
-
-
 class EncryptedJSONField(models.TextField):
     """A dict stored as one Fernet token. Reading gives the dict back; the column never holds plaintext."""
 

@@ -1,6 +1,5 @@
 """Shared HTTP machinery: timeouts, error classification, a record of each exchange for the log."""
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,15 +8,19 @@ import requests
 from django.conf import settings
 
 from .redaction import redact
+from .text import Text, as_text
 
 
 class ApiError(Exception):
-    """An outside call failed. `retryable` says whether trying again later can help."""
+    """An outside call failed. `retryable` says whether trying again later can help. ``text`` is the
+    message as people read it (in their language; the service's own words kept verbatim), ``str()`` the
+    same in English."""
 
     retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None, body: Any = None, exchange=None):
-        super().__init__(message)
+    def __init__(self, message: Text | str, *, status: int | None = None, body: Any = None, exchange=None):
+        self.text = as_text(message)
+        super().__init__(self.text.english())
         self.status = status
         self.body = body
         self.exchange = exchange
@@ -28,7 +31,7 @@ class RetryableError(ApiError):
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw):
+    def __init__(self, message: Text | str, *, retry_after: float | None = None, **kw):
         super().__init__(message, **kw)
         self.retry_after = retry_after
 
@@ -42,12 +45,14 @@ class NotConfiguredError(PermanentError):
 
     def __init__(self, setting: str, *, action: str = "", **kw):
         self.setting = setting
-        what = f"{action} not sent: " if action else ""
-        super().__init__(
-            f"{what}{setting} is not set. Set the environment variable {setting} to its production address "
+        text = Text(
+            "%(setting)s is not set. Set the environment variable %(setting)s to its production address "
             "(README, Configuration) and restart the web app and the workers.",
-            **kw,
+            setting=setting,
         )
+        if action:
+            text = Text("%(action)s not sent: %(reason)s", action=action, reason=text)
+        super().__init__(text, **kw)
 
 
 def require_url(value: str, setting: str) -> str:
@@ -70,15 +75,16 @@ class Exchange:
     error: str = ""
     headers: dict = field(default_factory=dict)
 
-    def as_log(self) -> dict:
+    def logged(self, *, request=None, response=None) -> dict:
+        """What a timeline row keeps of the exchange: redacted, and narrowed to one document's own part of
+        a batch when ``request``/``response`` are given (50 rows must not each redact the whole batch)."""
+        body = request if request is not None else self.request
+        answer = response if response is not None else self.response
         return {
-            "method": self.method,
-            "url": self.url,
-            "request": redact(self.request),
-            "status": self.status,
-            "response": redact(self.response),
+            "request": {"method": self.method, "url": redact(self.url), "body": redact(body)},
+            "response": redact(answer),
+            "http_status": self.status,
             "duration_ms": self.duration_ms,
-            "error": self.error,
         }
 
 
@@ -139,14 +145,20 @@ class HttpClient:
             exchange.error = f"timeout after {self.timeout:g}s"
             self.last_exchange = exchange
             raise RetryableError(
-                f"{method} {url}: no answer within {self.timeout:g}s", exchange=exchange
+                Text(
+                    "%(call)s: no answer within %(seconds)ss",
+                    call=f"{method} {url}",
+                    seconds=f"{self.timeout:g}",
+                ),
+                exchange=exchange,
             ) from exc
         except requests.RequestException as exc:
             exchange.duration_ms = int((time.monotonic() - started) * 1000)
             exchange.error = type(exc).__name__
             self.last_exchange = exchange
             raise RetryableError(
-                f"{method} {url}: network error ({type(exc).__name__})", exchange=exchange
+                Text("%(call)s: network error (%(error)s)", call=f"{method} {url}", error=type(exc).__name__),
+                exchange=exchange,
             ) from exc
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
         exchange.status = resp.status_code
@@ -160,7 +172,7 @@ class HttpClient:
 
 
 def classify_status(
-    status: int, message: str, *, retry_after=None, body=None, exchange=None
+    status: int, message: Text | str, *, retry_after=None, body=None, exchange=None
 ) -> ApiError | None:
     """The house rule: 429 and 5xx are worth retrying, other 4xx are not."""
     if status < 400:
@@ -168,7 +180,3 @@ def classify_status(
     if status == 429 or status >= 500:
         return RetryableError(message, status=status, body=body, exchange=exchange, retry_after=retry_after)
     return PermanentError(message, status=status, body=body, exchange=exchange)
-
-
-def compact_json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

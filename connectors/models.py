@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.conf import settings
+from django.conf import settings as django_settings  # (Connection has a field named settings)
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import registry
 from .crypto import EncryptedJSONField
+from .text import Text
 
 
 class TenantScopedQuerySet(models.QuerySet):
@@ -75,7 +77,11 @@ class License(models.Model):
 
 
 class LicenseError(Exception):
-    """A connection may not sync: its family's license is missing or expired."""
+    """A connection may not sync: its family's license is missing or expired (``text``: in words)."""
+
+    def __init__(self, text: Text):
+        super().__init__(text.english())
+        self.text = text
 
 
 class Connection(models.Model):
@@ -89,6 +95,10 @@ class Connection(models.Model):
     enabled = models.BooleanField(default=True)
     settings = models.JSONField(default=dict, blank=True)
     alert_email = models.EmailField(blank=True)
+    # The language the alert e-mails are written in ("" = the product's default language).
+    alert_language = models.CharField(
+        max_length=10, blank=True, default="", choices=django_settings.LANGUAGES
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedManager()
@@ -139,12 +149,20 @@ class Connection(models.Model):
         label = registry.family_label(family)
         if lic is None:
             raise LicenseError(
-                f"No {label} license for {self.tenant.name}: sync is paused until one is added."
+                Text(
+                    "No %(family)s license for %(tenant)s: sync is paused until one is added.",
+                    family=label,
+                    tenant=self.tenant.name,
+                )
             )
         if lic.expires_at <= now:
             raise LicenseError(
-                f"The {label} license expired on {timezone.localtime(lic.expires_at):%Y-%m-%d}: "
-                "sync is paused; renew it and retry the waiting documents."
+                Text(
+                    "The %(family)s license expired on %(day)s: sync is paused; renew it and retry the "
+                    "waiting documents.",
+                    family=label,
+                    day=f"{timezone.localtime(lic.expires_at):%Y-%m-%d}",
+                )
             )
 
     def default_account(self):

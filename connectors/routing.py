@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from . import registry
 from .models import Connection, RoutingRule, TargetAccount
-from .text import untranslated
+from .text import Text, join, untranslated
 
 # facts: what the source says about one document, per routing dimension, e.g.
 # {"location": ["1002"], "source": ["shopee"], "carrier": ["GHN", "ghn_express"]}
@@ -15,16 +15,16 @@ Facts = dict[str, list[str]]
 class RouteDecision:
     account: TargetAccount | None
     rule: RoutingRule | None
-    explanation: str
+    explanation: Text  # in the reader's language when shown; str() is the English stored with the document
 
 
 def _norm(value) -> str:
     return str(value).strip().casefold()
 
 
-def _describe(facts: Facts, dimension: str) -> str:
+def _describe(facts: Facts, dimension: str) -> Text | str:
     values = facts.get(dimension) or []
-    return ", ".join(str(v) for v in values) if values else "(none)"
+    return ", ".join(str(v) for v in values) if values else Text("(none)")
 
 
 def route(connection: Connection, facts: Facts, rules=None) -> RouteDecision:
@@ -36,29 +36,50 @@ def route(connection: Connection, facts: Facts, rules=None) -> RouteDecision:
     for rule in rules:
         if not rule.enabled:
             continue
-        dim_label = untranslated(registry.dimension_label(rule.dimension))
+        dimension = Text(untranslated(registry.dimension_label(rule.dimension)))
         values = {_norm(v) for v in facts.get(rule.dimension) or []}
         if _norm(rule.value) in values:
             return RouteDecision(
                 account=rule.account,
                 rule=rule,
-                explanation=(
-                    f"Rule #{rule.pk} (priority {rule.priority}) matched: {dim_label} = {rule.value} "
-                    f"→ {label} {rule.account.external_id}"
+                explanation=Text(
+                    "Rule #%(rule)s (priority %(priority)s) matched: %(dimension)s = %(value)s "
+                    "→ %(tag)s %(id)s",
+                    rule=rule.pk,
+                    priority=rule.priority,
+                    dimension=dimension,
+                    value=rule.value,
+                    tag=label,
+                    id=rule.account.external_id,
                 ),
             )
-        checked.append(f"{dim_label} {rule.value} ≠ {_describe(facts, rule.dimension)}")
+        checked.append(
+            Text(
+                "%(dimension)s %(value)s ≠ %(facts)s",
+                dimension=dimension,
+                value=rule.value,
+                facts=_describe(facts, rule.dimension),
+            )
+        )
     default = connection.default_account()
-    why = f"no rule matched ({'; '.join(checked)})" if checked else "no routing rules"
+    why = (
+        Text("no rule matched (%(checked)s)", checked=join(checked, "; "))
+        if checked
+        else Text("no routing rules")
+    )
     if default is None:
         return RouteDecision(
             account=None,
             rule=None,
-            explanation=(
-                f"No account: {why} and the connection has no default {label} account. "
-                f"Add a default {label} account or a rule that covers this order."
+            explanation=Text(
+                "No account: %(why)s and the connection has no default %(tag)s account. Add a default "
+                "%(tag)s account or a rule that covers this order.",
+                why=why,
+                tag=label,
             ),
         )
     return RouteDecision(
-        account=default, rule=None, explanation=f"Default {label} {default.external_id}: {why}."
+        account=default,
+        rule=None,
+        explanation=Text("Default %(tag)s %(id)s: %(why)s.", tag=label, id=default.external_id, why=why),
     )

@@ -18,17 +18,22 @@ from django.utils.functional import Promise
 
 
 class Text:
-    """A message id and its parameters: rendered in the active language, stored as JSON."""
+    """A message id and its parameters: rendered in the active language (``str``), stored as JSON, logged
+    in English (``english``)."""
 
-    __slots__ = ("msgid", "params")
+    __slots__ = ("count", "msgid", "params", "plural")
 
     def __init__(self, msgid: str, /, **params: Any):
         self.msgid = str(msgid)
         self.params = {name: _param(value) for name, value in params.items()}
+        self.plural, self.count = "", None
 
     def render(self) -> str:
         """The sentence in the active language (its parameters too)."""
-        template = translation.gettext(self.msgid) if self.msgid else ""
+        if self.plural:
+            template = translation.ngettext(self.msgid, self.plural, self.count)
+        else:
+            template = translation.gettext(self.msgid) if self.msgid else ""
         if not self.params:
             return template
         values = {
@@ -40,6 +45,10 @@ class Text:
             return self.msgid % values
 
     def __str__(self) -> str:
+        """The sentence in the active language (a page's, an e-mail's): how templates show it."""
+        return self.render()
+
+    def english(self) -> str:
         """The sentence in English, the language the product stores and logs in."""
         with translation.override(None):
             return self.render()
@@ -48,13 +57,19 @@ class Text:
         return f"Text({self.msgid!r}, **{self.params!r})"
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Text) and (self.msgid, self.params) == (other.msgid, other.params)
+        return isinstance(other, Text) and (self.msgid, self.plural, self.params) == (
+            other.msgid,
+            other.plural,
+            other.params,
+        )
 
     def __hash__(self) -> int:
         return hash(self.msgid)
 
     def as_json(self) -> dict:
         out: dict[str, Any] = {"id": self.msgid}
+        if self.plural:
+            out.update(plural=self.plural, count=self.count)
         if self.params:
             out["params"] = {k: v.as_json() if isinstance(v, Text) else v for k, v in self.params.items()}
         return out
@@ -71,7 +86,15 @@ class Text:
         }
         text = cls.__new__(cls)
         text.msgid, text.params = data["id"], params
+        text.plural, text.count = str(data.get("plural") or ""), data.get("count")
         return text
+
+
+def Plural(singular: str, plural: str, count: int, /, **params: Any) -> Text:
+    """A sentence whose words depend on a number (``ngettext``): "1 document was", "3 documents were"."""
+    text = Text(singular, **params)
+    text.plural, text.count = plural, int(count)
+    return text
 
 
 def verbatim(value: Any) -> Text:
@@ -83,12 +106,17 @@ def join(texts, separator: str = " ") -> Text:
     """Several sentences shown one after the other."""
     parts = [t if isinstance(t, Text) else verbatim(t) for t in texts if t]
     if not parts:
-        return Text("")
+        return verbatim("")
     template = separator.join(f"%(part{i})s" for i in range(len(parts)))
     text = Text.__new__(Text)
-    text.msgid = template
+    text.msgid, text.plural, text.count = template, "", None
     text.params = {f"part{i}": part for i, part in enumerate(parts)}
     return text
+
+
+def english(value: Any) -> str:
+    """A sentence (or plain words) in English, for the logs."""
+    return value.english() if isinstance(value, Text) else str(value)
 
 
 def as_text(value: Any) -> Text:
@@ -105,6 +133,32 @@ def _param(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return str(value)
+
+
+def stored(value: Text | str | None) -> tuple[str, dict | None]:
+    """(the English words, the JSON that renders them for a reader) to keep in the database; secrets that
+    slipped into a parameter are redacted in both."""
+    from .redaction import redact, redact_text
+
+    if not value:
+        return "", None
+    if not isinstance(value, Text):
+        return redact_text(str(value)), None
+    return redact_text(value.english()), redact(value.as_json())
+
+
+def shown(data: dict | None, fallback: str = "") -> str:
+    """A stored sentence in the reader's language; what was stored as plain words, as it was (also when the
+    words were changed without their sentence: the English words are the truth)."""
+    if not data:
+        return fallback
+    try:
+        text = Text.from_json(data)
+        if fallback and not fallback.endswith(text.english()):
+            return fallback
+        return text.render()
+    except (TypeError, ValueError):
+        return fallback
 
 
 def untranslated(text) -> str:

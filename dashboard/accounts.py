@@ -87,7 +87,7 @@ def _missing_credentials(account) -> list[str]:
 def failure_message(account, action: str, exc: Exception) -> str:
     """An outside call that failed, in words: what, on which account, and what to do next."""
     kind = account.connection.target
-    detail = str(exc).rstrip(". ") or exc.__class__.__name__
+    detail = str(getattr(exc, "text", None) or exc).rstrip(". ") or exc.__class__.__name__
     if isinstance(exc, RetryableError):
         todo = _(
             "%(target)s did not answer properly this time (busy or unreachable); nothing was changed. "
@@ -298,6 +298,7 @@ def account_test(request, pk, account_pk):
         _("%(tag)s has no %(missing)s yet: add it under Edit, then test again."),
     )
     ok, message = answer if called else (False, answer)
+    message = str(message)  # in the page's language
     if called and not ok:
         message = _(
             "%(tag)s: %(detail)s. Check the credentials in %(target)s, correct them here under Edit "

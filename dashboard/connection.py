@@ -10,10 +10,11 @@ import uuid
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -136,6 +137,9 @@ class AlertEmailForm(forms.Form):
             "invalid": gettext_lazy("That is not an e-mail address we can write to, e.g. ketoan@shop.vn.")
         },
     )
+    alert_language = forms.ChoiceField(
+        label=gettext_lazy("Language of the alert e-mails"), choices=django_settings.LANGUAGES, required=False
+    )
 
 
 class ScheduleForm(forms.Form):
@@ -221,7 +225,13 @@ def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form
         "accounts": connection.accounts.order_by("-is_default", "external_id"),
         "runs": [{"run": run, "period": run_period(run)} for run in runs],
         "can_sync": can_retry(request) and source is not None and source.manual_sync,
-        "alert_form": alert_form or AlertEmailForm(initial={"alert_email": connection.alert_email}),
+        "alert_form": alert_form
+        or AlertEmailForm(
+            initial={
+                "alert_email": connection.alert_email,
+                "alert_language": connection.alert_language or translation.get_language(),
+            }
+        ),
         "schedule_form": schedule_form
         or ScheduleForm(
             initial={
@@ -274,7 +284,8 @@ def set_alert_email(request, pk):
     if not form.is_valid():
         return _page(request, connection, alert_form=form)
     connection.alert_email = form.cleaned_data["alert_email"]
-    connection.save(update_fields=["alert_email"])
+    connection.alert_language = form.cleaned_data["alert_language"] or translation.get_language()
+    connection.save(update_fields=["alert_email", "alert_language"])
     if connection.alert_email:
         messages.success(
             request,

@@ -47,6 +47,7 @@ LIST_FIELDS = (
     "state",
     "attempts",
     "last_error",
+    "last_error_text",
     "updated_at",
 )
 # --- cursors ----------------------------------------------------------------------------------------------

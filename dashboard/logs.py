@@ -117,7 +117,7 @@ def export_csv(request):
                     _cell(doc.kind_label),
                     _cell(_(doc.get_state_display())),
                     doc.attempts,
-                    _cell(doc.last_error),
+                    _cell(doc.error_display),
                     timezone.localtime(doc.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
                     doc.pk,
                     _cell(doc.source_id),

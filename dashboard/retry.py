@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from connectors import registry
 from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection
+from connectors.text import Plural, Text, join, stored, verbatim
 from syncjobs.models import SyncDocument, SyncRun
 from syncjobs.services import start_run_once
 
@@ -304,10 +305,9 @@ def run_bulk_retry(run_id: int, *, chunk: int = CHUNK, budget_seconds: float = B
     Progress is saved after every chunk with a check that nobody else advanced the run meanwhile (a task
     delivered twice stops at its first chunk), so a run whose worker died is continued by the next
     delivery of its task. Retrying a document twice is harmless: the target kind checks under a row lock.
-    What it stores (the run's error and summary) is written in English, as every stored text is.
+    What it stores (the run's error and summary) is kept as sentences each reader sees in their language.
     """
-    with translation.override(None):
-        return _run_bulk_retry(run_id, chunk=chunk, budget_seconds=budget_seconds)
+    return _run_bulk_retry(run_id, chunk=chunk, budget_seconds=budget_seconds)
 
 
 def _run_bulk_retry(run_id: int, *, chunk: int, budget_seconds: float) -> int:
@@ -340,36 +340,42 @@ def _run_bulk_retry(run_id: int, *, chunk: int, budget_seconds: float) -> int:
             run.refresh_from_db(fields=["processed", "failed", "status"])
     except Exception as exc:
         log.exception("bulk retry run %s stopped", run.pk)
-        SyncRun.objects.filter(pk=run.pk).update(
-            status=SyncRun.Status.FAILED,
-            finished_at=timezone.now(),
-            error=_(
-                "The bulk retry stopped after %(done)s of %(total)s documents: %(error)s. The documents "
-                "not reached are still waiting; start a new bulk retry for them."
+        error, error_text = stored(
+            Text(
+                "The bulk retry stopped after %(done)s of %(total)s documents: %(error)s. The documents not "
+                "reached are still waiting; start a new bulk retry for them.",
+                done=run.processed,
+                total=len(ids),
+                error=getattr(exc, "text", None) or verbatim(exc),
             )
-            % {"done": run.processed, "total": len(ids), "error": exc},
+        )
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, error_text=error_text
         )
         return retried_now
+    error, error_text = stored(_summary(run, problems))
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.DONE, finished_at=timezone.now(), error=_summary(run, problems)
+        status=SyncRun.Status.DONE, finished_at=timezone.now(), error=error, error_text=error_text
     )
     return retried_now
 
 
-def _summary(run, problems) -> str:
+def _summary(run, problems) -> Text | str:
     if not run.failed:
         return ""
-    words = ngettext(
+    words = Plural(
         "%(failed)s document of %(total)s was not retried: it had left the failed state (retried or fixed "
         "meanwhile), has no account to go to, or no longer exists.",
         "%(failed)s documents of %(total)s were not retried: they had left the failed state (retried or "
         "fixed meanwhile), have no account to go to, or no longer exist.",
         run.failed,
-    ) % {"failed": run.failed, "total": run.total}
-    return " ".join([words, *dict.fromkeys(problems)])[:2000]
+        failed=run.failed,
+        total=run.total,
+    )
+    return join([words, *list(dict.fromkeys(problems))[:20]])
 
 
-def retry_documents(tenant, ids, user) -> tuple[int, list[str]]:
+def retry_documents(tenant, ids, user) -> tuple[int, list[Text]]:
     """Retry these documents of this tenant through their target kinds. Returns (retried, problems)."""
     found = SyncDocument.objects.for_tenant(tenant).filter(pk__in=ids)
     found = found.select_related("connection", "account__connection")
@@ -381,7 +387,7 @@ def retry_documents(tenant, ids, user) -> tuple[int, list[str]]:
     for name, docs in by_kind.items():
         kind = registry.target(name)
         if not kind.processes:
-            problems.append(_("%(target)s documents cannot be retried.") % {"target": kind.label})
+            problems.append(Text("%(target)s documents cannot be retried.", target=kind.label))
             continue
         try:
             retried += kind.retry(docs, user=user)
@@ -394,8 +400,12 @@ def retry_documents(tenant, ids, user) -> tuple[int, list[str]]:
                     retried += kind.retry([doc], user=user)
                 except Exception as one:
                     problems.append(
-                        _("Order %(order)s on %(tag)s could not be retried: %(error)s")
-                        % {"order": doc.source_label or doc.source_id, "tag": doc.tag, "error": one}
+                        Text(
+                            "Order %(order)s on %(tag)s could not be retried: %(error)s",
+                            order=doc.source_label or doc.source_id,
+                            tag=doc.tag,
+                            error=getattr(one, "text", None) or verbatim(one),
+                        )
                     )
     return retried, problems
 

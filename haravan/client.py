@@ -12,6 +12,7 @@ from django.conf import settings
 
 from connectors.http import HttpClient, PermanentError, RetryableError, classify_status, parse_retry_after
 from connectors.ratelimit import LeakyBucket
+from connectors.text import Text
 
 PAGE_SIZE = 50  # Haravan silently caps larger limits at 50
 RETRIES_ON_429 = 3
@@ -44,7 +45,9 @@ class HaravanClient(HttpClient):
     @classmethod
     def for_shop(cls, shop) -> "HaravanClient":
         if not shop.access_token:
-            raise PermanentError(f"Haravan shop {shop.org_id} has no access token: install the app again.")
+            raise PermanentError(
+                Text("Haravan shop %(shop)s has no access token: install the app again.", shop=shop.org_id)
+            )
         return cls(org_id=shop.org_id, token=shop.access_token)
 
     def request(self, method: str, path: str, *, params=None, json_body=None) -> Any:
@@ -67,8 +70,13 @@ class HaravanClient(HttpClient):
             self.bucket.penalize(retry_after)
         else:
             raise RetryableError(
-                f"Haravan kept answering {method} {path} with 429 (too many calls) "
-                f"after {RETRIES_ON_429} retries; try again in {retry_after:g}s",
+                Text(
+                    "Haravan kept answering %(call)s with 429 (too many calls) after %(retries)s retries; "
+                    "try again in %(seconds)ss",
+                    call=f"{method} {path}",
+                    retries=RETRIES_ON_429,
+                    seconds=f"{retry_after:g}",
+                ),
                 status=429,
                 body=body,
                 exchange=exchange,
@@ -167,7 +175,7 @@ def exchange_code(*, code: str, redirect_uri: str) -> dict:
         raise _error("POST", path, resp, body, exchange)
     if not isinstance(body, dict) or not body.get("access_token"):
         raise PermanentError(
-            "Haravan answered the token request without an access token.",
+            Text("Haravan answered the token request without an access token."),
             status=resp.status_code,
             exchange=exchange,
         )
@@ -209,7 +217,14 @@ def _unwrap(body, key: str, method: str, path: str):
     if isinstance(body, dict) and key in body:
         return body[key]
     # A 200 without the envelope is a proxy or a bad deploy on their side, not something a person can fix.
-    raise RetryableError(f"Haravan answered {method} {path} without '{key}': {str(body)[:200]}")
+    raise RetryableError(
+        Text(
+            "Haravan answered %(call)s without '%(key)s': %(body)s",
+            call=f"{method} {path}",
+            key=key,
+            body=str(body)[:200],
+        )
+    )
 
 
 def _errors_text(body) -> str:
@@ -231,12 +246,23 @@ def _flat(value) -> str:
 
 def _error(method: str, path: str, resp, body, exchange):
     status = resp.status_code
-    detail = _errors_text(body) or resp.reason or "no details"
-    verb = "failed on" if status >= 500 or status == 429 else "refused"
-    message = f"Haravan {verb} {method} {path} ({status}): {detail}"
-    if status == 401:
-        message += ". The token was rejected: reinstall the app on the shop (or check the private app token)."
+    detail = _errors_text(body) or resp.reason or Text("no details")  # Haravan's own words, as they are
+    facts = {"call": f"{method} {path}", "status": status, "detail": detail}
+    if status >= 500 or status == 429:
+        message = Text("Haravan failed on %(call)s (%(status)s): %(detail)s", **facts)
+    elif status == 401:
+        message = Text(
+            "Haravan refused %(call)s (%(status)s): %(detail)s. The token was rejected: reinstall the app on "
+            "the shop (or check the private app token).",
+            **facts,
+        )
     elif status == 403:
-        message += ". A permission (scope) is missing: reinstall the app to grant it, or add it to the app."
+        message = Text(
+            "Haravan refused %(call)s (%(status)s): %(detail)s. A permission (scope) is missing: reinstall "
+            "the app to grant it, or add it to the app.",
+            **facts,
+        )
+    else:
+        message = Text("Haravan refused %(call)s (%(status)s): %(detail)s", **facts)
     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     return classify_status(status, message, retry_after=retry_after, body=body, exchange=exchange)

@@ -55,7 +55,7 @@ class Unreadable(ValueError):
     """One value could not be read; ``text`` says which and why."""
 
     def __init__(self, text: Text):
-        super().__init__(str(text))
+        super().__init__(text.english())
         self.text = text
 
 
@@ -79,7 +79,7 @@ def money_text(amount: Decimal | int, currency: str = "VND") -> str:
     return f"{amount} {currency}"
 
 
-def amount(value: Any, what: str, *, currency: str = "VND", required: bool = False) -> Decimal:
+def amount(value: Any, what: Text | str, *, currency: str = "VND", required: bool = False) -> Decimal:
     """A Haravan JSON number or numeric string, in whole minor units of the currency."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -111,7 +111,7 @@ def amount(value: Any, what: str, *, currency: str = "VND", required: bool = Fal
     return number.quantize(step)
 
 
-def quantity(value: Any, what: str) -> Decimal:
+def quantity(value: Any, what: Text | str) -> Decimal:
     """A whole, non-negative number of units."""
     if isinstance(value, bool) or value is None:
         raise Unreadable(Text("%(what)s: %(value)s is not a quantity", what=what, value=repr(value)))
@@ -484,24 +484,34 @@ def _discount(code: dict, what: str) -> Discount:
     )
 
 
-def _each(items: Any, what: str, read, problems: list[Text]) -> list:
+def _each(items: Any, what: str, read, problems: list[Text], label: str) -> list:
     """Read each object of a JSON list; what cannot be read is a problem, and is left out."""
     out = []
     if items not in (None, "", [], {}) and not isinstance(items, list | tuple | str | dict):
-        problems.append(Text("%(what)s is not a list", what=what))
+        problems.append(_of_order(label, Text("%(what)s is not a list", what=what)))
     for i, item in enumerate(_listed(items)):
         where = f"{what}[{i}]"
         if not isinstance(item, dict):
-            problems.append(Text("%(what)s is not an object", what=where))
+            problems.append(_of_order(label, Text("%(what)s is not an object", what=where)))
             continue
         try:
             value = read(item, i, where)
         except Unreadable as exc:
-            problems.append(exc.text)
+            problems.append(_of_order(label, exc.text))
             continue
         if value is not None:
             out.append(value)
     return out
+
+
+def _at(what: Text, path: str) -> Text:
+    """A field inside something named in words: "order #1: refund 9" + ".transactions[0].amount"."""
+    return Text("%(what)s%(path)s", what=what, path=path)
+
+
+def _of_order(label: str, problem: Text) -> Text:
+    """A problem of one order, in the words the converters print: "order #100123: line_items[0].price …"."""
+    return Text("order %(label)s: %(problem)s", label=label, problem=problem)
 
 
 def _shared(lines: list, weights: list[Decimal], total: Decimal) -> list[Decimal]:
@@ -530,13 +540,15 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
     """One refund: the units returned (each checked against the sale's lines) and the money given back
     in its successful refund transactions (Haravan may write their amounts negative)."""
     goods_keys = set(goods_keys)
-    what = f"order {label}: refund {refund.get('id')}"
+    what = _of_order(label, Text("refund %(refund)s", refund=str(refund.get("id"))))
     lines = []
     for i, item in enumerate(_listed(refund.get("refund_line_items"))):
         if not isinstance(item, dict):
             lines.append(
                 RefundLine(
-                    "", ZERO, problem=Text("%(what)s is not an object", what=f"{what}.refund_line_items[{i}]")
+                    "",
+                    ZERO,
+                    problem=Text("%(what)s is not an object", what=_at(what, f".refund_line_items[{i}]")),
                 )
             )
             continue
@@ -555,7 +567,7 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
             lines.append(RefundLine(key, ZERO, restock, problem=problem))
             continue
         try:
-            units = quantity(item.get("quantity"), f"{what}.refund_line_items[{i}].quantity")
+            units = quantity(item.get("quantity"), _at(what, f".refund_line_items[{i}].quantity"))
         except Unreadable as exc:
             lines.append(RefundLine(key, ZERO, restock, problem=exc.text))
             continue
@@ -574,7 +586,9 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
             if text(tx.get("status")).lower() in ("failure", "error"):
                 continue
             try:
-                money += abs(amount(tx.get("amount"), f"{what}.transactions[{i}].amount", currency=currency))
+                money += abs(
+                    amount(tx.get("amount"), _at(what, f".transactions[{i}].amount"), currency=currency)
+                )
             except Unreadable as exc:
                 problem = problem or exc.text
     return Refund(
@@ -606,18 +620,18 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
         paid = amount(order.get("total_price"), "total_price", currency=currency, required=True)
     except Unreadable as exc:
         paid_problem = exc.text
-        problems.append(Text("order %(label)s: %(problem)s", label=label, problem=exc.text))
+        problems.append(_of_order(label, exc.text))
 
-    prefix = f"order {label}: "
     goods = _each(
         order.get("line_items"),
-        f"{prefix}line_items",
+        "line_items",
         lambda line, i, what: _sale_line(line, i, what, catalogue),
         problems,
+        label,
     )
-    charges = _each(order.get("shipping_lines"), f"{prefix}shipping_lines", _charge, problems)
+    charges = _each(order.get("shipping_lines"), "shipping_lines", _charge, problems, label)
     discounts = _each(
-        order.get("discount_codes"), f"{prefix}discount_codes", lambda c, i, w: _discount(c, w), problems
+        order.get("discount_codes"), "discount_codes", lambda c, i, w: _discount(c, w), problems, label
     )
 
     goods_codes = sum((d.amount for d in discounts if d.applies_to == "goods"), ZERO)

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from connectors.http import ApiError, require_url
 from connectors.models import BuyerProfile, CatalogItem, Connection, LicenseError, Membership, Tenant
 from connectors.routing import route
-from connectors.text import untranslated
+from connectors.text import Text, english, untranslated, verbatim
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import Outcome, State, hand_to_target, log_attempt, set_state, upsert_document
@@ -23,6 +23,8 @@ from .models import HaravanLocation, HaravanShop
 
 log = logging.getLogger(__name__)
 
+# How a pass is named inside a sentence ("Order #1 received (scheduled sync #5)").
+PASS_WORDS = {SyncRun.Kind.SCHEDULED: Text("scheduled sync"), SyncRun.Kind.MANUAL: Text("manual sync")}
 # A scheduled pass re-reads a little before its watermark: clocks and commits are not instant.
 SCHEDULE_OVERLAP = dt.timedelta(minutes=5)
 
@@ -44,7 +46,7 @@ def _handle_event(event: InboundEvent) -> str:
     payload = intake.parse_body(event.body)
     topic = event.topic
     if topic.startswith("orders/"):
-        handled = intake_order(event.source_key, payload, trigger=f"webhook {topic}")
+        handled = intake_order(event.source_key, payload, trigger=Text("webhook %(topic)s", topic=topic))
         return InboundEvent.Status.DONE if handled else InboundEvent.Status.IGNORED
     if topic == "app/uninstalled":
         HaravanShop.objects.filter(org_id=event.source_key, uninstalled_at__isnull=True).update(
@@ -55,8 +57,10 @@ def _handle_event(event: InboundEvent) -> str:
                 connection=connection,
                 action="uninstall",
                 outcome=Outcome.ERROR,
-                message="The Haravan app was uninstalled from this shop: no new orders arrive until it is "
-                "installed again.",
+                message=Text(
+                    "The Haravan app was uninstalled from this shop: no new orders arrive until it is "
+                    "installed again."
+                ),
             )
         return InboundEvent.Status.DONE
     if topic in ("products/create", "products/update"):
@@ -77,7 +81,7 @@ def _handle_event(event: InboundEvent) -> str:
 # --- orders ---------------------------------------------------------------------------------------
 
 
-def intake_order(org_id: str, order: dict, *, trigger: str) -> int:
+def intake_order(org_id: str, order: dict, *, trigger: Text | str) -> int:
     """Record one order on every enabled connection of its shop. Returns how many connections took it."""
     if not order.get("id"):
         raise ValueError("order without an id")
@@ -88,7 +92,7 @@ def intake_order(org_id: str, order: dict, *, trigger: str) -> int:
     return taken
 
 
-def intake_order_for(connection: Connection, order: dict, *, trigger: str):
+def intake_order_for(connection: Connection, order: dict, *, trigger: Text | str):
     """Route the order to an account and upsert its document; every decision goes to the timeline."""
     decision = route(connection, read.routing_facts(order))
     label = read.order_label(order)
@@ -107,19 +111,34 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
     if not upserted.changed:
         return upserted
     if upserted.created:
-        message = f"Order {label} received ({trigger}): {read.describe_order(order)}. {decision.explanation}"
+        message = Text(
+            "Order %(label)s received (%(trigger)s): %(state)s. %(route)s",
+            label=label,
+            trigger=trigger,
+            state=read.describe_order(order),
+            route=decision.explanation,
+        )
     elif upserted.rerouted_from is not None:
-        message = (
-            f"Order {label} updated ({trigger}) and moved from {upserted.rerouted_from.tag} "
-            f"(nothing had been sent there): {decision.explanation}"
+        message = Text(
+            "Order %(label)s updated (%(trigger)s) and moved from %(tag)s (nothing had been sent there): "
+            "%(route)s",
+            label=label,
+            trigger=trigger,
+            tag=upserted.rerouted_from.tag,
+            route=decision.explanation,
         )
     else:
-        message = f"Order {label} updated ({trigger}): {read.describe_order(order)}."
+        message = Text(
+            "Order %(label)s updated (%(trigger)s): %(state)s.",
+            label=label,
+            trigger=trigger,
+            state=read.describe_order(order),
+        )
     log_attempt(connection=connection, document=doc, action="intake", outcome=Outcome.INFO, message=message)
 
     blocker = _blocker(connection, decision)
     if blocker:
-        if doc.state in (State.PENDING, State.BLOCKED) and doc.last_error != blocker:
+        if doc.state in (State.PENDING, State.BLOCKED) and doc.last_error != blocker.english():
             set_state(doc, State.BLOCKED, error=blocker)
             log_attempt(
                 connection=connection, document=doc, action="check", outcome=Outcome.ERROR, message=blocker
@@ -131,15 +150,20 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: str):
     return upserted
 
 
-def _blocker(connection: Connection, decision) -> str:
-    """Why this document cannot go on without a person, or ''."""
+def _blocker(connection: Connection, decision) -> Text | None:
+    """Why this document cannot go on without a person, or None."""
     try:
         connection.check_license()
     except LicenseError as exc:
-        return str(exc)
+        return exc.text
     if decision.account is None:
         return decision.explanation
-    return ""
+    return None
+
+
+def _words(exc: Exception) -> Text:
+    """An exception as people read it: its own sentence when it has one, else its words as they are."""
+    return getattr(exc, "text", None) or verbatim(exc)
 
 
 # --- scheduled and manual passes --------------------------------------------------------------------
@@ -148,7 +172,9 @@ def _blocker(connection: Connection, decision) -> str:
 def shop_for(connection: Connection) -> HaravanShop:
     shop = HaravanShop.objects.filter(org_id=connection.source_key).first()
     if shop is None or not shop.active:
-        raise ApiError(f"Haravan shop {connection.source_key} is not installed: install the app again.")
+        raise ApiError(
+            Text("Haravan shop %(shop)s is not installed: install the app again.", shop=connection.source_key)
+        )
     return shop
 
 
@@ -211,8 +237,8 @@ def manual_sync(run_id: int) -> int:
 
 
 def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
-    name = untranslated(SyncRun.Kind(run.kind).label)
-    trigger = f"{name.lower()} #{run.pk}"
+    name = Text(untranslated(SyncRun.Kind(run.kind).label))
+    trigger = Text("%(kind)s #%(run)s", kind=PASS_WORDS.get(run.kind, name), run=run.pk)
     changed = 0
     try:
         connection.check_license()
@@ -223,30 +249,38 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
             try:
                 changed += intake_order_for(connection, order, trigger=trigger).changed
             except Exception as exc:  # one bad order must not stop the pass; it is logged and counted
-                log.exception("Order %s failed in %s", order.get("id"), trigger)
+                log.exception("Order %s failed in %s", order.get("id"), english(trigger))
                 run.failed += 1
-                run.error = f"Order {read.order_label(order)}: {exc}"
+                run.set_error(
+                    Text("Order %(label)s: %(error)s", label=read.order_label(order), error=_words(exc))
+                )
             run.processed += 1
             if run.processed % 10 == 0:
-                run.save(update_fields=["processed", "failed", "error"])
+                run.save(update_fields=["processed", "failed", "error", "error_text"])
         run.status = SyncRun.Status.DONE
         if changed or run.failed or run.kind != SyncRun.Kind.SCHEDULED:  # a pass with no news is not logged
             log_attempt(
                 connection=connection,
                 action="sync",
                 outcome=Outcome.OK if not run.failed else Outcome.ERROR,
-                message=f"{name} #{run.pk}: {run.processed} orders read, "
-                f"{changed} new or changed, {run.failed} failed.",
+                message=Text(
+                    "%(kind)s #%(run)s: %(read)s orders read, %(changed)s new or changed, %(failed)s failed.",
+                    kind=name,
+                    run=run.pk,
+                    read=run.processed,
+                    changed=changed,
+                    failed=run.failed,
+                ),
                 exchange=client.last_exchange,
             )
     except (ApiError, LicenseError) as exc:
         run.status = SyncRun.Status.FAILED
-        run.error = str(exc)
+        run.set_error(exc.text)
         log_attempt(
             connection=connection,
             action="sync",
             outcome=Outcome.ERROR,
-            message=f"{name} #{run.pk} stopped: {exc}",
+            message=Text("%(kind)s #%(run)s stopped: %(error)s", kind=name, run=run.pk, error=exc.text),
             exchange=getattr(exc, "exchange", None),
         )
     run.total = max(run.total, run.processed)
@@ -344,12 +378,12 @@ def _read_shop(token: str) -> dict:
 def _after_connect(shop: HaravanShop, *, subscribe: bool) -> None:
     """Best effort: a failure here is logged on the connection, the install itself stands."""
     steps = [
-        ("locations", lambda: sync_locations(shop)),
-        ("products", lambda: sync_products(shop)),
-        ("customers", lambda: sync_customers(shop)),
+        (Text("locations"), lambda: sync_locations(shop)),
+        (Text("products"), lambda: sync_products(shop)),
+        (Text("customers"), lambda: sync_customers(shop)),
     ]
     if subscribe:
-        steps.insert(0, ("webhooks", lambda: subscribe_webhooks(shop.access_token)))
+        steps.insert(0, (Text("webhooks"), lambda: subscribe_webhooks(shop.access_token)))
     for name, step in steps:
         try:
             step()
@@ -359,7 +393,11 @@ def _after_connect(shop: HaravanShop, *, subscribe: bool) -> None:
                     connection=connection,
                     action="install",
                     outcome=Outcome.ERROR,
-                    message=f"Shop connected, but reading its {name} failed: {exc}",
+                    message=Text(
+                        "Shop connected, but reading its %(what)s failed: %(error)s",
+                        what=name,
+                        error=exc.text,
+                    ),
                 )
 
 

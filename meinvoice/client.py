@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from connectors.http import HttpClient, PermanentError, RetryableError, parse_retry_after
 from connectors.redaction import REDACTED
+from connectors.text import Text
 
 TOKEN_LIFETIME = dt.timedelta(days=14)
 RENEW_BEFORE = dt.timedelta(days=1)  # a token that dies during a long batch is worse than one more login
@@ -26,10 +27,17 @@ CREDENTIAL_CODES = frozenset({"UnAuthorize", "InvalidAppID"})
 RETRYABLE_CODES = frozenset({"InvoiceNumberNotCotinuous", "InvoiceDuplicated"})
 DUPLICATE_CODE = "DuplicateInvoiceRefID"
 LICENSE_PROBLEMS = {  # completes "The meInvoice licence of MST … "
-    "LicenseInfo_NotBuy": "has not been bought or activated yet: buy or activate one in meInvoice",
-    "LicenseInfo_OutOfInvoice": "has no invoices left: buy more invoices in meInvoice",
-    "LicenseInfo_Expired": "has expired: renew it in meInvoice",
+    "LicenseInfo_NotBuy": Text("has not been bought or activated yet: buy or activate one in meInvoice"),
+    "LicenseInfo_OutOfInvoice": Text("has no invoices left: buy more invoices in meInvoice"),
+    "LicenseInfo_Expired": Text("has expired: renew it in meInvoice"),
 }
+# What each call does, as the error messages name it ("meInvoice refused publishing invoices for MST …")
+LOGGING_IN = Text("logging in")
+READING_TEMPLATES = Text("reading the invoice templates")
+LOOKING_UP = Text("looking invoices up")
+LISTING = Text("listing invoices")
+PREVIEWING = Text("previewing an invoice")
+PUBLISHING = Text("publishing invoices")
 
 
 @dataclass(frozen=True)
@@ -146,10 +154,10 @@ class MeInvoiceClient(HttpClient):
         # The request is redacted by key (appid, password); the token sits under "Data", so mask it here.
         exchange.response = _mask_data(answer)
         env = replace(envelope(answer, resp.status_code, exchange), body=exchange.response)
-        self._check(env, "logging in", login=True)
+        self._check(env, LOGGING_IN, login=True)
         if not isinstance(env.data, str) or not env.data:
             raise RetryableError(
-                f"meInvoice answered the login for MST {self.tax_code} without a token",
+                Text("meInvoice answered the login for MST %(mst)s without a token", mst=self.tax_code),
                 status=env.status,
                 exchange=exchange,
             )
@@ -158,7 +166,7 @@ class MeInvoiceClient(HttpClient):
             self.on_token(self.token)
         return self.token
 
-    def _call(self, method: str, path: str, action: str, *, params=None, json_body=None, check=True):
+    def _call(self, method: str, path: str, action: Text, *, params=None, json_body=None, check=True):
         """One authenticated call. A token MISA no longer accepts means nothing was done, so logging in
         again and repeating the call once is safe even for a publish."""
         for attempt in (1, 2):
@@ -185,8 +193,8 @@ class MeInvoiceClient(HttpClient):
         rows, seen = [], set()
         for kind in kinds:
             params = {"invoiceWithCode": _bool(kind), "ticket": "false"}
-            env = self._call("GET", "invoice/templates", "reading the invoice templates", params=params)
-            for row in _rows(env, "reading the invoice templates", self.tax_code):
+            env = self._call("GET", "invoice/templates", READING_TEMPLATES, params=params)
+            for row in _rows(env, READING_TEMPLATES, self.tax_code):
                 key = _pick(row, "IPTemplateID")
                 if key is not None and key in seen:
                     continue
@@ -205,8 +213,8 @@ class MeInvoiceClient(HttpClient):
         rows = []
         for start in range(0, len(ids), self.MAX_BATCH):
             batch = ids[start : start + self.MAX_BATCH]
-            env = self._call("POST", "invoice/status", "looking invoices up", params=params, json_body=batch)
-            rows.extend(_rows(env, "looking invoices up", self.tax_code))
+            env = self._call("POST", "invoice/status", LOOKING_UP, params=params, json_body=batch)
+            rows.extend(_rows(env, LOOKING_UP, self.tax_code))
         return rows
 
     def paging(self, *, from_date: dt.date, to_date: dt.date, skip: int = 0, take: int = 100) -> list[dict]:
@@ -219,15 +227,15 @@ class MeInvoiceClient(HttpClient):
             "Skip": skip,
             "Take": take,
         }
-        env = self._call("POST", "invoice/paging", "listing invoices", json_body=body)
-        return _rows(env, "listing invoices", self.tax_code)
+        env = self._call("POST", "invoice/paging", LISTING, json_body=body)
+        return _rows(env, LISTING, self.tax_code)
 
     def unpublish_view(self, invoice: dict) -> str:
         """A link (valid about 5 minutes) to see a draft as MISA would render it; nothing is issued."""
-        env = self._call("POST", "invoice/unpublishview", "previewing an invoice", json_body=invoice)
+        env = self._call("POST", "invoice/unpublishview", PREVIEWING, json_body=invoice)
         if not isinstance(env.data, str) or not env.data:
             raise RetryableError(
-                f"meInvoice answered the preview for MST {self.tax_code} without a link",
+                Text("meInvoice answered the preview for MST %(mst)s without a link", mst=self.tax_code),
                 status=env.status,
                 body=env.body,
                 exchange=env.exchange,
@@ -254,20 +262,23 @@ class MeInvoiceClient(HttpClient):
         if not invoices:
             return []
         body = {"SignType": sign_type, "InvoiceData": invoices, "PublishInvoiceData": None}
-        env = self._call("POST", "invoice", "publishing invoices", json_body=body, check=False)
+        env = self._call("POST", "invoice", PUBLISHING, json_body=body, check=False)
         if env.status == 429 or env.status >= 500:
-            self._check(env, "publishing invoices")
+            self._check(env, PUBLISHING)
         items = env.publish_result
         if isinstance(items, dict):
             items = [items]
         if not isinstance(items, list) or not items:
             if env.error_code == DUPLICATE_CODE and len(refs) == 1:
                 return [_result({"RefID": refs[0]}, env.error_code, env.description)]
-            self._check(env, "publishing invoices")
+            self._check(env, PUBLISHING)
             # A 200 that names no invoice: their outcome is unknown, which is what RetryableError says.
             raise RetryableError(
-                f"meInvoice answered the publish for MST {self.tax_code} without per-invoice results: "
-                "look the RefIDs up before sending them again",
+                Text(
+                    "meInvoice answered the publish for MST %(mst)s without per-invoice results: look the "
+                    "RefIDs up before sending them again",
+                    mst=self.tax_code,
+                ),
                 status=env.status,
                 body=env.body,
                 exchange=env.exchange,
@@ -279,8 +290,12 @@ class MeInvoiceClient(HttpClient):
         missing = [ref for ref in refs if ref not in by_ref]
         if missing:
             raise RetryableError(
-                f"meInvoice's publish answer for MST {self.tax_code} does not mention RefID(s) "
-                f"{', '.join(missing)}: look them up before sending them again",
+                Text(
+                    "meInvoice's publish answer for MST %(mst)s does not mention RefID(s) %(refs)s: look "
+                    "them up before sending them again",
+                    mst=self.tax_code,
+                    refs=", ".join(missing),
+                ),
                 status=env.status,
                 body=env.body,
                 exchange=env.exchange,
@@ -289,46 +304,79 @@ class MeInvoiceClient(HttpClient):
 
     # --- errors -------------------------------------------------------------------------------------
 
-    def _check(self, env: Envelope, action: str, *, login: bool = False) -> None:
-        """Raise the typed error an answer means; return quietly when it is a success."""
+    def _check(self, env: Envelope, action: Text, *, login: bool = False) -> None:
+        """Raise the typed error an answer means; return quietly when it is a success. meInvoice's own
+        code and description are kept as they are, inside a sentence the reader's language renders."""
         mst, code, exchange = self.tax_code, env.error_code, env.exchange
-        detail = ": ".join(part for part in (code, env.description) if part) or "no details"
+        detail = ": ".join(part for part in (code, env.description) if part) or Text("no details")
         kw = {"status": env.status, "body": env.body, "exchange": exchange}
+        facts = {"action": action, "mst": mst, "detail": detail, "status": env.status}
         if env.status == 429 or env.status >= 500:
             retry_after = parse_retry_after(exchange.headers.get("Retry-After")) if exchange else None
-            verb = "is too busy for" if env.status == 429 else "failed on"
-            raise RetryableError(
-                f"meInvoice {verb} {action} for MST {mst} (HTTP {env.status}): {detail}",
-                retry_after=retry_after,
-                **kw,
-            )
+            if env.status == 429:
+                busy = Text(
+                    "meInvoice is too busy for %(action)s for MST %(mst)s (HTTP %(status)s): %(detail)s",
+                    **facts,
+                )
+            else:
+                busy = Text(
+                    "meInvoice failed on %(action)s for MST %(mst)s (HTTP %(status)s): %(detail)s", **facts
+                )
+            raise RetryableError(busy, retry_after=retry_after, **kw)
         # An explicit Success:true wins; without the flag an error code (or a 4xx) is what says "refused".
         failed = env.status >= 400 or env.success is False or (env.success is not True and bool(code))
         if not failed:
             # A page from a proxy or a bad deploy on their side, not something a person can fix.
             if not isinstance(env.body, dict | list):
                 raise RetryableError(
-                    f"meInvoice answered {action} for MST {mst} with something that is not its envelope: "
-                    f"{str(env.body)[:200]}",
+                    Text(
+                        "meInvoice answered %(action)s for MST %(mst)s with something that is not its "
+                        "envelope: %(body)s",
+                        action=action,
+                        mst=mst,
+                        body=str(env.body)[:200],
+                    ),
                     **kw,
                 )
             return
         if code in CREDENTIAL_CODES or (login and env.status == 401):
             raise PermanentError(
-                f"meInvoice refused the credentials for MST {mst}: "
-                "check the app ID, user name and password of this account",
+                Text(
+                    "meInvoice refused the credentials for MST %(mst)s: check the app ID, user name and "
+                    "password of this account",
+                    mst=mst,
+                ),
                 **kw,
             )
         if code in LICENSE_PROBLEMS:
             raise PermanentError(
-                f"The meInvoice licence of MST {mst} {LICENSE_PROBLEMS[code]} ({code})", **kw
+                Text(
+                    "The meInvoice licence of MST %(mst)s %(problem)s (%(code)s)",
+                    mst=mst,
+                    problem=LICENSE_PROBLEMS[code],
+                    code=code,
+                ),
+                **kw,
             )
         if _token_refused(env):
-            raise RetryableError(f"meInvoice refused a freshly issued token for MST {mst} ({detail})", **kw)
+            raise RetryableError(
+                Text(
+                    "meInvoice refused a freshly issued token for MST %(mst)s (%(detail)s)",
+                    mst=mst,
+                    detail=detail,
+                ),
+                **kw,
+            )
         if code in RETRYABLE_CODES:
-            raise RetryableError(f"meInvoice could not finish {action} for MST {mst} yet: {detail}", **kw)
-        status = f" (HTTP {env.status})" if env.status >= 400 else ""
-        raise PermanentError(f"meInvoice refused {action} for MST {mst}{status}: {detail}", **kw)
+            raise RetryableError(
+                Text("meInvoice could not finish %(action)s for MST %(mst)s yet: %(detail)s", **facts), **kw
+            )
+        if env.status >= 400:
+            raise PermanentError(
+                Text("meInvoice refused %(action)s for MST %(mst)s (HTTP %(status)s): %(detail)s", **facts),
+                **kw,
+            )
+        raise PermanentError(Text("meInvoice refused %(action)s for MST %(mst)s: %(detail)s", **facts), **kw)
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -365,7 +413,7 @@ def _token_refused(env: Envelope) -> bool:
     return env.error_code in TOKEN_CODES or (env.status == 401 and env.error_code not in CREDENTIAL_CODES)
 
 
-def _rows(env: Envelope, action: str, mst: str) -> list[dict]:
+def _rows(env: Envelope, action: Text, mst: str) -> list[dict]:
     data = env.data
     if data is None:
         return []
@@ -373,7 +421,12 @@ def _rows(env: Envelope, action: str, mst: str) -> list[dict]:
         data = _pick(data, "Data", "Items", "Invoices")
     if not isinstance(data, list):
         raise RetryableError(
-            f"meInvoice answered {action} for MST {mst} with data that is not a list: {str(env.data)[:200]}",
+            Text(
+                "meInvoice answered %(action)s for MST %(mst)s with data that is not a list: %(data)s",
+                action=action,
+                mst=mst,
+                data=str(env.data)[:200],
+            ),
             status=env.status,
             body=env.body,
             exchange=env.exchange,

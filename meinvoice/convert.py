@@ -88,7 +88,7 @@ class ConversionError(ValueError):
 
     def __init__(self, text: Text | str):
         self.text = as_text(text)
-        self.reason = str(self.text)
+        self.reason = self.text.english()
         super().__init__(self.reason)
 
 
@@ -151,7 +151,7 @@ def _dong(value: Decimal) -> int:
     return int(value)
 
 
-def _vnd(value: Any, what: str, *, required: bool = False) -> int:
+def _vnd(value: Any, what: Text | str, *, required: bool = False) -> int:
     """Whole đồng from an amount of an invoice we issued (MISA may echo them as 646296.0)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -360,10 +360,10 @@ def buyer_of(sale: Sale) -> Buyer:
             )
         )
     missing = [
-        Text(what, field=where[name])
-        for what, name, value in (
-            ("the company name (%(field)s)", "legal_name", given.legal_name),
-            ("the company address (%(field)s)", "address", given.address),
+        text
+        for text, value in (
+            (Text("the company name (%(field)s)", field=where["legal_name"]), given.legal_name),
+            (Text("the company address (%(field)s)", field=where["address"]), given.address),
         )
         if not value
     ]
@@ -892,7 +892,9 @@ class _RefundPlan:
 
 
 def _plan_refund(refund: Refund, parts: list[_Part], state: _RefundState, label: str) -> _RefundPlan:
-    what = f"order {label}: refund {refund.name}"
+    what = Text(
+        "order %(label)s: %(problem)s", label=label, problem=Text("refund %(refund)s", refund=refund.name)
+    )
     goods = {p.key: p for p in parts if p.kind == "goods"}
     returned: list[list] = []
     for item in refund.lines:
@@ -1111,9 +1113,8 @@ def _whole_detail(d: dict, whose: Text) -> dict:
         raise ConversionError(Text("%(whose)s has a line that is not an object", whose=whose))
     out = dict(d)
     for name in _AMOUNT_FIELDS:
-        out[name] = out[name + "OC"] = _vnd(
-            d.get(name), f"{whose}, line {d.get('LineNumber')}: {name}", required=True
-        )
+        where = Text("%(whose)s, line %(line)s: %(field)s", whose=whose, line=d.get("LineNumber"), field=name)
+        out[name] = out[name + "OC"] = _vnd(d.get(name), where, required=True)
     try:
         quantity = Decimal(str(d.get("Quantity") or 0))
     except InvalidOperation as exc:

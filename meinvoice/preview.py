@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 
 from connectors.routing import route
+from connectors.text import Text, join
 
 from .convert import ConversionError, Issue, check_issuance, ref_id_for, sale_to_invoice
 from .mapping import MappingError
@@ -17,7 +18,8 @@ from .services import account_options, mapping_for
 
 def preview_order(connection, order: dict) -> dict:
     """{"issue", "reason", "explanation", "issuance", "account", "invoice"}: `explanation` says why this
-    account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence."""
+    account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence (as ``Text``: the
+    page shows them in its language, the command prints them in English)."""
     decision = route(connection, connection.source.routing_facts(order))
     account = decision.account
     answer = {
@@ -29,7 +31,7 @@ def preview_order(connection, order: dict) -> dict:
         "invoice": None,
     }
 
-    def decided(issuance: str, reason: str) -> dict:
+    def decided(issuance, reason) -> dict:
         answer["issuance"], answer["reason"] = issuance, reason
         return answer
 
@@ -38,16 +40,16 @@ def preview_order(connection, order: dict) -> dict:
     try:
         mapping = mapping_for(connection)
     except MappingError as exc:
-        return decided(f"The meInvoice mapping is invalid: {exc}", f"The meInvoice mapping is invalid: {exc}")
+        invalid = Text("The meInvoice mapping is invalid: %(error)s", error=str(exc))
+        return decided(invalid, invalid)
     # With the shop's catalogue and customer list, as issuing does.
     sale = connection.source.read_sale(connection, order, mapping.read_options)
     eligible, why = check_issuance(sale, mapping)
-    why = str(why)
     if not eligible:
-        return decided(why, f"{why} (If issued: {decision.explanation})")
+        return decided(why, Text("%(why)s (If issued: %(route)s)", why=why, route=decision.explanation))
     series = account_options(account)["series"]
     if not series:
-        missing = f"No invoice series chosen for MST {account.external_id}."
+        missing = Text("No invoice series chosen for MST %(mst)s.", mst=account.external_id)
         return decided(missing, missing)
     try:
         ref_id = ref_id_for(account.external_id, order.get("id") or "preview", "invoice")
@@ -58,9 +60,10 @@ def preview_order(connection, order: dict) -> dict:
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
-        return decided(f"No invoice: {exc}", f"No invoice: {exc}")
+        refused = Text("No invoice: %(reason)s", reason=exc.text)
+        return decided(refused, refused)
     answer["issue"] = True
-    return decided(why, f"{why} {decision.explanation}")
+    return decided(why, join([why, decision.explanation]))
 
 
 # --- how the mapping screen shows the invoice -------------------------------------------------------

@@ -20,8 +20,9 @@ from django.utils import timezone
 from connectors.http import ApiError, PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
+from connectors.text import Text, verbatim
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
-from syncjobs.services import Outcome, State, attempt_row, log_attempt
+from syncjobs.services import Outcome, State, attempt_row
 
 from .client import MeInvoiceClient, Token
 from .convert import (
@@ -56,6 +57,31 @@ def mapping_for(connection) -> Mapping:
 def account_options(account: TargetAccount) -> dict:
     """Per-account choices: the series to issue on and whether publishing waits for an accountant."""
     return {"series": "", "auto_publish": True, **(account.settings or {})}
+
+
+# --- the timeline ---------------------------------------------------------------------------------------
+
+
+def _row(action: str, outcome: str, message, *, document=None, account=None, client=None, **narrowed):
+    """One timeline row (unsaved) about a document, or about an account: tagged with its account, with the
+    exchange the client just had (``request``/``response`` narrow a batch to this document)."""
+    account = account if account is not None else document.account
+    return attempt_row(
+        connection=(document or account).connection,
+        document=document,
+        account=account,
+        action=action,
+        outcome=outcome,
+        message=message,
+        exchange=client.last_exchange if client is not None else None,
+        **narrowed,
+    )
+
+
+def _log(action: str, outcome: str, message, **kwargs):
+    row = _row(action, outcome, message, **kwargs)
+    row.save()
+    return row
 
 
 # --- the client, with the account's token shared through the database ----------------------------
@@ -101,32 +127,25 @@ def _signed_by(account: TargetAccount) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def test_connection(account: TargetAccount) -> tuple[bool, str]:
+def test_connection(account: TargetAccount) -> tuple[bool, Text]:
     """Log in with the stored credentials: what a merchant sees after pressing "Test connection"."""
     client = client_for(account)
     try:
         token = client.login()
     except ApiError as exc:
-        log_attempt(
-            connection=account.connection,
+        _log(
+            "test",
+            Outcome.ERROR,
+            Text("Test connection failed: %(error)s", error=exc.text),
             account=account,
-            action="test",
-            outcome=Outcome.ERROR,
-            message=f"Test connection failed: {exc}",
-            exchange=client.last_exchange,
+            client=client,
         )
-        return False, str(exc)
-    message = (
-        f"Connected: meInvoice accepted the credentials (token valid until {token.expires_at:%Y-%m-%d})."
+        return False, exc.text
+    message = Text(
+        "Connected: meInvoice accepted the credentials (token valid until %(day)s).",
+        day=f"{token.expires_at:%Y-%m-%d}",
     )
-    log_attempt(
-        connection=account.connection,
-        account=account,
-        action="test",
-        outcome=Outcome.OK,
-        message=message,
-        exchange=client.last_exchange,
-    )
+    _log("test", Outcome.OK, message, account=account, client=client)
     return True, message
 
 
@@ -158,14 +177,9 @@ def sync_templates(account: TargetAccount) -> list[MeInvoiceTemplate]:
     if options["series"] not in active and active:
         account.settings = {**(account.settings or {}), "series": active[0]}
         account.save(update_fields=["settings"])
-    log_attempt(
-        connection=account.connection,
-        account=account,
-        action="templates",
-        outcome=Outcome.OK,
-        message=f"Templates synced: {', '.join(t.inv_series for t in kept) or 'none'}.",
-        exchange=client.last_exchange,
-    )
+    names = ", ".join(t.inv_series for t in kept)
+    synced = Text("Templates synced: %(series)s.", series=names) if names else Text("Templates synced: none.")
+    _log("templates", Outcome.OK, synced, account=account, client=client)
     return kept
 
 
@@ -195,12 +209,12 @@ def evaluate(document: SyncDocument) -> None:
     try:
         mapping = mapping_for(connection)
     except MappingError as exc:
-        _settle(document, State.BLOCKED, f"The meInvoice mapping is invalid: {exc}")
+        _settle(document, State.BLOCKED, Text("The meInvoice mapping is invalid: %(error)s", error=str(exc)))
         return
     sale = sale_of(document, mapping)
     eligible, reason = check_issuance(sale, mapping)
     if not eligible:
-        _settle(document, State.SKIPPED, str(reason))
+        _settle(document, State.SKIPPED, reason)
         return
     options = account_options(account)
     series = options["series"]
@@ -208,7 +222,10 @@ def evaluate(document: SyncDocument) -> None:
         _settle(
             document,
             State.BLOCKED,
-            f"No invoice series chosen for MST {account.external_id}: sync its templates and pick a series.",
+            Text(
+                "No invoice series chosen for MST %(mst)s: sync its templates and pick a series.",
+                mst=account.external_id,
+            ),
         )
         return
     ref_id = ref_id_for(account.external_id, document.source_id, document.kind)
@@ -220,19 +237,28 @@ def evaluate(document: SyncDocument) -> None:
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
-        _settle(document, State.BLOCKED, f"No invoice issued: {exc}")
+        _settle(document, State.BLOCKED, Text("No invoice issued: %(reason)s", reason=exc.text))
         return
     document.payload = invoice
     document.result = {**document.result, "ref_id": ref_id, "series": series}
     if options["auto_publish"]:
-        _settle(document, State.QUEUED, "", note=f"Queued for publishing on series {series}: {reason}")
+        _settle(
+            document,
+            State.QUEUED,
+            "",
+            note=Text("Queued for publishing on series %(series)s: %(reason)s", series=series, reason=reason),
+        )
         _publish_soon(account.pk)
     else:
         _settle(
             document,
             State.DRAFT,
             "",
-            note=f"Draft kept for an accountant to publish (series {series}): {reason}",
+            note=Text(
+                "Draft kept for an accountant to publish (series %(series)s): %(reason)s",
+                series=series,
+                reason=reason,
+            ),
         )
 
 
@@ -242,21 +268,27 @@ def sale_of(document: SyncDocument, mapping: Mapping):
     return connection.source.read_sale(connection, document.source_data, mapping.read_options)
 
 
-def _settle(document, state, error, *, note=""):
-    changed = document.state != state or document.last_error != error
+def _settle(document, state, error: Text | str, *, note: Text | str = ""):
+    """A decision about a document that was not sent: its state, the reason a person reads, a timeline row
+    when either changed."""
+    before = (document.state, document.last_error)
     document.state = state
-    document.last_error = error
+    document.set_error(error)
     document.next_retry_at = None
-    document.save(update_fields=["state", "last_error", "payload", "result", "next_retry_at", "updated_at"])
-    if changed:
+    document.save(
+        update_fields=[
+            "state",
+            "last_error",
+            "last_error_text",
+            "payload",
+            "result",
+            "next_retry_at",
+            "updated_at",
+        ]
+    )
+    if before != (document.state, document.last_error):
         outcome = Outcome.ERROR if state == State.BLOCKED else Outcome.INFO
-        log_attempt(
-            connection=document.connection,
-            document=document,
-            action="evaluate",
-            outcome=outcome,
-            message=error or note or f"Not issued: {error}",
-        )
+        _log("evaluate", outcome, error or note, document=document)
 
 
 def _publish_soon(account_id: int) -> None:
@@ -278,7 +310,7 @@ def publish_drafts(documents) -> int:
     accounts = set()
     for doc in documents:
         if doc.state == State.DRAFT:
-            _settle(doc, State.QUEUED, "", note="Draft released for publishing.")
+            _settle(doc, State.QUEUED, "", note=Text("Draft released for publishing."))
             accounts.add(doc.account_id)
             count += 1
     for account_id in accounts:
@@ -391,14 +423,16 @@ def _ready_batch(lookups, account, series, batch_size, holding) -> list:
             _reschedule(seen_before, exc, lookups)
             raise
         except PermanentError as exc:
-            _fail(batch, str(exc), lookups)
+            _fail(batch, exc.text, lookups)
             return []
         already = [
             (doc, found[doc.result["ref_id"]])
             for doc in seen_before
             if int((found.get(doc.result["ref_id"]) or {}).get("PublishStatus") or 0) == 1
         ]
-        _issued(already, lookups, note="found already issued (an earlier answer was lost); not sent again")
+        _issued(
+            already, lookups, note=Text("found already issued (an earlier answer was lost); not sent again")
+        )
         batch = [d for d in batch if d.state != State.DONE]
         if batch:
             break
@@ -425,7 +459,7 @@ def _record(lookups, series, batch, future) -> None:
         _reschedule(batch, exc, _Seen(exc.exchange))
         return
     except PermanentError as exc:
-        _fail(batch, str(exc), _Seen(exc.exchange))
+        _fail(batch, exc.text, _Seen(exc.exchange))
         return
     seen = _Seen(exchange)
     by_ref = {r.ref_id: r for r in results}
@@ -433,33 +467,36 @@ def _record(lookups, series, batch, future) -> None:
     for doc in batch:
         result = by_ref.get(doc.result["ref_id"])
         if result is None:
-            _reschedule([doc], RetryableError("meInvoice's answer did not mention this invoice"), seen)
+            _reschedule([doc], RetryableError(Text("meInvoice's answer did not mention this invoice")), seen)
         elif result.ok:
             ok.append((doc, result.__dict__))
         elif result.duplicate:
             duplicates.append(doc)
         elif result.retryable:
-            _reschedule([doc], RetryableError(f"{result.error_code}: {result.description}"), seen)
+            words = verbatim(f"{result.error_code}: {result.description}")  # meInvoice's own words
+            _reschedule([doc], RetryableError(words), seen)
         else:
-            detail = f" — {result.description}" if result.description else ""
-            _fail([doc], f"meInvoice refused the invoice: {result.error_code}{detail}", seen, response=result)
+            detail = (
+                f"{result.error_code} — {result.description}" if result.description else result.error_code
+            )
+            refused = Text("meInvoice refused the invoice: %(detail)s", detail=detail)
+            _fail([doc], refused, seen, response=result)
     _issued(ok, seen)
     if duplicates:  # issued by an earlier attempt: take its number from meInvoice, never a new RefID
         try:
             ids = [d.result["ref_id"] for d in duplicates]
             rows = {r.get("RefID"): r for r in lookups.status(ids, with_code=_with_code(series))}
         except ApiError as exc:
-            _reschedule(
-                duplicates, RetryableError(f"DuplicateInvoiceRefID, and the lookup failed: {exc}"), seen
-            )
+            lost = Text("DuplicateInvoiceRefID, and the lookup failed: %(error)s", error=exc.text)
+            _reschedule(duplicates, RetryableError(lost), seen)
             return
         _issued(
             [(d, rows[d.result["ref_id"]]) for d in duplicates if d.result["ref_id"] in rows],
             _Seen(lookups.last_exchange),
-            note="already issued under this RefID; recorded, not issued twice",
+            note=Text("already issued under this RefID; recorded, not issued twice"),
         )
         missing = [d for d in duplicates if d.result["ref_id"] not in rows]
-        _reschedule(missing, RetryableError("DuplicateInvoiceRefID but not found by RefID yet"), seen)
+        _reschedule(missing, RetryableError(Text("DuplicateInvoiceRefID but not found by RefID yet")), seen)
 
 
 def _summary(invoice: dict) -> dict:
@@ -497,7 +534,7 @@ def _field(row: dict, *names):
     return ""
 
 
-def _issued(pairs, client, *, note: str = "") -> None:
+def _issued(pairs, client, *, note: Text | None = None) -> None:
     """Record issued invoices (document, meInvoice's row) together: one update, one insert of log rows."""
     if not pairs:
         return
@@ -515,20 +552,30 @@ def _issued(pairs, client, *, note: str = "") -> None:
                 "written_back": False,
             }
         )
-        doc.state, doc.last_error, doc.next_retry_at, doc.updated_at = State.DONE, "", None, now
+        doc.state, doc.next_retry_at, doc.updated_at = State.DONE, None, now
+        doc.set_error("")
         doc.done_at = now
+        facts = {
+            "number": f"{doc.result['inv_series']}-{doc.result['inv_no']}",
+            "order": doc.source_label,
+            "code": doc.result["transaction_id"],
+        }
         message = (
-            f"Invoice {doc.result['inv_series']}-{doc.result['inv_no']} issued for order {doc.source_label}, "
-            f"lookup code {doc.result['transaction_id']}" + (f" ({note})" if note else "") + "."
+            Text(
+                "Invoice %(number)s issued for order %(order)s, lookup code %(code)s (%(note)s).",
+                note=note,
+                **facts,
+            )
+            if note
+            else Text("Invoice %(number)s issued for order %(order)s, lookup code %(code)s.", **facts)
         )
         rows.append(
-            attempt_row(
-                connection=doc.connection,
+            _row(
+                "publish",
+                Outcome.OK,
+                message,
                 document=doc,
-                action="publish",
-                outcome=Outcome.OK,
-                message=message,
-                exchange=client.last_exchange,
+                client=client,
                 request=_summary(doc.payload) if _own_request(doc, client) is not None else None,
                 response={k: v for k, v in row.items() if not isinstance(v, dict | list)},
             )
@@ -536,7 +583,12 @@ def _issued(pairs, client, *, note: str = "") -> None:
     with transaction.atomic():
         docs = [doc for doc, _ in pairs]
         SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
-            state=State.DONE, last_error="", next_retry_at=None, updated_at=now, done_at=now
+            state=State.DONE,
+            last_error="",
+            last_error_text=None,
+            next_retry_at=None,
+            updated_at=now,
+            done_at=now,
         )
         SyncDocument.objects.bulk_update(docs, ["result"])
         SyncAttempt.objects.bulk_create(rows)
@@ -558,41 +610,50 @@ def _reschedule(docs, exc, client) -> None:
     now = timezone.now()
     give_up = [d for d in docs if d.attempts >= MAX_ATTEMPTS]
     if give_up:
-        _fail(give_up, f"Gave up after {give_up[0].attempts} attempts: {exc}", client)
+        gave_up = Text(
+            "Gave up after %(attempts)s attempts: %(error)s", attempts=give_up[0].attempts, error=exc.text
+        )
+        _fail(give_up, gave_up, client)
     later = [d for d in docs if d.attempts < MAX_ATTEMPTS]
     rows = []
     for doc in later:
-        doc.state, doc.last_error, doc.updated_at = State.RETRYING, str(exc), now
+        doc.state, doc.updated_at = State.RETRYING, now
+        doc.set_error(exc.text)
         doc.next_retry_at = now + retry_delay(doc.attempts, getattr(exc, "retry_after", None))
+        message = Text(
+            "Not issued yet (%(error)s); will look it up and retry at %(when)s.",
+            error=exc.text,
+            when=f"{timezone.localtime(doc.next_retry_at):%H:%M:%S}",
+        )
         rows.append(
-            attempt_row(
-                connection=doc.connection,
+            _row(
+                "publish",
+                Outcome.RETRYABLE,
+                message,
                 document=doc,
-                action="publish",
-                outcome=Outcome.RETRYABLE,
-                message=f"Not issued yet ({exc}); will look it up and retry at "
-                f"{timezone.localtime(doc.next_retry_at):%H:%M:%S}.",
-                exchange=client.last_exchange,
+                client=client,
                 request=_own_request(doc, client),
             )
         )
-    SyncDocument.objects.bulk_update(later, ["state", "last_error", "next_retry_at", "updated_at"])
+    SyncDocument.objects.bulk_update(
+        later, ["state", "last_error", "last_error_text", "next_retry_at", "updated_at"]
+    )
     SyncAttempt.objects.bulk_create(rows)
 
 
-def _fail(docs, message, client, *, response=None) -> None:
+def _fail(docs, message: Text, client, *, response=None) -> None:
+    """Permanent trouble: the documents wait for a person, with the reason."""
     for doc in docs:
         doc.state = State.FAILED
-        doc.last_error = message
+        doc.set_error(message)
         doc.next_retry_at = None
-        doc.save(update_fields=["state", "last_error", "next_retry_at", "updated_at"])
-        log_attempt(
-            connection=doc.connection,
+        doc.save(update_fields=["state", "last_error", "last_error_text", "next_retry_at", "updated_at"])
+        _log(
+            "publish",
+            Outcome.ERROR,
+            message,
             document=doc,
-            action="publish",
-            outcome=Outcome.ERROR,
-            message=message,
-            exchange=client.last_exchange,
+            client=client,
             request=_own_request(doc, client),
             response=response.__dict__ if response is not None else None,
         )
@@ -616,39 +677,43 @@ def write_back(document_id: int) -> None:
     if mapping.writeback == "tag":  # Haravan tags hold at most 40 characters: the status as its code
         fields["einvoice_tax_status"] = str(status)
     else:
-        fields["einvoice_tax_status"] = TAX_STATUS.get(status, f"tax status {status}")
+        fields["einvoice_tax_status"] = tax_status(status).english()  # on the order as before: English
     try:
         doc.connection.source.write_back(doc, fields, style=mapping.writeback)
     except RetryableError:
         raise
     except ApiError as exc:
-        log_attempt(
-            connection=doc.connection,
+        _log(
+            "write_back",
+            Outcome.ERROR,
+            Text("Lookup code not written on the order: %(error)s", error=exc.text),
             document=doc,
-            action="write_back",
-            outcome=Outcome.ERROR,
-            message=f"Lookup code not written on the order: {exc}",
-            exchange=exc.exchange,
+            client=_Seen(exc.exchange),
         )
         return
     SyncDocument.objects.filter(pk=doc.pk).update(result={**doc.result, "written_back": True})
-    log_attempt(
-        connection=doc.connection,
-        document=doc,
-        action="write_back",
-        outcome=Outcome.OK,
-        message=f"Lookup code {fields['einvoice_lookup_code']} and number {fields['einvoice_number']} "
-        f"written on order {doc.source_label} ({mapping.writeback.replace('_', ' ')}).",
+    written = Text(
+        "Lookup code %(code)s and number %(number)s written on order %(order)s (%(style)s).",
+        code=fields["einvoice_lookup_code"],
+        number=fields["einvoice_number"],
+        order=doc.source_label,
+        style=WRITEBACK_STYLES.get(mapping.writeback, mapping.writeback),
     )
+    _log("write_back", Outcome.OK, written, document=doc)
 
 
+WRITEBACK_STYLES = {"note_attribute": Text("note attribute"), "tag": Text("tag")}
 TAX_STATUS = {
-    0: "not sent to the tax authority",
-    1: "sent to the tax authority",
-    2: "accepted by the tax authority",
-    3: "rejected by the tax authority",
-    4: "invalid at the tax authority",
+    0: Text("not sent to the tax authority"),
+    1: Text("sent to the tax authority"),
+    2: Text("accepted by the tax authority"),
+    3: Text("rejected by the tax authority"),
+    4: Text("invalid at the tax authority"),
 }
+
+
+def tax_status(status) -> Text:
+    return TAX_STATUS.get(status) or Text("tax status %(status)s", status=status)
 
 
 def refresh_status(limit_per_account: int = 500) -> int:
@@ -694,13 +759,12 @@ def refresh_status(limit_per_account: int = 500) -> int:
 
                 transaction.on_commit(lambda pk=doc.pk: _send_quietly(write_back, [pk]))
             outcome = Outcome.ERROR if status in (3, 4) else Outcome.INFO
-            log_attempt(
-                connection=doc.connection,
+            number = f"{doc.result.get('inv_series')}-{doc.result.get('inv_no')}"
+            _log(
+                "status",
+                outcome,
+                Text("Invoice %(number)s: %(status)s.", number=number, status=tax_status(status)),
                 document=doc,
-                action="status",
-                outcome=outcome,
-                message=f"Invoice {doc.result.get('inv_series')}-{doc.result.get('inv_no')}: "
-                f"{TAX_STATUS.get(status, f'tax status {status}')}.",
             )
             changed += 1
     return changed
@@ -723,7 +787,7 @@ def _write_back_stragglers(older_than=dt.timedelta(minutes=10)) -> int:
     return len(ids)
 
 
-def _change_document(invoice_doc: SyncDocument, kind: str, explanation: str) -> SyncDocument:
+def _change_document(invoice_doc: SyncDocument, kind: str, explanation: Text) -> SyncDocument:
     """The one document (unique per order, account and kind) for a change to an issued invoice."""
     from syncjobs.services import upsert_document
 
@@ -779,12 +843,14 @@ def _after_issue(document: SyncDocument) -> None:
         kind = "cancel" if refund is None else f"{'replace' if policy == 'replace' else 'refund'}:{key}"
         if kind in existing or f"refund:{key}" in existing or f"replace:{key}" in existing:
             continue
-        what = "cancellation" if refund is None else f"refund {key}"
+        what = Text("cancellation") if refund is None else Text("refund %(refund)s", refund=key)
         changed = f"{_reference_of(current)['InvSeries']}-{_reference_of(current)['InvNo']}"
+        facts = {"what": what, "order": document.source_label, "invoice": changed}
         if policy == "manual":
-            reason = (
-                f"The {what} of order {document.source_label} changes invoice {changed}; the returns "
-                "policy is manual: adjust it in meInvoice, or switch the policy and retry."
+            reason = Text(
+                "The %(what)s of order %(order)s changes invoice %(invoice)s; the returns policy is manual: "
+                "adjust it in meInvoice, or switch the policy and retry.",
+                **facts,
             )
             _settle(_change_document(document, kind, reason), State.BLOCKED, reason)
             continue
@@ -815,27 +881,33 @@ def _after_issue(document: SyncDocument) -> None:
                     else []
                 )
                 invoice = adjustment_for_cancellation(sale, mapping, issue, in_force, priors)
-                label = f"Adjustment for the {what} of order {document.source_label} (adjusts {changed})"
+                label = Text("Adjustment for the %(what)s of order %(order)s (adjusts %(invoice)s)", **facts)
             elif policy == "replace":
                 invoice = replacement_for_refund(sale, refund, mapping, issue, first, in_force)
-                label = f"Replacement for the {what} of order {document.source_label} (replaces {changed})"
+                label = Text(
+                    "Replacement for the %(what)s of order %(order)s (replaces %(invoice)s)", **facts
+                )
             else:
                 invoice = adjustment_for_refund(sale, refund, mapping, issue, first)
-                label = f"Adjustment for the {what} of order {document.source_label} (adjusts {changed})"
+                label = Text("Adjustment for the %(what)s of order %(order)s (adjusts %(invoice)s)", **facts)
         except NothingToAdjust:
             continue  # a refund that gives no money back changes no invoice
         except ConversionError as exc:
-            held = _change_document(document, kind, f"Changes invoice {changed}.")
-            _settle(held, State.BLOCKED, f"Nothing issued for the {what}: {exc}")
+            held = _change_document(document, kind, Text("Changes invoice %(invoice)s.", invoice=changed))
+            _settle(
+                held,
+                State.BLOCKED,
+                Text("Nothing issued for the %(what)s: %(reason)s", what=what, reason=exc.text),
+            )
             continue
-        doc = _change_document(document, kind, f"{label}.")
+        doc = _change_document(document, kind, Text("%(label)s.", label=label))
         doc.payload = invoice
         doc.result = {"ref_id": ref_id, "series": series, "adjusts": _reference_of(current)}
         if account_options(account)["auto_publish"]:
-            _settle(doc, State.QUEUED, "", note=f"{label}: queued.")
+            _settle(doc, State.QUEUED, "", note=Text("%(label)s: queued.", label=label))
             _publish_soon(account.pk)
         else:
-            _settle(doc, State.DRAFT, "", note=f"{label}: draft.")
+            _settle(doc, State.DRAFT, "", note=Text("%(label)s: draft.", label=label))
 
 
 # --- for people: draft view, retries ---------------------------------------------------------------
@@ -872,13 +944,7 @@ def retry(documents, *, user=None) -> int:
             )
             if locked.state not in RETRYABLE_BY_PERSON or locked.account_id is None:
                 continue
-            log_attempt(
-                connection=locked.connection,
-                document=locked,
-                action="retry",
-                outcome=Outcome.INFO,
-                message=f"Retry asked by {who}.",
-            )
+            _log("retry", Outcome.INFO, Text("Retry asked by %(who)s.", who=who), document=locked)
             if locked.attempts == 0 and locked.kind == "invoice":
                 locked.state = State.PENDING
                 evaluate(locked)
@@ -896,16 +962,21 @@ def retry(documents, *, user=None) -> int:
                 if original is not None:
                     _after_issue(original)
             elif locked.attempts == 0:
-                _settle(locked, State.QUEUED, "", note="Queued again.")
+                _settle(locked, State.QUEUED, "", note=Text("Queued again."))
             else:
                 # Attempts restart at 1: the full series of tries again, still starting with a lookup.
-                locked.state, locked.next_retry_at, locked.last_error, locked.attempts = (
-                    State.RETRYING,
-                    timezone.now(),
-                    "",
-                    1,
+                locked.state, locked.next_retry_at, locked.attempts = State.RETRYING, timezone.now(), 1
+                locked.set_error("")
+                locked.save(
+                    update_fields=[
+                        "state",
+                        "next_retry_at",
+                        "last_error",
+                        "last_error_text",
+                        "attempts",
+                        "updated_at",
+                    ]
                 )
-                locked.save(update_fields=["state", "next_retry_at", "last_error", "attempts", "updated_at"])
             accounts.add(locked.account_id)
             count += 1
     for account_id in accounts:

@@ -1,8 +1,14 @@
-"""Alert digests: one e-mail per connection listing what needs a person, not one mail per order."""
+"""Alert digests: one e-mail per connection listing what needs a person, not one mail per order.
+
+Written in the language chosen for the connection's alert address (its owner picks it next to the
+address), whatever language the worker runs in.
+"""
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from connectors.models import Connection
 
@@ -23,7 +29,8 @@ def send_digests(now=None) -> int:
             docs = docs.filter(updated_at__gt=cursor.value)
         docs = list(docs.select_related("account", "connection").order_by("-updated_at")[: LISTED + 1])
         if docs:
-            _mail(connection, docs)
+            with translation.override(connection.alert_language or settings.LANGUAGE_CODE):
+                _mail(connection, docs)
             sent += 1
         SyncCursor.objects.update_or_create(
             connection=connection, name="alert_digest", defaults={"value": now}
@@ -36,18 +43,34 @@ def _mail(connection, docs) -> None:
     by_tag = {}
     for doc in shown:
         by_tag.setdefault(doc.tag, []).append(doc)
+    count = f"{len(shown)}{'+' if len(docs) > LISTED else ''}"
     lines = [
-        f"{len(shown)}{'+' if len(docs) > LISTED else ''} documents of {connection.name} need a person.",
-        "Fix the cause, then retry them from the Logs screen (filter: state Failed / Needs a person).",
+        ngettext(
+            "%(count)s document of %(connection)s needs a person.",
+            "%(count)s documents of %(connection)s need a person.",
+            len(shown),
+        )
+        % {"count": count, "connection": connection.name},
+        _("Fix the cause, then retry them from the Logs screen (filter: state Failed / Needs a person)."),
         "",
     ]
     for tag, group in sorted(by_tag.items()):
         lines.append(tag)
-        lines.extend(f"  - Order {d.source_label or d.source_id} ({d.kind}): {d.last_error}" for d in group)
+        lines.extend(
+            "  - "
+            + _("Order %(order)s (%(kind)s): %(error)s")
+            % {"order": d.source_label or d.source_id, "kind": d.kind_label, "error": d.error_display}
+            for d in group
+        )
         lines.append("")
     tags = ", ".join(sorted(by_tag))
     send_mail(
-        subject=f"[LedgerLink] {len(shown)} documents need attention — {tags}",
+        subject=ngettext(
+            "[LedgerLink] %(count)s document needs attention — %(tags)s",
+            "[LedgerLink] %(count)s documents need attention — %(tags)s",
+            len(shown),
+        )
+        % {"count": count, "tags": tags},
         message="\n".join(lines),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[connection.alert_email],

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from connectors.models import Connection, TargetAccount, Tenant, TenantScopedManager
+from connectors.text import Text, shown, stored
 
 
 class InboundEvent(models.Model):
@@ -95,12 +96,14 @@ class SyncDocument(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     source_data = models.JSONField(default=dict, blank=True)  # the newest snapshot of the source object
     source_updated_at = models.DateTimeField(null=True, blank=True)
-    route_explanation = models.TextField(blank=True)
+    route_explanation = models.TextField(blank=True)  # in English; route_text renders it for the reader
+    route_text = models.JSONField(null=True, blank=True, editable=False)
     # What is (or was) sent to the target, e.g. the meInvoice InvoiceData: the draft a person can read.
     payload = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)  # what the target answered: numbers, lookup codes
     attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)  # in English (search, logs); last_error_text for people
+    last_error_text = models.JSONField(null=True, blank=True, editable=False)
     next_retry_at = models.DateTimeField(null=True, blank=True)
     # When the target issued it: later status refreshes move updated_at, never this.
     done_at = models.DateTimeField(null=True, blank=True)
@@ -144,6 +147,23 @@ class SyncDocument(models.Model):
     def tag(self) -> str:
         return self.account.tag if self.account_id else f"[{self.connection.target.tag_label} ?]"
 
+    def set_error(self, error: Text | str) -> None:
+        """The reason a person reads, kept as a message id and its parameters (``last_error`` holds it in
+        English). Not saved: the caller saves it with the state it goes with."""
+        self.last_error, self.last_error_text = stored(error)
+
+    def set_route(self, explanation: Text | str) -> None:
+        self.route_explanation, self.route_text = stored(explanation)
+
+    @property
+    def error_display(self) -> str:
+        """The reason in the reader's language (rows from before messages were stored as ids: as stored)."""
+        return shown(self.last_error_text, self.last_error)
+
+    @property
+    def route_display(self) -> str:
+        return shown(self.route_text, self.route_explanation)
+
     @property
     def kind_label(self) -> str:
         """The kind in the reader's language ("Refund (adjustment) · 77" for "refund:77")."""
@@ -180,7 +200,9 @@ class SyncAttempt(models.Model):
     )
     action = models.CharField(max_length=40)  # "intake", "route", "publish", "status", "write_back"
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    message = models.TextField()  # always starts with the account tag: "[MST 0101243150] …"
+    message = models.TextField()  # in English, always starting with the account tag: "[MST 0101243150] …"
+    # The message as people read it: {"tag": …, "id": message id, "params": …}, rendered in their language.
+    text = models.JSONField(null=True, blank=True, editable=False)
     request = models.JSONField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -195,6 +217,13 @@ class SyncAttempt(models.Model):
 
     def __str__(self):
         return self.message[:120]
+
+    @property
+    def display(self) -> str:
+        """The message in the reader's language, tag first (older rows: as stored)."""
+        if not self.text:
+            return self.message
+        return f"{self.text.get('tag', '')} {shown(self.text, self.message)}".strip()
 
 
 class SyncRun(models.Model):
@@ -218,7 +247,8 @@ class SyncRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # in English; error_text renders it for the reader
+    error_text = models.JSONField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -235,6 +265,13 @@ class SyncRun(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    def set_error(self, error: Text | str) -> None:
+        self.error, self.error_text = stored(error)
+
+    @property
+    def error_display(self) -> str:
+        return shown(self.error_text, self.error)
 
     @property
     def percent(self) -> int:

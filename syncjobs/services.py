@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from connectors.redaction import redact
+from connectors.text import Text, stored
 
 from .models import SyncAttempt, SyncDocument, SyncRun
 
@@ -18,7 +18,7 @@ SETTLED_STATES = frozenset({State.PROCESSING, State.RETRYING, State.DONE, State.
 def attempt_row(
     *,
     connection,
-    message: str,
+    message: Text | str,
     outcome: str,
     action: str,
     document=None,
@@ -28,7 +28,8 @@ def attempt_row(
     response=None,
 ) -> SyncAttempt:
     """One timeline row, unsaved (batches save theirs together). The message is prefixed with the account
-    tag; request/response are redacted. `request`/`response` narrow a batch exchange to this document."""
+    tag and kept both in English and as a message id the reader's language renders; request/response are
+    redacted. `request`/`response` narrow a batch exchange to this document."""
     account = account if account is not None else (document.account if document is not None else None)
     if account is not None:
         tag = account.tag
@@ -36,17 +37,8 @@ def attempt_row(
         tag = document.tag  # a document no account could be chosen for: "[MST ?]"
     else:
         tag = f"[{connection.source_kind.capitalize()} {connection.source_key}]"  # about the whole source
-    fields = {}
-    if exchange is not None:
-        # Only what this row keeps is redacted: a batch's 50 rows must not each redact the whole batch.
-        body = request if request is not None else exchange.request
-        answer = response if response is not None else exchange.response
-        fields = {
-            "request": {"method": exchange.method, "url": redact(exchange.url), "body": redact(body)},
-            "response": redact(answer),
-            "http_status": exchange.status,
-            "duration_ms": exchange.duration_ms,
-        }
+    fields = exchange.logged(request=request, response=response) if exchange is not None else {}
+    english, text = stored(message)
     return SyncAttempt(
         tenant_id=connection.tenant_id,
         connection=connection,
@@ -54,7 +46,8 @@ def attempt_row(
         account=account,
         action=action,
         outcome=outcome,
-        message=redact(f"{tag} {message}"),
+        message=f"{tag} {english}",
+        text={"tag": tag, **text} if text else None,
         **fields,
     )
 
@@ -99,6 +92,7 @@ def upsert_document(
         )
         if not existing:
             try:
+                route_words, route_text = stored(explanation)
                 with transaction.atomic():
                     doc = SyncDocument.objects.create(
                         connection=connection,
@@ -109,7 +103,8 @@ def upsert_document(
                         kind=kind,
                         source_data=snapshot,
                         source_updated_at=source_updated_at,
-                        route_explanation=explanation,
+                        route_explanation=route_words,
+                        route_text=route_text,
                     )
                 return Upserted(document=doc, created=True, changed=True)
             except IntegrityError:
@@ -137,7 +132,7 @@ def upsert_document(
         if doc.account_id != (account.pk if account else None) and doc.state not in SETTLED_STATES and newer:
             rerouted_from = doc.account
             doc.account = account
-            doc.route_explanation = explanation
+            doc.set_route(explanation)
             changed = True
         if changed:
             doc.save()
@@ -151,11 +146,12 @@ def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
     if target.processes:
         target.on_document_changed(document, trigger=trigger)
         return
-    reason = (
-        f"No processor for {target.label} documents yet: this connection's documents wait here until the "
-        "integration can send them."
+    reason = Text(
+        "No processor for %(target)s documents yet: this connection's documents wait here until the "
+        "integration can send them.",
+        target=target.label,
     )
-    if document.state != State.BLOCKED or document.last_error != reason:
+    if document.state != State.BLOCKED or document.last_error != str(reason):
         set_state(document, State.BLOCKED, error=reason)
         log_attempt(
             connection=document.connection,
@@ -166,10 +162,10 @@ def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
         )
 
 
-def set_state(document: SyncDocument, state: str, *, error: str = "") -> None:
+def set_state(document: SyncDocument, state: str, *, error: Text | str = "") -> None:
     document.state = state
-    document.last_error = error
-    document.save(update_fields=["state", "last_error", "updated_at"])
+    document.set_error(error)
+    document.save(update_fields=["state", "last_error", "last_error_text", "updated_at"])
 
 
 def start_run_once(runs, token, start) -> tuple[SyncRun, bool]:

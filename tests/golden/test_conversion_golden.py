@@ -48,7 +48,7 @@ def plain(value):
     if isinstance(value, tuple):
         return [plain(v) for v in value]
     if isinstance(value, Text):
-        return str(value)
+        return value.english()
     return value
 
 

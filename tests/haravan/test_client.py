@@ -57,7 +57,7 @@ def test_every_call_carries_the_token_json_and_the_timeout(rsps, client):
     assert request.headers["Content-Type"] == "application/json"
     assert request.req_kwargs["timeout"] == settings.HTTP_TIMEOUT
     assert client.last_exchange.status == 200
-    assert "tok-123" not in json.dumps(client.last_exchange.as_log())
+    assert "tok-123" not in json.dumps(client.last_exchange.logged())
 
 
 def test_the_call_limit_header_feeds_the_bucket(rsps, client, bucket):
@@ -272,7 +272,7 @@ def test_exchange_code_refused_is_permanent_and_keeps_no_secret(rsps, settings):
     rsps.post(f"{settings.HARAVAN_ACCOUNTS_URL}/connect/token", status=400, json={"error": "invalid_grant"})
     with pytest.raises(PermanentError, match="invalid_grant") as err:
         exchange_code(code="the-code", redirect_uri="https://app.test/cb/")
-    logged = json.dumps(err.value.exchange.as_log())
+    logged = json.dumps(err.value.exchange.logged())
     assert "the-code" not in logged
     assert settings.HARAVAN_CLIENT_SECRET not in logged
 

@@ -169,7 +169,7 @@ def test_anything_shaped_like_an_order_reads_without_an_exception(order):
     order.setdefault("id", 1)
     sale = read_order(order)
     for problem in sale.problems:
-        assert str(problem) and "%(" not in str(problem)
+        assert problem.english() and "%(" not in problem.english()
     if sale.problems:
         assert not sale.adds_up
 
@@ -183,12 +183,12 @@ def test_a_problem_names_the_haravan_field_in_reading_order():
         "discount_codes": [{"type": "bogus", "amount": 1}],
     }
     sale = read_order(order)
-    assert [str(p) for p in sale.problems] == [
+    assert [p.english() for p in sale.problems] == [
         "order #7: total_price: 'abc' is not an amount",
         "order #7: line_items[0].quantity: 1.5 is not a whole, non-negative quantity",
         "order #7: discount_codes[0]: unknown discount type 'bogus'",
     ]
-    assert str(sale.paid_problem) == "total_price: 'abc' is not an amount"
+    assert sale.paid_problem.english() == "total_price: 'abc' is not an amount"
 
 
 # --- refunds: goods and money kept apart --------------------------------------------------------------
@@ -248,8 +248,8 @@ def test_failed_refund_transactions_return_no_money():
 def test_a_refund_of_a_line_not_on_the_order_is_a_problem_of_that_line():
     refund = {"id": 9, "refund_line_items": [{"line_item_id": 99, "quantity": 1}, "x"]}
     first, second = read_refund(refund, label="#5", goods_keys=["11"]).lines
-    assert str(first.problem) == "order #5: refund 9 returns line item 99, which is not on the order"
-    assert str(second.problem) == "order #5: refund 9.refund_line_items[1] is not an object"
+    assert first.problem.english() == "order #5: refund 9 returns line item 99, which is not on the order"
+    assert second.problem.english() == "order #5: refund 9.refund_line_items[1] is not an object"
 
 
 # --- the buyer ----------------------------------------------------------------------------------------

@@ -435,7 +435,7 @@ def test_a_200_that_is_not_an_envelope_is_retryable(rsps, client):
 def test_the_login_exchange_logs_no_secret(rsps, client):
     login_ok(rsps, "tok-secret-123")
     client.login()
-    log = json.dumps(client.last_exchange.as_log(), ensure_ascii=False)
+    log = json.dumps(client.last_exchange.logged(), ensure_ascii=False)
     assert client.last_exchange.url == LOGIN
     for secret in (PASSWORD, APP_ID, "tok-secret-123"):
         assert secret not in log
@@ -447,7 +447,7 @@ def test_an_authenticated_exchange_logs_no_token(rsps, client):
     login_ok(rsps, "tok-secret-123")
     rsps.post(STATUS, json=ok([]))
     client.status(["r1"])
-    assert "tok-secret-123" not in json.dumps(client.last_exchange.as_log())
+    assert "tok-secret-123" not in json.dumps(client.last_exchange.logged())
 
 
 def test_an_error_listed_only_in_errors_still_counts(rsps, client):

@@ -49,7 +49,7 @@ def buyer_of(order, mapping):
 
 def check_issuance(order, mapping):
     decision, reason = convert.check_issuance(sale(order, mapping), mapping)
-    return decision, str(reason)
+    return decision, reason.english()
 
 
 def vat_rate_for_line(line, mapping):

@@ -4,7 +4,9 @@
 import json
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from connectors import registry
 from connectors.models import Connection
@@ -26,6 +28,12 @@ class Command(BaseCommand):
             "--org", required=True, help="The source's own id of the shop (Haravan's org id)."
         )
         parser.add_argument("order", help="The object as JSON (a file, or - for standard input).")
+        parser.add_argument(
+            "--language",
+            default="en",
+            choices=[code for code, _name in settings.LANGUAGES],
+            help="The language of the reasons (English by default, as the logs are).",
+        )
 
     def handle(self, *args, **opts):
         target = registry.target(self.target_name or opts["target"])
@@ -46,4 +54,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The order must be a JSON object (a {connection.source.label} order, or {example})."
             )
-        self.stdout.write(json.dumps(target.preview(connection, order), ensure_ascii=False, indent=2))
+        with translation.override(None if opts["language"] == "en" else opts["language"]):
+            printed = json.dumps(target.preview(connection, order), ensure_ascii=False, indent=2, default=str)
+        self.stdout.write(printed)
