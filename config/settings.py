@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from django.utils.translation import gettext_noop
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -111,7 +112,8 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "vi"  # merchants read Vietnamese first; English is one click away
-LANGUAGES = [("vi", "Tiếng Việt"), ("en", "English")]
+# Each language is named in its own words (the switcher and the alert-language choice show them as they are).
+LANGUAGES = [("vi", gettext_noop("Tiếng Việt")), ("en", gettext_noop("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Ho_Chi_Minh"
 USE_I18N = True

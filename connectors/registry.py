@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .redaction import register_secret_keys
 from .text import Text
@@ -54,7 +55,7 @@ class SourceAdapter(Adapter):
 
     name: ClassVar[str]  # "haravan"
     label: ClassVar[str]  # "Haravan"
-    object_label: ClassVar[Any] = _("Order")  # what one of its objects is called
+    object_label: ClassVar[Any] = pgettext_lazy("sales order", "Order")  # what one of its objects is called
     key_label: ClassVar[Any] = _("Source id")  # what its own id of a connection is called
     # (value, label) of each routing fact it can tell about an object: "location", "Branch / location"
     dimensions: ClassVar[tuple[tuple[str, Any], ...]] = ()

@@ -21,19 +21,22 @@ class Text:
     """A message id and its parameters: rendered in the active language (``str``), stored as JSON, logged
     in English (``english``)."""
 
-    __slots__ = ("count", "msgid", "params", "plural")
+    __slots__ = ("count", "literal", "msgid", "params", "plural")
 
     def __init__(self, msgid: str, /, **params: Any):
         self.msgid = str(msgid)
         self.params = {name: _param(value) for name, value in params.items()}
         self.plural, self.count = "", None
+        self.literal = False  # True: the template itself is not looked up (how sentences are joined)
 
     def render(self) -> str:
         """The sentence in the active language (its parameters too)."""
         if self.plural:
             template = translation.ngettext(self.msgid, self.plural, self.count)
+        elif self.literal or not self.msgid:
+            template = self.msgid
         else:
-            template = translation.gettext(self.msgid) if self.msgid else ""
+            template = translation.gettext(self.msgid)
         if not self.params:
             return template
         values = {
@@ -70,6 +73,8 @@ class Text:
         out: dict[str, Any] = {"id": self.msgid}
         if self.plural:
             out.update(plural=self.plural, count=self.count)
+        if self.literal:
+            out["literal"] = True
         if self.params:
             out["params"] = {k: v.as_json() if isinstance(v, Text) else v for k, v in self.params.items()}
         return out
@@ -87,6 +92,7 @@ class Text:
         text = cls.__new__(cls)
         text.msgid, text.params = data["id"], params
         text.plural, text.count = str(data.get("plural") or ""), data.get("count")
+        text.literal = bool(data.get("literal"))
         return text
 
 
@@ -99,7 +105,9 @@ def Plural(singular: str, plural: str, count: int, /, **params: Any) -> Text:
 
 def verbatim(value: Any) -> Text:
     """Words that are shown as they are in every language (an outside service's own message, a name)."""
-    return Text("%(text)s", text=str(value))
+    text = Text("%(text)s", text=str(value))
+    text.literal = True
+    return text
 
 
 def join(texts, separator: str = " ") -> Text:
@@ -109,7 +117,7 @@ def join(texts, separator: str = " ") -> Text:
         return verbatim("")
     template = separator.join(f"%(part{i})s" for i in range(len(parts)))
     text = Text.__new__(Text)
-    text.msgid, text.plural, text.count = template, "", None
+    text.msgid, text.plural, text.count, text.literal = template, "", None, True
     text.params = {f"part{i}": part for i, part in enumerate(parts)}
     return text
 

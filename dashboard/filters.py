@@ -144,7 +144,7 @@ class DocumentFilterForm(forms.Form):
         self.fields["account"].choices = [("", _("All accounts"))] + [
             (a.pk, f"{a.tag} {a.name}".strip()) for a in self.accounts.values()
         ]
-        self.fields["state"].choices = [(s.value, _(s.label)) for s in self.states]
+        self.fields["state"].choices = [(s.value, s.label) for s in self.states]
         self.fields["kind"].choices = [("", _("All kinds")), *kind_choices(self.connections)]
         if self.default_states and not self.data.getlist("state"):
             self.data = self.data.copy()

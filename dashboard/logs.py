@@ -115,7 +115,7 @@ def export_csv(request):
                     _cell(doc.tag),
                     _cell(doc.connection.name),
                     _cell(doc.kind_label),
-                    _cell(_(doc.get_state_display())),
+                    _cell(doc.get_state_display()),
                     doc.attempts,
                     _cell(doc.error_display),
                     timezone.localtime(doc.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -216,7 +216,7 @@ def document_retry(request, pk):
         messages.warning(
             request,
             _("Order %(order)s on %(tag)s is %(state)s: there is nothing to retry.")
-            % {**_words(document), "state": _(document.get_state_display()).lower()},
+            % {**_words(document), "state": str(document.get_state_display()).lower()},
         )
     elif kind.retry([document], user=request.user):
         messages.success(
@@ -232,7 +232,7 @@ def document_retry(request, pk):
                 "Order %(order)s on %(tag)s was not retried: it has no account to go to, or it changed "
                 "meanwhile (now %(state)s). Check the routing explanation below."
             )
-            % {**_words(document), "state": _(document.get_state_display()).lower()},
+            % {**_words(document), "state": str(document.get_state_display()).lower()},
         )
     return redirect("dashboard:document", pk=document.pk)
 
@@ -248,7 +248,7 @@ def document_publish(request, pk):
         messages.warning(
             request,
             _("Order %(order)s on %(tag)s is not a draft any more (now %(state)s): nothing was published.")
-            % {**_words(document), "state": _(document.get_state_display()).lower()},
+            % {**_words(document), "state": str(document.get_state_display()).lower()},
         )
     elif kind.publish_drafts([document]):
         messages.success(

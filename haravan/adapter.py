@@ -3,7 +3,7 @@
 from urllib.parse import quote
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from connectors.registry import ScheduleState, SourceAdapter
 
@@ -26,7 +26,7 @@ def _number_of(order: dict) -> str:
 class HaravanSource(SourceAdapter):
     name = "haravan"
     label = "Haravan"
-    object_label = gettext_lazy("Order")
+    object_label = pgettext_lazy("sales order", "Order")
     key_label = gettext_lazy("Org id")
     dimensions = (
         ("location", gettext_lazy("Branch / location")),

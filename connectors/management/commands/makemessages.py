@@ -5,4 +5,9 @@ from django.core.management.commands import makemessages
 
 
 class Command(makemessages.Command):
-    xgettext_options = [*makemessages.Command.xgettext_options, "--keyword=Text", "--keyword=Plural:1,2"]
+    xgettext_options = [
+        *makemessages.Command.xgettext_options,
+        "--keyword=Text",
+        "--keyword=Plural:1,2",
+        "--keyword=_lazy",  # gettext_lazy, as the forms import it beside gettext
+    ]
