@@ -9,13 +9,22 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from connectors import registry
 from connectors.http import ApiError, require_url
 from connectors.models import BuyerProfile, CatalogItem, Connection, LicenseError, Membership, Tenant
 from connectors.routing import route
 from connectors.text import Text, english, untranslated, verbatim
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
-from syncjobs.services import Outcome, State, hand_to_target, log_attempt, set_state, upsert_document
+from syncjobs.services import (
+    Outcome,
+    State,
+    hand_to_target,
+    log_attempt,
+    no_processor,
+    set_state,
+    upsert_document,
+)
 
 from . import convert, read
 from .client import HaravanClient, exchange_code, subscribe_webhooks
@@ -152,6 +161,8 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: Text | str
 
 def _blocker(connection: Connection, decision) -> Text | None:
     """Why this document cannot go on without a person, or None."""
+    if not connection.target.processes:
+        return no_processor(connection.target)
     try:
         connection.check_license()
     except LicenseError as exc:
@@ -403,9 +414,10 @@ def _after_connect(shop: HaravanShop, *, subscribe: bool) -> None:
 
 @transaction.atomic
 def connect_shop(
-    *, user, org_id, name, domain="", email="", secrets, token_kind, scopes="", target_kind="meinvoice"
+    *, user, org_id, name, domain="", email="", secrets, token_kind, scopes="", target_kind=None
 ):
-    """Create (or re-attach) the tenant, the shop with its encrypted token, the owner and a connection."""
+    """Create (or re-attach) the tenant, the shop with its encrypted token, the owner and a connection (to
+    `target_kind`, or to the first registered target that takes Haravan orders)."""
     shop = HaravanShop.objects.select_for_update().filter(org_id=org_id).first()
     if shop is None:
         tenant = Tenant.objects.create(name=name or f"Haravan {org_id}", slug=_unique_slug(name or org_id))
@@ -427,13 +439,19 @@ def connect_shop(
         Membership.objects.get_or_create(
             user=user, tenant=shop.tenant, defaults={"role": Membership.Role.OWNER}
         )
-    Connection.objects.get_or_create(
-        source_kind="haravan",
-        source_key=org_id,
-        target_kind=target_kind,
-        defaults={"tenant": shop.tenant, "name": f"{shop.name or org_id} → {target_kind}"},
-    )
+    target = registry.target(target_kind) if target_kind else _first_target()
+    if target is not None:
+        Connection.objects.get_or_create(
+            source_kind="haravan",
+            source_key=org_id,
+            target_kind=target.name,
+            defaults={"tenant": shop.tenant, "name": f"{shop.name or org_id} → {target.label}"},
+        )
     return shop
+
+
+def _first_target():
+    return next((t for t in registry.targets() if "haravan" in t.source_kinds), None)
 
 
 def _unique_slug(text: str) -> str:

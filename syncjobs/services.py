@@ -139,6 +139,14 @@ def upsert_document(
         return Upserted(document=doc, created=False, changed=changed, rerouted_from=rerouted_from)
 
 
+def no_processor(target) -> Text:
+    return Text(
+        "No processor for %(target)s documents yet: this connection's documents wait here until the "
+        "integration can send them.",
+        target=target.label,
+    )
+
+
 def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
     """The connection's target decides what a changed document becomes (skip, draft, queue, adjust). A
     target with no processor leaves it waiting for a person with the reason: never "pending" for ever."""
@@ -146,11 +154,7 @@ def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
     if target.processes:
         target.on_document_changed(document, trigger=trigger)
         return
-    reason = Text(
-        "No processor for %(target)s documents yet: this connection's documents wait here until the "
-        "integration can send them.",
-        target=target.label,
-    )
+    reason = no_processor(target)
     if document.state != State.BLOCKED or document.last_error != str(reason):
         set_state(document, State.BLOCKED, error=reason)
         log_attempt(

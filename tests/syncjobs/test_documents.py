@@ -114,3 +114,54 @@ def test_unique_constraint_is_enforced_by_the_database(conn):
         SyncDocument.objects.create(
             connection=conn, account=doc.account, source_type="order", source_id="7008", kind="invoice"
         )
+
+
+def test_a_document_whose_target_has_no_processor_waits_for_a_person_with_the_reason(db):
+    """A connection made for a target that cannot send yet (AMIS, before it could post anything) does not
+    leave its documents "pending" for ever: they need a person, are counted so and are alerted."""
+    from django.core import mail
+
+    from dashboard import stats
+    from syncjobs import alerts
+
+    t = factories.tenant()
+    conn = factories.connection(
+        t, factories.shop(t, org_id="200000009"), target_kind="amis", accounts=("A1",)
+    )
+    conn.alert_email, conn.alert_language = "ketoan@example.com", "en"
+    conn.save()
+    intake_order("200000009", factories.order(7100, financial_status="paid"), trigger="test")
+    doc = SyncDocument.objects.get()
+    assert doc.state == "blocked"
+    assert doc.last_error.startswith("No processor for amis documents yet")
+    assert SyncAttempt.objects.filter(
+        document=doc, outcome="error", message__contains="No processor"
+    ).exists()
+    assert SyncDocument.objects.filter(state__in=stats.NEEDS_PERSON).get() == doc
+    assert alerts.send_digests() == 1 and "No processor for amis documents yet" in mail.outbox[0].body
+
+
+def test_documents_left_pending_for_a_target_that_never_sent_are_held_by_the_migration(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("amis.migrations.0001_documents_wait_for_a_person")
+    t = factories.tenant()
+    amis = factories.connection(
+        t, factories.shop(t, org_id="200000010"), target_kind="amis", accounts=("A1",)
+    )
+    meinvoice = factories.connection(t, factories.shop(t, org_id="200000011"))
+    for n, connection in enumerate((amis, meinvoice)):
+        SyncDocument.objects.create(
+            connection=connection,
+            account=connection.accounts.get(),
+            source_type="order",
+            source_id=str(n),
+            kind="x",
+        )
+    migration.hold(apps, None)
+    held = SyncDocument.objects.get(connection=amis)
+    assert held.state == "blocked" and held.last_error.startswith("No processor for MISA AMIS accounting")
+    assert held.error_display.startswith("Chưa có bộ xử lý")  # a sentence each reader gets in their language
+    assert SyncDocument.objects.get(connection=meinvoice).state == "pending"
