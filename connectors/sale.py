@@ -234,6 +234,12 @@ class Sale:
     updated_at: dt.datetime | None = None
     cancelled_at: dt.datetime | None = None
     cancel_reason: str = ""
+    # An invoicing source (Severa) also sends credit notes, due dates and payment references; a shop's
+    # order is a "sale" with none of them.
+    document_type: str = "sale"  # "sale" | "credit_note"
+    corrects: str = ""  # for a credit note: the source id of the sale it corrects
+    due_date: dt.date | None = None
+    payment_reference: str = ""
     problems: tuple[Text, ...] = ()  # why the amounts cannot be trusted, in reading order
     paid_problem: Text | None = None  # why ``totals.paid`` is missing, in a few words
     tax_problem: Text | None = None  # why ``totals.tax`` could not be read (then it counts as 0)
