@@ -103,3 +103,19 @@ def meinvoice_story(connection, sandbox) -> list:
 
 
 TARGET_STORIES = {"meinvoice": (meinvoice_connection, meinvoice_story)}
+
+
+def screens(connection, documents) -> list[str]:
+    """Every screen a connection's documents show on, as an owner opens them."""
+    from django.urls import reverse
+
+    return [
+        reverse("dashboard:overview"),
+        reverse("dashboard:connection", args=[connection.pk]),
+        reverse("dashboard:accounts", args=[connection.pk]),
+        reverse("dashboard:mapping", args=[connection.pk]),
+        reverse("dashboard:logs"),
+        reverse("dashboard:retry"),
+        *(reverse("dashboard:document", args=[d.pk]) for d in documents),
+        *(f"{reverse('dashboard:logs')}?kind={d.kind.split(':')[0]}" for d in documents),
+    ]

@@ -143,15 +143,7 @@ def test_every_kind_of_document_is_made_processed_and_shown(target, tenant, sand
     owner = factories.user(tenant, email="owner@contract.test")
     for language in ("vi", "en"):
         client = factories.signed_in(owner, language=language)
-        pages = [
-            reverse("dashboard:overview"),
-            reverse("dashboard:connection", args=[connection.pk]),
-            reverse("dashboard:accounts", args=[connection.pk]),
-            reverse("dashboard:mapping", args=[connection.pk]),
-            reverse("dashboard:logs"),
-            reverse("dashboard:retry"),
-        ]
-        for url in pages:
+        for url in contracts.screens(connection, documents):
             assert client.get(url).status_code == 200, url
         for doc in documents:
             with translation.override(language):

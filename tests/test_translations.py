@@ -86,17 +86,7 @@ def test_every_text_a_screen_renders_in_vietnamese_is_in_the_catalogue(db, sandb
     run = SyncRun.objects.create(connection=connection, kind="manual", status="done", total=1, processed=1)
     owner = factories.user(tenant, email="chu@cuahang.vn")
     client = factories.signed_in(owner, language="vi")
-    pages = [
-        reverse("dashboard:overview"),
-        reverse("dashboard:connection", args=[connection.pk]),
-        reverse("dashboard:accounts", args=[connection.pk]),
-        reverse("dashboard:mapping", args=[connection.pk]),
-        reverse("dashboard:logs"),
-        reverse("dashboard:retry"),
-        reverse("dashboard:run_progress", args=[run.pk]),
-        *(reverse("dashboard:document", args=[d.pk]) for d in documents),
-        *(f"{reverse('dashboard:logs')}?kind={d.kind.split(':')[0]}" for d in documents),
-    ]
+    pages = [*contracts.screens(connection, documents), reverse("dashboard:run_progress", args=[run.pk])]
     for url in pages:
         assert client.get(url).status_code == 200, url
     example = contracts.haravan_example(sandbox)

@@ -5,7 +5,6 @@ import dataclasses
 import datetime as dt
 import json
 from decimal import Decimal
-from fractions import Fraction
 from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings
@@ -13,19 +12,7 @@ from hypothesis import strategies as st
 
 from connectors.sale import BuyerFields, ReadOptions, Sale
 from haravan.read import read_order, read_refund
-
-
-def _oracle_share(total: int, weights: list[int]) -> list[int]:
-    """Largest remainder with exact fractions, ties to the earlier line: written apart from the reader."""
-    whole = sum(weights)
-    if not total:
-        return [0] * len(weights)
-    exact = [Fraction(total * w, whole) for w in weights]
-    shares = [int(x) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
-    for i in order[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
+from tests.support.oracles import largest_remainder
 
 
 def _money_fields(sale: Sale):
@@ -109,12 +96,14 @@ def test_a_consistent_order_reads_to_a_sale_that_adds_up_to_the_dong(generated):
     goods_codes = sum(
         int(Decimal(str(c["amount"]))) for c in order["discount_codes"] if c["type"] != "shipping"
     )
-    assert [int(li.order_discount) for li in sale.lines] == _oracle_share(goods_codes, weights)
+    assert [int(li.order_discount) for li in sale.lines] == largest_remainder(goods_codes, weights)
     charged = [c for c in sale.charges if c.amount]
     ship_codes = sum(
         int(Decimal(str(c["amount"]))) for c in order["discount_codes"] if c["type"] == "shipping"
     )
-    assert [int(c.discount) for c in charged] == _oracle_share(ship_codes, [int(c.amount) for c in charged])
+    assert [int(c.discount) for c in charged] == largest_remainder(
+        ship_codes, [int(c.amount) for c in charged]
+    )
     assert [li.key for li in sale.lines] == [str(li["id"]) for li in sold]  # zero-unit lines sold nothing
     assert read_order(json.loads(json.dumps(order))) == sale  # deterministic, whatever the JSON spelling
 

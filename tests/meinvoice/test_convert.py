@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +28,7 @@ from meinvoice.convert import (
 )
 from meinvoice.mapping import IssuanceConditions, Mapping, TaxRule, vat_fraction
 from meinvoice.words import amount_in_words
+from tests.support.oracles import largest_remainder
 
 # --- the product's path: a Haravan order is read into a sale, the sale is converted ----------------------
 
@@ -1053,19 +1053,6 @@ def test_orders_totalled_by_the_sandbox_convert_to_the_same_total(raw_lines, raw
     assert_adds_up(invoice, totals["total_price"])
 
 
-def _share(total, weights):
-    """An independent largest-remainder split (the oracle for VAT-exclusive totals)."""
-    whole = sum(weights)
-    if not total:
-        return [0] * len(weights)
-    exact = [Fraction(total * w, whole) for w in weights]
-    shares = [int(x) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
-    for i in order[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(generated_orders(), _mappings)
 def test_vat_exclusive_orders_add_their_tax_on_top(generated, mapping):
@@ -1081,8 +1068,8 @@ def test_vat_exclusive_orders_add_their_tax_on_top(generated, mapping):
         int(Decimal(str(s["price"]))) for s in order["shipping_lines"] if int(Decimal(str(s["price"])))
     ]
     ship_off = sum(int(Decimal(str(c["amount"]))) for c in order["discount_codes"] if c["type"] == "shipping")
-    nets = [w - s for w, s in zip(weights, _share(codes, weights), strict=True)]
-    ship_nets = [p - s for p, s in zip(ship_prices, _share(ship_off, ship_prices), strict=True)]
+    nets = [w - s for w, s in zip(weights, largest_remainder(codes, weights), strict=True)]
+    ship_nets = [p - s for p, s in zip(ship_prices, largest_remainder(ship_off, ship_prices), strict=True)]
     rates = [vat_rate_for_line(li, mapping) for li in goods] + [mapping.shipping_rate] * len(ship_nets)
     tax = sum(_half_up(n * vat_fraction(r)) for n, r in zip(nets + ship_nets, rates, strict=True))
     total = sum(nets) + sum(ship_nets) + tax
