@@ -15,7 +15,7 @@ Facts = dict[str, list[str]]
 class RouteDecision:
     account: TargetAccount | None
     rule: RoutingRule | None
-    explanation: Text  # in the reader's language when shown; str() is the English stored with the document
+    explanation: Text  # shown in the reader's language; stored with the document (its English too)
 
 
 def _norm(value) -> str:

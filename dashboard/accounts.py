@@ -1,4 +1,4 @@
-"""Target accounts of a connection (one meInvoice MST per row).
+"""Target accounts of a connection (one per row: a meInvoice MST, say).
 
 Everything target-specific goes through ``connection.target`` (its adapter): which credentials an account
 has, testing them, syncing templates and the series to choose from. Nothing here imports a provider, so

@@ -147,7 +147,7 @@ def no_processor(target) -> Text:
     )
 
 
-def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
+def hand_to_target(document: SyncDocument, *, trigger: Text | str = "") -> None:
     """The connection's target decides what a changed document becomes (skip, draft, queue, adjust). A
     target with no processor leaves it waiting for a person with the reason: never "pending" for ever."""
     target = document.connection.target
@@ -155,7 +155,7 @@ def hand_to_target(document: SyncDocument, *, trigger: str = "") -> None:
         target.on_document_changed(document, trigger=trigger)
         return
     reason = no_processor(target)
-    if document.state != State.BLOCKED or document.last_error != str(reason):
+    if document.state != State.BLOCKED or document.last_error != reason.english():
         set_state(document, State.BLOCKED, error=reason)
         log_attempt(
             connection=document.connection,
