@@ -252,7 +252,7 @@ def run_preview(request, connection) -> dict:
                     "Order #%(number)s could not be read from %(source)s: %(error)s. Try again later, or "
                     "paste the order's JSON below."
                 )
-                % {"number": number, "source": source_label, "error": str(exc).rstrip(". ")}
+                % {"number": number, "source": source_label, "error": str(exc.text).rstrip(". ")}
             }
     target = connection.target
     try:
