@@ -10,6 +10,8 @@ words) is shown verbatim.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -167,6 +169,36 @@ def shown(data: dict | None, fallback: str = "") -> str:
         return text.render()
     except (TypeError, ValueError):
         return fallback
+
+
+def words_of(exc: BaseException) -> Text:
+    """An exception as people read it: its own sentence when it has one, else its words as they are."""
+    text = getattr(exc, "text", None)
+    return text if isinstance(text, Text) else verbatim(exc)
+
+
+# --- words as sources write them ------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def plain(value: Any) -> str:
+    """A field as text, spaces collapsed ("" for null)."""
+    return " ".join(str(value).split()) if value not in (None, "") else ""
+
+
+def fold(value: Any) -> str:
+    """For comparing names: NFC (Vietnamese may arrive decomposed), case-folded, spaces collapsed."""
+    return unicodedata.normalize("NFC", plain(value)).casefold()
+
+
+def status_key(value: Any) -> str:
+    """For comparing status words: "Partially_Paid" and "partiallypaid" are the same status."""
+    return plain(value).lower().replace("_", "")
+
+
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.match(value))
 
 
 def untranslated(text) -> str:

@@ -17,16 +17,14 @@ the sale's ``problems``, worded with Haravan's own field names, and the target d
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Iterable
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils.dateparse import parse_datetime
 
-from connectors.money import MINOR_UNITS, allocate
+from connectors.money import Unreadable, allocate, amount_text, read_amount, read_quantity
 from connectors.sale import (
     ZERO,
     Buyer,
@@ -41,99 +39,19 @@ from connectors.sale import (
     SaleStatus,
     SourceTotals,
 )
-from connectors.text import Text
+from connectors.text import Text, fold, is_email, join, plain, status_key
 
-# No amount or quantity has more digits than this (a quadrillion đồng): "1e100000000" is refused unexpanded.
-MAX_DIGITS = 15
 DIMENSIONS = ("location", "source", "storefront", "carrier", "gateway")
 GOODS_CODE_KINDS = ("fixed_amount", "percentage")
 DEFAULT_ITEM_NAME = "Hàng hóa"  # "goods": what a line with no title at all is called
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class Unreadable(ValueError):
-    """One value could not be read; ``text`` says which and why."""
-
-    def __init__(self, text: Text):
-        super().__init__(text.english())
-        self.text = text
 
 
 # --- small readers ----------------------------------------------------------------------------------
 
 
-def text(value: Any) -> str:
-    """A field as text, spaces collapsed ("" for null)."""
-    return " ".join(str(value).split()) if value not in (None, "") else ""
-
-
-def fold(value: Any) -> str:
-    """For comparing names: NFC (Vietnamese may arrive decomposed), case-folded, spaces collapsed."""
-    return unicodedata.normalize("NFC", text(value)).casefold()
-
-
-def money_text(amount: Decimal | int, currency: str = "VND") -> str:
-    """1.234.567 đồng: how amounts are written in messages about VND orders."""
-    if (currency or "VND").upper() == "VND":
-        return f"{int(amount):,}".replace(",", ".") + " đồng"
-    return f"{amount} {currency}"
-
-
-def amount(value: Any, what: Text | str, *, currency: str = "VND", required: bool = False) -> Decimal:
-    """A Haravan JSON number or numeric string, in whole minor units of the currency."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise Unreadable(Text("%(what)s is missing", what=what))
-        return ZERO
-    if isinstance(value, bool):
-        raise Unreadable(Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value)))
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise Unreadable(Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value))) from exc
-    if not number.is_finite() or number.adjusted() > MAX_DIGITS:
-        raise Unreadable(Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value)))
-    places = MINOR_UNITS.get((currency or "VND").upper(), 2)
-    step = Decimal(1).scaleb(-places)
-    if number != number.quantize(step, rounding=ROUND_DOWN):
-        if places == 0:
-            raise Unreadable(
-                Text("%(what)s: %(value)s is not a whole number of đồng", what=what, value=str(value))
-            )
-        raise Unreadable(
-            Text(
-                "%(what)s: %(value)s has more than %(places)s decimals",
-                what=what,
-                value=str(value),
-                places=places,
-            )
-        )
-    return number.quantize(step)
-
-
-def quantity(value: Any, what: Text | str) -> Decimal:
-    """A whole, non-negative number of units."""
-    if isinstance(value, bool) or value is None:
-        raise Unreadable(Text("%(what)s: %(value)s is not a quantity", what=what, value=repr(value)))
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise Unreadable(Text("%(what)s: %(value)s is not a quantity", what=what, value=repr(value))) from exc
-    if (
-        not number.is_finite()
-        or number.adjusted() > MAX_DIGITS
-        or number != number.to_integral_value()
-        or number < 0
-    ):
-        raise Unreadable(
-            Text("%(what)s: %(value)s is not a whole, non-negative quantity", what=what, value=repr(value))
-        )
-    return Decimal(int(number))
-
-
 def moment(value: Any) -> dt.datetime | None:
     """An ISO timestamp (Haravan writes UTC with a Z); a naive one is read as UTC; unreadable → None."""
-    raw = text(value)
+    raw = plain(value)
     if not raw:
         return None
     try:
@@ -143,10 +61,6 @@ def moment(value: Any) -> dt.datetime | None:
         if parsed is None:
             return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
-
-
-def _status_key(value: Any) -> str:
-    return text(value).lower().replace("_", "")
 
 
 # --- labels and facts ---------------------------------------------------------------------------------
@@ -190,8 +104,6 @@ def describe_order(order: dict) -> Text:
                 currency=order.get("currency") or "VND",
             )
         )
-    from connectors.text import join
-
     return join(parts, ", ")
 
 
@@ -281,14 +193,14 @@ def _attributes(order: dict) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in _listed(order.get("note_attributes")):
         if isinstance(item, dict) and item.get("name") is not None:
-            out.setdefault(fold(item["name"]), text(item.get("value")))
+            out.setdefault(fold(item["name"]), plain(item.get("value")))
     return out
 
 
 def _address_line(address: Any) -> str:
     if not isinstance(address, dict):
         return ""
-    parts = [text(address.get(k)) for k in ("address1", "address2", "ward", "district", "province")]
+    parts = [plain(address.get(k)) for k in ("address1", "address2", "ward", "district", "province")]
     return ", ".join(p for p in parts if p)
 
 
@@ -296,13 +208,13 @@ def _person_name(order: dict, customer: dict) -> str:
     for key in ("billing_address", "shipping_address"):
         address = order.get(key)
         if isinstance(address, dict):
-            name = text(address.get("name"))
+            name = plain(address.get("name"))
             if not name:
-                name = text(f"{address.get('last_name') or ''} {address.get('first_name') or ''}")
+                name = plain(f"{address.get('last_name') or ''} {address.get('first_name') or ''}")
             if name:
                 return name
     if customer:
-        return text(f"{customer.get('last_name') or ''} {customer.get('first_name') or ''}")
+        return plain(f"{customer.get('last_name') or ''} {customer.get('first_name') or ''}")
     return ""
 
 
@@ -333,14 +245,14 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
     email = invoice_email
     if not email:
         for candidate in (order.get("email"), order.get("contact_email"), customer.get("email")):
-            candidate = text(candidate)
-            if candidate and _EMAIL.match(candidate):
+            candidate = plain(candidate)
+            if candidate and is_email(candidate):
                 email = candidate
                 break
     phone = next(
         (
             p
-            for p in (text(billing.get("phone")), text(shipping.get("phone")), text(customer.get("phone")))
+            for p in (plain(billing.get("phone")), plain(shipping.get("phone")), plain(customer.get("phone")))
             if p
         ),
         "",
@@ -354,13 +266,13 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
     if tax_code:
         address = company_address
         if not legal_name and fields.use_billing_company:
-            legal_name = text(billing.get("company"))
+            legal_name = plain(billing.get("company"))
             if legal_name and not address:
                 address = _address_line(billing)  # the billing address of that company
     else:
         address = _address_line(billing) or _address_line(shipping)
     return Buyer(
-        code=text(customer.get("id")),
+        code=plain(customer.get("id")),
         name=_person_name(order, customer),
         legal_name=legal_name,
         tax_code=tax_code,
@@ -383,17 +295,17 @@ def _line_discount(line: dict, what: str) -> Decimal:
         for i, item in enumerate(applied):
             if item is not None and not isinstance(item, dict):
                 raise Unreadable(Text("%(what)s is not an object", what=f"{what}.applied_discounts[{i}]"))
-            applied_total += amount((item or {}).get("amount"), f"{what}.applied_discounts[{i}].amount")
+            applied_total += read_amount((item or {}).get("amount"), f"{what}.applied_discounts[{i}].amount")
     total = line.get("total_discount")
     if total is not None and not (isinstance(total, str) and not total.strip()):
-        total_discount = amount(total, f"{what}.total_discount")
+        total_discount = read_amount(total, f"{what}.total_discount")
         if applied_total is not None and applied_total != total_discount and total_discount != 0:
             raise Unreadable(
                 Text(
                     "%(what)s: total_discount %(total)s disagrees with its applied_discounts (%(applied)s)",
                     what=what,
-                    total=money_text(total_discount),
-                    applied=money_text(applied_total),
+                    total=amount_text(total_discount),
+                    applied=amount_text(applied_total),
                 )
             )
         if total_discount:
@@ -402,11 +314,11 @@ def _line_discount(line: dict, what: str) -> Decimal:
 
 
 def _item_name(line: dict) -> str:
-    title = text(line.get("title"))
-    variant = text(line.get("variant_title"))
+    title = plain(line.get("title"))
+    variant = plain(line.get("variant_title"))
     if title and variant and variant.casefold() != "default title":
         return f"{title} - {variant}"
-    return title or text(line.get("name")) or text(line.get("sku")) or DEFAULT_ITEM_NAME
+    return title or plain(line.get("name")) or plain(line.get("sku")) or DEFAULT_ITEM_NAME
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -414,13 +326,13 @@ def _tags(value: Any) -> tuple[str, ...]:
         value = value.split(",")
     if not isinstance(value, list | tuple):
         return ()
-    return tuple(t for t in (text(v) for v in value) if t)
+    return tuple(t for t in (plain(v) for v in value) if t)
 
 
 def _sale_line(line: dict, index: int, what: str, catalogue: dict) -> SaleLine | None:
     """One line item (None for a line of zero units: nothing was sold)."""
-    units = quantity(line.get("quantity"), f"{what}.quantity")
-    price = amount(line.get("price"), f"{what}.price", required=True)
+    units = read_quantity(line.get("quantity"), f"{what}.quantity")
+    price = read_amount(line.get("price"), f"{what}.price", required=True)
     if price < 0:
         raise Unreadable(Text("%(what)s.price is negative", what=what))
     discount = _line_discount(line, what)
@@ -429,8 +341,8 @@ def _sale_line(line: dict, index: int, what: str, catalogue: dict) -> SaleLine |
             Text(
                 "%(what)s: its discount %(discount)s is not between 0 and its value %(value)s",
                 what=what,
-                discount=money_text(discount),
-                value=money_text(price * units),
+                discount=amount_text(discount),
+                value=amount_text(price * units),
             )
         )
     if units == 0:
@@ -438,46 +350,46 @@ def _sale_line(line: dict, index: int, what: str, catalogue: dict) -> SaleLine |
     item = catalogue.get(str(line.get("variant_id")))  # the shop's product: unit, type, vendor and tags
     tags = line.get("tags") or line.get("product_tags") or (item.tags if item is not None else None)
     return SaleLine(
-        key=text(line.get("id")) or f"line:{index}",
-        item_code=text(line.get("sku")) or text(line.get("variant_id")),
+        key=plain(line.get("id")) or f"line:{index}",
+        item_code=plain(line.get("sku")) or plain(line.get("variant_id")),
         name=_item_name(line),
         quantity=units,
         unit_price=price,
         line_discount=discount,
-        unit=text(line.get("unit")) or (text(item.unit) if item is not None else ""),
-        sku=text(line.get("sku")),
-        item_id=text(line.get("variant_id")),
+        unit=plain(line.get("unit")) or (plain(item.unit) if item is not None else ""),
+        sku=plain(line.get("sku")),
+        item_id=plain(line.get("variant_id")),
         # The catalogue's type fills the line's own "type", which is read before "product_type".
-        product_type=text(
+        product_type=plain(
             line.get("type") or (item.product_type if item is not None else None) or line.get("product_type")
         ),
-        vendor=text(line.get("vendor")) or (text(item.vendor) if item is not None else ""),
+        vendor=plain(line.get("vendor")) or (plain(item.vendor) if item is not None else ""),
         tags=_tags(tags),
     )
 
 
 def _charge(line: dict, index: int, what: str) -> Charge:
-    price = amount(line.get("price"), f"{what}.price")
+    price = read_amount(line.get("price"), f"{what}.price")
     if price < 0:
         raise Unreadable(Text("%(what)s.price is negative", what=what))
     return Charge(
         key=f"shipping:{index}",
         kind="shipping",
-        code=text(line.get("code")),
-        name=text(line.get("title")),
+        code=plain(line.get("code")),
+        name=plain(line.get("title")),
         amount=price,
     )
 
 
 def _discount(code: dict, what: str) -> Discount:
-    kind = text(code.get("type")).lower() or "fixed_amount"
+    kind = plain(code.get("type")).lower() or "fixed_amount"
     if kind not in (*GOODS_CODE_KINDS, "shipping"):
         raise Unreadable(Text("%(what)s: unknown discount type %(kind)s", what=what, kind=repr(kind)))
-    value = amount(code.get("amount"), f"{what}.amount")
+    value = read_amount(code.get("amount"), f"{what}.amount")
     if value < 0:
         raise Unreadable(Text("%(what)s.amount is negative", what=what))
     return Discount(
-        code=text(code.get("code")),
+        code=plain(code.get("code")),
         kind=kind,
         applies_to="charges" if kind == "shipping" else "goods",
         amount=value,
@@ -523,15 +435,15 @@ def _shared(lines: list, weights: list[Decimal], total: Decimal) -> list[Decimal
 
 def _payment(tx: dict, currency: str) -> Payment | None:
     try:
-        value = abs(amount(tx.get("amount"), "amount", currency=currency))
+        value = abs(read_amount(tx.get("amount"), "amount", currency=currency))
     except Unreadable:
         return None
     return Payment(
-        key=text(tx.get("id")),
-        kind=text(tx.get("kind")).lower(),
-        status=text(tx.get("status")),
+        key=plain(tx.get("id")),
+        kind=plain(tx.get("kind")).lower(),
+        status=plain(tx.get("status")),
         amount=value,
-        gateway=text(tx.get("gateway")),
+        gateway=plain(tx.get("gateway")),
         at=moment(tx.get("created_at")),
     )
 
@@ -555,8 +467,8 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
         line_id = item.get("line_item_id")
         if line_id is None and isinstance(item.get("line_item"), dict):
             line_id = item["line_item"].get("id")
-        key = text(line_id)
-        restock = bool(item.get("restock")) or text(item.get("restock_type")).lower() not in (
+        key = plain(line_id)
+        restock = bool(item.get("restock")) or plain(item.get("restock_type")).lower() not in (
             "",
             "no_restock",
         )
@@ -567,7 +479,7 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
             lines.append(RefundLine(key, ZERO, restock, problem=problem))
             continue
         try:
-            units = quantity(item.get("quantity"), _at(what, f".refund_line_items[{i}].quantity"))
+            units = read_quantity(item.get("quantity"), _at(what, f".refund_line_items[{i}].quantity"))
         except Unreadable as exc:
             lines.append(RefundLine(key, ZERO, restock, problem=exc.text))
             continue
@@ -578,27 +490,27 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
     if transactions:
         money = ZERO
         for i, tx in enumerate(_listed(transactions)):
-            if not isinstance(tx, dict) or text(tx.get("kind")).lower() != "refund":
+            if not isinstance(tx, dict) or plain(tx.get("kind")).lower() != "refund":
                 continue
             payment = _payment(tx, currency)
             if payment is not None:
                 payments.append(payment)
-            if text(tx.get("status")).lower() in ("failure", "error"):
+            if plain(tx.get("status")).lower() in ("failure", "error"):
                 continue
             try:
                 money += abs(
-                    amount(tx.get("amount"), _at(what, f".transactions[{i}].amount"), currency=currency)
+                    read_amount(tx.get("amount"), _at(what, f".transactions[{i}].amount"), currency=currency)
                 )
             except Unreadable as exc:
                 problem = problem or exc.text
     return Refund(
-        key=text(refund.get("id")),
+        key=plain(refund.get("id")),
         name=str(refund.get("id")),
         created_at=moment(refund.get("created_at")),
         lines=tuple(lines),
         money=money,
         payments=tuple(payments),
-        note=text(refund.get("note")),
+        note=plain(refund.get("note")),
         problem=problem,
     )
 
@@ -612,12 +524,12 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
     options = options or ReadOptions()
     catalogue = catalogue or {}
     label = order_label(order)
-    currency = text(order.get("currency")) or "VND"
+    currency = plain(order.get("currency")) or "VND"
     problems: list[Text] = []
 
     paid, paid_problem = None, None
     try:
-        paid = amount(order.get("total_price"), "total_price", currency=currency, required=True)
+        paid = read_amount(order.get("total_price"), "total_price", currency=currency, required=True)
     except Unreadable as exc:
         paid_problem = exc.text
         problems.append(_of_order(label, exc.text))
@@ -645,8 +557,8 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
                     "Order %(label)s: its discount codes (%(codes)s) exceed the goods they apply to "
                     "(%(goods)s).",
                     label=label,
-                    codes=money_text(goods_codes),
-                    goods=money_text(sum(goods_values, ZERO)),
+                    codes=amount_text(goods_codes),
+                    goods=amount_text(sum(goods_values, ZERO)),
                 )
             )
         elif charge_codes > sum((c.amount for c in charged), ZERO):
@@ -655,8 +567,8 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
                     "Order %(label)s: its shipping discounts (%(codes)s) exceed the shipping charged "
                     "(%(shipping)s).",
                     label=label,
-                    codes=money_text(charge_codes),
-                    shipping=money_text(sum((c.amount for c in charged), ZERO)),
+                    codes=amount_text(charge_codes),
+                    shipping=amount_text(sum((c.amount for c in charged), ZERO)),
                 )
             )
         else:
@@ -667,7 +579,7 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
 
     tax, tax_problem = ZERO, None
     try:
-        tax = amount(order.get("total_tax"), f"order {label}: total_tax", currency=currency)
+        tax = read_amount(order.get("total_tax"), f"order {label}: total_tax", currency=currency)
     except Unreadable as exc:
         tax_problem = exc.text
     goods_keys = [line.key for line in goods]
@@ -678,16 +590,16 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
     ]
     transactions = order.get("transactions") if isinstance(order.get("transactions"), list) else []
     return Sale(
-        source_id=text(order.get("id")),
+        source_id=plain(order.get("id")),
         label=label,
         currency=currency,
         prices_include_tax=order.get("taxes_included") is not False,
         status=SaleStatus(
-            payment=text(order.get("financial_status")),
-            fulfillment=text(order.get("fulfillment_status")),
-            channel=text(order.get("source_name") or order.get("source")),
+            payment=plain(order.get("financial_status")),
+            fulfillment=plain(order.get("fulfillment_status")),
+            channel=plain(order.get("source_name") or order.get("source")),
             cancelled=bool(order.get("cancelled_at"))
-            or _status_key(order.get("cancelled_status")) == "cancelled",
+            or status_key(order.get("cancelled_status")) == "cancelled",
         ),
         lines=tuple(goods),
         charges=tuple(charges),
@@ -709,7 +621,7 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
         created_at=moment(order.get("created_at")),
         updated_at=moment(order.get("updated_at")),
         cancelled_at=moment(order.get("cancelled_at")),
-        cancel_reason=text(order.get("cancel_reason")),
+        cancel_reason=plain(order.get("cancel_reason")),
         problems=tuple(problems),
         paid_problem=paid_problem,
         tax_problem=tax_problem,

@@ -41,16 +41,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from connectors.money import allocate
+from connectors.money import Unreadable, allocate, amount_text, read_amount
 from connectors.sale import Charge, Refund, Sale, SaleLine
-from connectors.text import Text, as_text
+from connectors.text import Text, as_text, fold, is_email, plain, status_key
 
 from .mapping import Mapping, vat_fraction
 from .taxcode import tax_code_error
@@ -77,9 +76,7 @@ OPTION_USER_DEFINED = {
 _ONE = Decimal(1)
 _UNIT_PRICE_STEP = Decimal("0.0001")
 _RATE_STEP = Decimal("0.01")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _AMOUNT_FIELDS = ("Amount", "DiscountAmount", "AmountWithoutVAT", "VATAmount")
-MAX_DIGITS = 15  # no amount has more digits (a quadrillion đồng): "1e100000000" is refused unexpanded
 
 
 class ConversionError(ValueError):
@@ -135,7 +132,7 @@ class Issue:
                 Text("The seller's tax code (the meInvoice account): %(error)s", error=error)
             )
         _check_series(self.series)
-        if not _text(self.ref_id):
+        if not plain(self.ref_id):
             raise ConversionError(Text("a RefID is required"))
 
 
@@ -153,37 +150,10 @@ def _dong(value: Decimal) -> int:
 
 def _vnd(value: Any, what: Text | str, *, required: bool = False) -> int:
     """Whole đồng from an amount of an invoice we issued (MISA may echo them as 646296.0)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ConversionError(Text("%(what)s is missing", what=what))
-        return 0
-    not_an_amount = Text("%(what)s: %(value)s is not an amount", what=what, value=repr(value))
-    if isinstance(value, bool):
-        raise ConversionError(not_an_amount)
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ConversionError(not_an_amount) from exc
-    if not number.is_finite() or number.adjusted() > MAX_DIGITS:
-        raise ConversionError(not_an_amount)
-    if number != number.to_integral_value():
-        raise ConversionError(
-            Text("%(what)s: %(value)s is not a whole number of đồng", what=what, value=str(value))
-        )
-    return int(number)
-
-
-def _text(value: Any) -> str:
-    return " ".join(str(value).split()) if value not in (None, "") else ""
-
-
-def _fold(value: Any) -> str:
-    """For comparing names: NFC (Vietnamese may arrive decomposed), case-folded, spaces collapsed."""
-    return unicodedata.normalize("NFC", _text(value)).casefold()
-
-
-def _vnd_text(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " đồng"
+        return int(read_amount(value, what, currency="VND", required=required))
+    except Unreadable as exc:
+        raise ConversionError(exc.text) from exc
 
 
 def _json_number(value: Decimal) -> int | float:
@@ -200,7 +170,7 @@ def _share(total: int, weights: Sequence[int]) -> list[int]:
     """Split ``total`` đồng in proportion to ``weights`` (largest remainder, ties to the earlier index)."""
     if total and sum(weights) <= 0:
         raise ConversionError(
-            Text("cannot share %(amount)s over lines worth nothing", amount=_vnd_text(total))
+            Text("cannot share %(amount)s over lines worth nothing", amount=amount_text(total))
         )
     return [int(s) for s in allocate(Decimal(total), [Decimal(w) for w in weights])]
 
@@ -211,7 +181,7 @@ def _date_text(value: Any, what: str) -> str:
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = _text(value)
+    text = plain(value)
     try:
         return dt.date.fromisoformat(text[:10]).isoformat()
     except ValueError as exc:
@@ -226,19 +196,15 @@ def _date_text(value: Any, what: str) -> str:
 def ref_id_for(account_tax_code: str, order_id, kind: str) -> str:
     """The RefID (meInvoice's duplicate key) of one document: the same (account, order, kind) always
     gives the same UUID. Kinds used: ``"invoice"``, ``"refund:<refund id>"``, ``"cancel"``."""
-    account = _text(account_tax_code)
-    order = _text(order_id)
-    kind = _text(kind)
+    account = plain(account_tax_code)
+    order = plain(order_id)
+    kind = plain(kind)
     if not account or not order or not kind:
         raise ValueError("ref_id_for needs an account tax code, an order id and a kind")
     return str(uuid.uuid5(REFID_NAMESPACE, f"meinvoice|{account}|{order}|{kind}"))
 
 
 # --- which sales get an invoice ---------------------------------------------------------------------
-
-
-def _status_key(value: Any) -> str:
-    return _text(value).lower().replace("_", "")
 
 
 def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
@@ -252,8 +218,8 @@ def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
     if sale.status.cancelled:
         return False, Text("Order %(label)s is cancelled.", label=label)
     financial = sale.status.payment or "pending"
-    if cond.financial_statuses and _status_key(financial) not in {
-        _status_key(s) for s in cond.financial_statuses
+    if cond.financial_statuses and status_key(financial) not in {
+        status_key(s) for s in cond.financial_statuses
     }:
         return False, Text(
             "Order %(label)s is %(status)s; invoices are issued when it is %(wanted)s.",
@@ -276,7 +242,7 @@ def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
             status=fulfillment,
         )
     source = sale.status.channel
-    if cond.sources and _fold(source) not in {_fold(s) for s in cond.sources}:
+    if cond.sources and fold(source) not in {fold(s) for s in cond.sources}:
         return False, Text(
             "Order %(label)s comes from %(source)s, not from %(wanted)s.",
             label=label,
@@ -290,8 +256,8 @@ def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
         return False, Text(
             "Order %(label)s totals %(total)s, below the minimum of %(minimum)s.",
             label=label,
-            total=_vnd_text(total),
-            minimum=_vnd_text(_round(cond.min_total)),
+            total=amount_text(total),
+            minimum=amount_text(_round(cond.min_total)),
         )
     return True, Text(
         "Order %(label)s qualifies: %(financial)s, %(fulfillment)s, source %(source)s, total %(total)s "
@@ -300,7 +266,7 @@ def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
         financial=financial,
         fulfillment=fulfillment,
         source=source or "-",
-        total=_vnd_text(total),
+        total=amount_text(total),
         trigger=cond.trigger,
     )
 
@@ -313,7 +279,7 @@ def buyer_of(sale: Sale) -> Buyer:
     legal name and an address; without one the buyer is a retail buyer."""
     given, label = sale.buyer, sale.label
     where = {"tax_code": "", "legal_name": "", "address": "", "email": "", **dict(given.origin)}
-    if given.invoice_email and not _EMAIL.match(given.invoice_email):
+    if given.invoice_email and not is_email(given.invoice_email):
         raise InvalidBuyer(
             Text(
                 "Order %(label)s: the invoice e-mail “%(email)s” (%(field)s) is not an address.",
@@ -410,8 +376,8 @@ def vat_rate_for_line(line: SaleLine, mapping: Mapping) -> str:
     lines carry none: the reader takes them from the shop's catalogue).
     """
     for rule in mapping.tax_rules:
-        wanted = _fold(rule.value)
-        if any(_fold(v) == wanted for v in _line_values(line, rule.match) if v):
+        wanted = fold(rule.value)
+        if any(fold(v) == wanted for v in _line_values(line, rule.match) if v):
             return rule.rate
     return mapping.default_vat_rate
 
@@ -419,10 +385,10 @@ def vat_rate_for_line(line: SaleLine, mapping: Mapping) -> str:
 def _unit_for(line: SaleLine, mapping: Mapping) -> str:
     if line.unit:  # the product's own unit, from the shop's catalogue
         return line.unit
-    product_type = _fold(line.product_type)
+    product_type = fold(line.product_type)
     if product_type:
         for name, unit in mapping.unit_by_type.items():
-            if _fold(name) == product_type:
+            if fold(name) == product_type:
                 return unit
     return mapping.default_unit
 
@@ -533,14 +499,14 @@ def _parts(sale: Sale, mapping: Mapping) -> _Parts:
                 "%(shipping_codes)s%(tax)s = %(computed)s, but total_price is %(paid)s%(hint)s. Refusing "
                 "to invoice a total the buyer did not pay.",
                 label=label,
-                lines=_vnd_text(_dong(totals.lines)),
-                line_discounts=_vnd_text(_dong(totals.line_discounts)),
-                codes=_vnd_text(_dong(totals.order_discounts)),
-                shipping=_vnd_text(_dong(totals.charges)),
-                shipping_codes=_vnd_text(_dong(totals.charge_discounts)),
-                tax="" if include_vat else f" + total_tax {_vnd_text(tax)}",
-                computed=_vnd_text(computed),
-                paid=_vnd_text(total_price),
+                lines=amount_text(_dong(totals.lines)),
+                line_discounts=amount_text(_dong(totals.line_discounts)),
+                codes=amount_text(_dong(totals.order_discounts)),
+                shipping=amount_text(_dong(totals.charges)),
+                shipping_codes=amount_text(_dong(totals.charge_discounts)),
+                tax="" if include_vat else f" + total_tax {amount_text(tax)}",
+                computed=amount_text(computed),
+                paid=amount_text(total_price),
                 hint=hint,
             )
         )
@@ -553,10 +519,10 @@ def _parts(sale: Sale, mapping: Mapping) -> _Parts:
                 "Order %(label)s: the VAT computed per line (%(vat)s) differs from the order's total_tax "
                 "(%(tax)s); the invoice would total %(payable)s while the buyer paid %(paid)s.",
                 label=label,
-                vat=_vnd_text(payable - (computed - tax)),
-                tax=_vnd_text(tax),
-                payable=_vnd_text(payable),
-                paid=_vnd_text(total_price),
+                vat=amount_text(payable - (computed - tax)),
+                tax=amount_text(tax),
+                payable=amount_text(payable),
+                paid=amount_text(total_price),
             )
         )
     return _Parts(parts=parts, total_price=total_price)
@@ -724,7 +690,7 @@ def _rate_row(row: dict) -> tuple:
 
 
 def _check_series(series: str, what: str = "series") -> None:
-    if not SERIES_RE.match(_text(series)):
+    if not SERIES_RE.match(plain(series)):
         raise ConversionError(
             Text(
                 "%(what)s %(series)s is not a meInvoice series (like 1C25TYY)", what=what, series=repr(series)
@@ -803,14 +769,14 @@ class Changed:
 
     def reference(self, note: str, *, reference_type: int = 2) -> dict:
         """The fields that make an invoice an adjustment (2) or a replacement (1) of this one."""
-        series = _text(self.original.get("InvSeries"))
+        series = plain(self.original.get("InvSeries"))
         if not SERIES_RE.match(series):
             raise ConversionError(
                 Text(
                     "the original invoice's series %(series)s is not a meInvoice series", series=repr(series)
                 )
             )
-        number = _text(self.original.get("InvNo"))
+        number = plain(self.original.get("InvNo"))
         if not number:
             raise ConversionError(Text("the original invoice has no number (InvNo): was it published?"))
         return {
@@ -828,24 +794,24 @@ class Changed:
         date = _date_text(self.original.get("InvDate"), "the original invoice's InvDate")
         day = dt.date.fromisoformat(date).strftime("%d/%m/%Y")
         return (
-            f"hóa đơn số {_text(self.original.get('InvNo'))}, "
-            f"ký hiệu {_text(self.original.get('InvSeries'))}, ngày {day}"
+            f"hóa đơn số {plain(self.original.get('InvNo'))}, "
+            f"ký hiệu {plain(self.original.get('InvSeries'))}, ngày {day}"
         )
 
     def buyer(self) -> Buyer:
         invoice = self.invoice or {}
         return Buyer(
-            code=_text(invoice.get("BuyerCode")),
-            legal_name=_text(invoice.get("BuyerLegalName")),
-            tax_code=_text(invoice.get("BuyerTaxCode")),
-            address=_text(invoice.get("BuyerAddress")),
-            full_name=_text(invoice.get("BuyerFullName")),
-            phone=_text(invoice.get("BuyerPhoneNumber")),
-            email=_text(invoice.get("BuyerEmail")),
+            code=plain(invoice.get("BuyerCode")),
+            legal_name=plain(invoice.get("BuyerLegalName")),
+            tax_code=plain(invoice.get("BuyerTaxCode")),
+            address=plain(invoice.get("BuyerAddress")),
+            full_name=plain(invoice.get("BuyerFullName")),
+            phone=plain(invoice.get("BuyerPhoneNumber")),
+            email=plain(invoice.get("BuyerEmail")),
         )
 
     def shop_name(self) -> str:
-        return _text((self.invoice or {}).get("SellerShopName"))
+        return plain((self.invoice or {}).get("SellerShopName"))
 
     def lines(self, whose: Text) -> list[dict]:
         return [_whole_detail(d, whose) for d in (self.invoice or {}).get("OriginalInvoiceDetail") or []]
@@ -957,7 +923,7 @@ def _plan_refund(refund: Refund, parts: list[_Part], state: _RefundState, label:
                 Text(
                     "%(what)s gives back %(money)s, more than remains invoiced on the order",
                     what=what,
-                    money=_vnd_text(money),
+                    money=amount_text(money),
                 )
             )
         for part, share in zip(candidates, _share(extra, rooms), strict=True):
@@ -1044,9 +1010,9 @@ def adjustment_for_cancellation(
     """
     issue.check()
     original, original_invoice = changed.original, changed.invoice or {}
-    if _text(original.get("InvSeries")) and _text(original_invoice.get("InvSeries")) not in (
+    if plain(original.get("InvSeries")) and plain(original_invoice.get("InvSeries")) not in (
         "",
-        _text(original.get("InvSeries")),
+        plain(original.get("InvSeries")),
     ):
         raise ConversionError(
             Text("original and original_invoice are not the same invoice (their series differ)")
@@ -1134,7 +1100,7 @@ def _negate_detail(d: dict) -> dict:
 
 
 def _line_key(d: dict) -> tuple:
-    return (d.get("ItemType"), _text(d.get("ItemCode")), _text(d.get("ItemName")), _text(d.get("UnitName")),
+    return (d.get("ItemType"), plain(d.get("ItemCode")), plain(d.get("ItemName")), plain(d.get("UnitName")),
             d.get("VATRateName"))  # fmt: skip
 
 
