@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from connectors.http import ApiError, RetryableError
 from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection, TargetAccount
+from connectors.text import words_of
 
 from .access import ACCOUNTANT, ANYONE, OWNER, can_configure, can_retry, role_required
 from .forms import AccountForm, AccountOptionsForm
@@ -87,7 +88,7 @@ def _missing_credentials(account) -> list[str]:
 def failure_message(account, action: str, exc: Exception) -> str:
     """An outside call that failed, in words: what, on which account, and what to do next."""
     kind = account.connection.target
-    detail = str(getattr(exc, "text", None) or exc).rstrip(". ") or exc.__class__.__name__
+    detail = str(words_of(exc)).rstrip(". ") or exc.__class__.__name__
     if isinstance(exc, RetryableError):
         todo = _(
             "%(target)s did not answer properly this time (busy or unreachable); nothing was changed. "

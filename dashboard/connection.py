@@ -44,6 +44,11 @@ def source_of(connection: Connection) -> registry.SourceAdapter | None:
         return None
 
 
+def source_label(connection: Connection) -> str:
+    source = source_of(connection)
+    return source.label if source else connection.source_kind
+
+
 # --- licence -----------------------------------------------------------------------------------------
 
 
@@ -218,7 +223,7 @@ def _page(request, connection, *, alert_form=None, schedule_form=None, sync_form
         "connection": connection,
         "kind_label": kind_label(connection),
         "source": source,
-        "source_label": source.label if source else connection.source_kind,
+        "source_label": source_label(connection),
         **(source.connection_context(connection) if source else {}),
         "licence": licence_of(request, connection),
         "schedule": schedule,

@@ -20,6 +20,7 @@ from connectors.middleware import scoped, scoped_object_or_404
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 
 from .access import ACCOUNTANT, can_retry, role_required
+from .connection import source_label, source_of
 from .filters import DocumentFilterForm
 
 log = logging.getLogger(__name__)
@@ -141,12 +142,8 @@ def _pretty(value) -> str:
 
 def source_link(document) -> str | None:
     """The object in the source's own admin screens, as the source adapter builds it."""
-    connection = document.connection
-    try:
-        source = connection.source
-    except LookupError:
-        return None
-    return source.admin_url(connection, document)
+    source = source_of(document.connection)
+    return source.admin_url(document.connection, document) if source else None
 
 
 def lookup_link(document) -> tuple[str, str | None]:
@@ -170,7 +167,7 @@ def document_detail(request, pk):
         "document": document,
         "timeline": timeline,
         "target_label": target.label,
-        "source_label": _source_label(document.connection),
+        "source_label": source_label(document.connection),
         "kind_label": target.kind_label(document.kind),
         "payload_json": _pretty(document.payload),
         "result_json": _pretty(document.result),
@@ -186,13 +183,6 @@ def document_detail(request, pk):
         ),
     }
     return render(request, "dashboard/document.html", context)
-
-
-def _source_label(connection) -> str:
-    try:
-        return connection.source.label
-    except LookupError:
-        return connection.source_kind
 
 
 def _document(request, pk) -> SyncDocument:

@@ -23,7 +23,7 @@ from connectors.routing import route
 from syncjobs.models import SyncDocument
 
 from .access import ANYONE, OWNER, role_required
-from .connection import source_of
+from .connection import source_label, source_of
 from .forms import PreviewJsonForm, PreviewNumberForm, RoutingRuleForm
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _page(request, connection, *, section=None, preview=None, rule_form=None, st
     context.update(
         section=section,
         **(section.context() if section else {}),
-        source_label=source.label if source else connection.source_kind,
+        source_label=source_label(connection),
         can_look_up_orders=bool(source and source.looks_up_by_number),
         number_form=PreviewNumberForm(),
         json_form=PreviewJsonForm(),
@@ -237,7 +237,7 @@ def run_preview(request, connection) -> dict:
     if not form.is_valid():
         return {"error": " ".join(e for errors in form.errors.values() for e in errors)}
     source = source_of(connection)
-    source_label = source.label if source else connection.source_kind
+    source_name = source_label(connection)
     if by_json:
         order = form.cleaned_data["order_json"]
     else:
@@ -252,7 +252,7 @@ def run_preview(request, connection) -> dict:
                     "Order #%(number)s could not be read from %(source)s: %(error)s. Try again later, or "
                     "paste the order's JSON below."
                 )
-                % {"number": number, "source": source_label, "error": str(exc.text).rstrip(". ")}
+                % {"number": number, "source": source_name, "error": str(exc.text).rstrip(". ")}
             }
     target = connection.target
     try:
@@ -272,7 +272,7 @@ def run_preview(request, connection) -> dict:
                 "This does not look like a %(source)s order (%(error)s): paste the whole order as %(source)s "
                 "gives it, with its line_items."
             )
-            % {"source": source_label, "error": exc}
+            % {"source": source_name, "error": exc}
         }
     return {
         "label": source.label_of(order),

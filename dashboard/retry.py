@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from connectors import registry
 from connectors.middleware import scoped, scoped_object_or_404
 from connectors.models import Connection
-from connectors.text import Plural, Text, join, stored, verbatim
+from connectors.text import Plural, Text, join, stored, words_of
 from syncjobs.models import SyncDocument, SyncRun
 from syncjobs.services import start_run_once
 
@@ -346,7 +346,7 @@ def _run_bulk_retry(run_id: int, *, chunk: int, budget_seconds: float) -> int:
                 "reached are still waiting; start a new bulk retry for them.",
                 done=run.processed,
                 total=len(ids),
-                error=getattr(exc, "text", None) or verbatim(exc),
+                error=words_of(exc),
             )
         )
         SyncRun.objects.filter(pk=run.pk).update(
@@ -404,7 +404,7 @@ def retry_documents(tenant, ids, user) -> tuple[int, list[Text]]:
                             "Order %(order)s on %(tag)s could not be retried: %(error)s",
                             order=doc.source_label or doc.source_id,
                             tag=doc.tag,
-                            error=getattr(one, "text", None) or verbatim(one),
+                            error=words_of(one),
                         )
                     )
     return retried, problems

@@ -13,7 +13,7 @@ from connectors import registry
 from connectors.http import ApiError, require_url
 from connectors.models import BuyerProfile, CatalogItem, Connection, LicenseError, Membership, Tenant
 from connectors.routing import route
-from connectors.text import Text, english, untranslated, verbatim
+from connectors.text import Text, english, untranslated, words_of
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import (
@@ -172,11 +172,6 @@ def _blocker(connection: Connection, decision) -> Text | None:
     return None
 
 
-def _words(exc: Exception) -> Text:
-    """An exception as people read it: its own sentence when it has one, else its words as they are."""
-    return getattr(exc, "text", None) or verbatim(exc)
-
-
 # --- scheduled and manual passes --------------------------------------------------------------------
 
 
@@ -263,7 +258,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
                 log.exception("Order %s failed in %s", order.get("id"), english(trigger))
                 run.failed += 1
                 run.set_error(
-                    Text("Order %(label)s: %(error)s", label=read.order_label(order), error=_words(exc))
+                    Text("Order %(label)s: %(error)s", label=read.order_label(order), error=words_of(exc))
                 )
             run.processed += 1
             if run.processed % 10 == 0:
