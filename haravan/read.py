@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils.dateparse import parse_datetime
 
-from connectors.money import Unreadable, allocate, amount_text, read_amount, read_quantity
+from connectors.money import Unreadable, allocate, amount_text, quantum, read_amount, read_quantity
 from connectors.sale import (
     ZERO,
     Buyer,
@@ -287,7 +288,7 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
 # --- lines, charges, discounts ------------------------------------------------------------------------
 
 
-def _line_discount(line: dict, what: str) -> Decimal:
+def _line_discount(line: dict, what: str, currency: str) -> Decimal:
     applied = line.get("applied_discounts")
     applied_total = None
     if isinstance(applied, list) and applied:
@@ -295,17 +296,19 @@ def _line_discount(line: dict, what: str) -> Decimal:
         for i, item in enumerate(applied):
             if item is not None and not isinstance(item, dict):
                 raise Unreadable(Text("%(what)s is not an object", what=f"{what}.applied_discounts[{i}]"))
-            applied_total += read_amount((item or {}).get("amount"), f"{what}.applied_discounts[{i}].amount")
+            applied_total += read_amount(
+                (item or {}).get("amount"), f"{what}.applied_discounts[{i}].amount", currency=currency
+            )
     total = line.get("total_discount")
     if total is not None and not (isinstance(total, str) and not total.strip()):
-        total_discount = read_amount(total, f"{what}.total_discount")
+        total_discount = read_amount(total, f"{what}.total_discount", currency=currency)
         if applied_total is not None and applied_total != total_discount and total_discount != 0:
             raise Unreadable(
                 Text(
                     "%(what)s: total_discount %(total)s disagrees with its applied_discounts (%(applied)s)",
                     what=what,
-                    total=amount_text(total_discount),
-                    applied=amount_text(applied_total),
+                    total=amount_text(total_discount, currency),
+                    applied=amount_text(applied_total, currency),
                 )
             )
         if total_discount:
@@ -329,20 +332,20 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(t for t in (plain(v) for v in value) if t)
 
 
-def _sale_line(line: dict, index: int, what: str, catalogue: dict) -> SaleLine | None:
+def _sale_line(line: dict, index: int, what: str, catalogue: dict, currency: str) -> SaleLine | None:
     """One line item (None for a line of zero units: nothing was sold)."""
     units = read_quantity(line.get("quantity"), f"{what}.quantity")
-    price = read_amount(line.get("price"), f"{what}.price", required=True)
+    price = read_amount(line.get("price"), f"{what}.price", currency=currency, required=True)
     if price < 0:
         raise Unreadable(Text("%(what)s.price is negative", what=what))
-    discount = _line_discount(line, what)
+    discount = _line_discount(line, what, currency)
     if discount < 0 or discount > price * units:
         raise Unreadable(
             Text(
                 "%(what)s: its discount %(discount)s is not between 0 and its value %(value)s",
                 what=what,
-                discount=amount_text(discount),
-                value=amount_text(price * units),
+                discount=amount_text(discount, currency),
+                value=amount_text(price * units, currency),
             )
         )
     if units == 0:
@@ -368,8 +371,8 @@ def _sale_line(line: dict, index: int, what: str, catalogue: dict) -> SaleLine |
     )
 
 
-def _charge(line: dict, index: int, what: str) -> Charge:
-    price = read_amount(line.get("price"), f"{what}.price")
+def _charge(line: dict, index: int, what: str, currency: str) -> Charge:
+    price = read_amount(line.get("price"), f"{what}.price", currency=currency)
     if price < 0:
         raise Unreadable(Text("%(what)s.price is negative", what=what))
     return Charge(
@@ -381,11 +384,11 @@ def _charge(line: dict, index: int, what: str) -> Charge:
     )
 
 
-def _discount(code: dict, what: str) -> Discount:
+def _discount(code: dict, what: str, currency: str) -> Discount:
     kind = plain(code.get("type")).lower() or "fixed_amount"
     if kind not in (*GOODS_CODE_KINDS, "shipping"):
         raise Unreadable(Text("%(what)s: unknown discount type %(kind)s", what=what, kind=repr(kind)))
-    value = read_amount(code.get("amount"), f"{what}.amount")
+    value = read_amount(code.get("amount"), f"{what}.amount", currency=currency)
     if value < 0:
         raise Unreadable(Text("%(what)s.amount is negative", what=what))
     return Discount(
@@ -424,10 +427,6 @@ def _at(what: Text, path: str) -> Text:
 def _of_order(label: str, problem: Text) -> Text:
     """A problem of one order, in the words the converters print: "order #100123: line_items[0].price …"."""
     return Text("order %(label)s: %(problem)s", label=label, problem=problem)
-
-
-def _shared(lines: list, weights: list[Decimal], total: Decimal) -> list[Decimal]:
-    return allocate(total, weights) if lines else []
 
 
 # --- payments and refunds -------------------------------------------------------------------------------
@@ -537,13 +536,23 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
     goods = _each(
         order.get("line_items"),
         "line_items",
-        lambda line, i, what: _sale_line(line, i, what, catalogue),
+        lambda line, i, what: _sale_line(line, i, what, catalogue, currency),
         problems,
         label,
     )
-    charges = _each(order.get("shipping_lines"), "shipping_lines", _charge, problems, label)
+    charges = _each(
+        order.get("shipping_lines"),
+        "shipping_lines",
+        lambda c, i, w: _charge(c, i, w, currency),
+        problems,
+        label,
+    )
     discounts = _each(
-        order.get("discount_codes"), "discount_codes", lambda c, i, w: _discount(c, w), problems, label
+        order.get("discount_codes"),
+        "discount_codes",
+        lambda c, i, w: _discount(c, w, currency),
+        problems,
+        label,
     )
 
     goods_codes = sum((d.amount for d in discounts if d.applies_to == "goods"), ZERO)
@@ -557,8 +566,8 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
                     "Order %(label)s: its discount codes (%(codes)s) exceed the goods they apply to "
                     "(%(goods)s).",
                     label=label,
-                    codes=amount_text(goods_codes),
-                    goods=amount_text(sum(goods_values, ZERO)),
+                    codes=amount_text(goods_codes, currency),
+                    goods=amount_text(sum(goods_values, ZERO), currency),
                 )
             )
         elif charge_codes > sum((c.amount for c in charged), ZERO):
@@ -567,21 +576,23 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
                     "Order %(label)s: its shipping discounts (%(codes)s) exceed the shipping charged "
                     "(%(shipping)s).",
                     label=label,
-                    codes=amount_text(charge_codes),
-                    shipping=amount_text(sum((c.amount for c in charged), ZERO)),
+                    codes=amount_text(charge_codes, currency),
+                    shipping=amount_text(sum((c.amount for c in charged), ZERO), currency),
                 )
             )
         else:
-            shares = _shared(goods, goods_values, goods_codes)
-            goods = [_with(line, order_discount=share) for line, share in zip(goods, shares, strict=True)]
-            shares = iter(_shared(charged, [c.amount for c in charged], charge_codes))
-            charges = [_with(c, discount=next(shares)) if c.amount > 0 else c for c in charges]
+            # The checks above leave nothing to share when there is nothing to share it over.
+            step = quantum(currency)
+            shares = allocate(goods_codes, goods_values, step)
+            goods = [replace(line, order_discount=share) for line, share in zip(goods, shares, strict=True)]
+            shares = iter(allocate(charge_codes, [c.amount for c in charged], step))
+            charges = [replace(c, discount=next(shares)) if c.amount > 0 else c for c in charges]
 
     tax, tax_problem = ZERO, None
     try:
-        tax = read_amount(order.get("total_tax"), f"order {label}: total_tax", currency=currency)
+        tax = read_amount(order.get("total_tax"), "total_tax", currency=currency)
     except Unreadable as exc:
-        tax_problem = exc.text
+        tax_problem = _of_order(label, exc.text)
     goods_keys = [line.key for line in goods]
     refunds = [
         read_refund(r, label=label, goods_keys=goods_keys, currency=currency)
@@ -626,9 +637,3 @@ def read_order(order: dict, options: ReadOptions | None = None, *, catalogue=Non
         paid_problem=paid_problem,
         tax_problem=tax_problem,
     )
-
-
-def _with(obj, **changes):
-    from dataclasses import replace
-
-    return replace(obj, **changes)

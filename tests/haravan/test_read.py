@@ -163,6 +163,22 @@ def test_anything_shaped_like_an_order_reads_without_an_exception(order):
         assert not sale.adds_up
 
 
+def test_discounts_are_shared_to_the_cent_in_a_currency_with_cents():
+    order = {
+        "id": 8,
+        "currency": "USD",
+        "total_price": "17.49",
+        "line_items": [
+            {"id": 1, "price": "10.00", "quantity": 1},
+            {"id": 2, "price": "10.00", "quantity": 1},
+        ],
+        "discount_codes": [{"type": "fixed_amount", "amount": "2.51"}],
+    }
+    sale = read_order(order)
+    assert sale.problems == () and sale.adds_up
+    assert [line.order_discount for line in sale.lines] == [Decimal("1.26"), Decimal("1.25")]
+
+
 def test_a_problem_names_the_haravan_field_in_reading_order():
     order = {
         "id": 7,
