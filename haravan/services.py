@@ -16,15 +16,7 @@ from connectors.routing import route
 from connectors.text import Text, english, untranslated, words_of
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncCursor, SyncRun
-from syncjobs.services import (
-    Outcome,
-    State,
-    hand_to_target,
-    log_attempt,
-    no_processor,
-    set_state,
-    upsert_document,
-)
+from syncjobs.services import Outcome, hand_to_target, log_attempt, upsert_document
 
 from . import convert, read
 from .client import HaravanClient, exchange_code, subscribe_webhooks
@@ -145,31 +137,8 @@ def intake_order_for(connection: Connection, order: dict, *, trigger: Text | str
         )
     log_attempt(connection=connection, document=doc, action="intake", outcome=Outcome.INFO, message=message)
 
-    blocker = _blocker(connection, decision)
-    if blocker:
-        if doc.state in (State.PENDING, State.BLOCKED) and doc.last_error != blocker.english():
-            set_state(doc, State.BLOCKED, error=blocker)
-            log_attempt(
-                connection=connection, document=doc, action="check", outcome=Outcome.ERROR, message=blocker
-            )
-        return upserted
-    if doc.state == State.BLOCKED:
-        set_state(doc, State.PENDING)
-    hand_to_target(doc, trigger=trigger)  # the target decides: skip, draft, queue, adjust
+    hand_to_target(doc, decision, trigger=trigger)  # held for a person, or the target decides
     return upserted
-
-
-def _blocker(connection: Connection, decision) -> Text | None:
-    """Why this document cannot go on without a person, or None."""
-    if not connection.target.processes:
-        return no_processor(connection.target)
-    try:
-        connection.check_license()
-    except LicenseError as exc:
-        return exc.text
-    if decision.account is None:
-        return decision.explanation
-    return None
 
 
 # --- scheduled and manual passes --------------------------------------------------------------------

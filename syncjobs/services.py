@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from connectors.models import LicenseError
 from connectors.text import Text, stored
 
 from .models import SyncAttempt, SyncDocument, SyncRun
@@ -139,31 +140,42 @@ def upsert_document(
         return Upserted(document=doc, created=False, changed=changed, rerouted_from=rerouted_from)
 
 
-def no_processor(target) -> Text:
-    return Text(
-        "No processor for %(target)s documents yet: this connection's documents wait here until the "
-        "integration can send them.",
-        target=target.label,
-    )
-
-
-def hand_to_target(document: SyncDocument, *, trigger: Text | str = "") -> None:
-    """The connection's target decides what a changed document becomes (skip, draft, queue, adjust). A
-    target with no processor leaves it waiting for a person with the reason: never "pending" for ever."""
-    target = document.connection.target
-    if target.processes:
-        target.on_document_changed(document, trigger=trigger)
+def hand_to_target(document: SyncDocument, decision, *, trigger: Text | str = "") -> None:
+    """After a source object changed: the document waits for a person while something only a person can fix
+    stands in the way (its target has no processor yet, no licence, no account to go to), said once;
+    otherwise the connection's target decides what it becomes (skip, draft, queue, adjust)."""
+    connection = document.connection
+    reason = _waiting_for(connection, decision)
+    if reason is not None:
+        if document.state in (State.PENDING, State.BLOCKED) and document.last_error != reason.english():
+            set_state(document, State.BLOCKED, error=reason)
+            log_attempt(
+                connection=connection,
+                document=document,
+                action="check",
+                outcome=Outcome.ERROR,
+                message=reason,
+            )
         return
-    reason = no_processor(target)
-    if document.state != State.BLOCKED or document.last_error != reason.english():
-        set_state(document, State.BLOCKED, error=reason)
-        log_attempt(
-            connection=document.connection,
-            document=document,
-            action="check",
-            outcome=Outcome.ERROR,
-            message=reason,
+    if document.state == State.BLOCKED:
+        set_state(document, State.PENDING)
+    connection.target.on_document_changed(document, trigger=trigger)
+
+
+def _waiting_for(connection, decision) -> Text | None:
+    if not connection.target.processes:
+        return Text(
+            "No processor for %(target)s documents yet: this connection's documents wait here until the "
+            "integration can send them.",
+            target=connection.target.label,
         )
+    try:
+        connection.check_license()
+    except LicenseError as exc:
+        return exc.text
+    if decision.account is None:
+        return decision.explanation
+    return None
 
 
 def set_state(document: SyncDocument, state: str, *, error: Text | str = "") -> None:
