@@ -323,7 +323,7 @@ def test_refund_under_replacement_policy_issues_a_replacement_for_what_the_buyer
             "created_at": "2026-11-22T09:00:00Z",
             "note": "Khách trả 1 sản phẩm",
             "refund_line_items": [{"line_item_id": line["id"], "quantity": 1, "line_item": line}],
-            "transactions": [{"kind": "refund", "amount": unit_paid}],
+            "transactions": [{"kind": "refund", "status": "Thành công", "amount": -unit_paid}],
         }
     ]
     refunded["updated_at"] = "2099-01-01T00:00:00Z"
