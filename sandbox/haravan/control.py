@@ -31,6 +31,7 @@ KNOBS = {
     "enforce_scopes": True,  # 403 when the token lacks the resource's scope
     "token_ttl_seconds": 0,  # OAuth access tokens expire after this (0: never)
     "oauth_redirect_uris": None,  # comma-separated allowed redirect_uri values (None: any)
+    "refund_transaction_status": "Thành công",  # how a refund's transactions say they succeeded (or not)
 }
 PROBABILITY_KNOBS = frozenset({"error_rate", "lost_response_rate", "duplicate_webhooks"})
 

@@ -282,6 +282,7 @@ class Orders:
         stamp = iso(at)
         if refund_amount > 0:
             tx = new_transaction(sim, order, "refund", refund_amount, at=at)
+            tx["status"] = sim.knobs["refund_transaction_status"]
             order["transactions"].append(tx)
             order["refunds"].append(
                 {

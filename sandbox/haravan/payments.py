@@ -4,6 +4,7 @@ amount is negative), the refunds list and the financial status they add up to
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from .simulator import HaravanSimulator
 
 TRANSACTION_KINDS = ("pending", "authorization", "capture", "sale", "void", "refund")
+SUCCESS_STATUSES = frozenset({"success", "thành công"})
 
 
 class Transactions:
@@ -27,7 +29,6 @@ class Transactions:
         router.add("GET", "/com/orders/{id}/transactions.json", self.list_transactions)
         router.add("POST", "/com/orders/{id}/transactions.json", self.create_transaction)
         router.add("GET", "/com/orders/{id}/transactions/{tid}.json", self.get_transaction)
-        router.add("GET", "/com/orders/{id}/refunds.json", self.list_refunds)
 
     def list_transactions(self, request: Request, *, shop: Shop, token: TokenInfo, id: str) -> Response:
         self.sim.require_read(token, "orders")
@@ -44,10 +45,6 @@ class Transactions:
         if found is None:
             raise not_found()
         return json_response({"transaction": found})
-
-    def list_refunds(self, request: Request, *, shop: Shop, token: TokenInfo, id: str) -> Response:
-        self.sim.require_read(token, "orders")
-        return json_response({"refunds": shop.order(id)["refunds"]})
 
     def create_transaction(self, request: Request, *, shop: Shop, token: TokenInfo, id: str) -> Response:
         self.sim.require_write(token, "orders")
@@ -91,10 +88,18 @@ def new_transaction(
     }
 
 
+def settled(tx: dict) -> bool:
+    """Whether the money moved: Haravan writes a success as "success" or "Thành công", in any case."""
+    status = unicodedata.normalize("NFC", str(tx.get("status") or "")).strip().casefold()
+    return status in SUCCESS_STATUSES
+
+
 def money_state(order: dict) -> tuple[int, int, int]:
-    """(total, captured, refunded) in whole VND."""
+    """(total, captured, refunded) in whole VND, counting only the transactions that succeeded."""
     captured = refunded = 0
     for tx in order["transactions"]:
+        if not settled(tx):
+            continue
         amount = round(abs(float(tx["amount"])))
         if tx["kind"] in ("capture", "sale"):
             captured += amount

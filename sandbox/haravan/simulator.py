@@ -24,6 +24,7 @@ from .orders import Orders
 from .payments import Transactions
 from .rate_limit import TOO_MANY, format_seconds, take
 from .reading import read_body
+from .refunds import Refunds
 from .state import ALL_SCOPES, Shop, TokenInfo
 from .webhooks import Subscriptions
 
@@ -67,6 +68,7 @@ class HaravanSimulator(Simulator):
         for resource in (
             self._orders,
             Transactions(self),
+            Refunds(self),
             Catalogue(self),
             Customers(self),
             Locations(self),
