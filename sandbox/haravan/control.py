@@ -47,6 +47,7 @@ class Controls:
         router.add("POST", "/_sandbox/uninstall", self.uninstall)
         router.add("POST", "/_sandbox/verify_webhook", self.verify_webhook)
         router.add("GET", "/_sandbox/subscriptions", self.subscriptions)
+        router.add("GET", "/_sandbox/orders/{id}", self.order)
 
     def webhooks(self, request: Request) -> Response:
         sim = self.sim
@@ -58,6 +59,13 @@ class Controls:
                 "url": sim.webhook_url,
             }
         )
+
+    def order(self, request: Request, id: str) -> Response:
+        """An order of any shop as it stands, for a test to watch without spending the shop's API calls."""
+        for shop in self.sim.shops.values():
+            if id.isdigit() and int(id) in shop.orders:
+                return json_response({"order": shop.orders[int(id)]})
+        return json_response({"errors": "Not Found"}, status=404)
 
     def drain(self, request: Request) -> Response:
         body = read_body(request, required=False)
