@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 TRANSACTION_KINDS = ("pending", "authorization", "capture", "sale", "void", "refund")
 SUCCESS_STATUSES = frozenset({"success", "thành công"})
+# How Haravan writes each kind in its answers: capitalised on the Transaction page ("Capture", "Pending"),
+# lower case in refunds ("refund"). Readers must not care.
+WRITTEN_KIND = {"pending": "Pending", "authorization": "Authorization", "capture": "Capture", "sale": "Sale",
+                "void": "Void", "refund": "refund"}  # fmt: skip
 
 
 class Transactions:
@@ -71,7 +75,7 @@ def new_transaction(
         "device_id": None,
         "gateway": gateway or order.get("gateway"),
         "id": sim.next_id("transaction"),
-        "kind": kind,
+        "kind": WRITTEN_KIND[kind],
         "order_id": order["id"],
         "receipt": None,
         "status": "success",
@@ -101,16 +105,17 @@ def money_state(order: dict) -> tuple[int, int, int]:
         if not settled(tx):
             continue
         amount = round(abs(float(tx["amount"])))
-        if tx["kind"] in ("capture", "sale"):
+        kind = tx["kind"].lower()
+        if kind in ("capture", "sale"):
             captured += amount
-        elif tx["kind"] == "refund":
+        elif kind == "refund":
             refunded += amount
     return round(float(order["total_price"])), captured, refunded
 
 
 def financial_status(order: dict) -> str:
     total, captured, refunded = money_state(order)
-    kinds = {tx["kind"] for tx in order["transactions"]}
+    kinds = {tx["kind"].lower() for tx in order["transactions"]}
     if refunded > 0:
         return "refunded" if refunded >= captured else "partially_refunded"
     if captured > 0:
@@ -155,7 +160,11 @@ def add_transaction(
     if amount > limit:
         raise invalid("amount", f"must not exceed {limit} VND")
     parent = next(
-        (t["id"] for t in reversed(order["transactions"]) if t["kind"] in ("authorization", "pending")),
+        (
+            t["id"]
+            for t in reversed(order["transactions"])
+            if t["kind"].lower() in ("authorization", "pending")
+        ),
         None,
     )
     tx = new_transaction(
