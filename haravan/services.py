@@ -327,19 +327,60 @@ def complete_install(*, user, code: str) -> HaravanShop:
     return shop
 
 
-def connect_private_app(*, user, token: str) -> HaravanShop:
-    """A private app's token: same shop record, no OAuth; webhooks are set in the shop's own settings."""
+def connect_private_app(*, user, token: str, webhook_secret: str = "") -> HaravanShop:
+    """A private app's token: same shop record, no OAuth; webhooks are set in the shop's own settings and
+    signed with the webhook secret shown there (kept from before when none is given with a new token)."""
     shop_info = _read_shop(token)
+    org_id = str(shop_info["id"])
+    webhook_secret = webhook_secret.strip()
+    if not webhook_secret:
+        earlier = HaravanShop.objects.filter(org_id=org_id, token_kind=HaravanShop.TokenKind.PRIVATE).first()
+        webhook_secret = earlier.webhook_secret if earlier else ""
     shop = connect_shop(
         user=user,
-        org_id=str(shop_info["id"]),
+        org_id=org_id,
         name=shop_info.get("name") or "",
         domain=shop_info.get("domain") or "",
         email=shop_info.get("email") or "",
-        secrets={"access_token": token},
+        secrets={"access_token": token, **({"webhook_secret": webhook_secret} if webhook_secret else {})},
         token_kind=HaravanShop.TokenKind.PRIVATE,
     )
     _after_connect(shop, subscribe=False)
+    return shop
+
+
+def set_webhook_secret(*, user, org_id: str, webhook_secret: str) -> HaravanShop:
+    """Enter or replace the webhook secret of a shop connected with a private token (its owner only)."""
+    webhook_secret = webhook_secret.strip()
+    if not webhook_secret:
+        raise InstallError(
+            Text("Paste the webhook secret from Haravan (Settings → Notifications → Webhooks).")
+        )
+    with transaction.atomic():
+        shop = HaravanShop.objects.select_for_update().filter(org_id=str(org_id)).first()
+        if (
+            shop is None
+            or not Membership.objects.filter(
+                user=user, tenant=shop.tenant_id, role=Membership.Role.OWNER
+            ).exists()
+        ):
+            raise InstallError(Text("Only the shop's owner can change its webhook secret."))
+        if not shop.is_private:
+            raise InstallError(
+                Text(
+                    "This shop is connected through the installed app: Haravan signs its webhooks with the "
+                    "app's own secret, there is no webhook secret to enter."
+                )
+            )
+        shop.secrets = {**shop.secrets, "webhook_secret": webhook_secret}
+        shop.save(update_fields=["secrets"])
+    for connection in connections_for(shop.org_id):
+        log_attempt(
+            connection=connection,
+            action="install",
+            outcome=Outcome.INFO,
+            message=Text("The webhook secret of the private app was replaced."),
+        )
     return shop
 
 

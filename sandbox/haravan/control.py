@@ -69,7 +69,12 @@ class Controls:
             raise ApiProblem(400, "org_id (a number) is required")
         token = body.get("token") or f"token-{body['org_id']}"
         with self.sim.lock:
-            shop = self.sim.add_shop(int(body["org_id"]), token=token, name=body.get("name"))
+            shop = self.sim.add_shop(
+                int(body["org_id"]),
+                token=token,
+                name=body.get("name"),
+                webhook_secret=body.get("webhook_secret"),
+            )
             if body.get("domain"):
                 shop.info["domain"] = body["domain"]
             return json_response({"shop": shop.info, "token": token}, status=201)
