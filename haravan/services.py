@@ -220,7 +220,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
         client = HaravanClient.for_shop(shop_for(connection))
         run.total = client.count_orders(status="any", **filters)
         run.save(update_fields=["total"])
-        for order in client.iter_orders(status="any", order="updated_at asc", **filters):
+        for order in client.iter_orders_by_change(status="any", **filters):
             try:
                 changed += intake_order_for(connection, order, trigger=trigger).changed
             except Exception as exc:  # one bad order must not stop the pass; it is logged and counted
