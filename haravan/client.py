@@ -16,6 +16,7 @@ from connectors.ratelimit import LeakyBucket
 from connectors.text import Text
 
 PAGE_SIZE = 50  # Haravan silently caps larger limits at 50
+TAG_MAX_LENGTH = 40  # "Each individual tag is limited to 40 characters" (docs.haravan.com, Orders: tags)
 RETRIES_ON_429 = 3
 DEFAULT_RETRY_AFTER = 2.0  # what Haravan sends; used when a 429 comes without Retry-After
 CALL_LIMIT_HEADER = "X-Haravan-Api-Call-Limit"
@@ -174,6 +175,12 @@ class HaravanClient(HttpClient):
         path = f"/com/orders/{order_id}/tags.json"
         joined = ",".join(t.strip() for t in tags if t and t.strip())
         return _unwrap(self.request("POST", path, json_body={"tags": joined}), "tags", "POST", path)
+
+    def remove_tags(self, order_id, tags: list[str]) -> str:
+        """Removes these tags (the others stay); returns the order's whole tags string."""
+        path = f"/com/orders/{order_id}/tags.json"
+        joined = ",".join(t.strip() for t in tags if t and t.strip())
+        return _unwrap(self.request("DELETE", path, json_body={"tags": joined}), "tags", "DELETE", path)
 
     # --- other resources ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import Outcome, hand_to_target, log_attempt, upsert_document
 
 from . import convert, read
-from .client import HaravanClient, exchange_code, subscribe_webhooks
+from .client import TAG_MAX_LENGTH, HaravanClient, exchange_code, subscribe_webhooks
 from .models import HaravanLocation, HaravanShop
 
 log = logging.getLogger(__name__)
@@ -498,12 +498,13 @@ def owner_for_install(shop: HaravanShop):
 def write_back(document, fields: dict[str, str], *, style: str = "note_attribute") -> None:
     """Put what the target issued (lookup code, invoice number) on the Haravan order, within its rate limit.
 
-    Note attributes are merged (ours replaced, the shop's kept); tags are added. Writing the same values
-    again changes nothing, so a retried write-back is harmless.
+    Note attributes are merged (ours replaced, the shop's kept); so are tags ("name:value": ours with
+    another value are removed, the shop's own kept). Writing the same values again changes nothing, so a
+    retried write-back is harmless.
     """
     client = HaravanClient.for_shop(shop_for(document.connection))
     if style == "tag":
-        client.add_tags(document.source_id, [f"{name}:{value}" for name, value in fields.items() if value])
+        _write_tags(client, document.source_id, fields)
         return
     order = client.get_order(document.source_id)
     current = order.get("note_attributes") or []
@@ -511,6 +512,36 @@ def write_back(document, fields: dict[str, str], *, style: str = "note_attribute
     wanted = kept + [{"name": name, "value": value} for name, value in fields.items()]
     if wanted != current:
         client.update_order(document.source_id, note_attributes=wanted)
+
+
+def _write_tags(client: HaravanClient, order_id: str, fields: dict[str, str]) -> None:
+    """Each field as one "name:value" tag; the order's earlier tags of the same names (an older tax status,
+    a replaced invoice's number) are removed once the new ones are on, so the order shows one of each."""
+    wanted = [tag_of(name, value) for name, value in fields.items() if value]
+    names = {name.lower() for name, value in fields.items() if value}
+    current = split_tags(client.get_order(order_id, fields="tags").get("tags"))
+    have = {tag.lower() for tag in current}
+    missing = [tag for tag in wanted if tag.lower() not in have]
+    keep = {tag.lower() for tag in wanted}
+    stale = [
+        tag for tag in current if tag.partition(":")[0].strip().lower() in names and tag.lower() not in keep
+    ]
+    if missing:
+        client.add_tags(order_id, missing)
+    if stale:  # after adding: a failure in between leaves two values for a retry to settle, never none
+        client.remove_tags(order_id, stale)
+
+
+def tag_of(name: str, value) -> str:
+    """ "name:value" as one Haravan tag: no comma (it separates tags), at most Haravan's 40 characters (a
+    longer value is cut: the order keeps the start of it rather than refusing every tag)."""
+    text = f"{name}:{' '.join(str(value).replace(',', ' ').split())}"
+    return text[:TAG_MAX_LENGTH]
+
+
+def split_tags(tags) -> list[str]:
+    """Haravan's tags string ("VIP, einvoice") as a list."""
+    return [tag.strip() for tag in str(tags or "").split(",") if tag.strip()]
 
 
 # --- catalogue and buyers -----------------------------------------------------------------------------
