@@ -1,6 +1,7 @@
 """The Haravan simulator's knobs and its own control endpoints (no auth) under ``/haravan/_sandbox/``,
 next to the shared ``knobs``, ``calls`` and ``reset``: ``webhooks`` (GET), ``webhooks/drain`` (POST),
-``shops`` (POST), ``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
+``shops`` (POST; with ``webhook_secret``, a private app's shop whose deliveries are signed with it),
+``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
 
 from __future__ import annotations
 

@@ -176,8 +176,8 @@ def test_two_workers_share_the_haravan_bucket(stack, demo_tenant, sandbox):
     log = requests.get(f"{sandbox.url}/haravan/_sandbox/calls", params={"since": since}, timeout=5).json()
     api = log["calls"]
     # What reached the simulator is exactly ten passes over the shop, each a count, then page 1 (50 orders),
-    # then page 2 (from the 50th order's updated_at on: the last 10): none asked twice, none left out, nothing else in between, and every call
-    # answered at once (no 429 to retry).
+    # then page 2 (from the 50th order's updated_at on: the last 10): none asked twice, none left out,
+    # nothing else in between, and every call answered at once (no 429 to retry).
     asked = [what_was_asked(c) for c in api]
     assert collections.Counter(asked) == {"count": 10, "page 1": 10, "page 2": 10}, asked
     assert all((c["kind"], c["shop"], c["method"], c["status"]) == ("api", int(ORG), "GET", 200) for c in api)

@@ -25,7 +25,7 @@ from tests import factories
 
 URL = "/webhooks/haravan/"
 ORG = "200000001"
-SECRET = "shop-webhook-secret-7f3a"  # noqa: S105 - a test value
+SECRET = "shop-webhook-secret-7f3a"
 
 
 @pytest.fixture(autouse=True)
