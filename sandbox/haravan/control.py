@@ -1,6 +1,7 @@
 """The Haravan simulator's knobs and its own control endpoints (no auth) under ``/haravan/_sandbox/``,
 next to the shared ``knobs``, ``calls`` and ``reset``: ``webhooks`` (GET), ``webhooks/drain`` (POST),
-``shops`` (POST), ``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
+``shops`` (POST; with ``webhook_secret``, a private app's shop whose deliveries are signed with it),
+``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,12 @@ class Controls:
             raise ApiProblem(400, "org_id (a number) is required")
         token = body.get("token") or f"token-{body['org_id']}"
         with self.sim.lock:
-            shop = self.sim.add_shop(int(body["org_id"]), token=token, name=body.get("name"))
+            shop = self.sim.add_shop(
+                int(body["org_id"]),
+                token=token,
+                name=body.get("name"),
+                webhook_secret=body.get("webhook_secret"),
+            )
             if body.get("domain"):
                 shop.info["domain"] = body["domain"]
             return json_response({"shop": shop.info, "token": token}, status=201)
