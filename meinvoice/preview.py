@@ -6,14 +6,12 @@ calls nobody.
 
 from decimal import Decimal, InvalidOperation
 
-from django.utils import timezone
-
 from connectors.routing import route
 from connectors.text import Text, join
 
-from .convert import ConversionError, Issue, check_issuance, ref_id_for, sale_to_invoice
+from .convert import ConversionError, check_issuance, ref_id_for, sale_to_invoice
 from .mapping import MappingError
-from .services import account_options, mapping_for
+from .services import account_options, issue_for, mapping_for
 
 
 def preview_order(connection, order: dict) -> dict:
@@ -56,7 +54,7 @@ def preview_order(connection, order: dict) -> dict:
         answer["invoice"] = sale_to_invoice(
             sale,
             mapping,
-            Issue(account.external_id, series, ref_id, timezone.localdate()),
+            issue_for(account, series, ref_id),
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
