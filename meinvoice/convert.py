@@ -1069,10 +1069,13 @@ def _changing(issue: Issue, mapping: Mapping, buyer: Buyer, shop: str, reference
 
 
 def _line_signature(details: Iterable[dict]) -> list[tuple]:
+    """What must not change between an issued invoice and its order today: the goods lines worth something
+    (a line worth nothing, such as a free gift issued as goods before it became a promotion line, is left
+    out: it carries no money to adjust)."""
     return [
         (d.get("VATRateName"), d.get("Quantity"), d.get("AmountWithoutVAT"), d.get("VATAmount"))
         for d in details
-        if d.get("ItemType") == 1
+        if d.get("ItemType") in (GOODS, PROMOTION) and (d.get("AmountWithoutVAT") or d.get("VATAmount"))
     ]
 
 
