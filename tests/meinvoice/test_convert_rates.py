@@ -332,4 +332,3 @@ def test_the_reduction_section_reads_back_and_old_mappings_still_load():
 def test_an_invalid_reduction_section_is_refused_naming_the_field(reduction, message):
     with pytest.raises(MappingError, match=message.replace("[", r"\[").replace("]", r"\]")):
         Mapping.from_dict({"reduction": reduction})
-
