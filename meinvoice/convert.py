@@ -51,7 +51,7 @@ from connectors.money import Unreadable, allocate, amount_text, read_amount
 from connectors.sale import Charge, Refund, Sale, SaleLine
 from connectors.text import Text, as_text, fold, is_email, plain, status_key
 
-from .mapping import Mapping, vat_fraction
+from .mapping import REDUCED_RATE, REDUCTION_BASE, Mapping, reduction_decree, vat_fraction
 from .taxcode import tax_code_error
 from .words import amount_in_words
 
@@ -60,6 +60,11 @@ REFID_NAMESPACE = uuid.UUID("6f1d0c1e-4b7a-5d0e-9a53-2c8e6a1f7b90")
 
 SERIES_RE = re.compile(r"^[1256][CK]\d{2}[TM][A-Z0-9]{2}$")
 SHIPPING_CODE = "SHIP"
+GOODS, PROMOTION, NOTE = 1, 2, 4  # ItemType: goods, promotion (free gift), note line
+REDUCTION_NOTE = (
+    "Đã giảm %(amount)s đồng tương ứng 20%% mức tỷ lệ %% để tính thuế giá trị gia tăng theo Nghị quyết số "
+    "204/2025/QH15"
+)
 
 OPTION_USER_DEFINED = {
     # MISA's own samples send these as strings.
@@ -124,6 +129,12 @@ class Issue:
     series: str
     ref_id: str
     inv_date: dt.date
+    summary: bool = False  # IsInvoiceSummary: the chosen template's IsSendSummary
+
+    @property
+    def is_vat(self) -> bool:
+        """A VAT invoice (series 1…); a sales invoice (2…, the direct method) carries no VAT."""
+        return not plain(self.series).startswith("2")
 
     def check(self) -> None:
         error = tax_code_error(self.tax_code)
@@ -382,6 +393,105 @@ def vat_rate_for_line(line: SaleLine, mapping: Mapping) -> str:
     return mapping.default_vat_rate
 
 
+def reduction_eligible(line: SaleLine, mapping: Mapping) -> bool:
+    """Whether a reduction rule lists the line among the goods at 10 % that get the 8 % reduction."""
+    for rule in mapping.reduction.rules:
+        wanted = fold(rule.value)
+        if any(fold(v) == wanted for v in _line_values(line, rule.match) if v):
+            return True
+    return False
+
+
+def rate_on(
+    mapped: str, eligible: bool, mapping: Mapping, on: dt.date, *, vat: bool, what: Text
+) -> str | None:
+    """The rate a line is issued at on ``on``: its mapped rate, or 8 % for goods at 10 % eligible for the
+    reduction while it is in force (the mapping's window and a decree's). A mapped ``8%`` is such goods
+    too, but refused outside the window rather than silently issued at another rate. A sales invoice
+    (``vat`` False) carries no rate: None."""
+    legacy = mapped == REDUCED_RATE
+    if not (legacy or eligible):
+        return mapped if vat else None
+    if not legacy and mapped != REDUCTION_BASE:
+        raise ConversionError(
+            Text(
+                "%(what)s is listed for the VAT reduction but mapped to %(rate)s: the reduction to "
+                "%(reduced)s applies only to goods otherwise taxed at %(base)s. Fix the tax rule or the "
+                "reduction rule.",
+                what=what,
+                rate=mapped,
+                reduced=REDUCED_RATE,
+                base=REDUCTION_BASE,
+            )
+        )
+    if not vat:
+        return None
+    if mapping.reduction.in_force(on):
+        return REDUCED_RATE
+    if legacy:
+        window = mapping.reduction
+        raise ConversionError(
+            Text(
+                "%(what)s is mapped to %(reduced)s, but the VAT reduction is not in force on %(day)s "
+                "(the mapping allows it from %(start)s to %(end)s, within the decrees' windows): refusing "
+                "to issue at %(reduced)s. Map these goods to %(base)s and list them under the reduction "
+                "rules instead.",
+                what=what,
+                reduced=REDUCED_RATE,
+                base=REDUCTION_BASE,
+                day=on.strftime("%d/%m/%Y"),
+                start=window.valid_from.strftime("%d/%m/%Y"),
+                end=window.valid_to.strftime("%d/%m/%Y"),
+            )
+        )
+    return REDUCTION_BASE
+
+
+_EMOJI = re.compile("[\U00010000-\U0010ffff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe00-\ufe0f\u200d\u20e3]")
+
+
+def strip_emoji(value: str) -> str:
+    """``value`` without emoji (meInvoice refuses them: InvalidXMLContainEmoji), spaces collapsed."""
+    return " ".join(_EMOJI.sub("", value).split())
+
+
+_MISA_EMAIL = re.compile(
+    r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
+)
+
+
+def email_addresses(value: str) -> tuple[list[str], list[str]]:
+    """(addresses meInvoice accepts, the rest) of an e-mail field that may list several (``;``, ``,`` or
+    spaces between them)."""
+    good: list[str] = []
+    bad: list[str] = []
+    for part in re.split(r"[;,\s]+", value or ""):
+        part = part.strip()
+        if not part:
+            continue
+        (good if _MISA_EMAIL.match(part) else bad).append(part)
+    return good, bad
+
+
+def cleaning_notes(sale: Sale) -> list[Text]:
+    """What the invoice of ``sale`` leaves out so that meInvoice accepts it (said to the merchant):
+    e-mail addresses outside meInvoice's format, emoji in item names."""
+    notes: list[Text] = []
+    _good, bad = email_addresses(sale.buyer.email)
+    if bad:
+        notes.append(
+            Text(
+                "The e-mail %(emails)s is not an address meInvoice accepts: the invoice is issued without "
+                "sending it there.",
+                emails=", ".join(bad),
+            )
+        )
+    names = [line.name for line in sale.lines if strip_emoji(line.name) != plain(line.name)]
+    if names:
+        notes.append(Text("Emoji removed from item names: %(names)s.", names=", ".join(names)))
+    return notes
+
+
 def _unit_for(line: SaleLine, mapping: Mapping) -> str:
     if line.unit:  # the product's own unit, from the shop's catalogue
         return line.unit
@@ -405,7 +515,7 @@ class _Part:
     code: str
     name: str
     unit: str
-    rate: str
+    rate: str | None  # None on a sales invoice
     quantity: int
     list_value: int  # price × quantity
     own_discount: int  # the line's own discount (goods) — 0 for shipping
@@ -417,14 +527,36 @@ class _Part:
         return self.list_value - self.own_discount - self.shared_discount
 
 
-def _goods_part(line: SaleLine, mapping: Mapping) -> _Part:
+def _item_name(name: str, code: str, label: str) -> str:
+    cleaned = strip_emoji(name)
+    if not cleaned:
+        raise ConversionError(
+            Text(
+                "Order %(label)s: the item %(code)s is named only with emoji (%(name)s), which meInvoice "
+                "refuses: give it a name.",
+                label=label,
+                code=code or "-",
+                name=name,
+            )
+        )
+    return cleaned
+
+
+def _goods_part(line: SaleLine, mapping: Mapping, on: dt.date, vat: bool, label: str) -> _Part:
+    mapped = vat_rate_for_line(line, mapping)
+    what = Text("“%(name)s”", name=line.name)
+    if line.unit_price == 0:
+        # A free gift is a promotion line (ItemType 2) worth nothing: the reduction has nothing to reduce.
+        rate = (REDUCTION_BASE if mapped == REDUCED_RATE else mapped) if vat else None
+    else:
+        rate = rate_on(mapped, reduction_eligible(line, mapping), mapping, on, vat=vat, what=what)
     return _Part(
         kind="goods",
         key=line.key,
         code=line.item_code,
-        name=line.name,
+        name=_item_name(line.name, line.item_code, label),
         unit=_unit_for(line, mapping),
-        rate=vat_rate_for_line(line, mapping),
+        rate=rate,
         quantity=int(line.quantity),
         list_value=_dong(line.list_value),
         own_discount=_dong(line.line_discount),
@@ -432,14 +564,15 @@ def _goods_part(line: SaleLine, mapping: Mapping) -> _Part:
     )
 
 
-def _charge_part(charge: Charge, mapping: Mapping) -> _Part:
+def _charge_part(charge: Charge, mapping: Mapping, on: dt.date, vat: bool) -> _Part:
+    what = Text("The shipping line")
     return _Part(
         kind="shipping",
         key=charge.key,
         code=charge.code or SHIPPING_CODE,
-        name=mapping.shipping_item_name,
+        name=strip_emoji(mapping.shipping_item_name) or "Phí vận chuyển",
         unit=mapping.shipping_unit,
-        rate=mapping.shipping_rate,
+        rate=rate_on(mapping.shipping_rate, mapping.reduction.shipping, mapping, on, vat=vat, what=what),
         quantity=1,
         list_value=_dong(charge.amount),
         own_discount=0,
@@ -447,7 +580,7 @@ def _charge_part(charge: Charge, mapping: Mapping) -> _Part:
     )
 
 
-def _payable(gross: int, rate: str, include_vat: bool) -> int:
+def _payable(gross: int, rate: str | None, include_vat: bool) -> int:
     return gross if include_vat else gross + _round(gross * vat_fraction(rate))
 
 
@@ -457,9 +590,14 @@ class _Parts:
     total_price: int
 
 
-def _parts(sale: Sale, mapping: Mapping) -> _Parts:
-    """The sale's lines and charges as invoice parts, checked against the sale's own total."""
+def _parts(sale: Sale, mapping: Mapping, issue: Issue | None = None, on: dt.date | None = None) -> _Parts:
+    """The sale's lines and charges as invoice parts, checked against the sale's own total. Their rates are
+    those in force on ``on`` (default: the issue's date; an adjustment passes its original's) for the
+    kind of invoice ``issue`` makes (a sales invoice: no rate)."""
     label = sale.label
+    vat = issue.is_vat if issue is not None else True
+    if on is None:
+        on = issue.inv_date if issue is not None else dt.date.today()
     if sale.currency.upper() != "VND":
         raise ConversionError(
             Text(
@@ -470,8 +608,8 @@ def _parts(sale: Sale, mapping: Mapping) -> _Parts:
         )
     if sale.problems:
         raise ConversionError(sale.problems[0])
-    parts = [_goods_part(line, mapping) for line in sale.lines] + [
-        _charge_part(charge, mapping) for charge in sale.charges if charge.amount > 0
+    parts = [_goods_part(line, mapping, on, vat, label) for line in sale.lines] + [
+        _charge_part(charge, mapping, on, vat) for charge in sale.charges if charge.amount > 0
     ]
     if not parts:
         raise ConversionError(
@@ -544,7 +682,7 @@ class _Figures:
         return _Figures(-self.quantity, self.unit_price, -self.amount, -self.discount, -self.net, -self.vat)
 
 
-def _figures(list_value: int, payable: int, quantity: int, rate: str, include_vat: bool) -> _Figures:
+def _figures(list_value: int, payable: int, quantity: int, rate: str | None, include_vat: bool) -> _Figures:
     """Quantity, pre-VAT unit price, Amount, DiscountAmount, AmountWithoutVAT and VATAmount of a line
     that lists ``list_value`` (shop money) and costs the buyer ``payable`` (VAT included)."""
     r = vat_fraction(rate)
@@ -568,7 +706,7 @@ def _figures(list_value: int, payable: int, quantity: int, rate: str, include_va
     return _Figures(quantity, unit_price, amount, amount - net, net, vat)
 
 
-def _value_only(payable: int, rate: str) -> _Figures:
+def _value_only(payable: int, rate: str | None) -> _Figures:
     """A reduction of value without goods: Quantity 0, UnitPrice 0, the value in Amount."""
     r = vat_fraction(rate)
     net = _round(Decimal(payable) / (1 + r))
@@ -576,8 +714,19 @@ def _value_only(payable: int, rate: str) -> _Figures:
 
 
 def _detail(
-    number: int, *, code: str, name: str, unit: str, rate: str, f: _Figures, item_type: int = 1
+    number: int,
+    *,
+    code: str,
+    name: str,
+    unit: str,
+    rate: str | None,
+    f: _Figures,
+    item_type: int | None = None,
 ) -> dict:
+    if item_type is None:
+        # Goods given for nothing (a free gift, or its return) are a promotion line, worth 0.
+        free = f.quantity and not f.unit_price and not any((f.amount, f.discount, f.net, f.vat))
+        item_type = PROMOTION if free else GOODS
     rate_pct = (
         (Decimal(f.discount) * 100 / Decimal(f.amount)).quantize(_RATE_STEP, ROUND_HALF_UP)
         if f.amount
@@ -606,15 +755,22 @@ def _detail(
 
 
 def _renumber(details: list[dict]) -> list[dict]:
+    """LineNumber: the position; SortOrder: the row number printed (none on a note line, as MISA asks)."""
+    row = 0
     for number, detail in enumerate(details, start=1):
-        detail["SortOrder"] = detail["LineNumber"] = number
+        detail["LineNumber"] = number
+        if detail.get("ItemType") == NOTE:
+            detail["SortOrder"] = None
+        else:
+            row += 1
+            detail["SortOrder"] = row
     return details
 
 
 def _tax_rate_info(details: Iterable[dict]) -> list[dict]:
     by_rate: dict[str, list[int]] = {}
     for d in details:
-        if d.get("VATRateName") is None:
+        if d.get("VATRateName") is None or d.get("ItemType") in (PROMOTION, NOTE):
             continue
         sums = by_rate.setdefault(d["VATRateName"], [0, 0])
         sums[0] += d["AmountWithoutVATOC"]
@@ -625,7 +781,9 @@ def _tax_rate_info(details: Iterable[dict]) -> list[dict]:
 
 
 def _totals(details: list[dict]) -> dict:
-    """Header totals from the lines (every line made here is ItemType 1, so MISA's ItemType-3 terms are 0)."""
+    """Header totals from the goods lines (promotion and note lines count for nothing; no line made here
+    is ItemType 3, so MISA's ItemType-3 terms are 0)."""
+    details = [d for d in details if d.get("ItemType", GOODS) == GOODS]
     sale = sum(d["Amount"] for d in details)
     discount = sum(d["DiscountAmount"] for d in details)
     without_vat = sum(d["AmountWithoutVAT"] for d in details)
@@ -652,8 +810,14 @@ def check_invoice(invoice: dict, expected_total: int | None = None) -> None:
     details = invoice.get("OriginalInvoiceDetail") or []
     problems = []
     for d in details:
-        if d.get("ItemType") != 1:
-            problems.append(f"line {d.get('LineNumber')}: ItemType {d.get('ItemType')!r} is not 1")
+        if d.get("ItemType") == NOTE:
+            continue
+        if d.get("ItemType") == PROMOTION:
+            if any(d.get(name) for name in _AMOUNT_FIELDS):
+                problems.append(f"line {d.get('LineNumber')}: a promotion line carries an amount")
+            continue
+        if d.get("ItemType") != GOODS:
+            problems.append(f"line {d.get('LineNumber')}: ItemType {d.get('ItemType')!r} is not 1, 2 or 4")
             continue
         for name in _AMOUNT_FIELDS:
             if type(d.get(name)) is not int or d.get(name + "OC") != d.get(name):
@@ -699,6 +863,8 @@ def _check_series(series: str, what: str = "series") -> None:
 
 
 def _header(*, issue: Issue, buyer: Buyer, mapping: Mapping, seller_shop_name: str) -> dict:
+    # BuyerEmail holds one address; ReceiverEmail may list several, separated by ";" (MISA's guide).
+    emails, _refused = email_addresses(buyer.email)
     return {
         "RefID": issue.ref_id,
         "InvSeries": issue.series,
@@ -706,10 +872,11 @@ def _header(*, issue: Issue, buyer: Buyer, mapping: Mapping, seller_shop_name: s
         "CurrencyCode": "VND",
         "ExchangeRate": 1,
         "PaymentMethodName": mapping.payment_method_name,
-        "IsInvoiceSummary": False,
-        "IsSendEmail": bool(buyer.email),
+        "IsInvoiceSummary": bool(issue.summary),
+        "IsTaxReduction43": False,  # set by _assemble from the lines
+        "IsSendEmail": bool(emails),
         "ReceiverName": buyer.full_name or buyer.legal_name,
-        "ReceiverEmail": buyer.email,
+        "ReceiverEmail": ";".join(emails),
         "SellerShopName": seller_shop_name,
         "BuyerCode": buyer.code,
         "BuyerLegalName": buyer.legal_name,
@@ -717,12 +884,47 @@ def _header(*, issue: Issue, buyer: Buyer, mapping: Mapping, seller_shop_name: s
         "BuyerAddress": buyer.address,
         "BuyerFullName": buyer.full_name,
         "BuyerPhoneNumber": buyer.phone,
-        "BuyerEmail": buyer.email,
+        "BuyerEmail": emails[0] if emails else "",
     }
 
 
+def _without_emoji(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_emoji(value) if _EMOJI.search(value) else value
+    if isinstance(value, dict):
+        return {k: _without_emoji(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_emoji(v) for v in value]
+    return value
+
+
+def _reduction_flag(header: dict, details: list[dict]) -> bool:
+    """IsTaxReduction43: the invoice applies the 2 % reduction (a line at 8 %, or a sales invoice's
+    reduction note). Refused when no decree grants it on the date that decides (an adjustment's or a
+    replacement's original date, else the invoice date)."""
+    reduced = bool(header.get("IsTaxReduction43")) or any(
+        d.get("VATRateName") == REDUCED_RATE and d.get("ItemType", GOODS) not in (PROMOTION, NOTE)
+        for d in details
+    )
+    if reduced:
+        deciding = header.get("OrgInvDate") if header.get("ReferenceType") in (1, 2) else header["InvDate"]
+        day = dt.date.fromisoformat(_date_text(deciding, "InvDate"))
+        if reduction_decree(day) is None:
+            raise ConversionError(
+                Text(
+                    "The VAT reduction (%(reduced)s) is not in force on %(day)s: no invoice dated then may "
+                    "apply it.",
+                    reduced=REDUCED_RATE,
+                    day=day.strftime("%d/%m/%Y"),
+                )
+            )
+    return reduced
+
+
 def _assemble(header: dict, details: list[dict], expected_total: int) -> dict:
+    header, details = _without_emoji(header), _without_emoji(details)
     invoice = dict(header)
+    invoice["IsTaxReduction43"] = _reduction_flag(header, details)
     invoice.update(_totals(details))
     invoice["OriginalInvoiceDetail"] = details
     invoice["TaxRateInfo"] = _tax_rate_info(details)
@@ -732,6 +934,7 @@ def _assemble(header: dict, details: list[dict], expected_total: int) -> dict:
 
 
 def _original_details(parts: list[_Part], include_vat: bool) -> list[dict]:
+    """The lines of an invoice from its parts (a part worth nothing at price 0 is a promotion line)."""
     return [
         _detail(
             n,
@@ -750,10 +953,41 @@ def sale_to_invoice(sale: Sale, mapping: Mapping, issue: Issue, *, seller_shop_n
     paid, to the đồng, or ConversionError / InvalidBuyer says why no correct invoice can be made."""
     issue.check()
     buyer = buyer_of(sale)
-    built = _parts(sale, mapping)
+    built = _parts(sale, mapping, issue)
     details = _original_details(built.parts, mapping.prices_include_vat)
     header = _header(issue=issue, buyer=buyer, mapping=mapping, seller_shop_name=seller_shop_name)
+    if not issue.is_vat:
+        note = _sales_reduction_note(sale, mapping, issue, built.parts)
+        if note is not None:
+            details.append(note)
+            _renumber(details)
+            header["IsTaxReduction43"] = True
     return _assemble(header, details, built.total_price)
+
+
+def _sales_reduction_note(sale: Sale, mapping: Mapping, issue: Issue, parts: list[_Part]) -> dict | None:
+    """The note a sales invoice (direct method) carries when it applies the reduction: 20 % of the
+    percentage of revenue (``mapping.reduction.sales_percent``) on the eligible goods, in đồng. None when
+    no eligible line is sold or the reduction is not in force on the invoice date."""
+    if not mapping.reduction.in_force(issue.inv_date):
+        return None
+    by_key = {line.key: line for line in sale.lines}
+    eligible = 0
+    for part in parts:
+        if part.kind == "shipping":
+            chosen = mapping.reduction.shipping or mapping.shipping_rate == REDUCED_RATE
+        else:
+            line = by_key[part.key]
+            chosen = vat_rate_for_line(line, mapping) == REDUCED_RATE or reduction_eligible(line, mapping)
+        if chosen:
+            eligible += part.payable
+    if not eligible:
+        return None
+    amount = _round(Decimal(eligible) * Decimal(mapping.reduction.sales_percent) / 100 * Decimal("0.2"))
+    if not amount:
+        return None
+    text = REDUCTION_NOTE % {"amount": f"{amount:,}".replace(",", ".")}
+    return {"ItemType": NOTE, "SortOrder": None, "LineNumber": 0, "ItemName": text, "VATRateName": None}
 
 
 # --- adjustments and replacements ---------------------------------------------------------------------
@@ -813,8 +1047,18 @@ class Changed:
     def shop_name(self) -> str:
         return plain((self.invoice or {}).get("SellerShopName"))
 
+    def issued_on(self) -> dt.date:
+        """The original's date: what decides its rates (the VAT reduction), for what changes it too."""
+        return dt.date.fromisoformat(
+            _date_text(self.original.get("InvDate"), "the original invoice's InvDate")
+        )
+
     def lines(self, whose: Text) -> list[dict]:
-        return [_whole_detail(d, whose) for d in (self.invoice or {}).get("OriginalInvoiceDetail") or []]
+        return [
+            _whole_detail(d, whose)
+            for d in (self.invoice or {}).get("OriginalInvoiceDetail") or []
+            if not (isinstance(d, dict) and d.get("ItemType") == NOTE)
+        ]
 
 
 def _changing(issue: Issue, mapping: Mapping, buyer: Buyer, shop: str, reference: dict) -> dict:
@@ -825,10 +1069,13 @@ def _changing(issue: Issue, mapping: Mapping, buyer: Buyer, shop: str, reference
 
 
 def _line_signature(details: Iterable[dict]) -> list[tuple]:
+    """What must not change between an issued invoice and its order today: the goods lines worth something
+    (a line worth nothing, such as a free gift issued as goods before it became a promotion line, is left
+    out: it carries no money to adjust)."""
     return [
         (d.get("VATRateName"), d.get("Quantity"), d.get("AmountWithoutVAT"), d.get("VATAmount"))
         for d in details
-        if d.get("ItemType") == 1
+        if d.get("ItemType") in (GOODS, PROMOTION) and (d.get("AmountWithoutVAT") or d.get("VATAmount"))
     ]
 
 
@@ -963,7 +1210,7 @@ def adjustment_for_refund(
     """
     issue.check()
     label = sale.label
-    built = _parts(sale, mapping)
+    built = _parts(sale, mapping, issue, changed.issued_on())
     if changed.invoice is not None:
         _check_same_original(
             sale, _original_details(built.parts, mapping.prices_include_vat), changed.invoice

@@ -15,7 +15,10 @@ from django.utils.translation import gettext_lazy as _lazy
 from .mapping import (
     FINANCIAL_STATUSES,
     FULFILLMENT_STATUSES,
+    REDUCTION_FROM,
+    REDUCTION_TO,
     RETURN_ACTIONS,
+    SALES_PERCENTS,
     TAX_RULE_MATCHES,
     TRIGGERS,
     WRITEBACKS,
@@ -61,6 +64,12 @@ WRITEBACK_LABELS = {
     "tag": _lazy("tags on the order"),
 }
 VAT_RATE_SUGGESTIONS = ("0%", "5%", "8%", "10%", "KCT", "KKKNT", "KHAC:3.5%")
+SALES_PERCENT_LABELS = {
+    "1": _lazy("1 percent: distribution, supply of goods"),
+    "5": _lazy("5 percent: services, construction without materials"),
+    "3": _lazy("3 percent: production, transport, services with goods"),
+    "2": _lazy("2 percent: other activities"),
+}
 
 
 def _choices(values, labels):
@@ -94,7 +103,21 @@ class UnitForm(forms.Form):
         return not any((data.get(name) or "").strip() for name in ("product_type", "unit"))
 
 
+class ReductionRuleForm(forms.Form):
+    match = forms.ChoiceField(
+        label=_lazy("When the line's"),
+        required=False,
+        choices=[("", "—"), *_choices(TAX_RULE_MATCHES, MATCH_LABELS)],
+    )
+    value = forms.CharField(label=_lazy("is"), required=False)
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any((data.get(name) or "").strip() for name in ("match", "value"))
+
+
 TaxRuleFormSet = forms.formset_factory(TaxRuleForm, extra=2, can_delete=True)
+ReductionRuleFormSet = forms.formset_factory(ReductionRuleForm, extra=2, can_delete=True)
 UnitFormSet = forms.formset_factory(UnitForm, extra=2, can_delete=True)
 
 
@@ -134,6 +157,23 @@ class MappingForm(forms.Form):
         label=_lazy("VAT rate of shipping"), required=False, help_text=_lazy("Empty: the default rate.")
     )
     prices_include_vat = forms.BooleanField(label=_lazy("Shop prices include VAT"), required=False)
+    # (c') the 8 % VAT reduction
+    reduction_valid_from = forms.DateField(
+        label=_lazy("Reduction applies from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reduction_valid_to = forms.DateField(
+        label=_lazy("Reduction applies until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reduction_shipping = forms.BooleanField(label=_lazy("Shipping is reduced too"), required=False)
+    reduction_sales_percent = forms.ChoiceField(
+        label=_lazy("Sales invoices (direct method): your percentage of revenue, reduced by 20 percent"),
+        required=False,
+        choices=_choices(SALES_PERCENTS, SALES_PERCENT_LABELS),
+    )
     default_unit = forms.CharField(label=_lazy("Default unit"))
     shipping_item_name = forms.CharField(label=_lazy("Name of the shipping line"))
     shipping_unit = forms.CharField(label=_lazy("Unit of the shipping line"))
@@ -168,6 +208,10 @@ class MappingForm(forms.Form):
         "buyer.use_billing_company": "buyer_use_billing_company",
         "returns.on_refund": "on_refund",
         "returns.on_cancel_after_issue": "on_cancel_after_issue",
+        "reduction.valid_from": "reduction_valid_from",
+        "reduction.valid_to": "reduction_valid_to",
+        "reduction.shipping": "reduction_shipping",
+        "reduction.sales_percent": "reduction_sales_percent",
     }
 
     def __init__(self, *args, **kwargs):
@@ -183,12 +227,20 @@ class MappingForm(forms.Form):
         )
         for name in ("default_vat_rate", "shipping_vat_rate"):
             self.fields[name].widget.attrs.update(list="vat-rates", autocomplete="off")
+        self.fields["reduction_valid_from"].help_text = _("Empty: %(day)s.") % {
+            "day": REDUCTION_FROM.strftime("%d/%m/%Y")
+        }
+        self.fields["reduction_valid_to"].help_text = _(
+            "Empty: %(day)s, the end of Decree 174/2025/NĐ-CP (Resolution 204/2025/QH15). The reduction "
+            "never applies outside the decrees' windows, whatever is typed here."
+        ) % {"day": REDUCTION_TO.strftime("%d/%m/%Y")}
         self.fields["min_total"].widget.attrs.update(inputmode="numeric")
 
     @staticmethod
     def initial_from(data: dict) -> dict:
         """Form initial values from a mapping dict (``Mapping.to_dict()``)."""
         conditions, buyer, returns = data["conditions"], data["buyer"], data["returns"]
+        reduction = data.get("reduction") or {}
         sources = conditions["sources"]
         return {
             "financial_statuses": conditions["financial_statuses"],
@@ -211,7 +263,16 @@ class MappingForm(forms.Form):
             "on_refund": returns["on_refund"],
             "on_cancel_after_issue": returns["on_cancel_after_issue"],
             "writeback": data["writeback"],
+            "reduction_valid_from": reduction.get("valid_from") or REDUCTION_FROM.isoformat(),
+            "reduction_valid_to": reduction.get("valid_to") or REDUCTION_TO.isoformat(),
+            "reduction_shipping": bool(reduction.get("shipping")),
+            "reduction_sales_percent": reduction.get("sales_percent") or "1",
         }
+
+    @staticmethod
+    def reduction_rules_initial(data: dict) -> list[dict]:
+        rules = (data.get("reduction") or {}).get("rules") or []
+        return [dict(rule) for rule in rules if isinstance(rule, dict)]
 
     @staticmethod
     def tax_rules_initial(data: dict) -> list[dict]:
@@ -221,8 +282,9 @@ class MappingForm(forms.Form):
     def units_initial(data: dict) -> list[dict]:
         return [{"product_type": k, "unit": v} for k, v in (data.get("unit_by_type") or {}).items()]
 
-    def mapping_data(self, tax_rules, units) -> tuple[dict, list[int]]:
-        """The mapping as ``Mapping.from_dict`` reads it, and the formset row of each tax rule kept."""
+    def mapping_data(self, tax_rules, units, reductions=None) -> tuple[dict, list[int]]:
+        """The mapping as ``Mapping.from_dict`` reads it, and the formset row of each tax rule kept
+        (``self.reduction_rows``: the same for the reduction rules)."""
         cd = self.cleaned_data
         rules, rows = [], []
         for index, form in enumerate(tax_rules.forms):
@@ -270,21 +332,47 @@ class MappingForm(forms.Form):
             "returns": {"on_refund": cd["on_refund"], "on_cancel_after_issue": cd["on_cancel_after_issue"]},
             "writeback": cd["writeback"],
         }
+        self.reduction_rows = []
+        reduction_rules = []
+        for index, form in enumerate(reductions.forms if reductions is not None else []):
+            if form in reductions.deleted_forms or form.is_blank():
+                continue
+            reduction_rules.append(
+                {"match": form.cleaned_data.get("match") or "", "value": form.cleaned_data.get("value") or ""}
+            )
+            self.reduction_rows.append(index)
+        start, end = cd.get("reduction_valid_from"), cd.get("reduction_valid_to")
+        data["reduction"] = {
+            "rules": reduction_rules,
+            "valid_from": start.isoformat() if start else None,
+            "valid_to": end.isoformat() if end else None,
+            "shipping": bool(cd.get("reduction_shipping")),
+            "sales_percent": cd.get("reduction_sales_percent") or "1",
+        }
         return data, rows
 
-    def validated_mapping(self, tax_rules, units) -> dict | None:
+    def validated_mapping(self, tax_rules, units, reductions=None) -> dict | None:
         """``Mapping.from_dict(...).to_dict()`` of what was typed, or None with the error on its field."""
-        data, rows = self.mapping_data(tax_rules, units)
+        data, rows = self.mapping_data(tax_rules, units, reductions)
         try:
             return Mapping.from_dict(data).to_dict()
         except MappingError as exc:
-            self.place_error(str(exc), tax_rules, units, rows)
+            self.place_error(str(exc), tax_rules, units, rows, reductions)
             return None
 
-    def place_error(self, message: str, tax_rules, units, rows: list[int]) -> None:
+    def place_error(self, message: str, tax_rules, units, rows: list[int], reductions=None) -> None:
         """Put a MappingError next to the field it names (the message names it too)."""
         self.mapping_error = message
         path = message.split(":", 1)[0].strip()
+        reduction_rule = re.match(r"^reduction\.rules\[(\d+)\](?:\.(\w+))?$", path)
+        if reduction_rule and reductions is not None:
+            index = int(reduction_rule.group(1))
+            kept = getattr(self, "reduction_rows", [])
+            form = reductions.forms[kept[index]] if index < len(kept) else None
+            if form is not None:
+                field = reduction_rule.group(2) if reduction_rule.group(2) in form.fields else None
+                form.add_error(field, message)
+                return
         rule = re.match(r"^tax_rules\[(\d+)\](?:\.(\w+))?$", path)
         if rule:
             index = int(rule.group(1))
@@ -330,25 +418,30 @@ class MappingSection:
             self.form = MappingForm(data)
             self.tax_rules = TaxRuleFormSet(data, prefix="tax")
             self.units = UnitFormSet(data, prefix="unit")
+            self.reductions = ReductionRuleFormSet(data, prefix="red")
         else:
             self.form = MappingForm(initial=MappingForm.initial_from(current))
             self.tax_rules = TaxRuleFormSet(initial=MappingForm.tax_rules_initial(current), prefix="tax")
             self.units = UnitFormSet(initial=MappingForm.units_initial(current), prefix="unit")
+            self.reductions = ReductionRuleFormSet(
+                initial=MappingForm.reduction_rules_initial(current), prefix="red"
+            )
 
     def context(self) -> dict:
         return {
             "mapping_form": self.form,
             "tax_rules": self.tax_rules,
             "units": self.units,
+            "reduction_rules": self.reductions,
             "stored_error": self.stored_error,
             "vat_rates": VAT_RATE_SUGGESTIONS,
         }
 
     def save(self, request) -> bool:
         """Validate and save under a row lock; False (with the errors on the form) when refused."""
-        form, tax_rules, units = self.form, self.tax_rules, self.units
-        if form.is_valid() & tax_rules.is_valid() & units.is_valid():
-            data = form.validated_mapping(tax_rules, units)
+        form, tax_rules, units, reductions = self.form, self.tax_rules, self.units, self.reductions
+        if form.is_valid() & tax_rules.is_valid() & units.is_valid() & reductions.is_valid():
+            data = form.validated_mapping(tax_rules, units, reductions)
             if data is not None:
                 from connectors.models import Connection
 

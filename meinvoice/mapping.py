@@ -7,6 +7,7 @@ defaults, ignores unknown keys and raises ``MappingError`` (naming the field) fo
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,6 +30,32 @@ TAX_RULE_MATCHES = ("product_type", "vendor", "sku", "tag")
 RETURN_ACTIONS = ("adjust", "replace", "manual")
 WRITEBACKS = ("note_attribute", "tag")
 
+# The 2 % VAT reduction (goods otherwise at 10 % are invoiced at 8 %; sellers on the direct method reduce
+# their percentage of revenue by 20 %), as each decree set it, in force on the invoice date:
+REDUCTION_WINDOWS = (
+    (dt.date(2022, 2, 1), dt.date(2022, 12, 31), "Nghị định 15/2022/NĐ-CP"),
+    (dt.date(2023, 7, 1), dt.date(2023, 12, 31), "Nghị định 44/2023/NĐ-CP"),
+    (dt.date(2024, 1, 1), dt.date(2024, 6, 30), "Nghị định 94/2023/NĐ-CP"),
+    (dt.date(2024, 7, 1), dt.date(2024, 12, 31), "Nghị định 72/2024/NĐ-CP"),
+    (dt.date(2025, 1, 1), dt.date(2025, 6, 30), "Nghị định 180/2024/NĐ-CP"),
+    (dt.date(2025, 7, 1), dt.date(2026, 12, 31), "Nghị định 174/2025/NĐ-CP"),  # Nghị quyết 204/2025/QH15
+)
+# The mapping's default window: the unbroken run of decrees up to today's (an adjustment is priced as its
+# original invoice was, so an invoice of 2024 at 8 % stays adjustable).
+REDUCTION_FROM = dt.date(2023, 7, 1)
+REDUCTION_TO = dt.date(2026, 12, 31)
+REDUCED_RATE, REDUCTION_BASE = "8%", "10%"
+SALES_PERCENTS = ("1", "2", "3", "5")  # percentage of revenue by activity (direct method)
+
+
+def reduction_decree(day: dt.date) -> str | None:
+    """The decree that grants the 2 % reduction on ``day``, None when none does."""
+    for start, end, decree in REDUCTION_WINDOWS:
+        if start <= day <= end:
+            return decree
+    return None
+
+
 _RATE = re.compile(r"^(?:0%|5%|8%|10%|KCT|KKKNT|KHAC:(\d{1,2}(?:\.\d{1,2})?)%)$")
 
 
@@ -46,8 +73,11 @@ def vat_rate_error(rate: Any) -> str | None:
     return None
 
 
-def vat_fraction(rate: str) -> Decimal:
-    """The VAT share of the net amount: ``"8%"`` → 0.08; KCT, KKKNT and 0% → 0; ``"KHAC:3.5%"`` → 0.035."""
+def vat_fraction(rate: str | None) -> Decimal:
+    """The VAT share of the net amount: ``"8%"`` → 0.08; KCT, KKKNT and 0% → 0; ``"KHAC:3.5%"`` → 0.035;
+    None (a sales invoice: no VAT) → 0."""
+    if rate is None:
+        return Decimal(0)
     error = vat_rate_error(rate)
     if error:
         raise MappingError(error)
@@ -214,6 +244,94 @@ class TaxRule:
         return {"match": self.match, "value": self.value, "rate": self.rate}
 
 
+def _date(data: dict, key: str, default: dt.date, where: str) -> dt.date:
+    value = data.get(key, default)
+    if value is None or value == "":
+        return default
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise MappingError(f"{_at(where, key)}: expected a date (yyyy-mm-dd), got {value!r}")
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise MappingError(f"{_at(where, key)}: {value!r} is not a date (yyyy-mm-dd)") from exc
+
+
+@dataclass
+class ReductionRule:
+    """Lines whose ``match`` field equals ``value`` are goods at 10 % eligible for the 8 % reduction."""
+
+    match: str
+    value: str
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> ReductionRule:
+        data = _section(data, where)
+        if not data:
+            raise MappingError(f"{where}: expected an object with match and value")
+        return cls(
+            match=_choice(data, "match", "", TAX_RULE_MATCHES, where),
+            value=_str(data, "value", "", where),
+        )
+
+    def to_dict(self) -> dict:
+        return {"match": self.match, "value": self.value}
+
+
+@dataclass
+class Reduction:
+    """Which goods at 10 % get the 2 % reduction (8 %), and when: only within ``valid_from``–``valid_to``
+    *and* a decree's window, judged on the invoice date (an adjustment's, on its original's date).
+
+    A rate of ``8%`` written in a tax rule or as a default (mappings made before this section) reads as
+    "10 %, reduced": it is issued at 8 % within the window and refused outside it. ``shipping``: the
+    shipping line is eligible too. ``sales_percent``: for a sales invoice (direct method), the
+    percentage of revenue the reduction takes 20 % of (1 goods, 5 services, 3 production/transport, 2 other).
+    """
+
+    rules: list[ReductionRule] = field(default_factory=list)
+    valid_from: dt.date = REDUCTION_FROM
+    valid_to: dt.date = REDUCTION_TO
+    shipping: bool = False
+    sales_percent: str = "1"
+
+    def __post_init__(self):
+        if self.valid_to < self.valid_from:
+            raise MappingError("reduction.valid_to: the window ends before it starts")
+        if self.sales_percent not in SALES_PERCENTS:
+            raise MappingError(f"reduction.sales_percent: {self.sales_percent!r} is not one of 1, 2, 3, 5")
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.valid_from <= day <= self.valid_to and reduction_decree(day) is not None
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "reduction") -> Reduction:
+        data = _section(data, where)
+        raw_rules = data.get("rules")
+        raw_rules = [] if raw_rules is None else raw_rules
+        if not isinstance(raw_rules, list):
+            raise MappingError(f"{where}.rules: expected a list of rules")
+        percent = data.get("sales_percent", "1")
+        percent = "1" if percent in (None, "") else str(percent).strip().removesuffix("%").strip()
+        return cls(
+            rules=[ReductionRule.from_dict(r, f"{where}.rules[{i}]") for i, r in enumerate(raw_rules)],
+            valid_from=_date(data, "valid_from", REDUCTION_FROM, where),
+            valid_to=_date(data, "valid_to", REDUCTION_TO, where),
+            shipping=_bool(data, "shipping", False, where),
+            sales_percent=percent,
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "rules": [rule.to_dict() for rule in self.rules],
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+            "shipping": self.shipping,
+            "sales_percent": self.sales_percent,
+        }
+
+
 def _missing(where: str):
     raise MappingError(f"{where}: is required")
 
@@ -272,6 +390,7 @@ class Mapping:
     returns: ReturnsPolicy = field(default_factory=ReturnsPolicy)
     writeback: str = "note_attribute"  # note_attribute | tag
     payment_method_name: str = "TM/CK"
+    reduction: Reduction = field(default_factory=Reduction)
 
     def __post_init__(self):
         for name in ("default_vat_rate", "shipping_vat_rate"):
@@ -324,6 +443,7 @@ class Mapping:
             returns=ReturnsPolicy.from_dict(data.get("returns"), "returns"),
             writeback=_choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
             payment_method_name=_str(data, "payment_method_name", "TM/CK", ""),
+            reduction=Reduction.from_dict(data.get("reduction"), "reduction"),
         )
 
     def to_dict(self) -> dict:
@@ -341,4 +461,5 @@ class Mapping:
             "returns": self.returns.to_dict(),
             "writeback": self.writeback,
             "payment_method_name": self.payment_method_name,
+            "reduction": self.reduction.to_dict(),
         }

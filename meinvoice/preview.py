@@ -6,8 +6,6 @@ calls nobody.
 
 from decimal import Decimal, InvalidOperation
 
-from django.utils import timezone
-
 from connectors.money import amount_text
 from connectors.routing import route
 from connectors.text import Text, join
@@ -15,7 +13,6 @@ from connectors.text import Text, join
 from .convert import (
     Changed,
     ConversionError,
-    Issue,
     NothingToAdjust,
     adjustment_for_refund,
     check_issuance,
@@ -24,14 +21,14 @@ from .convert import (
     sale_to_invoice,
 )
 from .mapping import MappingError
-from .services import account_options, mapping_for
+from .services import account_options, issue_for, mapping_for
 
 
 def preview_order(connection, order: dict) -> dict:
     """{"issue", "reason", "explanation", "issuance", "account", "invoice", "adjustments"}: `explanation`
     says why this account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence (as
     ``Text``: the page shows them in its language, the command prints them in English); `adjustments` what
-    the order's refunds and cancellation would issue after the invoice (see ``what_follows``)."""
+    the order's refunds would issue after the invoice (see ``what_follows``)."""
     decision = route(connection, connection.source.routing_facts(order))
     account = decision.account
     answer = {
@@ -69,16 +66,14 @@ def preview_order(connection, order: dict) -> dict:
         answer["invoice"] = sale_to_invoice(
             sale,
             mapping,
-            Issue(account.external_id, series, ref_id, timezone.localdate()),
+            issue_for(account, series, ref_id),
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
         refused = Text("No invoice: %(reason)s", reason=exc.text)
         return decided(refused, refused)
     answer["issue"] = True
-    answer["adjustments"] = what_follows(
-        sale, mapping, account.external_id, order.get("id"), answer["invoice"]
-    )
+    answer["adjustments"] = what_follows(sale, mapping, account, order.get("id"), answer["invoice"])
     return decided(why, join([why, decision.explanation]))
 
 
@@ -86,7 +81,7 @@ def preview_order(connection, order: dict) -> dict:
 UNNUMBERED = "00000000"
 
 
-def what_follows(sale, mapping, tax_code: str, order_id, invoice: dict) -> list[dict]:
+def what_follows(sale, mapping, account, order_id, invoice: dict) -> list[dict]:
     """[{"kind", "reason", "invoice"}]: for each refund of the sale (oldest first), what the returns policy
     would issue once ``invoice`` is issued as previewed, as issuing does it: an adjustment or a replacement
     (``invoice`` its InvoiceData), a refusal (``invoice`` None, ``reason`` why), or nothing, left to a person
@@ -97,10 +92,8 @@ def what_follows(sale, mapping, tax_code: str, order_id, invoice: dict) -> list[
     first = current = Changed({"InvSeries": series, "InvNo": UNNUMBERED, "InvDate": day}, invoice)
     follows = []
 
-    def issue(kind: str) -> Issue:
-        return Issue(
-            tax_code, series, ref_id_for(tax_code, order_id or "preview", kind), timezone.localdate()
-        )
+    def issue(kind: str):
+        return issue_for(account, series, ref_id_for(account.external_id, order_id or "preview", kind))
 
     policy = mapping.returns.on_refund
     for refund in sale.refunds:

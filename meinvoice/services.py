@@ -20,7 +20,7 @@ from django.utils import timezone
 from connectors.http import ApiError, PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
-from connectors.text import Text, verbatim
+from connectors.text import Text, join, verbatim
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State, attempt_row
 
@@ -33,6 +33,7 @@ from .convert import (
     adjustment_for_cancellation,
     adjustment_for_refund,
     check_issuance,
+    cleaning_notes,
     ref_id_for,
     replacement_for_refund,
     sale_to_invoice,
@@ -183,6 +184,14 @@ def sync_templates(account: TargetAccount) -> list[MeInvoiceTemplate]:
     return kept
 
 
+def issue_for(account: TargetAccount, series: str, ref_id: str) -> Issue:
+    """How a document of ``account`` is issued on ``series`` today: with IsInvoiceSummary as the series'
+    template says (``IsSendSummary``, from `invoice/templates`)."""
+    template = MeInvoiceTemplate.objects.filter(account=account, inv_series=series).first()
+    summary = bool((template.data or {}).get("IsSendSummary")) if template is not None else False
+    return Issue(account.external_id, series, ref_id, timezone.localdate(), summary=summary)
+
+
 def series_choices(account: TargetAccount) -> list[tuple[str, str]]:
     """The account's active series as (value, label), after "Sync templates"."""
     templates = MeInvoiceTemplate.objects.filter(account=account, inactive=False).order_by("inv_series")
@@ -233,7 +242,7 @@ def evaluate(document: SyncDocument) -> None:
         invoice = sale_to_invoice(
             sale,
             mapping,
-            Issue(account.external_id, series, ref_id, timezone.localdate()),
+            issue_for(account, series, ref_id),
             seller_shop_name=account.name,
         )
     except ConversionError as exc:
@@ -241,6 +250,9 @@ def evaluate(document: SyncDocument) -> None:
         return
     document.payload = invoice
     document.result = {**document.result, "ref_id": ref_id, "series": series}
+    cleaned = cleaning_notes(sale)  # what was left out so that meInvoice accepts the invoice
+    if cleaned:
+        reason = join([reason, *cleaned])
     if options["auto_publish"]:
         _settle(
             document,
@@ -858,7 +870,7 @@ def _after_issue(document: SyncDocument) -> None:
             continue
         ref_id = ref_id_for(account.external_id, document.source_id, kind)
         series = document.result.get("series") or account_options(account)["series"]
-        issue = Issue(account.external_id, series, ref_id, timezone.localdate())
+        issue = issue_for(account, series, ref_id)
         first = Changed(_reference_of(document), document.payload)
         in_force = Changed(_reference_of(current), current.payload)
         try:

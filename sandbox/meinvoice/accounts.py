@@ -113,7 +113,7 @@ def build_template(sim: MeInvoiceSimulator, spec: str | dict) -> dict:
         "ModifiedDate": created,
         "Inactive": bool(spec.get("Inactive", False)),
         "IsInheritFromOldTemplate": False,
-        "IsSendSummary": False,
+        "IsSendSummary": bool(spec.get("IsSendSummary", False)),
         "IsTemplatePetrol": False,
         "IsMoreVATRate": True,
     }

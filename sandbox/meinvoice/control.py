@@ -31,6 +31,9 @@ KNOBS = {
     "not_continuous_rate": 0.0,  # probability an invoice fails with InvoiceNumberNotCotinuous
     "view_ttl_seconds": 300.0,  # preview links live 5 minutes
     "public_url": None,  # sandbox root for view links when the request has no Host header
+    # which date must fall in a VAT-reduction window for an adjustment/replacement at 8 %: "original"
+    # (OrgInvDate, as the law prices a change) or "invoice" (its own InvDate, the stricter reading)
+    "reduction_date_of_changes": "original",
 }
 PROBABILITY_KNOBS = frozenset(
     {

@@ -4,6 +4,7 @@ answers in ``publishInvoiceResult``: one invoice's problem never fails the other
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,26 @@ TOTAL_FIELDS = (
 )
 CENT = Decimal("0.01")
 ONE = Decimal(1)
+# The 2 % VAT reduction (10 % → 8 %), per decree: 15/2022, 44/2023, 94/2023, 72/2024, 180/2024, 174/2025.
+TAX_REDUCTION_WINDOWS = (
+    (date(2022, 2, 1), date(2022, 12, 31)),
+    (date(2023, 7, 1), date(2023, 12, 31)),
+    (date(2024, 1, 1), date(2024, 6, 30)),
+    (date(2024, 7, 1), date(2024, 12, 31)),
+    (date(2025, 1, 1), date(2025, 6, 30)),
+    (date(2025, 7, 1), date(2026, 12, 31)),
+)
+# sandbox: what the XML cannot carry (MISA answers InvalidXMLContainEmoji): characters outside the BMP
+# (surrogate pairs in .NET), the emoji blocks of the BMP, variation selectors, zero-width joiner, keycap
+EMOJI_RE = re.compile(
+    "[\U00010000-\U0010ffff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\ufe00-\ufe0f\u200d\u20e3]"
+)
+# sandbox: an address as MISA's e-mail check reads it (ASCII, a dotted domain)
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
+)
+REDUCED_RATE = "8%"
 
 
 def validate(sim: MeInvoiceSimulator, account: Account, raw: Any, *, preview: bool) -> dict:
@@ -57,7 +78,10 @@ def validate(sim: MeInvoiceSimulator, account: Account, raw: Any, *, preview: bo
     issued_series = series[:2] + f"{day.year % 100:02d}" + series[4:]
 
     reference_type, original = _reference(account, raw, preview=preview)
+    _check_text(raw)
     _check_buyer(raw)
+    _check_emails(raw)
+    _check_summary(raw, template)
     rate = _number(raw.get("ExchangeRate"), "Invalid_[Invoice.ExchangeRate]") or ONE
     if rate <= 0:
         raise Reject("Invalid_[Invoice.ExchangeRate]")
@@ -66,6 +90,7 @@ def validate(sim: MeInvoiceSimulator, account: Account, raw: Any, *, preview: bo
     _check_totals(raw, rate, sums, is_vat=is_vat)
     if is_vat:
         _check_tax_rate_info(raw, sums["by_rate"])
+    _check_reduction(sim, raw, day, reference_type, is_vat=is_vat)
 
     if not preview:
         latest = account.last_date.get(issued_series)
@@ -163,6 +188,82 @@ def _find_original(account: Account, raw: dict) -> Invoice | None:
     return None
 
 
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _check_text(raw: dict) -> None:
+    for text in _strings(raw):
+        if EMOJI_RE.search(text):
+            raise Reject(
+                "InvalidXMLContainEmoji", f"Dữ liệu có ký tự đặc biệt (biểu tượng cảm xúc): {text!r}"
+            )
+
+
+def _check_emails(raw: dict) -> None:
+    """BuyerEmail: one address; ReceiverEmail: addresses separated by ";" (MISA's guide)."""
+    buyer = str(raw.get("BuyerEmail") or "").strip()
+    if buyer and not EMAIL_RE.match(buyer):
+        raise Reject("Invalid_[Invoice.BuyerEmail]", f"Email người mua {buyer!r} không hợp lệ")
+    receivers = str(raw.get("ReceiverEmail") or "").strip()
+    if receivers:
+        for address in receivers.split(";"):
+            if not EMAIL_RE.match(address.strip()):
+                raise Reject(
+                    "Invalid_[Invoice.ReceiverEmail]", f"Email nhận hóa đơn {address!r} không hợp lệ"
+                )
+
+
+def _check_summary(raw: dict, template: dict) -> None:
+    """IsInvoiceSummary must be what the template says (IsSendSummary): sent by summary table or not."""
+    wanted = bool(template.get("IsSendSummary"))
+    given = raw.get("IsInvoiceSummary")
+    if not isinstance(given, bool) or given != wanted:
+        raise Reject(
+            "Invalid_[Invoice.IsInvoiceSummary]",
+            f"IsInvoiceSummary {given!r} khác thiết lập của mẫu {template['InvSeries']} "
+            f"(IsSendSummary {wanted})",
+        )
+
+
+def _check_reduction(
+    sim: MeInvoiceSimulator, raw: dict, day: date, reference_type: int, *, is_vat: bool
+) -> None:
+    """An invoice applying the 2 % reduction must say so (IsTaxReduction43) and be dated within a decree's
+    window (TaxReductionDateInValid); a VAT invoice says so exactly when a line is at 8 %."""
+    flag = raw.get("IsTaxReduction43")
+    if flag not in (None, True, False):
+        raise Reject("Invalid_[Invoice.IsTaxReduction43]", f"IsTaxReduction43 {flag!r} không hợp lệ")
+    lines = [d for d in raw.get("OriginalInvoiceDetail") or [] if isinstance(d, dict)]
+    at_reduced = any(
+        d.get("VATRateName") == REDUCED_RATE and d.get("ItemType", 1) not in (2, 4) for d in lines
+    )
+    reduced = bool(flag) or (is_vat and at_reduced)
+    if reduced:
+        deciding = day
+        if reference_type in (1, 2) and sim.knobs.get("reduction_date_of_changes", "original") == "original":
+            deciding = parse_day(raw.get("OrgInvDate")) or day
+        if not any(start <= deciding <= end for start, end in TAX_REDUCTION_WINDOWS):
+            raise Reject(
+                "TaxReductionDateInValid",
+                f"Ngày hóa đơn giảm thuế {deciding.isoformat()} không nằm trong thời gian giảm thuế",
+            )
+    if is_vat and bool(flag) != at_reduced:
+        raise Reject(
+            "Invalid_[Invoice.IsTaxReduction43]",
+            "Hóa đơn có thuế suất 8% phải có IsTaxReduction43 = true"
+            if at_reduced
+            else "IsTaxReduction43 = true nhưng không có dòng hàng thuế suất 8%",
+        )
+
+
 def _check_buyer(raw: dict) -> None:
     tax_code = str(raw.get("BuyerTaxCode") or "").strip()
     if not tax_code:
@@ -215,6 +316,8 @@ def _check_lines(raw: dict, rate: Decimal, *, is_vat: bool) -> dict:
                 f"Thành tiền chưa thuế {without_vat} khác Thành tiền − Chiết khấu = {amount - discount}",
             )
         vat = _line_value(line, "VATAmount", rate)
+        if not is_vat and vat:
+            raise Reject("InvoiceDetail_VATAmount", "Hóa đơn bán hàng không có tiền thuế GTGT")
         if is_vat:
             if vat is None:
                 raise Reject("InvoiceDetail_VATAmount")
@@ -284,6 +387,8 @@ def _check_totals(raw: dict, rate: Decimal, sums: dict, *, is_vat: bool) -> dict
         if oc is not None and abs(oc * rate - converted) >= ONE:
             raise Reject(code, f"{name} = {converted} khác {name}OC × ExchangeRate = {oc * rate}")
         totals[name] = converted
+    if not is_vat and totals["TotalVATAmount"]:
+        raise Reject("Invalid_[Invoice.TotalVATAmount]", "Hóa đơn bán hàng không có tiền thuế GTGT")
     if abs(totals["TotalAmountWithoutVAT"] + totals["TotalVATAmount"] - totals["TotalAmount"]) > CENT:
         raise Reject(
             "Invalid_[Invoice.TotalAmount]",

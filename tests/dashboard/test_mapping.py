@@ -87,6 +87,8 @@ def mapping_form(**changes):
         "tax-INITIAL_FORMS": "0",
         "unit-TOTAL_FORMS": "1",
         "unit-INITIAL_FORMS": "0",
+        "red-TOTAL_FORMS": "1",
+        "red-INITIAL_FORMS": "0",
     }
     data.update(changes)
     return data
@@ -247,6 +249,37 @@ def test_a_valid_mapping_is_saved_through_the_mapping_dataclasses(conn, owner):
     assert saved["returns"]["on_refund"] == "replace" and saved["writeback"] == "tag"
     html = owner.get(url(conn)).content.decode()
     assert 'value="KHAC:3.5%"' in html and 'value="Quyển"' in html  # the page reads it back
+
+
+def test_the_reduction_rules_and_window_are_saved_and_shown(conn, owner):
+    form = mapping_form(
+        default_vat_rate="10%",
+        reduction_valid_from="2025-07-01",
+        reduction_valid_to="2026-06-30",
+        reduction_shipping="on",
+        reduction_sales_percent="5",
+        **{"red-0-match": "product_type", "red-0-value": "Thời trang"},
+    )
+    resp = owner.post(url(conn, "save"), form)
+    assert resp.status_code == 302
+    conn.refresh_from_db()
+    assert conn.settings["meinvoice"]["reduction"] == {
+        "rules": [{"match": "product_type", "value": "Thời trang"}],
+        "valid_from": "2025-07-01",
+        "valid_to": "2026-06-30",
+        "shipping": True,
+        "sales_percent": "5",
+    }
+    html = owner.get(url(conn)).content.decode()
+    assert "The 8% VAT reduction" in html and 'value="Thời trang"' in html and 'value="2026-06-30"' in html
+
+
+def test_an_invalid_reduction_window_is_refused_next_to_its_field(conn, owner):
+    form = mapping_form(reduction_valid_from="2026-07-01", reduction_valid_to="2026-01-01")
+    html = owner.post(url(conn, "save"), form).content.decode()
+    assert 'id="id_reduction_valid_to_error"><li>reduction.valid_to: the window ends before it starts' in html
+    conn.refresh_from_db()
+    assert "meinvoice" not in (conn.settings or {})
 
 
 def test_a_stored_invalid_mapping_is_shown_to_be_fixed(conn, owner):

@@ -64,6 +64,7 @@ def invoice(ref_id="ref-1", series=SERIES_C, day=TODAY, **overrides):
         "ExchangeRate": 1,
         "PaymentMethodName": "TM/CK",
         "IsInvoiceSummary": False,
+        "IsTaxReduction43": True,  # a line at 8 %
         "BuyerFullName": "Nguyễn Văn A",
         "BuyerEmail": "a@example.com",
         "OriginalInvoiceDetail": lines,
@@ -82,6 +83,16 @@ def invoice(ref_id="ref-1", series=SERIES_C, day=TODAY, **overrides):
     }
     for name, value in totals.items():
         data[name] = data[name + "OC"] = value
+    data.update(overrides)
+    return data
+
+
+def sales_invoice(ref_id, **overrides):
+    """A sales invoice (series 2…, the direct method): the lines carry no VAT and no VAT table."""
+    data = invoice(ref_id, series="2C25TAA", TaxRateInfo=None, IsTaxReduction43=False)
+    for d in data["OriginalInvoiceDetail"]:
+        d.update(VATRateName=None, VATAmount=0, VATAmountOC=0)
+    data.update(TotalVATAmount=0, TotalVATAmountOC=0, TotalAmount=280_000, TotalAmountOC=280_000)
     data.update(overrides)
     return data
 
@@ -393,6 +404,28 @@ VALIDATION_CASES = [
     ("200 lines", _many_lines, "XMLTooLong"),
     ("future date", _set(["InvDate"], (TODAY + timedelta(days=1)).isoformat()), "InvalidInvoiceDate"),
     ("bad date", _set(["InvDate"], "01-03-2025x"), "InvalidInvoiceDate"),
+    (
+        "emoji in an item",
+        _set(["OriginalInvoiceDetail", 0, "ItemName"], "Áo thun 👕"),
+        "InvalidXMLContainEmoji",
+    ),
+    ("emoji in the buyer", _set(["BuyerFullName"], "An \u2764\ufe0f"), "InvalidXMLContainEmoji"),
+    ("buyer e-mail", _set(["BuyerEmail"], "an@gmail"), "Invalid_[Invoice.BuyerEmail]"),
+    (
+        "two buyer e-mails",
+        _set(["BuyerEmail"], "a@example.com;b@example.com"),
+        "Invalid_[Invoice.BuyerEmail]",
+    ),
+    (
+        "receivers by comma",
+        _set(["ReceiverEmail"], "a@example.com,b@example.com"),
+        "Invalid_[Invoice.ReceiverEmail]",
+    ),
+    ("summary ≠ template", _set(["IsInvoiceSummary"], True), "Invalid_[Invoice.IsInvoiceSummary]"),
+    ("summary missing", _drop("IsInvoiceSummary"), "Invalid_[Invoice.IsInvoiceSummary]"),
+    ("8 % without the flag", _drop("IsTaxReduction43"), "Invalid_[Invoice.IsTaxReduction43]"),
+    ("8 % flag false", _set(["IsTaxReduction43"], False), "Invalid_[Invoice.IsTaxReduction43]"),
+    ("8 % out of the decrees", _set(["InvDate"], "2023-03-01"), "TaxReductionDateInValid"),
 ]
 EXPECTED_DEFAULTS = {
     "total ≠ net + VAT": "Invalid_[Invoice.TotalAmount]",
@@ -413,6 +446,50 @@ def test_each_invalid_invoice_fails_alone(api, misa, label, change, code):
     assert [i["RefID"] for i in misa.invoices(MST)] == ["good-1", "good-2"]
 
 
+def test_reduction_flag_without_a_line_at_8_percent_is_refused(api):
+    flagged = invoice("flag", IsTaxReduction43=True)
+    for d in flagged["OriginalInvoiceDetail"]:
+        d["VATRateName"] = "KCT"
+        d["VATAmount"] = d["VATAmountOC"] = 0
+    flagged["TaxRateInfo"] = [{"VATRateName": "KCT", "AmountWithoutVATOC": 280_000, "VATAmountOC": 0}]
+    for name, value in {"TotalVATAmount": 0, "TotalAmount": 280_000}.items():
+        flagged[name] = flagged[name + "OC"] = value
+    assert api.results(flagged)[0]["ErrorCode"] == "Invalid_[Invoice.IsTaxReduction43]"
+    ok(api.results(dict(flagged, RefID="plain", IsTaxReduction43=False))[0])
+
+
+def test_a_change_at_8_percent_is_dated_by_its_original_or_by_itself(api, misa):
+    """Knob: which date must fall in a reduction window for an adjustment at 8 %."""
+    old = {"InvSeries": "1C23TAA", "InvNo": "00000007", "InvDate": "2023-03-01"}
+    assert api.results(adjustment("adj-old", old))[0]["ErrorCode"] == "TaxReductionDateInValid"
+    misa.set_knobs(reduction_date_of_changes="invoice")
+    ok(api.results(adjustment("adj-old-2", old))[0])
+
+
+def test_summary_flag_follows_the_template(api, mapp):
+    created = api.control(
+        "POST",
+        "accounts",
+        {
+            "taxcode": "0100109106",
+            "appid": "demo-app",
+            "username": "kt",
+            "password": "pw",
+            "templates": [{"InvSeries": "1K25TSS", "IsSendSummary": True}],
+        },
+    )
+    assert created.status == 201
+    seller = MeClient(mapp, "0100109106")
+    assert seller.login(username="kt", password="pw").status == 200
+    rows = json.loads(
+        seller.call("GET", "/invoice/templates", query={"invoiceWithCode": "false"}).json()["Data"]
+    )
+    assert rows[0]["IsSendSummary"] is True
+    wrong = seller.results(invoice("s-1", series="1K25TSS"))[0]
+    assert wrong["ErrorCode"] == "Invalid_[Invoice.IsInvoiceSummary]"
+    ok(seller.results(invoice("s-2", series="1K25TSS", IsInvoiceSummary=True))[0])
+
+
 def test_accepted_variants(api):
     note = {
         "ItemType": 4,
@@ -429,7 +506,7 @@ def test_accepted_variants(api):
         BuyerLegalName="Chi nhánh Hà Nội",
         BuyerAddress="Cầu Giấy, Hà Nội",
     )
-    other_rates = invoice("khac")
+    other_rates = invoice("khac", IsTaxReduction43=False)  # no line at 8 %
     other_rates["OriginalInvoiceDetail"] = [line(1, "Dịch vụ", 1, 100_000, "8%")]
     other_rates["OriginalInvoiceDetail"][0].update(
         VATRateName="KHAC:3.5%", VATAmount=3_500, VATAmountOC=3_500
@@ -753,7 +830,9 @@ def test_control_endpoints(api, mapp, misa):
     assert created.status == 201 and created.json()["account"]["templates"][0]["InvSeries"] == "2C25TAA"
     newcomer = MeClient(mapp, "0100109106")
     assert newcomer.login(username="kt", password="pw").status == 200
-    sale = invoice("sale-1", series="2C25TAA", TaxRateInfo=None)  # a sales invoice: no VAT table needed
+    with_vat = invoice("sale-vat", series="2C25TAA", TaxRateInfo=None)  # a sales invoice carries no VAT
+    assert newcomer.results(with_vat)[0]["ErrorCode"] == "InvoiceDetail_VATAmount"
+    sale = sales_invoice("sale-1")
     assert ok(newcomer.results(sale)[0])["InvNo"] == "00000001"
     ok(api.results(invoice("mine"))[0])
     listed = api.control("GET", "invoices").json()
