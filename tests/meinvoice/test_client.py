@@ -267,7 +267,7 @@ def test_publish_reads_each_invoice_on_its_own(rsps, client, as_string):
         inv_no="00000001",
         inv_series="1C25TYY",
         inv_code="M1-25-1",
-        inv_date="2025-03-01T00:00:00",
+        inv_date="2025-03-01",
         error_code="",
         description="",
     )
@@ -390,10 +390,18 @@ def test_status_by_transaction_id_uses_input_type_1(rsps, client):
 
 def test_paging_sends_misa_dates(rsps, client):
     client.token = fresh()
-    rsps.post(f"{API}/invoice/paging", json=ok(json.dumps([{"RefID": "r1"}])))
-    rows = client.paging(from_date=dt.date(2025, 3, 1), to_date=dt.date(2025, 3, 31), skip=100, take=50)
-    assert rows == [{"RefID": "r1"}]
+    page = {"PageData": [{"RefID": "r1", "InvTemplateNo": "1", "InvSeries": "C25TAA"}], "TotalCount": 101}
+    rsps.post(f"{API}/invoice/paging", json=ok(json.dumps(page)))
+    got = client.paging(from_date=dt.date(2025, 3, 1), to_date=dt.date(2025, 3, 31), skip=100, take=50)
+    assert got.total == 101 and [(r["RefID"], r["InvSeries"]) for r in got.rows] == [("r1", "1C25TAA")]
     assert sent(rsps.calls[0]) == {"FromDate": "20250301", "ToDate": "20250331", "Skip": 100, "Take": 50}
+
+
+def test_paging_reads_a_bare_list_as_the_whole_range(rsps, client):
+    client.token = fresh()
+    rsps.post(f"{API}/invoice/paging", json=ok(json.dumps([{"RefID": "r1"}])))
+    got = client.paging(from_date=dt.date(2025, 3, 1), to_date=dt.date(2025, 3, 31), skip=100, take=50)
+    assert got.rows == [{"RefID": "r1"}] and got.total == 101
 
 
 def test_unpublish_view_returns_the_link(rsps, client):

@@ -142,6 +142,9 @@ class MeClient:
 @pytest.fixture
 def misa(clock):
     simulator = MeInvoiceSimulator(seed=7, clock=clock, now=clock.wall)
+    # The literal checks below read series and RefIDs as sent; MISA's split/upper-case wording (the
+    # default) has its own tests.
+    simulator.set_knobs(series_form="joined", upper_ref_ids=False)
     yield simulator
     simulator.close()
 
@@ -651,7 +654,11 @@ def test_paging_by_invoice_date(api, clock):
     def page(**body):
         resp = api.call("POST", "/invoice/paging", body)
         assert resp.status == 200 and resp.json()["Success"] is True, resp.text
-        return [r["RefID"] for r in json.loads(resp.json()["Data"])]
+        data = json.loads(resp.json()["Data"])
+        assert data["TotalCount"] == len(
+            [d for d in days if body["FromDate"] <= d.strftime("%Y%m%d") <= body["ToDate"]]
+        ) * 2
+        return [r["RefID"] for r in data["PageData"]]
 
     assert page(FromDate="20250301", ToDate="20250303", Skip=0, Take=100) == [
         "p0a",
