@@ -86,7 +86,12 @@ class PublishResult:
 
 
 class QuantityTooLarge(PermanentError):
-    """meInvoice refused a whole publish call as too large (nothing was issued): send fewer at a time."""
+    """meInvoice refused a whole publish call as too large (nothing was issued): send fewer at a time.
+    ``description`` keeps meInvoice's own words."""
+
+    def __init__(self, message, *, description: str = "", **kw):
+        super().__init__(message, **kw)
+        self.description = description
 
 
 @dataclass(frozen=True)
@@ -325,6 +330,7 @@ class MeInvoiceClient(HttpClient):
                     mst=self.tax_code,
                     detail=env.description or TOO_MANY_CODE,
                 ),
+                description=env.description,
                 status=env.status,
                 body=env.body,
                 exchange=env.exchange,

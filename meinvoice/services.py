@@ -401,7 +401,7 @@ def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> in
                     return sent
             holding = [d.pk for d in previous[0]] if previous else []
             try:
-                batch = _ready_batch(lookups, account, series, batch_size, holding)
+                batch = _ready_batch(lookups, account, series, min(batch_size, pace.fits), holding)
             except RetryableError:
                 batch = []
             future = sender.submit(_send, sender_client, batch, pace) if batch else None
@@ -424,6 +424,7 @@ class _Pace:
 
     def __init__(self, gap: float):
         self.gap = gap
+        self.fits = MeInvoiceClient.MAX_BATCH  # lowered when meInvoice finds a batch too large
         self._last: float | None = None
         self._lock = threading.Lock()
 
@@ -454,6 +455,7 @@ def _send(client, batch, pace=None):
             if len(part) > 1:
                 half = len(part) // 2
                 parts[:0] = [part[:half], part[half:]]
+                pace.fits = min(pace.fits, half)  # the next batches of this pass start smaller
                 continue
             results.append(
                 PublishResult(
@@ -465,7 +467,7 @@ def _send(client, batch, pace=None):
                     inv_code="",
                     inv_date="",
                     error_code="InvoiceQuantityTooLarge",
-                    description=exc.text.english(),
+                    description=exc.description,
                 )
             )
     return results, client.last_exchange
