@@ -316,7 +316,10 @@ class MeInvoiceClient(HttpClient):
         if not invoices:
             return []
         if sign_type is None:
-            sign_type = sign_type_for(str(_pick(invoices[0], "InvSeries") or ""))
+            kinds = {sign_type_for(str(_pick(inv, "InvSeries") or "")) for inv in invoices}
+            if len(kinds) > 1:
+                raise ValueError("cash-register and other series are published in separate calls")
+            sign_type = kinds.pop()
         body = {"SignType": sign_type, "InvoiceData": invoices, "PublishInvoiceData": None}
         env = self._call("POST", "invoice", PUBLISHING, json_body=body, check=False)
         if env.status == 429 or env.status >= 500:

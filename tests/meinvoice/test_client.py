@@ -10,7 +10,7 @@ import responses
 from django.utils import timezone
 
 from connectors.http import PermanentError, RetryableError
-from meinvoice.client import MeInvoiceClient, PublishResult, Token
+from meinvoice.client import MeInvoiceClient, PublishResult, QuantityTooLarge, Token
 
 API = "https://meinvoice.test/api/integration"
 LOGIN = f"{API}/auth/token"
@@ -150,6 +150,7 @@ def test_a_token_within_a_day_of_expiry_is_renewed_first(rsps, client, issued):
         (200, "TokenExpiredCode"),
         (401, "InvalidTokenCode"),
         (200, "InvalidTokenCode"),
+        (400, "UnAuthorize"),  # on a business call: a stale token, not wrong credentials
     ],
 )
 def test_an_expired_token_means_one_login_and_one_retry(rsps, client, issued, status, code):
@@ -463,3 +464,52 @@ def test_an_error_listed_only_in_errors_still_counts(rsps, client):
     rsps.post(STATUS, json={"Success": False, "ErrorCode": None, "Errors": ["InvalidTaxCode"], "Data": None})
     with pytest.raises(PermanentError, match="InvalidTaxCode"):
         client.status(["r1"])
+
+
+# --- what MISA answers (issue 12) -----------------------------------------------------------------------
+
+
+def test_a_cash_register_series_publishes_with_sign_type_5(rsps, client):
+    client.token = fresh()
+    cash = {**invoice("m1"), "InvSeries": "1C25MYY"}
+    rsps.post(
+        PUBLISH, json={"success": True, "publishInvoiceResult": [published("m1", 1, InvSeries="1C25MYY")]}
+    )
+    assert client.publish([cash])[0].ok
+    assert sent(rsps.calls[0])["SignType"] == 5
+    rsps.post(PUBLISH, json={"success": True, "publishInvoiceResult": [published("r1", 1)]})
+    client.publish([invoice("r1")])
+    assert sent(rsps.calls[1])["SignType"] == 2
+    with pytest.raises(ValueError, match="separate calls"):
+        client.publish([cash, invoice("r2")])
+
+
+def test_results_in_split_form_and_upper_case_are_ours(rsps, client):
+    client.token = fresh()
+    item = published("AB-1", 1, InvTemplateNo="1", InvSeries="C25TYY", InvDate=None)
+    item["PublishedTime"] = "2025-03-01T23:30:00Z"  # already 2 March in Vietnam
+    rsps.post(PUBLISH, json={"success": True, "publishInvoiceResult": [item]})
+    result = client.publish([invoice("ab-1")])[0]
+    assert (result.ref_id, result.inv_series, result.inv_date) == ("ab-1", "1C25TYY", "2025-03-02")
+
+
+def test_status_rows_are_normalised_and_calcu_is_asked_for(rsps, client):
+    client.token = fresh()
+    row = {
+        "RefID": "AB-1",
+        "InvTemplateNo": "1",
+        "InvSeries": "C25MYY",
+        "PublishedTime": "2025-03-01T09:00:00",
+    }
+    rsps.post(STATUS, json=ok(json.dumps([row])))
+    rows = client.status(["ab-1"], calcu=True)
+    assert (rows[0]["RefID"], rows[0]["InvSeries"], rows[0]["InvDate"]) == ("ab-1", "1C25MYY", "2025-03-01")
+    assert query(rsps.calls[0])["invoiceCalcu"] == "true"
+
+
+def test_a_batch_too_large_says_so_and_nothing_was_issued(rsps, client):
+    client.token = fresh()
+    rsps.post(PUBLISH, json=failed("InvoiceQuantityTooLarge", "Dữ liệu quá lớn"), status=400)
+    with pytest.raises(QuantityTooLarge) as caught:
+        client.publish([invoice("r1"), invoice("r2")])
+    assert caught.value.description == "Dữ liệu quá lớn" and not caught.value.retryable
