@@ -36,6 +36,9 @@ KNOBS = {
     "upper_ref_ids": True,  # echo RefIDs upper-case in answers (MISA has been seen doing it)
     "max_invoices_per_call": 50,  # a publish call with more answers HTTP 400 InvoiceQuantityTooLarge
     "max_lines_per_call": 0,  # sandbox: ... or with more detail lines in all (0: no such limit)
+    # sandbox: a publish call on a series sooner than this after the previous one fails its invoices with
+    # InvoiceNumberNotCotinuous (MISA's guide: 1–3 s apart); 0 lets calls follow each other at once
+    "min_series_gap_seconds": 0.0,
     "view_ttl_seconds": 300.0,  # preview links live 5 minutes
     "public_url": None,  # sandbox root for view links when the request has no Host header
 }

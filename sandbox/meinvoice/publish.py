@@ -64,7 +64,10 @@ class Publishing:
                 f"SignType {sign_type!r} không được hỗ trợ (2, 3; 5, 6 cho máy tính tiền)",
             )
         with sim.lock:  # one publish call is atomic for its MST (and for the whole simulator)
-            results = [answer_form(sim, self._publish_one(account, raw, sign_type)) for raw in invoices]
+            too_soon = self._too_soon(account, invoices)
+            results = [
+                answer_form(sim, self._publish_one(account, raw, sign_type, too_soon)) for raw in invoices
+            ]
             lost = sim.roll(float(sim.knobs["timeout_after_commit_rate"]))
             mode = sim.knobs["lost_answer_mode"]
             hold = float(sim.knobs["timeout_after_commit_seconds"])
@@ -89,7 +92,20 @@ class Publishing:
             time.sleep(hold)  # the client gave up long ago; whatever it reads now is too late
         return response
 
-    def _publish_one(self, account: Account, raw: Any, sign_type: int = 2) -> dict:
+    def _too_soon(self, account: Account, invoices: list) -> set[str]:
+        """The series of this call published less than ``min_series_gap_seconds`` ago (MISA's guide asks
+        for 1–3 s between the calls of a series); this call's moment is remembered for each series."""
+        gap = float(self.sim.knobs["min_series_gap_seconds"])
+        now = self.sim.clock()
+        series = {
+            str(raw.get("InvSeries") or "").strip().upper() for raw in invoices if isinstance(raw, dict)
+        }
+        soon = {s for s in series if gap > 0 and now - account.last_call.get(s, -gap) < gap}
+        for name in series:
+            account.last_call[name] = now
+        return soon
+
+    def _publish_one(self, account: Account, raw: Any, sign_type: int = 2, too_soon=frozenset()) -> dict:
         """One item of publishInvoiceResult; sandbox: a success has a null ErrorCode and description."""
         ref_id = raw.get("RefID") if isinstance(raw, dict) else None
         ref_id = str(ref_id).strip() if ref_id not in (None, "") else None
@@ -105,6 +121,8 @@ class Publishing:
         }
         try:
             _check_sign_type(result["InvSeries"], sign_type)
+            if str(result["InvSeries"] or "").strip().upper() in too_soon:
+                raise Reject("InvoiceNumberNotCotinuous", "Phát hành quá nhanh theo ký hiệu: thử lại sau")
             checked = validate(self.sim, account, raw, preview=False)
         except Reject as rej:
             result["ErrorCode"] = rej.code

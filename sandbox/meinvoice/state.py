@@ -55,6 +55,7 @@ class Account:
     by_tx: dict[str, Invoice] = field(default_factory=dict)
     last_no: dict[str, int] = field(default_factory=dict)  # issued series → last number
     last_date: dict[str, date] = field(default_factory=dict)  # issued series → latest InvDate
+    last_call: dict[str, float] = field(default_factory=dict)  # series → its latest publish call (clock)
     rejected: deque = field(default_factory=lambda: deque(maxlen=1000))
 
     def find_ref(self, ref_id: str) -> Invoice | None:

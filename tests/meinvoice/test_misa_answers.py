@@ -218,6 +218,23 @@ def test_publish_calls_of_one_series_are_paced(conn, sandbox, settings):
     assert all(b - a >= 0.24 for a, b in itertools.pairwise(starts))
 
 
+def test_calls_too_close_on_one_series_are_retried_not_failed(conn, sandbox, settings):
+    sim = meinvoice(sandbox)
+    sim.set_knobs(max_invoices_per_call=1, min_series_gap_seconds=0.2)
+    docs = orders_on(MST, 2)
+    settings.MEINVOICE_SERIES_GAP_SECONDS = 0  # not paced: the second call comes too soon
+    services.sync_orders()
+    states = sorted(SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).values_list("state", flat=True))
+    assert states == ["done", "retrying"]
+    SyncDocument.objects.filter(state="retrying").update(next_retry_at=timezone.now())
+    settings.MEINVOICE_SERIES_GAP_SECONDS = 0.25  # paced: nothing comes too soon
+    docs += orders_on(MST, 2)
+    sim.advance(1)  # this pass starts well after the last one
+    services.sync_orders()
+    for doc in docs:
+        done(doc)
+
+
 def test_the_default_gap_follows_misas_guide(settings):
     del settings.MEINVOICE_SERIES_GAP_SECONDS
     assert 1.0 <= services.series_gap_seconds() <= 3.0
