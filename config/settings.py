@@ -243,6 +243,8 @@ MEINVOICE_API_URL = env.str("MEINVOICE_API_URL", default="").rstrip("/")
 # MISA's public page where a buyer looks an invoice up by its lookup code (test site: test.meinvoice.vn).
 MEINVOICE_LOOKUP_URL = env.str("MEINVOICE_LOOKUP_URL", default="https://www.meinvoice.vn/tra-cuu/?sc={code}")
 MEINVOICE_RETRY_BASE_SECONDS = env.float("MEINVOICE_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
+# MISA's guide: publish calls of one series go one after another, 1–3 s apart (start to start)
+MEINVOICE_SERIES_GAP_SECONDS = env.float("MEINVOICE_SERIES_GAP_SECONDS", default=1.0)
 MEINVOICE_SYNC_INTERVAL_SECONDS = env.float(
     "MEINVOICE_SYNC_INTERVAL_SECONDS", default=60.0
 )  # publishing pass

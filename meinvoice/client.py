@@ -23,6 +23,12 @@ MAX_PAGE = 100  # invoice/paging refuses a larger Take
 
 TOKEN_CODES = frozenset({"TokenExpiredCode", "InvalidTokenCode"})
 CREDENTIAL_CODES = frozenset({"UnAuthorize", "InvalidAppID"})
+# On a business call (not the login) UnAuthorize means the token went stale: log in again once and repeat.
+STALE_TOKEN_CODE = "UnAuthorize"  # noqa: S105 (an error code, not a secret)
+TOO_MANY_CODE = "InvoiceQuantityTooLarge"  # the batch is too large or too heavy: send it in smaller parts
+VN_TZ = dt.timezone(dt.timedelta(hours=7))
+CASH_REGISTER_SIGN_TYPE = 5  # MISA's SignType for series generated from cash registers (5th character M)
+HSM_SIGN_TYPE = 2
 # MISA's own spellings. Both mean "numbering was busy, nothing was issued": the same call can succeed later.
 RETRYABLE_CODES = frozenset({"InvoiceNumberNotCotinuous", "InvoiceDuplicated"})
 DUPLICATE_CODE = "DuplicateInvoiceRefID"
@@ -77,6 +83,23 @@ class PublishResult:
     @property
     def retryable(self) -> bool:
         return self.error_code in RETRYABLE_CODES
+
+
+class QuantityTooLarge(PermanentError):
+    """meInvoice refused a whole publish call as too large (nothing was issued): send fewer at a time.
+    ``description`` keeps meInvoice's own words."""
+
+    def __init__(self, message, *, description: str = "", **kw):
+        super().__init__(message, **kw)
+        self.description = description
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of ``invoice/paging``: its rows and how many invoices the whole range holds."""
+
+    rows: list[dict]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -177,7 +200,7 @@ class MeInvoiceClient(HttpClient):
                 method, path, params=params, json_body=json_body, headers=headers
             )
             env = envelope(body, resp.status_code, exchange)
-            if not _token_refused(env):
+            if not _token_refused(env, business=True):
                 break
             if attempt == 1:
                 self.token = None
@@ -202,23 +225,37 @@ class MeInvoiceClient(HttpClient):
                 rows.append(row)
         return rows
 
-    def status(self, ids: list[str], *, by: str = "ref_id", with_code: bool = True) -> list[dict]:
+    def status(
+        self, ids: list[str], *, by: str = "ref_id", with_code: bool = True, calcu: bool = False
+    ) -> list[dict]:
         """Invoices by RefID (`by="ref_id"`) or lookup code (`by="transaction_id"`), 50 per call.
-        Ids MISA does not know are simply absent from the answer — that is how "never issued" looks."""
+        Ids MISA does not know are simply absent from the answer — that is how "never issued" looks.
+        `calcu` asks about invoices of cash-register series (``invoiceCalcu=true``).
+
+        Rows come back normalised (`normal_row`): ``InvSeries`` in its 7-character form, ``InvDate`` even
+        when MISA gave only ``PublishedTime``, and — asked by RefID — ``RefID`` spelled as we asked it
+        (MISA has been seen echoing RefIDs upper-case)."""
         input_type = {"ref_id": 2, "transaction_id": 1}.get(by)
         if input_type is None:
             raise ValueError(f"status() looks invoices up by 'ref_id' or 'transaction_id', not {by!r}")
         ids = list(dict.fromkeys(str(i) for i in ids if i))
-        params = {"invoiceWithCode": _bool(with_code), "invoiceCalcu": "false", "inputType": input_type}
+        params = {"invoiceWithCode": _bool(with_code), "invoiceCalcu": _bool(calcu), "inputType": input_type}
+        ours = {i.casefold(): i for i in ids} if by == "ref_id" else {}
         rows = []
         for start in range(0, len(ids), self.MAX_BATCH):
             batch = ids[start : start + self.MAX_BATCH]
             env = self._call("POST", "invoice/status", LOOKING_UP, params=params, json_body=batch)
-            rows.extend(_rows(env, LOOKING_UP, self.tax_code))
+            for row in _rows(env, LOOKING_UP, self.tax_code):
+                row = normal_row(row)
+                asked = ours.get(_text(_pick(row, "RefID")).casefold())
+                if asked is not None:
+                    row["RefID"] = asked
+                rows.append(row)
         return rows
 
-    def paging(self, *, from_date: dt.date, to_date: dt.date, skip: int = 0, take: int = 100) -> list[dict]:
-        """One page of the invoices issued between two dates (inclusive)."""
+    def paging(self, *, from_date: dt.date, to_date: dt.date, skip: int = 0, take: int = 100) -> Page:
+        """One page of the invoices issued between two dates (inclusive). MISA answers
+        ``{PageData, TotalCount}``; a bare list (older answers) counts as the whole range."""
         if not 0 < take <= MAX_PAGE:
             raise ValueError(f"meInvoice pages hold 1 to {MAX_PAGE} invoices, not {take}")
         body = {
@@ -228,7 +265,22 @@ class MeInvoiceClient(HttpClient):
             "Take": take,
         }
         env = self._call("POST", "invoice/paging", LISTING, json_body=body)
-        return _rows(env, LISTING, self.tax_code)
+        rows = [normal_row(row) for row in _rows(env, LISTING, self.tax_code)]
+        total = _pick(env.data, "TotalCount") if isinstance(env.data, dict) else None
+        try:
+            total = int(total)
+        except (TypeError, ValueError):
+            total = skip + len(rows)
+        return Page(rows=rows, total=total)
+
+    def invoices_between(self, from_date: dt.date, to_date: dt.date, *, take: int = MAX_PAGE) -> list[dict]:
+        """Every invoice issued between two dates, paged through MISA's ``TotalCount``."""
+        rows: list[dict] = []
+        while True:
+            page = self.paging(from_date=from_date, to_date=to_date, skip=len(rows), take=take)
+            rows.extend(page.rows)
+            if not page.rows or len(rows) >= page.total:
+                return rows
 
     def unpublish_view(self, invoice: dict) -> str:
         """A link (valid about 5 minutes) to see a draft as MISA would render it; nothing is issued."""
@@ -244,11 +296,13 @@ class MeInvoiceClient(HttpClient):
 
     # --- issuing ------------------------------------------------------------------------------------
 
-    def publish(self, invoices: list[dict], *, sign_type: int = 2) -> list[PublishResult]:
-        """Issue and sign (SignType 2 = MISA's HSM) up to 50 invoices; one result per invoice, in input order.
+    def publish(self, invoices: list[dict], *, sign_type: int | None = None) -> list[PublishResult]:
+        """Issue and sign up to 50 invoices; one result per invoice, in input order. The SignType follows
+        the series (`sign_type_for`): 2 (MISA's HSM), 5 for a cash-register series.
 
         Never retried here: a timeout or 5xx raises RetryableError and the invoices may or may not exist —
-        the caller must look the RefIDs up before sending them again.
+        the caller must look the RefIDs up before sending them again. A call MISA finds too large raises
+        QuantityTooLarge (nothing was issued): the caller sends fewer at a time.
         """
         if len(invoices) > self.MAX_BATCH:
             raise ValueError(
@@ -261,10 +315,29 @@ class MeInvoiceClient(HttpClient):
             raise ValueError("the same RefID appears twice in one publish call")
         if not invoices:
             return []
+        if sign_type is None:
+            kinds = {sign_type_for(str(_pick(inv, "InvSeries") or "")) for inv in invoices}
+            if len(kinds) > 1:
+                raise ValueError("cash-register and other series are published in separate calls")
+            sign_type = kinds.pop()
         body = {"SignType": sign_type, "InvoiceData": invoices, "PublishInvoiceData": None}
         env = self._call("POST", "invoice", PUBLISHING, json_body=body, check=False)
         if env.status == 429 or env.status >= 500:
             self._check(env, PUBLISHING)
+        if env.error_code == TOO_MANY_CODE:
+            raise QuantityTooLarge(
+                Text(
+                    "meInvoice found %(count)s invoice(s) too large for one publish call for MST %(mst)s: "
+                    "%(detail)s",
+                    count=len(invoices),
+                    mst=self.tax_code,
+                    detail=env.description or TOO_MANY_CODE,
+                ),
+                description=env.description,
+                status=env.status,
+                body=env.body,
+                exchange=env.exchange,
+            )
         items = env.publish_result
         if isinstance(items, dict):
             items = [items]
@@ -284,8 +357,10 @@ class MeInvoiceClient(HttpClient):
                 exchange=env.exchange,
             )
         by_ref = {}
+        ours = {ref.casefold(): ref for ref in refs}  # MISA may echo a RefID in another case
         for position, item in enumerate(items):
             ref = _text(_pick(item, "RefID")) or (refs[position] if len(items) == len(refs) else "")
+            ref = ours.get(ref.casefold(), ref)
             by_ref[ref] = _result({**item, "RefID": ref})
         missing = [ref for ref in refs if ref not in by_ref]
         if missing:
@@ -339,7 +414,9 @@ class MeInvoiceClient(HttpClient):
                     **kw,
                 )
             return
-        if code in CREDENTIAL_CODES or (login and env.status == 401):
+        if (login and (code in CREDENTIAL_CODES or env.status == 401)) or (
+            not login and code in CREDENTIAL_CODES - {STALE_TOKEN_CODE}
+        ):
             raise PermanentError(
                 Text(
                     "meInvoice refused the credentials for MST %(mst)s: check the app ID, user name and "
@@ -358,7 +435,7 @@ class MeInvoiceClient(HttpClient):
                 ),
                 **kw,
             )
-        if _token_refused(env):
+        if _token_refused(env, business=not login):
             raise RetryableError(
                 Text(
                     "meInvoice refused a freshly issued token for MST %(mst)s (%(detail)s)",
@@ -409,16 +486,73 @@ def _mask_data(body: Any) -> Any:
     return {key: (REDACTED if str(key).lower() == "data" and value else value) for key, value in body.items()}
 
 
-def _token_refused(env: Envelope) -> bool:
+def _token_refused(env: Envelope, *, business: bool = False) -> bool:
+    """The token is no longer accepted. On a business call MISA may say so with UnAuthorize (a stale
+    token); only the login itself refusing the credentials is a credential error."""
+    if business and env.error_code == STALE_TOKEN_CODE:
+        return True
     return env.error_code in TOKEN_CODES or (env.status == 401 and env.error_code not in CREDENTIAL_CODES)
+
+
+def is_cash_register(series: str) -> bool:
+    """A series generated from cash registers (Decree 70): its 5th character is ``M`` (``1C25MYY``)."""
+    return len(series) == 7 and series[4:5].upper() == "M"
+
+
+def sign_type_for(series: str) -> int:
+    """The SignType MISA expects for a series: 5 for cash-register series, 2 (HSM) otherwise."""
+    return CASH_REGISTER_SIGN_TYPE if is_cash_register(series) else HSM_SIGN_TYPE
+
+
+def full_series(row: Any) -> str:
+    """The 7-character series (``1C25TAA``) of a row that may carry it split: ``InvTemplateNo`` (or
+    ``InvTempl``) ``"1"`` + a 6-character ``InvSeries`` (``C25TAA``). '' when the row names none."""
+    series = _text(_pick(row, "InvSeries")).strip().upper()
+    if len(series) == 6:
+        template = _text(_pick(row, "InvTemplateNo", "InvTempl", "TemplateNo")).strip()
+        if len(template) == 1:
+            return template + series
+    return series
+
+
+def inv_date(row: Any) -> str:
+    """The invoice's date (``yyyy-MM-dd``): ``InvDate`` when MISA gives it, otherwise the day of
+    ``PublishedTime`` in Vietnam; '' when the row has neither."""
+    text = _text(_pick(row, "InvDate")).strip()
+    if text:
+        return text[:10]
+    published = _text(_pick(row, "PublishedTime")).strip()
+    if not published:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
+    except ValueError:
+        return published[:10] if len(published) >= 10 and published[4:5] == "-" else ""
+    if moment.tzinfo is None:  # MISA's clock is Vietnam's
+        return moment.date().isoformat()
+    return moment.astimezone(VN_TZ).date().isoformat()
+
+
+def normal_row(row: dict) -> dict:
+    """A status or paging row with ``InvSeries`` in its 7-character form and ``InvDate`` filled from
+    ``PublishedTime`` when missing; the other keys as MISA sent them."""
+    row = dict(row)
+    series = full_series(row)
+    if series:
+        row["InvSeries"] = series
+    day = inv_date(row)
+    if day and not _text(_pick(row, "InvDate")):
+        row["InvDate"] = day
+    return row
 
 
 def _rows(env: Envelope, action: Text, mst: str) -> list[dict]:
     data = env.data
     if data is None:
         return []
-    if isinstance(data, dict):  # some answers wrap the list once more
-        data = _pick(data, "Data", "Items", "Invoices")
+    if isinstance(data, dict):  # some answers wrap the list once more; paging: {PageData, TotalCount}
+        wrapped = _pick(data, "PageData", "Data", "Items", "Invoices")
+        data = [] if wrapped is None and _pick(data, "TotalCount") is not None else wrapped
     if not isinstance(data, list):
         raise RetryableError(
             Text(
@@ -441,9 +575,9 @@ def _result(item: dict, error_code: str = "", description: str = "") -> PublishR
         ok=not code,
         transaction_id=_text(_pick(item, "TransactionID")),
         inv_no=_text(_pick(item, "InvNo")),
-        inv_series=_text(_pick(item, "InvSeries")),
+        inv_series=full_series(item),
         inv_code=_text(_pick(item, "InvCode", "InvoiceCode")),
-        inv_date=_text(_pick(item, "InvDate")),
+        inv_date=inv_date(item),
         error_code=code,
         description=description
         or _text(_pick(item, "DescriptionErrorCode", "ErrorDescription", "Description", "ErrorMessage")),

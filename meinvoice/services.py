@@ -8,6 +8,8 @@ RefID (meInvoice's own duplicate key) — a timeout is not a failure.
 import datetime as dt
 import hashlib
 import logging
+import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 from urllib.parse import quote
@@ -24,7 +26,15 @@ from connectors.text import Text, join, verbatim
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State, attempt_row
 
-from .client import MeInvoiceClient, Token
+from .client import (
+    MeInvoiceClient,
+    PublishResult,
+    QuantityTooLarge,
+    Token,
+    full_series,
+    inv_date,
+    is_cash_register,
+)
 from .convert import (
     Changed,
     ConversionError,
@@ -46,6 +56,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
+SERIES_GAP_SECONDS = 1.0  # MISA's guide: publish sequentially per series, 1–3 s apart
 # States in which a document may still be (re)evaluated from its order: nothing was sent yet.
 OPEN_STATES = frozenset({State.PENDING, State.SKIPPED, State.BLOCKED, State.DRAFT, State.QUEUED})
 DUE_STATES = (State.QUEUED, State.RETRYING, State.PROCESSING)
@@ -156,7 +167,7 @@ def sync_templates(account: TargetAccount) -> list[MeInvoiceTemplate]:
     rows = client.templates()
     kept = []
     for row in rows:
-        series = str(row.get("InvSeries") or "").strip()
+        series = full_series(row)  # "1C25TAA", also when MISA sends InvTemplateNo "1" + "C25TAA"
         if not series:
             continue
         template, _ = MeInvoiceTemplate.objects.update_or_create(
@@ -165,7 +176,7 @@ def sync_templates(account: TargetAccount) -> list[MeInvoiceTemplate]:
             defaults={
                 "template_id": str(row.get("IPTemplateID") or ""),
                 "name": str(row.get("TemplateName") or ""),
-                "inv_template_no": str(row.get("InvTemplateNo") or ""),
+                "inv_template_no": str(row.get("InvTemplateNo") or series[:1]),
                 "with_code": len(series) > 1 and series[1] == "C",
                 "inactive": bool(row.get("Inactive")),
                 "data": row,
@@ -195,7 +206,14 @@ def issue_for(account: TargetAccount, series: str, ref_id: str) -> Issue:
 def series_choices(account: TargetAccount) -> list[tuple[str, str]]:
     """The account's active series as (value, label), after "Sync templates"."""
     templates = MeInvoiceTemplate.objects.filter(account=account, inactive=False).order_by("inv_series")
-    return [(t.inv_series, f"{t.inv_series} · {t.name}" if t.name else t.inv_series) for t in templates]
+    return [(t.inv_series, _series_label(t)) for t in templates]
+
+
+def _series_label(template: MeInvoiceTemplate) -> str:
+    label = f"{template.inv_series} · {template.name}" if template.name else template.inv_series
+    if is_cash_register(template.inv_series):  # published with SignType 5, looked up with invoiceCalcu
+        return Text("%(series)s (cash register)", series=label).render()
+    return label
 
 
 # --- evaluation: what should happen to this order ------------------------------------------------
@@ -381,6 +399,7 @@ def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> in
     renewed = []  # the sender thread never touches the database: a token it renews is saved here
     sender_client = client_for(account, on_token=renewed.append)  # publishes, from the sender thread only
     lookups = client_for(account)  # asks by RefID, from this thread
+    pace = _Pace(series_gap_seconds())
     sent = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meinvoice-publish") as sender:
         previous = None  # (batch, future): sent, its answer not recorded yet
@@ -394,10 +413,10 @@ def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> in
                     return sent
             holding = [d.pk for d in previous[0]] if previous else []
             try:
-                batch = _ready_batch(lookups, account, series, batch_size, holding)
+                batch = _ready_batch(lookups, account, series, min(batch_size, pace.fits), holding)
             except RetryableError:
                 batch = []
-            future = sender.submit(_send, sender_client, batch) if batch else None
+            future = sender.submit(_send, sender_client, batch, pace) if batch else None
             if previous is not None:
                 _record(lookups, series, *previous)
             if future is None:
@@ -406,8 +425,64 @@ def _publish_series(account, series, batch_size=MeInvoiceClient.MAX_BATCH) -> in
             previous = (batch, future)
 
 
-def _send(client, batch):
-    return client.publish([d.payload for d in batch]), client.last_exchange
+def series_gap_seconds() -> float:
+    return max(0.0, float(getattr(settings, "MEINVOICE_SERIES_GAP_SECONDS", SERIES_GAP_SECONDS)))
+
+
+class _Pace:
+    """MISA's guide: the publish calls of one series go one after another, 1–3 s apart. A call starts no
+    sooner than `gap` seconds after the previous one started (a call slower than that waits for nothing);
+    the shared per-series lock keeps a single sender."""
+
+    def __init__(self, gap: float):
+        self.gap = gap
+        self.fits = MeInvoiceClient.MAX_BATCH  # lowered when meInvoice finds a batch too large
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and self.gap > 0:
+                delay = self._last + self.gap - now
+                if delay > 0:
+                    time.sleep(delay)
+                    now = time.monotonic()
+            self._last = now
+
+
+def _send(client, batch, pace=None):
+    """Publish a batch. A batch meInvoice finds too large (InvoiceQuantityTooLarge, nothing issued) is
+    halved and each half sent again, down to single invoices; one invoice still too large is refused on
+    its own, and the rest of the batch is issued."""
+    pace = pace or _Pace(0)
+    results: list[PublishResult] = []
+    parts = [list(batch)]
+    while parts:
+        part = parts.pop(0)
+        pace.wait()
+        try:
+            results.extend(client.publish([d.payload for d in part]))
+        except QuantityTooLarge as exc:
+            if len(part) > 1:
+                half = len(part) // 2
+                parts[:0] = [part[:half], part[half:]]
+                pace.fits = min(pace.fits, half)  # the next batches of this pass start smaller
+                continue
+            results.append(
+                PublishResult(
+                    ref_id=part[0].result["ref_id"],
+                    ok=False,
+                    transaction_id="",
+                    inv_no="",
+                    inv_series="",
+                    inv_code="",
+                    inv_date="",
+                    error_code="InvoiceQuantityTooLarge",
+                    description=exc.description,
+                )
+            )
+    return results, client.last_exchange
 
 
 def _ready_batch(lookups, account, series, batch_size, holding) -> list:
@@ -427,7 +502,7 @@ def _ready_batch(lookups, account, series, batch_size, holding) -> list:
             break
         try:
             ids = [d.result["ref_id"] for d in seen_before]
-            found = {row.get("RefID"): row for row in lookups.status(ids, with_code=_with_code(series))}
+            found = _by_ref_id(_status(lookups, ids, series))
         except RetryableError as exc:
             for doc in seen_before:
                 doc.attempts += 1  # a pass that could not even ask counts: the service is not answering
@@ -438,9 +513,9 @@ def _ready_batch(lookups, account, series, batch_size, holding) -> list:
             _fail(batch, exc.text, lookups)
             return []
         already = [
-            (doc, found[doc.result["ref_id"]])
+            (doc, found[_key(doc.result["ref_id"])])
             for doc in seen_before
-            if int((found.get(doc.result["ref_id"]) or {}).get("PublishStatus") or 0) == 1
+            if int((found.get(_key(doc.result["ref_id"])) or {}).get("PublishStatus") or 0) == 1
         ]
         _issued(
             already, lookups, note=Text("found already issued (an earlier answer was lost); not sent again")
@@ -474,10 +549,10 @@ def _record(lookups, series, batch, future) -> None:
         _fail(batch, exc.text, _Seen(exc.exchange))
         return
     seen = _Seen(exchange)
-    by_ref = {r.ref_id: r for r in results}
+    by_ref = {_key(r.ref_id): r for r in results}
     ok, duplicates = [], []
     for doc in batch:
-        result = by_ref.get(doc.result["ref_id"])
+        result = by_ref.get(_key(doc.result["ref_id"]))
         if result is None:
             _reschedule([doc], RetryableError(Text("meInvoice's answer did not mention this invoice")), seen)
         elif result.ok:
@@ -497,17 +572,17 @@ def _record(lookups, series, batch, future) -> None:
     if duplicates:  # issued by an earlier attempt: take its number from meInvoice, never a new RefID
         try:
             ids = [d.result["ref_id"] for d in duplicates]
-            rows = {r.get("RefID"): r for r in lookups.status(ids, with_code=_with_code(series))}
+            rows = _by_ref_id(_status(lookups, ids, series))
         except ApiError as exc:
             lost = Text("DuplicateInvoiceRefID, and the lookup failed: %(error)s", error=exc.text)
             _reschedule(duplicates, RetryableError(lost), seen)
             return
         _issued(
-            [(d, rows[d.result["ref_id"]]) for d in duplicates if d.result["ref_id"] in rows],
+            [(d, rows[_key(d.result["ref_id"])]) for d in duplicates if _key(d.result["ref_id"]) in rows],
             _Seen(lookups.last_exchange),
             note=Text("already issued under this RefID; recorded, not issued twice"),
         )
-        missing = [d for d in duplicates if d.result["ref_id"] not in rows]
+        missing = [d for d in duplicates if _key(d.result["ref_id"]) not in rows]
         _reschedule(missing, RetryableError(Text("DuplicateInvoiceRefID but not found by RefID yet")), seen)
 
 
@@ -539,11 +614,40 @@ def _with_code(series: str) -> bool:
     return series[1:2].upper() == "C"
 
 
+def _status(client, ids, series: str) -> list[dict]:
+    """meInvoice's rows for these RefIDs, asked the way the series needs: with or without a
+    tax-authority code, and ``invoiceCalcu=true`` for a cash-register series."""
+    return client.status(ids, with_code=_with_code(series), calcu=is_cash_register(series))
+
+
+def _key(ref_id) -> str:
+    """RefIDs compare case-insensitively: MISA has been seen echoing them upper-case."""
+    return str(ref_id or "").casefold()
+
+
+def _by_ref_id(rows) -> dict:
+    return {_key(row.get("RefID")): row for row in rows}
+
+
 def _field(row: dict, *names):
     for name in names:
         if row.get(name) not in (None, ""):
             return row[name]
     return ""
+
+
+def _issued_series(doc, row) -> str:
+    """The 7-character series the invoice was issued on, whichever form MISA answered in (the client
+    joins "1" + "C25TAA"); the series we sent when the answer names none a person could use."""
+    series = str(_field(row, "inv_series") or full_series(row))
+    return series if len(series) == 7 else doc.result.get("series") or series
+
+
+def _issued_date(doc, row) -> str:
+    """The invoice's date, kept so a later adjustment can name it: MISA's InvDate, else the day of its
+    PublishedTime in Vietnam, else the InvDate we sent."""
+    day = str(_field(row, "inv_date") or inv_date(row))
+    return day[:10] if day else str((doc.payload or {}).get("InvDate") or "")[:10]
 
 
 def _issued(pairs, client, *, note: Text | None = None) -> None:
@@ -557,9 +661,9 @@ def _issued(pairs, client, *, note: Text | None = None) -> None:
             {
                 "transaction_id": _field(row, "transaction_id", "TransactionID"),
                 "inv_no": _field(row, "inv_no", "InvNo"),
-                "inv_series": _field(row, "inv_series", "InvSeries") or doc.result.get("series"),
+                "inv_series": _issued_series(doc, row),
                 "inv_code": _field(row, "inv_code", "InvCode", "InvoiceCode"),
-                "inv_date": _field(row, "inv_date", "InvDate"),
+                "inv_date": _issued_date(doc, row),
                 "send_tax_status": row.get("SendTaxStatus"),
                 "written_back": False,
             }
@@ -748,12 +852,12 @@ def refresh_status(limit_per_account: int = 500) -> int:
         client = client_for(docs[0].account)
         try:
             ids = [d.result["ref_id"] for d in docs]
-            rows = {r.get("RefID"): r for r in client.status(ids, with_code=_with_code(series))}
+            rows = _by_ref_id(_status(client, ids, series))
         except ApiError as exc:
             log.warning("Status refresh for %s failed: %s", docs[0].account.tag, exc)
             continue
         for doc in docs:
-            row = rows.get(doc.result["ref_id"])
+            row = rows.get(_key(doc.result["ref_id"]))
             if not row or row.get("SendTaxStatus") == doc.result.get("send_tax_status"):
                 continue
             status = row.get("SendTaxStatus")

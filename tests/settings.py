@@ -16,6 +16,8 @@ os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="ledgerlink-test-"))
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("HARAVAN_CLIENT_SECRET", "test-client-secret")
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+# MISA's pacing per series (1 s between publish calls) has its own test: test workers need not wait
+os.environ.setdefault("MEINVOICE_SERIES_GAP_SECONDS", "0")
 # Simulated webhooks go nowhere unless a test points them at an app (never at a local demo on :8000).
 os.environ.setdefault("SANDBOX_WEBHOOK_URL", "http://127.0.0.1:9/webhooks/haravan/")
 

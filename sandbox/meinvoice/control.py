@@ -1,7 +1,7 @@
 """The meInvoice simulator's knobs and its own control endpoints (no auth) under
 ``/meinvoice/_sandbox/``, next to the shared ``knobs``, ``calls`` (``?mst=``) and ``reset``:
 ``invoices`` (GET, ``?mst=&ref_id=``), ``advance`` (POST ``{"seconds": N}``), ``accounts`` (GET, POST),
-``expire_tokens`` (POST ``{"mst": optional}``)."""
+``expire_tokens`` and ``revoke_tokens`` (POST ``{"mst": optional}``)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ KNOBS = {
     "tax_accept_seconds": 10.0,  # → 2 (or 3) this long after publishing
     "tax_reject_rate": 0.0,  # share of invoices the tax authority rejects (SendTaxStatus 3)
     "not_continuous_rate": 0.0,  # probability an invoice fails with InvoiceNumberNotCotinuous
+    "stale_token_rate": 0.0,  # probability an authenticated call finds its token stale (UnAuthorize)
+    # How publish results, status and paging rows name the series: "split" (InvTemplateNo "1" + a
+    # 6-character InvSeries "C25TAA", as MISA has answered) or "joined" (InvSeries "1C25TAA").
+    "series_form": "split",
+    "upper_ref_ids": True,  # echo RefIDs upper-case in answers (MISA has been seen doing it)
+    "max_invoices_per_call": 50,  # a publish call with more answers HTTP 400 InvoiceQuantityTooLarge
+    "max_lines_per_call": 0,  # sandbox: ... or with more detail lines in all (0: no such limit)
+    # sandbox: a publish call on a series sooner than this after the previous one fails its invoices with
+    # InvoiceNumberNotCotinuous (MISA's guide: 1–3 s apart); 0 lets calls follow each other at once
+    "min_series_gap_seconds": 0.0,
     "view_ttl_seconds": 300.0,  # preview links live 5 minutes
     "public_url": None,  # sandbox root for view links when the request has no Host header
     # which date must fall in a VAT-reduction window for an adjustment/replacement at 8 %: "original"
@@ -42,6 +52,7 @@ PROBABILITY_KNOBS = frozenset(
         "timeout_after_commit_rate",
         "tax_reject_rate",
         "not_continuous_rate",
+        "stale_token_rate",
     }
 )
 
@@ -55,6 +66,7 @@ class Controls:
         router.add("POST", "/_sandbox/advance", self.advance)
         router.add(("GET", "POST"), "/_sandbox/accounts", self.accounts)
         router.add("POST", "/_sandbox/expire_tokens", self.expire_tokens)
+        router.add("POST", "/_sandbox/revoke_tokens", self.revoke_tokens)
 
     def invoices(self, request: Request) -> Response:
         sim = self.sim
@@ -114,6 +126,10 @@ class Controls:
     def expire_tokens(self, request: Request) -> Response:
         body = self.sim.control_body(request)
         return json_response({"expired": self.sim.expire_tokens(body.get("mst") or None)})
+
+    def revoke_tokens(self, request: Request) -> Response:
+        body = self.sim.control_body(request)
+        return json_response({"revoked": self.sim.revoke_tokens(body.get("mst") or None)})
 
 
 def _account_json(account: Account) -> dict:

@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import Request, Response, Router, json_response, text_response
 from .helpers import GATEWAY_HTML, ApiError, Reject, iso_vn, json_text, net_date
+from .lookups import answer_form, is_cash_register
 from .state import Account, Invoice
 from .validation import validate
 
 if TYPE_CHECKING:
     from .simulator import MeInvoiceSimulator
 
-MAX_INVOICES_PER_CALL = 50  # sandbox: more answer HTTP 400 InvoiceQuantityTooLarge
+MAX_INVOICES_PER_CALL = 50  # more answer HTTP 400 InvoiceQuantityTooLarge (knob max_invoices_per_call)
+HSM_SIGN_TYPES = (2, 3)  # MISA's HSM, synchronous and asynchronous
+CASH_REGISTER_SIGN_TYPES = (5, 6)  # series generated from cash registers (5th character M)
 TX_ALPHABET = string.ascii_uppercase + string.digits
 EINVOICE_STATUS_BY_REFERENCE = {0: 1, 1: 3, 2: 5}  # original, replacement, adjustment
 ORIGINAL_MARK_BY_REFERENCE = {1: 7, 2: 8}  # replaced, adjusted
@@ -40,19 +43,31 @@ class Publishing:
         ):
             raise ApiError(400, "InvalidInvoiceData", "Body must be {SignType, InvoiceData: [...]}")
         invoices = body["InvoiceData"]
-        if len(invoices) > MAX_INVOICES_PER_CALL:
+        most = int(sim.knobs["max_invoices_per_call"])
+        if len(invoices) > most:
             raise ApiError(
-                400,
-                "InvoiceQuantityTooLarge",
-                f"Tối đa {MAX_INVOICES_PER_CALL} hóa đơn mỗi lần gọi (đã gửi {len(invoices)})",
+                400, "InvoiceQuantityTooLarge", f"Tối đa {most} hóa đơn mỗi lần gọi (đã gửi {len(invoices)})"
+            )
+        most_lines = int(sim.knobs["max_lines_per_call"])
+        lines = sum(
+            len(raw.get("OriginalInvoiceDetail") or []) if isinstance(raw, dict) else 0 for raw in invoices
+        )
+        if most_lines and lines > most_lines:
+            raise ApiError(
+                400, "InvoiceQuantityTooLarge", f"Dữ liệu quá lớn: {lines} dòng hàng (tối đa {most_lines})"
             )
         sign_type = body.get("SignType")
-        if isinstance(sign_type, bool) or sign_type not in (2, 3):
+        if isinstance(sign_type, bool) or sign_type not in HSM_SIGN_TYPES + CASH_REGISTER_SIGN_TYPES:
             raise ApiError(
-                200, "APINotSupportTypeInvoice", f"SignType {sign_type!r} không được hỗ trợ (2 hoặc 3)"
+                200,
+                "APINotSupportTypeInvoice",
+                f"SignType {sign_type!r} không được hỗ trợ (2, 3; 5, 6 cho máy tính tiền)",
             )
         with sim.lock:  # one publish call is atomic for its MST (and for the whole simulator)
-            results = [self._publish_one(account, raw) for raw in invoices]
+            too_soon = self._too_soon(account, invoices)
+            results = [
+                answer_form(sim, self._publish_one(account, raw, sign_type, too_soon)) for raw in invoices
+            ]
             lost = sim.roll(float(sim.knobs["timeout_after_commit_rate"]))
             mode = sim.knobs["lost_answer_mode"]
             hold = float(sim.knobs["timeout_after_commit_seconds"])
@@ -77,7 +92,20 @@ class Publishing:
             time.sleep(hold)  # the client gave up long ago; whatever it reads now is too late
         return response
 
-    def _publish_one(self, account: Account, raw: Any) -> dict:
+    def _too_soon(self, account: Account, invoices: list) -> set[str]:
+        """The series of this call published less than ``min_series_gap_seconds`` ago (MISA's guide asks
+        for 1–3 s between the calls of a series); this call's moment is remembered for each series."""
+        gap = float(self.sim.knobs["min_series_gap_seconds"])
+        now = self.sim.clock()
+        series = {
+            str(raw.get("InvSeries") or "").strip().upper() for raw in invoices if isinstance(raw, dict)
+        }
+        soon = {s for s in series if gap > 0 and now - account.last_call.get(s, -gap) < gap}
+        for name in series:
+            account.last_call[name] = now
+        return soon
+
+    def _publish_one(self, account: Account, raw: Any, sign_type: int = 2, too_soon=frozenset()) -> dict:
         """One item of publishInvoiceResult; sandbox: a success has a null ErrorCode and description."""
         ref_id = raw.get("RefID") if isinstance(raw, dict) else None
         ref_id = str(ref_id).strip() if ref_id not in (None, "") else None
@@ -92,6 +120,9 @@ class Publishing:
             "DescriptionErrorCode": None,
         }
         try:
+            _check_sign_type(result["InvSeries"], sign_type)
+            if str(result["InvSeries"] or "").strip().upper() in too_soon:
+                raise Reject("InvoiceNumberNotCotinuous", "Phát hành quá nhanh theo ký hiệu: thử lại sau")
             checked = validate(self.sim, account, raw, preview=False)
         except Reject as rej:
             result["ErrorCode"] = rej.code
@@ -154,3 +185,17 @@ class Publishing:
 
     def _new_tax_authority_code(self) -> str:
         return "00" + f"{self.sim.rng.getrandbits(128):032X}"  # 34 characters like the tax authority's codes
+
+
+def _check_sign_type(series: Any, sign_type: int) -> None:
+    """A cash-register series (``1C25MYY``) is published with SignType 5 (or 6), any other with 2 (or 3).
+    sandbox: MISA's exact answer to a mismatch is not documented; it refuses the invoice on its own."""
+    cash_register = isinstance(series, str) and is_cash_register(series.strip().upper())
+    wanted = CASH_REGISTER_SIGN_TYPES if cash_register else HSM_SIGN_TYPES
+    if sign_type not in wanted:
+        kind = "máy tính tiền" if cash_register else "thường"
+        raise Reject(
+            "APINotSupportTypeInvoice",
+            f"Ký hiệu {series} ({kind}) phát hành với SignType {' hoặc '.join(map(str, wanted))}, "
+            f"không phải {sign_type}",
+        )

@@ -106,6 +106,8 @@ class MeInvoiceSimulator(Simulator):
         with self.lock:
             if "lost_answer_mode" in changes and str(changes["lost_answer_mode"]) not in ("sleep", "504"):
                 raise KnobError('knob lost_answer_mode is "sleep" or "504"')
+            if "series_form" in changes and str(changes["series_form"]) not in ("split", "joined"):
+                raise KnobError('knob series_form is "split" or "joined"')
             if "token_expired_status" in changes and str(changes["token_expired_status"]) not in (
                 "200",
                 "401",
@@ -174,6 +176,17 @@ class MeInvoiceSimulator(Simulator):
             for token in self.tokens.values():
                 if (tax_code is None or token.tax_code == tax_code) and token.expires_at > now:
                     token.expires_at = now
+                    hit += 1
+            return hit
+
+    def revoke_tokens(self, tax_code: str | None = None) -> int:
+        """Make every live token stale (of one MST when given), as a login elsewhere or a changed
+        password does: the next business call answers ``UnAuthorize`` and a new login works."""
+        with self.lock:
+            hit = 0
+            for token in self.tokens.values():
+                if (tax_code is None or token.tax_code == tax_code) and not token.stale:
+                    token.stale = True
                     hit += 1
             return hit
 
@@ -271,7 +284,8 @@ class MeInvoiceSimulator(Simulator):
     def _authenticate(self, request: Request, context: dict) -> Account:
         """The shared auth filter: Bearer token + CompanyTaxCode header, both bound together.
         sandbox: a missing, unknown or other-MST token answers HTTP 401 ``InvalidTokenCode``; an expired
-        one HTTP 401 ``TokenExpiredCode`` (or HTTP 200 with the same body: knob ``token_expired_status``)."""
+        one HTTP 401 ``TokenExpiredCode`` (or HTTP 200 with the same body: knob ``token_expired_status``);
+        a stale one (revoked, or knob ``stale_token_rate``) HTTP 400 ``UnAuthorize``."""
         value = request.bearer_token()
         mst = (request.headers.get("CompanyTaxCode") or request.headers.get("TaxCode") or "").strip()
         context["mst"] = mst or None
@@ -286,6 +300,11 @@ class MeInvoiceSimulator(Simulator):
                 expired = True
             if expired:
                 raise ApiError(int(self.knobs["token_expired_status"]), "TokenExpiredCode", pascal=True)
+            if not token.stale and self.roll(float(self.knobs["stale_token_rate"])):
+                token.stale = True  # stays stale: the client must log in again
+            if token.stale:
+                # MISA answers a token it no longer honours as it answers wrong credentials
+                raise ApiError(400, "UnAuthorize", errors=["UnAuthorize"], pascal=True)
             return account
 
     # --- control endpoints -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ class Token:
     tax_code: str
     issued_at: float
     expires_at: float
+    stale: bool = False  # revoked before it expired: business calls answer UnAuthorize
 
 
 @dataclass
@@ -54,7 +55,16 @@ class Account:
     by_tx: dict[str, Invoice] = field(default_factory=dict)
     last_no: dict[str, int] = field(default_factory=dict)  # issued series → last number
     last_date: dict[str, date] = field(default_factory=dict)  # issued series → latest InvDate
+    last_call: dict[str, float] = field(default_factory=dict)  # series → its latest publish call (clock)
     rejected: deque = field(default_factory=lambda: deque(maxlen=1000))
+
+    def find_ref(self, ref_id: str) -> Invoice | None:
+        """By RefID, whatever its case (sandbox: MISA treats RefIDs as GUIDs)."""
+        found = self.by_ref.get(ref_id)
+        if found is None:
+            key = ref_id.casefold()
+            found = next((inv for ref, inv in self.by_ref.items() if ref.casefold() == key), None)
+        return found
 
     def template_for(self, series: str) -> dict | None:
         key = series_key(series)

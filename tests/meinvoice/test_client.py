@@ -10,7 +10,7 @@ import responses
 from django.utils import timezone
 
 from connectors.http import PermanentError, RetryableError
-from meinvoice.client import MeInvoiceClient, PublishResult, Token
+from meinvoice.client import MeInvoiceClient, PublishResult, QuantityTooLarge, Token
 
 API = "https://meinvoice.test/api/integration"
 LOGIN = f"{API}/auth/token"
@@ -150,6 +150,7 @@ def test_a_token_within_a_day_of_expiry_is_renewed_first(rsps, client, issued):
         (200, "TokenExpiredCode"),
         (401, "InvalidTokenCode"),
         (200, "InvalidTokenCode"),
+        (400, "UnAuthorize"),  # on a business call: a stale token, not wrong credentials
     ],
 )
 def test_an_expired_token_means_one_login_and_one_retry(rsps, client, issued, status, code):
@@ -267,7 +268,7 @@ def test_publish_reads_each_invoice_on_its_own(rsps, client, as_string):
         inv_no="00000001",
         inv_series="1C25TYY",
         inv_code="M1-25-1",
-        inv_date="2025-03-01T00:00:00",
+        inv_date="2025-03-01",
         error_code="",
         description="",
     )
@@ -390,10 +391,18 @@ def test_status_by_transaction_id_uses_input_type_1(rsps, client):
 
 def test_paging_sends_misa_dates(rsps, client):
     client.token = fresh()
-    rsps.post(f"{API}/invoice/paging", json=ok(json.dumps([{"RefID": "r1"}])))
-    rows = client.paging(from_date=dt.date(2025, 3, 1), to_date=dt.date(2025, 3, 31), skip=100, take=50)
-    assert rows == [{"RefID": "r1"}]
+    page = {"PageData": [{"RefID": "r1", "InvTemplateNo": "1", "InvSeries": "C25TAA"}], "TotalCount": 101}
+    rsps.post(f"{API}/invoice/paging", json=ok(json.dumps(page)))
+    got = client.paging(from_date=dt.date(2025, 3, 1), to_date=dt.date(2025, 3, 31), skip=100, take=50)
+    assert got.total == 101 and [(r["RefID"], r["InvSeries"]) for r in got.rows] == [("r1", "1C25TAA")]
     assert sent(rsps.calls[0]) == {"FromDate": "20250301", "ToDate": "20250331", "Skip": 100, "Take": 50}
+
+
+def test_paging_reads_a_bare_list_as_the_whole_range(rsps, client):
+    client.token = fresh()
+    rsps.post(f"{API}/invoice/paging", json=ok(json.dumps([{"RefID": "r1"}])))
+    got = client.paging(from_date=dt.date(2025, 3, 1), to_date=dt.date(2025, 3, 31), skip=100, take=50)
+    assert got.rows == [{"RefID": "r1"}] and got.total == 101
 
 
 def test_unpublish_view_returns_the_link(rsps, client):
@@ -455,3 +464,52 @@ def test_an_error_listed_only_in_errors_still_counts(rsps, client):
     rsps.post(STATUS, json={"Success": False, "ErrorCode": None, "Errors": ["InvalidTaxCode"], "Data": None})
     with pytest.raises(PermanentError, match="InvalidTaxCode"):
         client.status(["r1"])
+
+
+# --- what MISA answers (issue 12) -----------------------------------------------------------------------
+
+
+def test_a_cash_register_series_publishes_with_sign_type_5(rsps, client):
+    client.token = fresh()
+    cash = {**invoice("m1"), "InvSeries": "1C25MYY"}
+    rsps.post(
+        PUBLISH, json={"success": True, "publishInvoiceResult": [published("m1", 1, InvSeries="1C25MYY")]}
+    )
+    assert client.publish([cash])[0].ok
+    assert sent(rsps.calls[0])["SignType"] == 5
+    rsps.post(PUBLISH, json={"success": True, "publishInvoiceResult": [published("r1", 1)]})
+    client.publish([invoice("r1")])
+    assert sent(rsps.calls[1])["SignType"] == 2
+    with pytest.raises(ValueError, match="separate calls"):
+        client.publish([cash, invoice("r2")])
+
+
+def test_results_in_split_form_and_upper_case_are_ours(rsps, client):
+    client.token = fresh()
+    item = published("AB-1", 1, InvTemplateNo="1", InvSeries="C25TYY", InvDate=None)
+    item["PublishedTime"] = "2025-03-01T23:30:00Z"  # already 2 March in Vietnam
+    rsps.post(PUBLISH, json={"success": True, "publishInvoiceResult": [item]})
+    result = client.publish([invoice("ab-1")])[0]
+    assert (result.ref_id, result.inv_series, result.inv_date) == ("ab-1", "1C25TYY", "2025-03-02")
+
+
+def test_status_rows_are_normalised_and_calcu_is_asked_for(rsps, client):
+    client.token = fresh()
+    row = {
+        "RefID": "AB-1",
+        "InvTemplateNo": "1",
+        "InvSeries": "C25MYY",
+        "PublishedTime": "2025-03-01T09:00:00",
+    }
+    rsps.post(STATUS, json=ok(json.dumps([row])))
+    rows = client.status(["ab-1"], calcu=True)
+    assert (rows[0]["RefID"], rows[0]["InvSeries"], rows[0]["InvDate"]) == ("ab-1", "1C25MYY", "2025-03-01")
+    assert query(rsps.calls[0])["invoiceCalcu"] == "true"
+
+
+def test_a_batch_too_large_says_so_and_nothing_was_issued(rsps, client):
+    client.token = fresh()
+    rsps.post(PUBLISH, json=failed("InvoiceQuantityTooLarge", "Dữ liệu quá lớn"), status=400)
+    with pytest.raises(QuantityTooLarge) as caught:
+        client.publish([invoice("r1"), invoice("r2")])
+    assert caught.value.description == "Dữ liệu quá lớn" and not caught.value.retryable

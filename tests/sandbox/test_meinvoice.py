@@ -153,6 +153,9 @@ class MeClient:
 @pytest.fixture
 def misa(clock):
     simulator = MeInvoiceSimulator(seed=7, clock=clock, now=clock.wall)
+    # The literal checks below read series and RefIDs as sent; MISA's split/upper-case wording (the
+    # default) has its own tests.
+    simulator.set_knobs(series_form="joined", upper_ref_ids=False)
     yield simulator
     simulator.close()
 
@@ -728,7 +731,12 @@ def test_paging_by_invoice_date(api, clock):
     def page(**body):
         resp = api.call("POST", "/invoice/paging", body)
         assert resp.status == 200 and resp.json()["Success"] is True, resp.text
-        return [r["RefID"] for r in json.loads(resp.json()["Data"])]
+        data = json.loads(resp.json()["Data"])
+        assert (
+            data["TotalCount"]
+            == len([d for d in days if body["FromDate"] <= d.strftime("%Y%m%d") <= body["ToDate"]]) * 2
+        )
+        return [r["RefID"] for r in data["PageData"]]
 
     assert page(FromDate="20250301", ToDate="20250303", Skip=0, Take=100) == [
         "p0a",
@@ -884,3 +892,65 @@ def test_default_app_mounts_meinvoice():
         )
     finally:
         app.close()
+
+
+# --- what MISA answers (issue 12): its wording, stale tokens, heavy batches, cash-register series ------
+
+
+def test_answers_split_the_series_and_upper_case_refids_by_default(api, misa):
+    misa.set_knobs(series_form="split", upper_ref_ids=True)  # the simulator's defaults
+    assert MeInvoiceSimulator(seed=1).knobs["series_form"] == "split"
+    assert MeInvoiceSimulator(seed=1).knobs["upper_ref_ids"] is True
+    result = ok(api.results(invoice("ref-low-1"))[0])
+    assert (result["RefID"], result["InvTemplateNo"], result["InvSeries"]) == ("REF-LOW-1", "1", "C25TAA")
+    row = api.rows(["ref-low-1"])[0]  # looked up in our own spelling, echoed upper-case
+    assert (row["RefID"], row["InvTemplateNo"], row["InvSeries"]) == ("REF-LOW-1", "1", "C25TAA")
+    assert misa.invoices(MST)[0]["RefID"] == "ref-low-1"  # the control view keeps what was sent
+    assert misa.invoices(MST)[0]["InvSeries"] == SERIES_C
+    with pytest.raises(ValueError):
+        misa.set_knobs(series_form="halved")
+
+
+def test_status_rows_carry_published_time_not_inv_date(api):
+    ok(api.results(invoice("d1"))[0])
+    row = api.rows(["d1"])[0]
+    assert "InvDate" not in row and row["PublishedTime"].startswith("2025-03-01T09:00:00")
+
+
+def test_a_revoked_token_answers_unauthorize_until_a_new_login(api, misa):
+    assert api.control("POST", "revoke_tokens", {"mst": MST}).json() == {"revoked": 1}
+    stale = api.call("GET", "/invoice/templates")
+    assert stale.status == 400 and stale.json()["ErrorCode"] == "UnAuthorize"
+    assert api.publish(invoice()).json()["ErrorCode"] == "UnAuthorize"
+    assert not misa.invoices(MST)
+    assert api.login().status == 200
+    assert api.call("GET", "/invoice/templates").status == 200
+    misa.set_knobs(stale_token_rate=1.0)
+    assert api.call("GET", "/invoice/templates").json()["ErrorCode"] == "UnAuthorize"
+
+
+def test_too_many_invoices_or_lines_in_one_call_are_refused_whole(api, misa):
+    misa.set_knobs(max_invoices_per_call=2)
+    resp = api.publish(invoice("q1"), invoice("q2"), invoice("q3"))
+    assert resp.status == 400 and resp.json()["errorCode"] == "InvoiceQuantityTooLarge"
+    misa.set_knobs(max_invoices_per_call=50, max_lines_per_call=3)  # each test invoice has 2 lines
+    resp = api.publish(invoice("q1"), invoice("q2"))
+    assert resp.status == 400 and resp.json()["errorCode"] == "InvoiceQuantityTooLarge"
+    assert not misa.invoices(MST)
+    ok(api.results(invoice("q1"))[0])
+
+
+def test_a_cash_register_series_needs_sign_type_5_and_invoice_calcu(api, misa, mapp):
+    misa.add_account(MST, templates=[SERIES_C, "1C25MYY"])
+    assert api.login().status == 200
+    refused = api.results(invoice("m1", "1C25MYY"))[0]
+    assert refused["ErrorCode"] == "APINotSupportTypeInvoice" and not misa.invoices(MST)
+    wrong_way = json.loads(api.publish(invoice("t5", SERIES_C), sign_type=5).json()["publishInvoiceResult"])
+    assert wrong_way[0]["ErrorCode"] == "APINotSupportTypeInvoice"
+    issued = json.loads(api.publish(invoice("m1", "1C25MYY"), sign_type=5).json()["publishInvoiceResult"])
+    assert ok(issued[0])["InvSeries"] == "1C25MYY"
+    assert api.rows(["m1"]) == []  # invoiceCalcu=false does not find a cash-register invoice
+    query = {"invoiceWithCode": "true", "invoiceCalcu": "true", "inputType": 2}
+    rows = json.loads(api.call("POST", "/invoice/status", ["m1", "t5"], query=query).json()["Data"])
+    assert [r["RefID"] for r in rows] == ["m1"]
+    assert api.publish(invoice("m6", "1C25MYY"), sign_type=6).json()["success"] is True
