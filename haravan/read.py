@@ -243,6 +243,10 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
     legal_name = attrs.get(fold(fields.legal_name), "")
     company_address = attrs.get(fold(fields.address), "")
     invoice_email = attrs.get(fold(fields.email), "")
+    id_number, passport, budget_code = (
+        "".join(attrs.get(fold(name), "").split()) if name else ""
+        for name in (fields.id_number, fields.passport, fields.budget_code)
+    )
     email = invoice_email
     if not email:
         for candidate in (order.get("email"), order.get("contact_email"), customer.get("email")):
@@ -263,15 +267,19 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
         "legal_name": fields.legal_name,
         "address": fields.address,
         "email": fields.email,
+        "id_number": fields.id_number,
+        "passport": fields.passport,
+        "budget_code": fields.budget_code,
     }
-    if tax_code:
+    home_address = _address_line(billing) or _address_line(shipping)
+    if tax_code or budget_code:
         address = company_address
         if not legal_name and fields.use_billing_company:
             legal_name = plain(billing.get("company"))
             if legal_name and not address:
                 address = _address_line(billing)  # the billing address of that company
     else:
-        address = _address_line(billing) or _address_line(shipping)
+        address = home_address
     return Buyer(
         code=plain(customer.get("id")),
         name=_person_name(order, customer),
@@ -281,6 +289,10 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
         email=email,
         phone=phone,
         invoice_email=invoice_email,
+        id_number=id_number,
+        passport=passport,
+        budget_code=budget_code,
+        home_address=home_address,
         origin=origin,
     )
 
