@@ -835,7 +835,9 @@ def _after_issue(document: SyncDocument, carried: dict | None = None) -> None:
     mapping = mapping_for(document.connection)
     sale = sale_of(document, mapping)
     siblings = _order_documents(document)
-    replacements = list(siblings.filter(kind__startswith="replace:").order_by("pk"))
+    replacements = [
+        r for r in siblings.filter(kind__startswith="replace:").order_by("pk") if not _waits_for_reference(r)
+    ]
     if any(r.state != State.DONE for r in replacements):
         return  # one replacement at a time: the next is made from the one in force
     current = replacements[-1] if replacements else document  # the invoice in force
