@@ -226,7 +226,10 @@ def _dict(value: Any) -> dict:
 def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
     """Who the sale is made out to. A tax code in the note attributes asks for a company invoice: then the
     company's name and address come from the attributes (or the billing address's company, when allowed);
-    without one the buyer is the person, at the billing (else shipping) address. Contact details missing
+    without one the buyer is the person, at the billing (else shipping) address. A budget-relation unit
+    code asks for the company's name and address too. The Decree 70 identifiers (personal identification
+    number, passport, budget-relation code) are read from the attributes the mapping names, if any; the
+    person's own address is kept as ``home_address`` whatever the tax code. Contact details missing
     from the order come from the shop's customer list (``profile``); a tax code never does."""
     fields = options.buyer
     attrs = _attributes(order)
