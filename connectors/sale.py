@@ -165,14 +165,13 @@ class Payment:
 
     key: str
     kind: str  # the source's own kind: "sale", "capture", "refund", …
-    status: str  # the source's own status: "success", "pending", "failure", …
+    status: str  # the source's own status: "success", "Thành công", "pending", …
     amount: Decimal  # as a positive number
     gateway: str = ""
     at: dt.datetime | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status.strip().lower() not in ("failure", "error")
+    # The reader's verdict on ``status``: True only when the money really moved ("success", "Thành công");
+    # pending, failed and unreadable statuses move nothing.
+    succeeded: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,9 @@ class Refund:
     name: str  # how messages name it (the id as the source printed it)
     created_at: dt.datetime | None
     lines: tuple[RefundLine, ...] = ()
-    money: Decimal | None = None  # returned in successful refund transactions; None: the source lists none
+    # What was given back in successful refund transactions (0: goods restocked, no money returned);
+    # None: the source does not say (then ``problem`` says why).
+    money: Decimal | None = None
     payments: tuple[Payment, ...] = ()
     note: str = ""
     problem: Text | None = None  # what could not be read of the money returned

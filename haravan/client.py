@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 
 from connectors.http import HttpClient, PermanentError, RetryableError, classify_status, parse_retry_after
 from connectors.ratelimit import LeakyBucket
 from connectors.text import Text
 
 PAGE_SIZE = 50  # Haravan silently caps larger limits at 50
+TAG_MAX_LENGTH = 40  # "Each individual tag is limited to 40 characters" (docs.haravan.com, Orders: tags)
 RETRIES_ON_429 = 3
 DEFAULT_RETRY_AFTER = 2.0  # what Haravan sends; used when a 429 comes without Retry-After
 CALL_LIMIT_HEADER = "X-Haravan-Api-Call-Limit"
@@ -118,8 +120,43 @@ class HaravanClient(HttpClient):
     def iter_orders(self, **filters) -> Iterator[dict]:
         return self._paged("/com/orders.json", "orders", filters)
 
-    def get_order(self, order_id) -> dict:
-        return self._get(f"/com/orders/{order_id}.json", "order")
+    def iter_orders_by_change(self, **filters) -> Iterator[dict]:
+        """Every order matching `filters`, oldest change first, none skipped when orders change meanwhile.
+
+        Page numbers over a list that changes under them skip rows: an order changed between two page reads
+        (our own write-back does that) leaves its place, every later order moves up one, and the one that
+        slid onto the page already read is never seen. So each page is asked for from where the previous
+        one ended (`updated_at_min` = its last order's `updated_at`, a millisecond early in case Haravan's
+        bound is exclusive), and an order seen again unchanged is not yielded twice; page numbers only step
+        over more than a page of orders changed in the same instant. An order changed during the pass is
+        yielded again in its new state when it still falls within `filters`.
+        """
+        path = "/com/orders.json"
+        params = _query(filters)
+        params.pop("page", None)
+        params.update(order="updated_at asc", limit=PAGE_SIZE)
+        floor = _moment(params.get("updated_at_min"))
+        seen: dict[Any, Any] = {}
+        page = 1
+        while True:
+            query = {**params, "page": page}
+            if floor is not None:
+                query["updated_at_min"] = (floor - CHANGE_MARGIN).isoformat()
+            items = _unwrap(self.request("GET", path, params=query), "orders", "GET", path) or []
+            for item in items:
+                if seen.get(item.get("id"), ...) != item.get("updated_at"):
+                    seen[item.get("id")] = item.get("updated_at")
+                    yield item
+            if len(items) < PAGE_SIZE:
+                return
+            last = _moment(items[-1].get("updated_at"))
+            if last is not None and (floor is None or last > floor):
+                floor, page = last, 1
+            else:  # a whole page changed in one instant (or without a time): the next page of that instant
+                page += 1
+
+    def get_order(self, order_id, *, fields: str | None = None) -> dict:
+        return self._get(f"/com/orders/{order_id}.json", "order", fields=fields)
 
     def update_order(self, order_id, **fields) -> dict:
         """Haravan lets an app change only a few order fields; refuse the rest before calling."""
@@ -138,6 +175,12 @@ class HaravanClient(HttpClient):
         path = f"/com/orders/{order_id}/tags.json"
         joined = ",".join(t.strip() for t in tags if t and t.strip())
         return _unwrap(self.request("POST", path, json_body={"tags": joined}), "tags", "POST", path)
+
+    def remove_tags(self, order_id, tags: list[str]) -> str:
+        """Removes these tags (the others stay); returns the order's whole tags string."""
+        path = f"/com/orders/{order_id}/tags.json"
+        joined = ",".join(t.strip() for t in tags if t and t.strip())
+        return _unwrap(self.request("DELETE", path, json_body={"tags": joined}), "tags", "DELETE", path)
 
     # --- other resources ----------------------------------------------------------------------------
 
@@ -195,6 +238,23 @@ def subscribe_webhooks(token: str) -> dict:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+CHANGE_MARGIN = dt.timedelta(milliseconds=1)  # Haravan's timestamps carry milliseconds
+
+
+def _moment(value) -> dt.datetime | None:
+    """A Haravan timestamp (ISO 8601; one without an offset is UTC) as an aware datetime."""
+    if isinstance(value, dt.datetime) or not value:
+        moment = value or None
+    else:
+        try:
+            moment = parse_datetime(str(value))
+        except ValueError:  # well-formed but impossible (a 31 February): no time to go by
+            moment = None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment
 
 
 def _query(filters: dict) -> dict:

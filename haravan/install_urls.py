@@ -8,4 +8,5 @@ urlpatterns = [
     path("install/", views.install_start, name="install"),
     path("install/callback/", views.install_callback, name="install_callback"),
     path("connect-private/", views.connect_private, name="connect_private"),
+    path("webhook-secret/", views.private_webhook_secret, name="webhook_secret"),
 ]

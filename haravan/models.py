@@ -17,7 +17,9 @@ class HaravanShop(models.Model):
     domain = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True, help_text="The shop's e-mail as Haravan reports it.")
     token_kind = models.CharField(max_length=10, choices=TokenKind.choices, default=TokenKind.OAUTH)
-    # {"access_token": …, "refresh_token": …}: encrypted, never rendered, never logged.
+    # {"access_token": …, "refresh_token": …} (OAuth) or {"access_token": …, "webhook_secret": …} (a private
+    # app: Haravan signs its webhooks with the secret shown in the shop's notification settings, not with
+    # our app's client secret): encrypted, never rendered, never logged.
     secrets = EncryptedJSONField(blank=True, default=dict, editable=False)
     scopes = models.TextField(blank=True)
     installed_at = models.DateTimeField(auto_now_add=True)
@@ -34,17 +36,41 @@ class HaravanShop(models.Model):
         return self.secrets.get("access_token", "")
 
     @property
+    def webhook_secret(self) -> str:
+        """The key of a private app's webhook signatures (empty for an installed app, or when not entered)."""
+        return self.secrets.get("webhook_secret", "")
+
+    @property
+    def is_private(self) -> bool:
+        return self.token_kind == self.TokenKind.PRIVATE
+
+    @property
     def active(self) -> bool:
         return self.uninstalled_at is None
 
     @classmethod
     def installed_tenant_sql(cls) -> str:
-        """SQL giving the tenant of the installed shop whose org id is its one parameter (no row if none).
+        """SQL giving the tenant of the installed app's shop whose org id is its one parameter (no row if
+        none, or if that shop is connected with a private token: its webhooks are signed with its own secret).
 
-        The webhook intake runs it inside the statement that stores the event: one round trip per webhook.
+        The webhook intake runs it inside the statement that stores the event: one round trip per webhook
+        signed with the app's client secret.
         """
+        return cls._tenant_sql(cls.TokenKind.OAUTH)
+
+    @classmethod
+    def private_tenant_sql(cls) -> str:
+        """The same for a shop connected with a private token, once its own webhook secret checked out."""
+        return cls._tenant_sql(cls.TokenKind.PRIVATE)
+
+    @classmethod
+    def _tenant_sql(cls, kind: "HaravanShop.TokenKind") -> str:
         table, quote = cls._meta.db_table, connection.ops.quote_name
-        return f"SELECT tenant_id FROM {quote(table)} WHERE org_id = %s AND uninstalled_at IS NULL"  # noqa: S608 - names from the model
+        kind_column = quote(cls._meta.get_field("token_kind").column)
+        return (
+            f"SELECT tenant_id FROM {quote(table)} WHERE org_id = %s AND uninstalled_at IS NULL "  # noqa: S608 - names from the model
+            f"AND {kind_column} = '{kind.value}'"
+        )
 
 
 class HaravanLocation(models.Model):

@@ -17,6 +17,7 @@ the sale's ``problems``, worded with Haravan's own field names, and the target d
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
@@ -447,6 +448,30 @@ def _of_order(label: str, problem: Text) -> Text:
 # --- payments and refunds -------------------------------------------------------------------------------
 
 
+# Haravan writes a transaction's status in English or in Vietnamese, in any case ("success", "Success",
+# "Thành công"; https://docs.haravan.com/docs/omni-apis/refunds/). Only these mean the money moved.
+SUCCESS_STATUSES = frozenset({"success", "thanh cong"})
+UNSETTLED_STATUSES = frozenset(
+    {"pending", "failure", "error", "that bai", "loi", "dang xu ly", "cho xu ly", "dang cho xu ly", "da huy"}
+)
+
+
+def _status_words(value: Any) -> str:
+    """A status without case or accents ("Thành công" → "thanh cong"): Haravan writes either language."""
+    decomposed = unicodedata.normalize("NFD", fold(value).replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("_", " ")
+
+
+def transaction_succeeded(status: Any) -> bool | None:
+    """True: the money moved; False: it did not (pending, failed); None: a status we cannot read."""
+    words = _status_words(status)
+    if words in SUCCESS_STATUSES:
+        return True
+    if words in UNSETTLED_STATUSES:
+        return False
+    return None
+
+
 def _payment(tx: dict, currency: str) -> Payment | None:
     try:
         value = abs(read_amount(tx.get("amount"), "amount", currency=currency))
@@ -459,14 +484,11 @@ def _payment(tx: dict, currency: str) -> Payment | None:
         amount=value,
         gateway=plain(tx.get("gateway")),
         at=moment(tx.get("created_at")),
+        succeeded=transaction_succeeded(tx.get("status")) is True,
     )
 
 
-def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency: str = "VND") -> Refund:
-    """One refund: the units returned (each checked against the sale's lines) and the money given back
-    in its successful refund transactions (Haravan may write their amounts negative)."""
-    goods_keys = set(goods_keys)
-    what = _of_order(label, Text("refund %(refund)s", refund=str(refund.get("id"))))
+def _returned_lines(refund: dict, what: Text, goods_keys: set[str]) -> list[RefundLine]:
     lines = []
     for i, item in enumerate(_listed(refund.get("refund_line_items"))):
         if not isinstance(item, dict):
@@ -482,10 +504,9 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
         if line_id is None and isinstance(item.get("line_item"), dict):
             line_id = item["line_item"].get("id")
         key = plain(line_id)
-        restock = bool(item.get("restock")) or plain(item.get("restock_type")).lower() not in (
-            "",
-            "no_restock",
-        )
+        restock = bool(item.get("restock") or refund.get("restock")) or plain(
+            item.get("restock_type")
+        ).lower() not in ("", "no_restock")
         if key not in goods_keys:
             problem = Text(
                 "%(what)s returns line item %(line)s, which is not on the order", what=what, line=str(line_id)
@@ -498,25 +519,53 @@ def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency
             lines.append(RefundLine(key, ZERO, restock, problem=exc.text))
             continue
         lines.append(RefundLine(key, units, restock))
+    return lines
 
-    money, problem, payments = None, None, []
+
+def _money_returned(refund: dict, what: Text, currency: str) -> tuple[Decimal | None, Text | None, list]:
+    """(money, problem, payments): the sum of the refund's successful refund transactions. An empty list
+    is a restock with no money (0); a missing list or a status we cannot read leaves the money unknown."""
     transactions = refund.get("transactions")
-    if transactions:
-        money = ZERO
-        for i, tx in enumerate(_listed(transactions)):
-            if not isinstance(tx, dict) or plain(tx.get("kind")).lower() != "refund":
-                continue
-            payment = _payment(tx, currency)
-            if payment is not None:
-                payments.append(payment)
-            if plain(tx.get("status")).lower() in ("failure", "error"):
-                continue
-            try:
-                money += abs(
-                    read_amount(tx.get("amount"), _at(what, f".transactions[{i}].amount"), currency=currency)
-                )
-            except Unreadable as exc:
-                problem = problem or exc.text
+    if not isinstance(transactions, list):
+        problem = (
+            Text("%(what)s does not list its transactions: the money given back is unknown", what=what)
+            if transactions is None
+            else Text("%(what)s is not a list", what=_at(what, ".transactions"))
+        )
+        return None, problem, []
+    money, problem, payments = ZERO, None, []
+    for i, tx in enumerate(transactions):
+        if not isinstance(tx, dict) or plain(tx.get("kind")).lower() != "refund":
+            continue
+        where = _at(what, f".transactions[{i}]")
+        payment = _payment(tx, currency)
+        if payment is not None:
+            payments.append(payment)
+        outcome = transaction_succeeded(tx.get("status"))
+        if outcome is None:
+            problem = problem or Text(
+                "%(what)s has the status “%(status)s”, which says neither success nor failure: the money "
+                "given back is unknown",
+                what=where,
+                status=plain(tx.get("status")),
+            )
+            continue
+        if not outcome:
+            continue  # pending or failed: no money has moved (yet)
+        try:
+            money += abs(read_amount(tx.get("amount"), _at(where, ".amount"), currency=currency))
+        except Unreadable as exc:
+            problem = problem or exc.text
+    return (None if problem else money), problem, payments
+
+
+def read_refund(refund: dict, *, label: str, goods_keys: Iterable[str], currency: str = "VND") -> Refund:
+    """One refund: the units returned (each checked against the sale's lines), and apart from them the
+    money given back in its successful refund transactions (Haravan may write their amounts negative).
+    Goods may come back with no money (a restock) and money with no goods."""
+    what = _of_order(label, Text("refund %(refund)s", refund=str(refund.get("id"))))
+    lines = _returned_lines(refund, what, set(goods_keys))
+    money, problem, payments = _money_returned(refund, what, currency)
     return Refund(
         key=plain(refund.get("id")),
         name=str(refund.get("id")),

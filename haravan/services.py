@@ -19,7 +19,7 @@ from syncjobs.models import InboundEvent, SyncCursor, SyncRun
 from syncjobs.services import Outcome, hand_to_target, log_attempt, upsert_document
 
 from . import convert, read
-from .client import HaravanClient, exchange_code, subscribe_webhooks
+from .client import TAG_MAX_LENGTH, HaravanClient, exchange_code, subscribe_webhooks
 from .models import HaravanLocation, HaravanShop
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
         client = HaravanClient.for_shop(shop_for(connection))
         run.total = client.count_orders(status="any", **filters)
         run.save(update_fields=["total"])
-        for order in client.iter_orders(status="any", order="updated_at asc", **filters):
+        for order in client.iter_orders_by_change(status="any", **filters):
             try:
                 changed += intake_order_for(connection, order, trigger=trigger).changed
             except Exception as exc:  # one bad order must not stop the pass; it is logged and counted
@@ -327,19 +327,60 @@ def complete_install(*, user, code: str) -> HaravanShop:
     return shop
 
 
-def connect_private_app(*, user, token: str) -> HaravanShop:
-    """A private app's token: same shop record, no OAuth; webhooks are set in the shop's own settings."""
+def connect_private_app(*, user, token: str, webhook_secret: str = "") -> HaravanShop:
+    """A private app's token: same shop record, no OAuth; webhooks are set in the shop's own settings and
+    signed with the webhook secret shown there (kept from before when none is given with a new token)."""
     shop_info = _read_shop(token)
+    org_id = str(shop_info["id"])
+    webhook_secret = webhook_secret.strip()
+    if not webhook_secret:
+        earlier = HaravanShop.objects.filter(org_id=org_id, token_kind=HaravanShop.TokenKind.PRIVATE).first()
+        webhook_secret = earlier.webhook_secret if earlier else ""
     shop = connect_shop(
         user=user,
-        org_id=str(shop_info["id"]),
+        org_id=org_id,
         name=shop_info.get("name") or "",
         domain=shop_info.get("domain") or "",
         email=shop_info.get("email") or "",
-        secrets={"access_token": token},
+        secrets={"access_token": token, **({"webhook_secret": webhook_secret} if webhook_secret else {})},
         token_kind=HaravanShop.TokenKind.PRIVATE,
     )
     _after_connect(shop, subscribe=False)
+    return shop
+
+
+def set_webhook_secret(*, user, org_id: str, webhook_secret: str) -> HaravanShop:
+    """Enter or replace the webhook secret of a shop connected with a private token (its owner only)."""
+    webhook_secret = webhook_secret.strip()
+    if not webhook_secret:
+        raise InstallError(
+            Text("Paste the webhook secret from Haravan (Settings → Notifications → Webhooks).")
+        )
+    with transaction.atomic():
+        shop = HaravanShop.objects.select_for_update().filter(org_id=str(org_id)).first()
+        if (
+            shop is None
+            or not Membership.objects.filter(
+                user=user, tenant=shop.tenant_id, role=Membership.Role.OWNER
+            ).exists()
+        ):
+            raise InstallError(Text("Only the shop's owner can change its webhook secret."))
+        if not shop.is_private:
+            raise InstallError(
+                Text(
+                    "This shop is connected through the installed app: Haravan signs its webhooks with the "
+                    "app's own secret, there is no webhook secret to enter."
+                )
+            )
+        shop.secrets = {**shop.secrets, "webhook_secret": webhook_secret}
+        shop.save(update_fields=["secrets"])
+    for connection in connections_for(shop.org_id):
+        log_attempt(
+            connection=connection,
+            action="install",
+            outcome=Outcome.INFO,
+            message=Text("The webhook secret of the private app was replaced."),
+        )
     return shop
 
 
@@ -457,12 +498,13 @@ def owner_for_install(shop: HaravanShop):
 def write_back(document, fields: dict[str, str], *, style: str = "note_attribute") -> None:
     """Put what the target issued (lookup code, invoice number) on the Haravan order, within its rate limit.
 
-    Note attributes are merged (ours replaced, the shop's kept); tags are added. Writing the same values
-    again changes nothing, so a retried write-back is harmless.
+    Note attributes are merged (ours replaced, the shop's kept); so are tags ("name:value": ours with
+    another value are removed, the shop's own kept). Writing the same values again changes nothing, so a
+    retried write-back is harmless.
     """
     client = HaravanClient.for_shop(shop_for(document.connection))
     if style == "tag":
-        client.add_tags(document.source_id, [f"{name}:{value}" for name, value in fields.items() if value])
+        _write_tags(client, document.source_id, fields)
         return
     order = client.get_order(document.source_id)
     current = order.get("note_attributes") or []
@@ -470,6 +512,36 @@ def write_back(document, fields: dict[str, str], *, style: str = "note_attribute
     wanted = kept + [{"name": name, "value": value} for name, value in fields.items()]
     if wanted != current:
         client.update_order(document.source_id, note_attributes=wanted)
+
+
+def _write_tags(client: HaravanClient, order_id: str, fields: dict[str, str]) -> None:
+    """Each field as one "name:value" tag; the order's earlier tags of the same names (an older tax status,
+    a replaced invoice's number) are removed once the new ones are on, so the order shows one of each."""
+    wanted = [tag_of(name, value) for name, value in fields.items() if value]
+    names = {name.lower() for name, value in fields.items() if value}
+    current = split_tags(client.get_order(order_id, fields="tags").get("tags"))
+    have = {tag.lower() for tag in current}
+    missing = [tag for tag in wanted if tag.lower() not in have]
+    keep = {tag.lower() for tag in wanted}
+    stale = [
+        tag for tag in current if tag.partition(":")[0].strip().lower() in names and tag.lower() not in keep
+    ]
+    if missing:
+        client.add_tags(order_id, missing)
+    if stale:  # after adding: a failure in between leaves two values for a retry to settle, never none
+        client.remove_tags(order_id, stale)
+
+
+def tag_of(name: str, value) -> str:
+    """ "name:value" as one Haravan tag: no comma (it separates tags), at most Haravan's 40 characters (a
+    longer value is cut: the order keeps the start of it rather than refusing every tag)."""
+    text = f"{name}:{' '.join(str(value).replace(',', ' ').split())}"
+    return text[:TAG_MAX_LENGTH]
+
+
+def split_tags(tags) -> list[str]:
+    """Haravan's tags string ("VIP, einvoice") as a list."""
+    return [tag.strip() for tag in str(tags or "").split(",") if tag.strip()]
 
 
 # --- catalogue and buyers -----------------------------------------------------------------------------

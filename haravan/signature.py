@@ -1,4 +1,5 @@
-"""Haravan webhook signatures: base64 HMAC-SHA256 of the raw body, keyed with the app's client secret."""
+"""Haravan webhook signatures: base64 HMAC-SHA256 of the raw body, keyed with the app's client secret (a
+private app's webhooks: with the webhook secret from the shop's Settings → Notifications → Webhooks)."""
 
 import base64
 import hmac

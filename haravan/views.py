@@ -5,12 +5,14 @@ import logging
 import secrets
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.request import HttpHeaders
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -18,6 +20,7 @@ from connectors.http import NotConfiguredError
 from syncjobs import intake
 
 from . import services, signature
+from .models import HaravanShop
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +63,17 @@ def webhook(request):
     topic = request.META.get("HTTP_X_HARAVAN_TOPIC", "").strip()
     org_id = request.META.get("HTTP_X_HARAVAN_ORG_ID", "").strip()
     given = next((request.META[h] for h in SIGNATURE_HEADERS if h in request.META), None)
-    if not signature.is_valid(body, settings.HARAVAN_CLIENT_SECRET, given):
-        reason = "missing X-Haravan-HmacSha256 header" if not given else "X-Haravan-HmacSha256 does not match"
-        return _refuse(
-            request,
-            401,
-            f"Signature check failed: {reason} (HMAC-SHA256 of the raw body with the app's client "
-            "secret). Check HARAVAN_CLIENT_SECRET.",
-            org_id=org_id,
-            topic=topic,
-            body=body,
-        )
+    # The fast path, an installed app's shop: signed with our client secret, stored in one statement that
+    # finds only installed-app shops. A shop connected with a private token signs with its own webhook
+    # secret (Settings → Notifications → Webhooks): looked up first, only when the client secret fails.
+    by_app = signature.is_valid(body, settings.HARAVAN_CLIENT_SECRET, given)
+    shop = None
+    if not by_app:
+        shop = _private_shop(org_id) if given and org_id else None
+        if shop is None or not signature.is_valid(body, shop.webhook_secret, given):
+            return _refuse(
+                request, 401, _signature_problem(given, shop), org_id=org_id, topic=topic, body=body
+            )
     if not topic or not org_id:
         return _refuse(
             request,
@@ -94,6 +97,7 @@ def webhook(request):
             body=body,
             headers=_kept_headers(request),
             remote_addr=_client_ip(request),
+            tenant_sql=None if by_app else HaravanShop.private_tenant_sql,
         )
     except DatabaseError as exc:  # not stored, so not acknowledged: Haravan delivers again
         log.error("Haravan %s delivery for org %s not stored: %s", topic, org_id, exc)
@@ -104,6 +108,12 @@ def webhook(request):
         answer["Retry-After"] = "5"
         return answer
     if accepted is None:
+        if by_app and (shop := _private_shop(org_id)) is not None:
+            if signature.is_valid(body, shop.webhook_secret, given):  # its secret is our client secret
+                return _accept_private(request, org_id, topic, body)
+            return _refuse(
+                request, 401, _client_secret_on_private(org_id), org_id=org_id, topic=topic, body=body
+            )
         return _refuse(
             request,
             404,
@@ -112,9 +122,75 @@ def webhook(request):
             topic=topic,
             body=body,
         )
+    return _answer(accepted)
+
+
+def _answer(accepted) -> HttpResponse:
     answer = {"status": "duplicate" if accepted.duplicate else "accepted", "event": accepted.event_id}
     # json.dumps without an encoder class reuses one C encoder; JsonResponse builds a new encoder each time.
     return HttpResponse(json.dumps(answer), content_type="application/json")
+
+
+def _accept_private(request, org_id: str, topic: str, body: bytes) -> HttpResponse:
+    accepted = intake.accept(
+        source_kind="haravan",
+        source_key=org_id,
+        topic=topic,
+        body=body,
+        headers=_kept_headers(request),
+        remote_addr=_client_ip(request),
+        tenant_sql=HaravanShop.private_tenant_sql,
+    )
+    if accepted is None:  # switched to the installed app, or uninstalled, since the lookup
+        return _refuse(
+            request,
+            404,
+            f"Unknown shop: org id {org_id} is not connected.",
+            org_id=org_id,
+            topic=topic,
+            body=body,
+        )
+    return _answer(accepted)
+
+
+def _private_shop(org_id: str) -> HaravanShop | None:
+    """The installed shop of `org_id` when it is connected with a private token (its secrets decrypted)."""
+    return HaravanShop.objects.filter(
+        org_id=org_id, uninstalled_at__isnull=True, token_kind=HaravanShop.TokenKind.PRIVATE
+    ).first()
+
+
+def _signature_problem(given, shop: HaravanShop | None) -> str:
+    """Why a delivery's signature was refused, in words for the event log (never a secret)."""
+    if not given:
+        return (
+            "Signature check failed: missing X-Haravan-HmacSha256 header (HMAC-SHA256 of the raw body with "
+            "the app's client secret, or a private app's webhook secret)."
+        )
+    if shop is None:
+        return (
+            "Signature check failed: X-Haravan-HmacSha256 does not match (HMAC-SHA256 of the raw body with "
+            "the app's client secret). Check HARAVAN_CLIENT_SECRET."
+        )
+    if not shop.webhook_secret:
+        return (
+            f"Signature check failed: org id {shop.org_id} is connected with a private app token, whose "
+            "webhooks Haravan signs with the shop's webhook secret, and none has been entered. Copy it from "
+            "Haravan (Settings → Notifications → Webhooks) into the connection's page."
+        )
+    return (
+        f"Signature check failed: X-Haravan-HmacSha256 does not match the webhook secret entered for org id "
+        f"{shop.org_id} (a private app token; HMAC-SHA256 of the raw body). Copy the secret again from "
+        "Haravan (Settings → Notifications → Webhooks)."
+    )
+
+
+def _client_secret_on_private(org_id: str) -> str:
+    return (
+        f"Signature check failed: the delivery for org id {org_id} is signed with the app's client secret, "
+        "but that shop is connected with a private app token: Haravan signs its webhooks with the shop's "
+        "webhook secret (Settings → Notifications → Webhooks), so this one did not come from that shop."
+    )
 
 
 def _subscribe_handshake(request):
@@ -186,13 +262,33 @@ def install_callback(request):
 @login_required
 @require_http_methods(["POST"])
 def connect_private(request):
-    """A private-app token pasted by the shop owner."""
+    """A private-app token pasted by the shop owner, with the webhook secret from the shop's settings."""
     token = request.POST.get("token", "").strip()
     if not token:
         return HttpResponse("Paste the private app's access token.", status=400, content_type="text/plain")
     try:
-        shop = services.connect_private_app(user=request.user, token=token)
+        shop = services.connect_private_app(
+            user=request.user, token=token, webhook_secret=request.POST.get("webhook_secret", "")
+        )
     except services.InstallError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     request.session["tenant_id"] = shop.tenant_id
     return redirect("dashboard:overview")
+
+
+@login_required
+@require_http_methods(["POST"])
+def private_webhook_secret(request):
+    """Enter or replace a private app's webhook secret: write-only, never shown back."""
+    org_id = request.POST.get("org_id", "").strip()
+    try:
+        shop = services.set_webhook_secret(
+            user=request.user, org_id=org_id, webhook_secret=request.POST.get("webhook_secret", "")
+        )
+    except services.InstallError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    messages.success(request, _("Webhook secret saved. Haravan's next delivery is checked with it."))
+    connection = services.connections_for(shop.org_id).filter(tenant=shop.tenant_id).first()
+    if connection is None:
+        return redirect("dashboard:overview")
+    return redirect("dashboard:connection", pk=connection.pk)

@@ -102,4 +102,11 @@ class MeInvoiceTarget(TargetAdapter):
         return {
             "invoice": preview.invoice_view(invoice) if invoice else None,
             "invoice_json": json.dumps(invoice, ensure_ascii=False, indent=2) if invoice else "",
+            "follows": [
+                {
+                    "reason": step["reason"],
+                    "invoice": preview.invoice_view(step["invoice"]) if step["invoice"] else None,
+                }
+                for step in answer.get("adjustments") or []
+            ],
         }

@@ -1020,16 +1020,18 @@ def _plan_refund(refund: Refund, parts: list[_Part], state: _RefundState, label:
     lines_value = sum(v for _, _, v in returned)
     if refund.problem is not None:
         raise ConversionError(refund.problem)
-    money = lines_value if refund.money is None else _dong(refund.money)
+    if refund.money is None:
+        raise ConversionError(Text("%(what)s does not say what money was given back", what=what))
+    money = _dong(refund.money)
     if money < lines_value:
-        # The money given back is the truth: the returned lines share it.
+        # The money given back is the truth: the returned lines share it (a restock with no money: 0 each).
         for row, share in zip(returned, _share(money, [v for _, _, v in returned]), strict=True):
             row[2] = share
         lines_value = money
 
     extra = money - lines_value
     value_only: list[tuple[_Part, int]] = []
-    if extra:
+    if extra and returned:
         # Money beyond the returned goods: first the shipping charged, then the value of what remains.
         for part in (p for p in parts if p.kind == "shipping"):
             room = part.payable - state.paid_back.get(part.key, 0)
@@ -1038,7 +1040,9 @@ def _plan_refund(refund: Refund, parts: list[_Part], state: _RefundState, label:
                 value_only.append((part, take))
                 extra -= take
     if extra:
-        candidates = [p for p in parts if p.kind == "goods"]
+        # Money with no goods (a reduction, or what a restock left to pay back) reduces everything still
+        # invoiced in proportion, so each rate gives back its share; with goods, what the shipping left.
+        candidates = [p for p in parts if p.kind == "goods" or not returned]
         rooms = [
             p.payable - state.paid_back.get(p.key, 0) - sum(v for q, _, v in returned if q is p)
             for p in candidates
@@ -1066,15 +1070,18 @@ def _plan_refund(refund: Refund, parts: list[_Part], state: _RefundState, label:
 def adjustment_for_refund(
     sale: Sale, refund: Refund, mapping: Mapping, issue: Issue, changed: Changed
 ) -> dict:
-    """An adjustment-down invoice (ReferenceType 2) for one refund of an invoiced sale.
+    """An adjustment-down invoice (ReferenceType 2) for one refund of an invoiced sale, worth exactly the
+    money given back in the refund's successful transactions: goods restocked with no money change no
+    total (``NothingToAdjust``), and money given back with no goods is an adjustment all the same.
 
     Returned units become negative lines valued pro rata of what the buyer paid for the line (the last
-    units returned take exactly what is left of it). Money given back beyond the returned goods becomes
-    value-only lines: first against the shipping charged, then shared over the goods still invoiced
-    (one value-only line per line). When less money is given back than the returned units are worth,
-    the money given back is what is adjusted, shared over the returned lines. The sale's earlier refunds
-    (by creation) are replayed first, so repeated partial returns add up to the original invoice exactly.
-    The adjustment totals minus the money given back.
+    units returned take exactly what is left of it). When less money is given back than the returned
+    units are worth, the money is what is adjusted, shared over the returned lines. Money beyond the
+    returned goods becomes value-only lines: first against the shipping charged, then shared over the
+    goods still invoiced. Money with no goods returned is shared over everything still invoiced, goods
+    and shipping, in proportion (one value-only line per invoice line, so each VAT rate takes its share).
+    The sale's earlier refunds (by creation) are replayed first, so repeated partial returns add up to the
+    original invoice exactly. The adjustment totals minus the money given back.
 
     With ``changed.invoice`` (the InvoiceData that was issued), the sale must still convert to the same
     lines, and its buyer is used as it was issued.

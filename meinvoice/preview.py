@@ -8,18 +8,30 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
+from connectors.money import amount_text
 from connectors.routing import route
 from connectors.text import Text, join
 
-from .convert import ConversionError, Issue, check_issuance, ref_id_for, sale_to_invoice
+from .convert import (
+    Changed,
+    ConversionError,
+    Issue,
+    NothingToAdjust,
+    adjustment_for_refund,
+    check_issuance,
+    ref_id_for,
+    replacement_for_refund,
+    sale_to_invoice,
+)
 from .mapping import MappingError
 from .services import account_options, mapping_for
 
 
 def preview_order(connection, order: dict) -> dict:
-    """{"issue", "reason", "explanation", "issuance", "account", "invoice"}: `explanation` says why this
-    account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence (as ``Text``: the
-    page shows them in its language, the command prints them in English)."""
+    """{"issue", "reason", "explanation", "issuance", "account", "invoice", "adjustments"}: `explanation`
+    says why this account, `issuance` why an invoice is (not) issued, `reason` is both in one sentence (as
+    ``Text``: the page shows them in its language, the command prints them in English); `adjustments` what
+    the order's refunds and cancellation would issue after the invoice (see ``what_follows``)."""
     decision = route(connection, connection.source.routing_facts(order))
     account = decision.account
     answer = {
@@ -29,6 +41,7 @@ def preview_order(connection, order: dict) -> dict:
         "issuance": "",
         "account": {"tax_code": account.external_id, "name": account.name} if account else None,
         "invoice": None,
+        "adjustments": [],
     }
 
     def decided(issuance, reason) -> dict:
@@ -63,7 +76,75 @@ def preview_order(connection, order: dict) -> dict:
         refused = Text("No invoice: %(reason)s", reason=exc.text)
         return decided(refused, refused)
     answer["issue"] = True
+    answer["adjustments"] = what_follows(
+        sale, mapping, account.external_id, order.get("id"), answer["invoice"]
+    )
     return decided(why, join([why, decision.explanation]))
+
+
+# Until it is published, the invoice has no number: the invoices that follow it name this one instead.
+UNNUMBERED = "00000000"
+
+
+def what_follows(sale, mapping, tax_code: str, order_id, invoice: dict) -> list[dict]:
+    """[{"kind", "reason", "invoice"}]: for each refund of the sale (oldest first), what the returns policy
+    would issue once ``invoice`` is issued as previewed, as issuing does it: an adjustment or a replacement
+    (``invoice`` its InvoiceData), a refusal (``invoice`` None, ``reason`` why), or nothing, left to a person
+    (kind "manual"). A refund that gives no money back changes no invoice and is not listed. A cancellation
+    never follows here: a cancelled order is not invoiced at all (its adjustment to zero is made only for an
+    invoice issued before the order was cancelled)."""
+    series, day = invoice["InvSeries"], invoice["InvDate"]
+    first = current = Changed({"InvSeries": series, "InvNo": UNNUMBERED, "InvDate": day}, invoice)
+    follows = []
+
+    def issue(kind: str) -> Issue:
+        return Issue(
+            tax_code, series, ref_id_for(tax_code, order_id or "preview", kind), timezone.localdate()
+        )
+
+    policy = mapping.returns.on_refund
+    for refund in sale.refunds:
+        name = refund.name
+        if refund.money == 0:
+            continue  # goods back with no money: the invoice stays as it is
+        if policy == "manual":
+            reason = Text(
+                "Refund %(refund)s: the returns policy is manual, so nothing is issued; adjust it in "
+                "meInvoice.",
+                refund=name,
+            )
+            follows.append({"kind": "manual", "reason": reason, "invoice": None})
+            continue
+        kind = "replacement" if policy == "replace" else "adjustment"
+        try:
+            if policy == "replace":
+                made = replacement_for_refund(
+                    sale, refund, mapping, issue(f"replace:{refund.key}"), first, current
+                )
+                current = Changed({"InvSeries": series, "InvNo": UNNUMBERED, "InvDate": day}, made)
+                reason = Text(
+                    "Refund %(refund)s gives back %(money)s: a replacement invoice for what the buyer keeps, "
+                    "%(total)s.",
+                    refund=name,
+                    money=amount_text(refund.money, sale.currency),
+                    total=amount_text(made["TotalAmount"], sale.currency),
+                )
+            else:
+                made = adjustment_for_refund(sale, refund, mapping, issue(f"refund:{refund.key}"), first)
+                reason = Text(
+                    "Refund %(refund)s gives back %(money)s: an adjustment invoice of %(total)s.",
+                    refund=name,
+                    money=amount_text(refund.money, sale.currency),
+                    total=amount_text(made["TotalAmount"], sale.currency),
+                )
+        except NothingToAdjust:
+            continue  # worth less than a đồng: nothing changes either
+        except ConversionError as exc:
+            reason = Text("Nothing issued for refund %(refund)s: %(reason)s", refund=name, reason=exc.text)
+            follows.append({"kind": kind, "reason": reason, "invoice": None})
+            continue
+        follows.append({"kind": kind, "reason": reason, "invoice": made})
+    return follows
 
 
 # --- how the mapping screen shows the invoice -------------------------------------------------------

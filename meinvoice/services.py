@@ -853,6 +853,8 @@ def _after_issue(document: SyncDocument, carried: dict | None = None) -> None:
             kind in existing or f"refund:{key}" in existing or f"replace:{key}" in existing
         ):
             continue
+        if refund is not None and refund.money == 0:
+            continue  # goods back with no money (a restock): no invoice changes, nothing for a person
         what = Text("cancellation") if refund is None else Text("refund %(refund)s", refund=key)
         changed = f"{_reference_of(current)['InvSeries']}-{_reference_of(current)['InvNo']}"
         facts = {"what": what, "order": document.source_label, "invoice": changed}

@@ -204,6 +204,15 @@ class OrderGenerator:
         self.stats["paid"] += 1
         return result["transaction"]
 
+    def refund(self, order_id: int, lines: dict[int, int] | None = None, money: int = 0, **extra) -> dict:
+        """A refund as a shop makes one: ``lines`` (line id → units) back, ``money`` given back, or both."""
+        body = {
+            "refund_line_items": [{"line_item_id": k, "quantity": q} for k, q in (lines or {}).items()],
+            "transactions": [{"kind": "refund", "amount": money}] if money else [],
+            **extra,
+        }
+        return self._call("POST", f"orders/{order_id}/refunds.json", json={"refund": body})["refund"]
+
     def cancel(self, order_id: int, reason: str = "customer") -> dict:
         result = self._call(
             "POST", f"orders/{order_id}/cancel.json", json={"reason": reason, "restock": True}

@@ -85,10 +85,14 @@ class Accepted:
     duplicate: bool
 
 
-def accept(*, source_kind, source_key, topic, body: bytes, headers, remote_addr) -> Accepted | None:
+def accept(
+    *, source_kind, source_key, topic, body: bytes, headers, remote_addr, tenant_sql=None
+) -> Accepted | None:
     """Store the raw event for the tenant owning source_key (once: a repeated delivery only bumps a
     counter), then enqueue after commit. None when no tenant owns source_key: nothing was stored.
 
+    `tenant_sql` (a function like the registered one) replaces the source's registered tenant query for
+    this delivery: a source whose owners differ by how a delivery was authenticated names which ones.
     A database error means the event was not stored: the sender must then be told to deliver again.
     """
     row = {
@@ -104,11 +108,12 @@ def accept(*, source_kind, source_key, topic, body: bytes, headers, remote_addr)
     }
     db = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a thread-local lookup on every use
     in_transaction = db.in_atomic_block
+    owner_sql = tenant_sql or _TENANT_SQL[source_kind]
     if in_transaction:  # the caller's transaction decides; a savepoint keeps it usable on error
         with transaction.atomic():
-            stored = _upsert(db, row)
+            stored = _upsert(db, row, owner_sql)
     else:
-        stored = _upsert(db, row)  # one autocommitted statement: durable when it returns
+        stored = _upsert(db, row, owner_sql)  # one autocommitted statement: durable when it returns
     if stored is None:
         return None
     event_id, deliveries = stored
@@ -130,7 +135,7 @@ _NEW_EVENT = {
 }
 
 
-def _upsert(db, row: dict) -> tuple[int, int] | None:
+def _upsert(db, row: dict, tenant_sql: Callable[[], str]) -> tuple[int, int] | None:
     """Insert the event for the tenant owning its source key, or count one more delivery of the stored
     one: (event id, deliveries so far), or None when no tenant owns the key.
 
@@ -141,7 +146,7 @@ def _upsert(db, row: dict) -> tuple[int, int] | None:
     names = tuple(row)
     params = [_EVENT_FIELDS[name].get_db_prep_save(value, db) for name, value in row.items()]
     params.append(row["source_key"])  # the tenant query's one parameter comes after the values
-    sql = _upsert_sql(db.vendor, row["source_kind"], names)
+    sql = _upsert_sql(db.vendor, tenant_sql, names)
     with db.cursor() as cursor:
         if db.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
             _execute_prepared(db, cursor, sql, names, params)
@@ -192,7 +197,7 @@ _EVENT_FIELDS = {field.name: field for field in InboundEvent._meta.concrete_fiel
 
 
 @functools.cache
-def _upsert_sql(vendor: str, source_kind: str, names: tuple[str, ...]) -> str:
+def _upsert_sql(vendor: str, tenant_sql: Callable[[], str], names: tuple[str, ...]) -> str:
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name  # `vendor` is in the key: quoting differs by vendor
     table = quote(InboundEvent._meta.db_table)
     columns = ", ".join(quote(_EVENT_FIELDS[name].column) for name in (*names, "tenant"))
@@ -201,7 +206,7 @@ def _upsert_sql(vendor: str, source_kind: str, names: tuple[str, ...]) -> str:
     # travels as a parameter. "WHERE 1 = 1" keeps SQLite from reading ON CONFLICT as a join's ON.
     return (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608
-        f"SELECT {values}, owner.tenant_id FROM ({_TENANT_SQL[source_kind]()}) AS owner WHERE 1 = 1 "
+        f"SELECT {values}, owner.tenant_id FROM ({tenant_sql()}) AS owner WHERE 1 = 1 "
         f"ON CONFLICT ({quote('dedupe_key')}) DO UPDATE SET deliveries = {table}.deliveries + 1 "
         "RETURNING id, deliveries"
     )

@@ -30,13 +30,16 @@ def user(tenant_=None, *, role=Membership.Role.OWNER, email=None, password="pw")
     return u
 
 
-def shop(tenant_, org_id=None, token="shop-token") -> HaravanShop:
+def shop(tenant_, org_id=None, token="shop-token", *, private=False, webhook_secret="") -> HaravanShop:
+    """An installed app's shop (its webhooks signed with the client secret), or with `private` one connected
+    with a private app token (signed with its own `webhook_secret`)."""
+    secrets = {"access_token": token, **({"webhook_secret": webhook_secret} if webhook_secret else {})}
     return HaravanShop.objects.create(
         tenant=tenant_,
         org_id=org_id or str(300000000 + next(_seq)),
         name="Shop",
-        token_kind=HaravanShop.TokenKind.PRIVATE,
-        secrets={"access_token": token},
+        token_kind=HaravanShop.TokenKind.PRIVATE if private else HaravanShop.TokenKind.OAUTH,
+        secrets=secrets,
     )
 
 

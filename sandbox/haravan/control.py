@@ -1,6 +1,7 @@
 """The Haravan simulator's knobs and its own control endpoints (no auth) under ``/haravan/_sandbox/``,
 next to the shared ``knobs``, ``calls`` and ``reset``: ``webhooks`` (GET), ``webhooks/drain`` (POST),
-``shops`` (POST), ``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
+``shops`` (POST; with ``webhook_secret``, a private app's shop whose deliveries are signed with it),
+``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ KNOBS = {
     "enforce_scopes": True,  # 403 when the token lacks the resource's scope
     "token_ttl_seconds": 0,  # OAuth access tokens expire after this (0: never)
     "oauth_redirect_uris": None,  # comma-separated allowed redirect_uri values (None: any)
+    "refund_transaction_status": "Thành công",  # how a refund's transactions say they succeeded (or not)
 }
 PROBABILITY_KNOBS = frozenset({"error_rate", "lost_response_rate", "duplicate_webhooks"})
 
@@ -46,6 +48,7 @@ class Controls:
         router.add("POST", "/_sandbox/uninstall", self.uninstall)
         router.add("POST", "/_sandbox/verify_webhook", self.verify_webhook)
         router.add("GET", "/_sandbox/subscriptions", self.subscriptions)
+        router.add("GET", "/_sandbox/orders/{id}", self.order)
 
     def webhooks(self, request: Request) -> Response:
         sim = self.sim
@@ -58,6 +61,13 @@ class Controls:
             }
         )
 
+    def order(self, request: Request, id: str) -> Response:
+        """An order of any shop as it stands, for a test to watch without spending the shop's API calls."""
+        for shop in self.sim.shops.values():
+            if id.isdigit() and int(id) in shop.orders:
+                return json_response({"order": shop.orders[int(id)]})
+        return json_response({"errors": "Not Found"}, status=404)
+
     def drain(self, request: Request) -> Response:
         body = read_body(request, required=False)
         idle = self.sim.webhooks.wait_idle(timeout=float(body.get("timeout", 5.0)))
@@ -69,7 +79,12 @@ class Controls:
             raise ApiProblem(400, "org_id (a number) is required")
         token = body.get("token") or f"token-{body['org_id']}"
         with self.sim.lock:
-            shop = self.sim.add_shop(int(body["org_id"]), token=token, name=body.get("name"))
+            shop = self.sim.add_shop(
+                int(body["org_id"]),
+                token=token,
+                name=body.get("name"),
+                webhook_secret=body.get("webhook_secret"),
+            )
             if body.get("domain"):
                 shop.info["domain"] = body["domain"]
             return json_response({"shop": shop.info, "token": token}, status=201)

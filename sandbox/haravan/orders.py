@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from .simulator import HaravanSimulator
 
 CANCEL_REASONS = ("customer", "inventory", "fraud", "declined", "other")
+TAG_MAX_LENGTH = 40  # "Each individual tag is limited to 40 characters in length" (Orders: tags)
+
+
+def _check_tag_lengths(tags: list[str]) -> None:
+    """422 ``{"errors": {"tags": [...]}}`` for a tag longer than Haravan allows, before anything changes."""
+    for tag in tags:
+        if len(tag) > TAG_MAX_LENGTH:
+            raise invalid("tags", f"tag {tag!r} is longer than {TAG_MAX_LENGTH} characters")
 
 
 class Orders:
@@ -172,6 +180,7 @@ class Orders:
                 changed = True
         if "tags" in payload:
             tags = split_tags(payload["tags"])
+            _check_tag_lengths(tags)
             value = ", ".join(tags) if tags else None
             if value != order["tags"]:
                 order["tags"] = value
@@ -194,9 +203,7 @@ class Orders:
         self.sim.require_write(token, "orders")
         order = shop.order(id)
         wanted = split_tags(read_body(request).get("tags"))
-        for tag in wanted:
-            if len(tag) > 40:
-                raise invalid("tags", f"tag {tag!r} is longer than 40 characters")
+        _check_tag_lengths(wanted)
         tags = split_tags(order["tags"])
         added = False
         for tag in wanted:
@@ -213,6 +220,8 @@ class Orders:
         order = shop.order(id)
         body = read_body(request, required=False)
         unwanted = {t.lower() for t in split_tags(body.get("tags") if body else request.arg("tags"))}
+        if not unwanted:
+            raise invalid("tags", "can't be blank")
         tags = split_tags(order["tags"])
         kept = [t for t in tags if t.lower() not in unwanted]
         if kept != tags:
@@ -282,6 +291,7 @@ class Orders:
         stamp = iso(at)
         if refund_amount > 0:
             tx = new_transaction(sim, order, "refund", refund_amount, at=at)
+            tx["status"] = sim.knobs["refund_transaction_status"]
             order["transactions"].append(tx)
             order["refunds"].append(
                 {

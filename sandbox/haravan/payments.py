@@ -4,6 +4,7 @@ amount is negative), the refunds list and the financial status they add up to
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
     from .simulator import HaravanSimulator
 
 TRANSACTION_KINDS = ("pending", "authorization", "capture", "sale", "void", "refund")
+SUCCESS_STATUSES = frozenset({"success", "thành công"})
+# How Haravan writes each kind in its answers: capitalised on the Transaction page ("Capture", "Pending"),
+# lower case in refunds ("refund"). Readers must not care.
+WRITTEN_KIND = {"pending": "Pending", "authorization": "Authorization", "capture": "Capture", "sale": "Sale",
+                "void": "Void", "refund": "refund"}  # fmt: skip
 
 
 class Transactions:
@@ -27,7 +33,6 @@ class Transactions:
         router.add("GET", "/com/orders/{id}/transactions.json", self.list_transactions)
         router.add("POST", "/com/orders/{id}/transactions.json", self.create_transaction)
         router.add("GET", "/com/orders/{id}/transactions/{tid}.json", self.get_transaction)
-        router.add("GET", "/com/orders/{id}/refunds.json", self.list_refunds)
 
     def list_transactions(self, request: Request, *, shop: Shop, token: TokenInfo, id: str) -> Response:
         self.sim.require_read(token, "orders")
@@ -44,10 +49,6 @@ class Transactions:
         if found is None:
             raise not_found()
         return json_response({"transaction": found})
-
-    def list_refunds(self, request: Request, *, shop: Shop, token: TokenInfo, id: str) -> Response:
-        self.sim.require_read(token, "orders")
-        return json_response({"refunds": shop.order(id)["refunds"]})
 
     def create_transaction(self, request: Request, *, shop: Shop, token: TokenInfo, id: str) -> Response:
         self.sim.require_write(token, "orders")
@@ -74,7 +75,7 @@ def new_transaction(
         "device_id": None,
         "gateway": gateway or order.get("gateway"),
         "id": sim.next_id("transaction"),
-        "kind": kind,
+        "kind": WRITTEN_KIND[kind],
         "order_id": order["id"],
         "receipt": None,
         "status": "success",
@@ -91,21 +92,30 @@ def new_transaction(
     }
 
 
+def settled(tx: dict) -> bool:
+    """Whether the money moved: Haravan writes a success as "success" or "Thành công", in any case."""
+    status = unicodedata.normalize("NFC", str(tx.get("status") or "")).strip().casefold()
+    return status in SUCCESS_STATUSES
+
+
 def money_state(order: dict) -> tuple[int, int, int]:
-    """(total, captured, refunded) in whole VND."""
+    """(total, captured, refunded) in whole VND, counting only the transactions that succeeded."""
     captured = refunded = 0
     for tx in order["transactions"]:
+        if not settled(tx):
+            continue
         amount = round(abs(float(tx["amount"])))
-        if tx["kind"] in ("capture", "sale"):
+        kind = tx["kind"].lower()
+        if kind in ("capture", "sale"):
             captured += amount
-        elif tx["kind"] == "refund":
+        elif kind == "refund":
             refunded += amount
     return round(float(order["total_price"])), captured, refunded
 
 
 def financial_status(order: dict) -> str:
     total, captured, refunded = money_state(order)
-    kinds = {tx["kind"] for tx in order["transactions"]}
+    kinds = {tx["kind"].lower() for tx in order["transactions"]}
     if refunded > 0:
         return "refunded" if refunded >= captured else "partially_refunded"
     if captured > 0:
@@ -150,7 +160,11 @@ def add_transaction(
     if amount > limit:
         raise invalid("amount", f"must not exceed {limit} VND")
     parent = next(
-        (t["id"] for t in reversed(order["transactions"]) if t["kind"] in ("authorization", "pending")),
+        (
+            t["id"]
+            for t in reversed(order["transactions"])
+            if t["kind"].lower() in ("authorization", "pending")
+        ),
         None,
     )
     tx = new_transaction(

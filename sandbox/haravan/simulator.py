@@ -24,6 +24,7 @@ from .orders import Orders
 from .payments import Transactions
 from .rate_limit import TOO_MANY, format_seconds, take
 from .reading import read_body
+from .refunds import Refunds
 from .state import ALL_SCOPES, Shop, TokenInfo
 from .webhooks import Subscriptions
 
@@ -67,6 +68,7 @@ class HaravanSimulator(Simulator):
         for resource in (
             self._orders,
             Transactions(self),
+            Refunds(self),
             Catalogue(self),
             Customers(self),
             Locations(self),
@@ -152,9 +154,16 @@ class HaravanSimulator(Simulator):
         self.webhooks.close()
 
     def add_shop(
-        self, org_id: int, *, token: str | None = None, info: dict | None = None, name: str | None = None
+        self,
+        org_id: int,
+        *,
+        token: str | None = None,
+        info: dict | None = None,
+        name: str | None = None,
+        webhook_secret: str | None = None,
     ) -> Shop:
-        """A shop with the demo catalogue, customers and locations (and no orders); ``token`` opens it."""
+        """A shop with the demo catalogue, customers and locations (and no orders); ``token`` opens it.
+        With ``webhook_secret`` its webhooks are a private app's, signed with that secret."""
         with self.lock:
             org_id = int(org_id)
             base = copy.deepcopy(info or demo_data.SHOP)
@@ -170,6 +179,7 @@ class HaravanSimulator(Simulator):
                 locations={loc["id"]: copy.deepcopy(loc) for loc in demo_data.LOCATIONS},
                 products={p["id"]: copy.deepcopy(p) for p in demo_data.PRODUCTS},
                 customers={c["id"]: copy.deepcopy(c) for c in demo_data.CUSTOMERS},
+                webhook_secret=webhook_secret or None,
             )
             self.shops[org_id] = shop
             if token:

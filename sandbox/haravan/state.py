@@ -37,6 +37,9 @@ class Shop:
     bucket_level: float = 0.0
     bucket_at: float | None = None
     subscription: dict | None = None
+    # A private webhook set up in the shop's Settings → Notifications → Webhooks: Haravan signs the shop's
+    # deliveries with this secret instead of the app's client secret. None: deliveries go to the app.
+    webhook_secret: str | None = None
 
     def order(self, order_id: str) -> dict:
         """The order a path names; 404 when the shop has no such order."""

@@ -20,7 +20,8 @@ ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancel
 
 
 def sign_webhook(body: bytes, secret: str) -> str:
-    """Base64 HMAC-SHA256 of the raw body, keyed with the app's client secret."""
+    """Base64 HMAC-SHA256 of the raw body, keyed with the app's client secret (a private webhook's: with
+    the shop's webhook secret, https://docs.haravan.com/docs/tutorials/webhooks/private-webhook/)."""
     return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
 
 
@@ -34,7 +35,7 @@ def emit(sim: HaravanSimulator, shop: Shop, topic: str, payload: dict) -> None:
         "Content-Type": "application/json; charset=utf-8",
         "X-Haravan-Topic": topic,
         "X-Haravan-Org-Id": str(shop.org_id),
-        "X-Haravan-HmacSha256": sign_webhook(body, sim.client_secret),
+        "X-Haravan-HmacSha256": sign_webhook(body, shop.webhook_secret or sim.client_secret),
     }
     meta = {"org_id": shop.org_id, "order_id": payload.get("id") if topic.startswith("orders/") else None}
     url = sim.webhook_url

@@ -43,7 +43,7 @@ def messages_of(resp) -> list[str]:
 @pytest.fixture
 def setup(db):
     tenant = factories.tenant("Shop A")
-    shop = factories.shop(tenant, org_id="111")
+    shop = factories.shop(tenant, org_id="111", private=True)
     conn = factories.connection(tenant, shop)
     return {
         "tenant": tenant,

@@ -2,6 +2,7 @@
 all, and the route preview from pasted JSON or from an order read through the Haravan simulator."""
 
 import json
+from pathlib import Path
 
 import pytest
 import requests
@@ -270,6 +271,19 @@ def test_preview_of_pasted_json_shows_the_mst_and_the_invoice_and_follows_a_new_
     html = preview(owner, conn, order_json=json.dumps(order))
     assert "[MST 0312345673]" in html and "matched: Branch / location = 1002" in html
     assert not SyncDocument.objects.exists() and not SyncAttempt.objects.exists()  # a preview writes nothing
+
+
+def test_preview_shows_what_follows_the_invoice(conn, owner):
+    """Haravan's documented refunds: nothing for the two restocks, one adjustment of the money given back."""
+    conn.settings = {"meinvoice": {"conditions": {"financial_statuses": ["paid", "partially_refunded"]}}}
+    conn.save()
+    example = (Path(__file__).parents[1] / "meinvoice" / "haravan_refund_example.json").read_text(
+        encoding="utf-8"
+    )
+    html = preview(owner, conn, order_json=example)
+    assert "What follows the invoice" in html
+    assert html.count("Refund 10116") == 1 and "Refund 1011638030 gives back 1.500.000 đồng" in html
+    assert "-1.500.000 đ" in html
 
 
 def test_preview_says_why_an_order_is_not_invoiced(conn, owner):

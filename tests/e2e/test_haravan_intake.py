@@ -123,9 +123,15 @@ def what_was_asked(call: dict) -> str:
     filters = {"status": ["any"], "created_at_min": ["2000-01-01T00:00:00Z"]}
     if call["path"] == "/haravan/com/orders/count.json" and query == filters:
         return "count"
-    listing = {**filters, "order": ["updated_at asc"], "limit": ["50"]}
-    if call["path"] == "/haravan/com/orders.json" and query == {**listing, "page": query.get("page")}:
-        return f"page {query['page'][0]}"
+    listing = {**filters, "order": ["updated_at asc"], "limit": ["50"], "page": ["1"]}
+    if call["path"] == "/haravan/com/orders.json" and query == listing:
+        return "page 1"
+    # The next page is asked for from where the first ended (the last order's updated_at), not by number.
+    if call["path"] == "/haravan/com/orders.json" and query == {
+        **listing,
+        "updated_at_min": query.get("updated_at_min"),
+    }:
+        return "page 2"
     return f"{call['method']} {call['path']}?{call['query']}"
 
 
@@ -170,8 +176,8 @@ def test_two_workers_share_the_haravan_bucket(stack, demo_tenant, sandbox):
     log = requests.get(f"{sandbox.url}/haravan/_sandbox/calls", params={"since": since}, timeout=5).json()
     api = log["calls"]
     # What reached the simulator is exactly ten passes over the shop, each a count, then page 1 (50 orders),
-    # then page 2 (the last 10): none asked twice, none left out, nothing else in between, and every call
-    # answered at once (no 429 to retry).
+    # then page 2 (from the 50th order's updated_at on: the last 10): none asked twice, none left out,
+    # nothing else in between, and every call answered at once (no 429 to retry).
     asked = [what_was_asked(c) for c in api]
     assert collections.Counter(asked) == {"count": 10, "page 1": 10, "page 2": 10}, asked
     assert all((c["kind"], c["shop"], c["method"], c["status"]) == ("api", int(ORG), "GET", 200) for c in api)

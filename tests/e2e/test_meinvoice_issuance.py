@@ -62,11 +62,10 @@ def issued(sandbox) -> list[dict]:
 
 
 def haravan_order(sandbox, order_id):
-    resp = requests.get(
-        f"{sandbox.url}/haravan/com/orders/{order_id}.json",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=5,
-    )
+    """The order as the simulator holds it, read on its control side: watching must not spend the shop's
+    80-call budget, which the product's own write-backs need."""
+    resp = requests.get(f"{sandbox.url}/haravan/_sandbox/orders/{order_id}", timeout=5)
+    resp.raise_for_status()
     return resp.json()["order"]
 
 

@@ -3,12 +3,14 @@
 ``conversions.jsonl`` holds every call the suite made of the conversion functions (orders, refunds,
 cancellations, replacements, issuance decisions, buyers), with the mapping and the answer or the refusal
 (its class and its words), captured once from the code as it was. ``call`` below is the only part that
-follows the code: it feeds the same inputs through today's API.
+follows the code: it feeds the same inputs through today's API. ``UPDATE_GOLDEN=1`` rewrites the answers:
+only for a change of behaviour that is meant (then read the diff of the file).
 """
 
 import dataclasses
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,10 +21,9 @@ from haravan import read
 from meinvoice import convert
 from meinvoice.mapping import Mapping
 
-CASES = [
-    json.loads(line)
-    for line in (Path(__file__).parent / "conversions.jsonl").read_text(encoding="utf-8").splitlines()
-]
+GOLDEN = Path(__file__).parent / "conversions.jsonl"
+CASES = [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines()]
+UPDATING = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def revive(value):
@@ -90,8 +91,29 @@ def call(case):
     raise AssertionError(f"no such conversion: {case['fn']}")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _rewritten_when_updating():
+    yield
+    if UPDATING:
+        GOLDEN.write_text(
+            "".join(json.dumps(c, ensure_ascii=False, sort_keys=True, default=str) + "\n" for c in CASES),
+            encoding="utf-8",
+        )
+
+
+def _update(case) -> None:
+    case.pop("result", None)
+    case.pop("error", None)
+    try:
+        case["result"] = json.loads(json.dumps(plain(call(case)), ensure_ascii=False, default=str))
+    except convert.ConversionError as exc:
+        case["error"] = {"type": type(exc).__name__, "reason": exc.reason}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{n}-{c['fn']}" for n, c in enumerate(CASES)])
 def test_conversion_is_unchanged(case):
+    if UPDATING:
+        _update(case)
     if "error" in case:
         with pytest.raises(convert.ConversionError) as caught:
             call(case)

@@ -4,9 +4,11 @@ generated ones against an independent oracle."""
 import dataclasses
 import datetime as dt
 import json
+import unicodedata
 from decimal import Decimal
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -228,26 +230,62 @@ def test_a_restock_without_money_and_money_without_a_restock_stay_apart():
     sale = read_order(_returned_order([money_only, restock_two, restock_one]))
     first, second, third = sale.refunds  # oldest first, same second by id
     assert [r.key for r in sale.refunds] == ["1", "2", "3"]
-    assert first.money is None and [(li.line_key, li.quantity) for li in first.lines] == [("11", 1)]
-    assert first.lines[0].restock
-    assert second.money is None and second.lines[0].quantity == 2
+    assert first.money == 0 and [(li.line_key, li.quantity) for li in first.lines] == [("11", 1)]
+    assert first.lines[0].restock and second.lines[0].restock  # the refund's own "restock": true
+    assert second.money == 0 and second.lines[0].quantity == 2
     assert third.lines == () and third.money == Decimal(1_500_000)
     assert third.payments[0].amount == Decimal(1_500_000) and third.payments[0].gateway == "COD"
 
 
-def test_failed_refund_transactions_return_no_money():
+def test_only_successful_refund_transactions_return_money_in_either_language():
     refund = {
         "id": 9,
         "refund_line_items": [],
         "transactions": [
             {"kind": "refund", "status": "failure", "amount": -500},
             {"kind": "refund", "status": "error", "amount": -700},
+            {"kind": "refund", "status": "Thất bại", "amount": -800},
+            {"kind": "refund", "status": "pending", "amount": -1000},
             {"kind": "sale", "status": "success", "amount": 900},
             {"kind": "refund", "status": "success", "amount": -300},
+            {"kind": "refund", "status": "Thành công", "amount": -20},
+            {"kind": "Refund", "status": "SUCCESS", "amount": 4},
         ],
     }
     read = read_refund(refund, label="#5", goods_keys=["11"])
-    assert read.money == Decimal(300)
+    assert read.money == Decimal(324) and read.problem is None
+    assert [p.succeeded for p in read.payments] == [False, False, False, False, True, True, True]
+
+
+def test_decomposed_vietnamese_status_is_still_a_success():
+    status = unicodedata.normalize("NFD", "Thành Công")
+    refund = {"id": 9, "transactions": [{"kind": "refund", "status": status, "amount": -5}]}
+    assert read_refund(refund, label="#5", goods_keys=[]).money == 5
+
+
+@pytest.mark.parametrize(
+    "transactions, problem",
+    [
+        (
+            [{"kind": "refund", "status": "reversed", "amount": -5}],
+            "order #5: refund 9.transactions[0] has the status “reversed”, which says neither success nor "
+            "failure: the money given back is unknown",
+        ),
+        (
+            [{"kind": "refund", "amount": -5}],
+            "order #5: refund 9.transactions[0] has the status “”, which says neither success nor failure: "
+            "the money given back is unknown",
+        ),
+        (None, "order #5: refund 9 does not list its transactions: the money given back is unknown"),
+        ("x", "order #5: refund 9.transactions is not a list"),
+    ],
+)
+def test_money_we_cannot_read_is_unknown_never_zero(transactions, problem):
+    refund = {"id": 9, "refund_line_items": [{"line_item_id": 11, "quantity": 1}]}
+    if transactions is not None:
+        refund["transactions"] = transactions
+    read = read_refund(refund, label="#5", goods_keys=["11"])
+    assert read.money is None and read.problem.english() == problem
 
 
 def test_a_refund_of_a_line_not_on_the_order_is_a_problem_of_that_line():

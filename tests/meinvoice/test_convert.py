@@ -770,6 +770,90 @@ def test_money_alone_reduces_the_value_of_what_remains():
         adjust(order, too_much)
 
 
+def haravans_refund_example():
+    """The order and refunds of Haravan's Refund page (https://docs.haravan.com/docs/omni-apis/refunds/):
+    3 × 15,000,000 sold; 1 unit restocked with no money, then 2 more, then 1,500,000 given back alone
+    ("Thành công", written negative)."""
+    order = make_order([line(1308268732, 15_000_000, 3, sku="S0710A-2", title="SP0710A", variant="")])
+    order["id"] = 1231656323
+
+    def restock(refund_id, at, units):
+        body = refund(refund_id, [(1308268732, units)], at=at, note="wrong size")
+        return {**body, "restock": True, "transactions": []}
+
+    money = {
+        **refund(1011638030, [], at="2021-10-15T07:43:05.12Z", note="hoàn tiền"),
+        "restock": None,
+        "transactions": [
+            {
+                "amount": -1500000.0,
+                "kind": "refund",
+                "status": "Thành công",
+                "gateway": "COD",
+                "id": 1094983274,
+            }
+        ],
+    }
+    refunds = [
+        restock(1011637849, "2021-10-15T07:36:32.377Z", 1),
+        restock(1011637904, "2021-10-15T07:38:26.889Z", 2),
+        money,
+    ]
+    order["refunds"] = refunds
+    return order, refunds
+
+
+def test_haravans_documented_refunds_adjust_by_the_money_given_back_and_nothing_for_restocks():
+    order, (first, second, money) = haravans_refund_example()
+    invoice = issue(order)
+    for restock_only in (first, second):  # goods back, no money: the invoice total does not change
+        with pytest.raises(NothingToAdjust, match="no money"):
+            adjust(order, restock_only, Mapping(), original_invoice=invoice)
+    adjustment = adjust(order, money, Mapping(), original_invoice=invoice)
+    assert_adds_up(adjustment, -1_500_000)
+    (reduced,) = lines_of(adjustment)
+    (sold,) = lines_of(invoice)
+    assert reduced["Quantity"] == 0 and reduced["ItemName"] == "SP0710A"
+    assert reduced["VATRateName"] == sold["VATRateName"]
+    assert [
+        (r["VATRateName"], r["AmountWithoutVATOC"] + r["VATAmountOC"]) for r in adjustment["TaxRateInfo"]
+    ] == [(sold["VATRateName"], -1_500_000)]
+    assert "hoàn tiền" in adjustment["InvoiceNote"]
+
+
+def test_money_alone_is_shared_over_the_rates_in_proportion_to_what_remains():
+    order = returned_order()  # a shirt at 10 %, books at 5 %, shipping at 10 %
+    invoice = issue(order, BOOKS)
+    restock = refund(1, [(12, 2)], money=0, at="2025-03-20T09:00:00Z")
+    money = refund(2, [], money=100_000, at="2025-03-21T09:00:00Z")
+    order["refunds"] = [restock, money]
+    with pytest.raises(NothingToAdjust):
+        adjust(order, restock, original_invoice=invoice)
+    adjustment = adjust(order, money, original_invoice=invoice)
+    assert_adds_up(adjustment, -100_000)
+    paid = {}
+    for d in lines_of(invoice):
+        paid[d["VATRateName"]] = paid.get(d["VATRateName"], 0) + d["AmountWithoutVAT"] + d["VATAmount"]
+    given = {
+        r["VATRateName"]: -(r["AmountWithoutVATOC"] + r["VATAmountOC"]) for r in adjustment["TaxRateInfo"]
+    }
+    assert set(given) == set(paid) and len(given) == 2
+    for rate, value in given.items():  # each rate's share of 100,000, to within a đồng per line
+        assert abs(value - Decimal(100_000) * paid[rate] / sum(paid.values())) <= len(lines_of(invoice))
+
+
+def test_pending_and_failed_refunds_give_back_nothing_until_they_succeed():
+    order = returned_order()
+    invoice = issue(order, BOOKS)
+    body = refund(3, [(11, 1)], money=300_000)
+    for status in ("pending", "failure", "error", "Thất bại"):
+        body["transactions"][0]["status"] = status
+        with pytest.raises(NothingToAdjust):
+            adjust(order, body, original_invoice=invoice)
+    body["transactions"][0]["status"] = "Thành công"
+    assert_adds_up(adjust(order, body, original_invoice=invoice), -300_000)
+
+
 def test_less_money_than_the_returned_goods_adjusts_by_the_money():
     order = returned_order()
     body = refund(10, [(11, 1), (12, 1)], money=100_000)
@@ -782,15 +866,17 @@ def test_partial_returns_add_up_to_the_original_line_exactly():
     order = returned_order()
     invoice = issue(order, BOOKS)
     book = next(d for d in lines_of(invoice) if d["ItemCode"] == "SACH-NGK")
-    first = refund(21, [(12, 1)], at="2025-03-20T09:00:00Z")
-    second = refund(22, [(12, 1)], at="2025-03-21T09:00:00Z")
-    third = refund(23, [(12, 1)], at="2025-03-22T09:00:00Z")
+    paid = book["AmountWithoutVAT"] + book["VATAmount"]
+    unit = int((Decimal(paid) / 3).to_integral_value(ROUND_HALF_UP))  # what the shop gives back per book
+    first = refund(21, [(12, 1)], unit, at="2025-03-20T09:00:00Z")
+    second = refund(22, [(12, 1)], unit, at="2025-03-21T09:00:00Z")
+    third = refund(23, [(12, 1)], paid - 2 * unit, at="2025-03-22T09:00:00Z")
     order["refunds"] = [third, first, second]  # any order in the payload: replayed by created_at
     adjustments = [adjust(order, r) for r in (first, second, third)]
     for name in ("AmountWithoutVAT", "VATAmount"):  # net and VAT split per return: within a đồng
         assert abs(sum(a["OriginalInvoiceDetail"][0][name] for a in adjustments) + book[name]) <= 1
     assert sum(a["TotalAmount"] for a in adjustments) == -(book["AmountWithoutVAT"] + book["VATAmount"])
-    fourth = refund(24, [(12, 1)], at="2025-03-23T09:00:00Z")
+    fourth = refund(24, [(12, 1)], unit, at="2025-03-23T09:00:00Z")
     order["refunds"].append(fourth)
     with pytest.raises(ConversionError, match="left to return"):
         adjust(order, fourth)
@@ -799,13 +885,18 @@ def test_partial_returns_add_up_to_the_original_line_exactly():
 def test_refund_problems_are_refused():
     order = returned_order()
     with pytest.raises(ConversionError, match="not on the order"):
-        adjust(order, refund(1, [(99, 1)]))
+        adjust(order, refund(1, [(99, 1)], 1_000))
     with pytest.raises(ConversionError, match="left to return"):
-        adjust(order, refund(2, [(11, 3)]))
+        adjust(order, refund(2, [(11, 3)], 1_000))
     with pytest.raises(NothingToAdjust, match="no money"):
         adjust(order, refund(3, [(11, 1)], money=0))
     with pytest.raises(ConversionError, match="no number"):
-        adjust(order, refund(4, [(11, 1)]), original={**ORIGINAL, "InvNo": ""})
+        adjust(order, refund(4, [(11, 1)], 1_000), original={**ORIGINAL, "InvNo": ""})
+    unknown = {**refund(6, [(11, 1)]), "transactions": [{"kind": "refund", "status": "?", "amount": -5}]}
+    with pytest.raises(ConversionError, match="neither success nor failure"):
+        adjust(order, unknown)
+    with pytest.raises(ConversionError, match="does not list its transactions"):
+        adjust(order, {k: v for k, v in refund(7, [(11, 1)]).items() if k != "transactions"})
 
 
 def test_a_refund_is_refused_when_the_order_no_longer_converts_to_what_was_issued():
@@ -977,10 +1068,28 @@ def test_returning_everything_in_pieces_adjusts_exactly_the_goods(generated, pie
         if left:
             returns.append((item["id"], left))
     data.draw(st.randoms()).shuffle(returns)
-    refunds = [
-        refund(100 + n, [item], at=f"2025-04-{1 + n // 24:02d}T{n % 24:02d}:00:00Z")
-        for n, item in enumerate(returns)
-    ]
+    # The shop gives back what the buyer paid for the units, pro rata; the last units what is left.
+    paid = {
+        item["id"]: (item["quantity"], d["AmountWithoutVAT"] + d["VATAmount"])
+        for item, d in zip(
+            order["line_items"],
+            (d for d in lines_of(invoice) if d["ItemCode"].startswith("SKU-")),
+            strict=True,
+        )
+    }
+    done = {key: [0, 0] for key in paid}
+    refunds = []
+    for n, (key, units) in enumerate(returns):
+        quantity, value = paid[key]
+        done[key][0] += units
+        if done[key][0] == quantity:
+            money = value - done[key][1]
+        else:
+            money = int((Decimal(value) * units / quantity).to_integral_value(ROUND_HALF_UP))
+        done[key][1] += money
+        refunds.append(
+            refund(100 + n, [(key, units)], money, at=f"2025-04-{1 + n // 24:02d}T{n % 24:02d}:00:00Z")
+        )
     order["refunds"] = list(reversed(refunds))
     adjustments = []
     for body in refunds:

@@ -323,7 +323,7 @@ def test_refund_under_replacement_policy_issues_a_replacement_for_what_the_buyer
             "created_at": "2026-11-22T09:00:00Z",
             "note": "Khách trả 1 sản phẩm",
             "refund_line_items": [{"line_item_id": line["id"], "quantity": 1, "line_item": line}],
-            "transactions": [{"kind": "refund", "amount": unit_paid}],
+            "transactions": [{"kind": "refund", "status": "Thành công", "amount": -unit_paid}],
         }
     ]
     refunded["updated_at"] = "2099-01-01T00:00:00Z"
@@ -340,6 +340,34 @@ def test_refund_under_replacement_policy_issues_a_replacement_for_what_the_buyer
     assert by_ref[doc.result["ref_id"]]["EInvoiceStatus"] == 7  # replaced
     assert by_ref[replacement.result["ref_id"]]["EInvoiceStatus"] == 3  # a replacement
     assert not SyncDocument.objects.filter(kind__startswith="refund:").exists()
+
+
+def test_haravans_refund_flow_adjusts_only_the_money_given_back(conn, sandbox):
+    """Haravan's documented flow, through the simulator: two restocks with no money change no invoice;
+    the money given back alone becomes one adjustment of exactly that amount."""
+    g = gen()
+    order = g.create_random_order()
+    if order["financial_status"] != "paid":
+        g.pay(order["id"])
+    doc = take(fresh(order["id"]))
+    services.sync_orders()
+    doc.refresh_from_db()
+    assert doc.state == "done"
+    units = [li["id"] for li in order["line_items"] for _ in range(li["quantity"])]
+    for line_id in units[:2]:  # one unit back at a time, restocked, no money
+        g.refund(order["id"], {line_id: 1}, restock=True, note="wrong size")
+        take(fresh(order["id"]))
+    assert not SyncDocument.objects.filter(kind__startswith="refund:").exists()
+    given = g.refund(order["id"], money=15_000, note="hoàn tiền")
+    take(fresh(order["id"]))
+    (adjustment,) = SyncDocument.objects.filter(kind__startswith="refund:")
+    assert adjustment.kind == f"refund:{given['id']}", adjustment.last_error
+    assert adjustment.payload["TotalAmount"] == -15_000 and adjustment.payload["ReferenceType"] == 2
+    services.sync_orders()
+    adjustment.refresh_from_db()
+    assert adjustment.state == "done"
+    by_ref = {i["RefID"]: i for i in meinvoice(sandbox).invoices()}
+    assert by_ref[adjustment.result["ref_id"]]["EInvoiceStatus"] == 5  # an adjustment
 
 
 def test_a_token_is_reused_until_the_credentials_change(conn):

@@ -37,7 +37,7 @@ def run_preview(tmp_path, order, capsys):
 
 def test_preview_shows_the_mst_the_reason_and_the_invoice(conn, tmp_path, capsys):
     out = run_preview(tmp_path, factories.paid_order(), capsys)
-    assert set(out) == {"issue", "reason", "explanation", "issuance", "account", "invoice"}
+    assert set(out) == {"issue", "reason", "explanation", "issuance", "account", "invoice", "adjustments"}
     assert out["issue"] is True and out["account"]["tax_code"] == "0312345673"
     assert "1002" in out["explanation"] and out["explanation"] in out["reason"]
     assert out["issuance"] and "1002" not in out["issuance"]
@@ -158,3 +158,72 @@ def test_retry_after_a_send_looks_up_first(conn):
     assert services.retry([doc]) == 1
     doc.refresh_from_db()
     assert doc.state == "retrying" and doc.attempts == 1 and doc.next_retry_at is not None
+
+
+# --- what follows the invoice ---------------------------------------------------------------------
+
+EXAMPLE = REPO / "tests" / "meinvoice" / "haravan_refund_example.json"
+
+
+def refund_example():
+    """Haravan's Refund page (https://docs.haravan.com/docs/omni-apis/refunds/): an order of 3 × 15,000,000,
+    two restock-only refunds (1, then 2 units), then 1,500,000 given back alone ("Thành công")."""
+    return json.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def with_policy(conn, on_refund, *, statuses=("paid", "partially_refunded")):
+    conn.settings = {
+        "meinvoice": {
+            "conditions": {"financial_statuses": list(statuses)},
+            "returns": {"on_refund": on_refund},
+        }
+    }
+    conn.save()
+
+
+def test_preview_of_haravans_refund_example_shows_one_adjustment_of_the_money(conn, tmp_path, capsys):
+    with_policy(conn, "adjust")
+    out = run_preview(tmp_path, refund_example(), capsys)
+    assert out["issue"] is True and out["invoice"]["TotalAmount"] == 45_000_000
+    (follows,) = out["adjustments"]  # nothing for the two restocks
+    assert follows["kind"] == "adjustment" and "1011638030" in follows["reason"]
+    adjustment = follows["invoice"]
+    assert adjustment["TotalAmount"] == -1_500_000 and adjustment["ReferenceType"] == 2
+    assert adjustment["OrgInvSeries"] == out["invoice"]["InvSeries"][1:]
+    by_rate = {
+        r["VATRateName"]: r["AmountWithoutVATOC"] + r["VATAmountOC"] for r in adjustment["TaxRateInfo"]
+    }
+    assert sum(by_rate.values()) == -1_500_000
+    assert set(by_rate) == {d["VATRateName"] for d in out["invoice"]["OriginalInvoiceDetail"]}
+
+
+def test_preview_under_the_replacement_policy_shows_what_the_buyer_keeps(conn, tmp_path, capsys):
+    with_policy(conn, "replace")
+    out = run_preview(tmp_path, refund_example(), capsys)
+    (follows,) = out["adjustments"]
+    assert follows["kind"] == "replacement" and follows["invoice"]["ReferenceType"] == 1
+    assert follows["invoice"]["TotalAmount"] == 45_000_000 - 1_500_000
+
+
+def test_preview_under_the_manual_policy_issues_nothing_and_says_so(conn, tmp_path, capsys):
+    with_policy(conn, "manual")
+    out = run_preview(tmp_path, refund_example(), capsys)
+    (follows,) = out["adjustments"]
+    assert follows == {"kind": "manual", "reason": follows["reason"], "invoice": None}
+    assert "manual" in follows["reason"]
+
+
+def test_preview_says_why_a_refund_would_not_be_issued(conn, tmp_path, capsys):
+    with_policy(conn, "adjust")
+    order = refund_example()
+    order["refunds"][2]["transactions"][0]["status"] = "reversed"
+    out = run_preview(tmp_path, order, capsys)
+    (follows,) = out["adjustments"]
+    assert follows["invoice"] is None and "neither success nor failure" in follows["reason"]
+
+
+def test_nothing_follows_an_order_without_refunds_or_an_invoice(conn, tmp_path, capsys):
+    assert run_preview(tmp_path, factories.paid_order(), capsys)["adjustments"] == []
+    with_policy(conn, "adjust", statuses=("paid",))
+    out = run_preview(tmp_path, refund_example(), capsys)  # partially refunded: not issued at all
+    assert out["issue"] is False and out["adjustments"] == []

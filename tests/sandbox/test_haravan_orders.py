@@ -130,7 +130,7 @@ def test_create_order_looks_like_haravan(client, sim):
     assert order["total_discounts"] == 50000 + 20000
     assert order["subtotal_price"] == 823000 - 70000
     assert order["total_price"] == 753000 + 30000
-    assert order["transactions"][0]["kind"] == "pending"
+    assert order["transactions"][0]["kind"] == "Pending"  # as Haravan writes it
     assert_totals_consistent(order)
     assert client.get(f"/com/orders/{order['id']}.json").json()["order"] == order
 
@@ -182,7 +182,7 @@ def test_custom_line_and_created_paid(client):
     )
     assert order["line_items"][0]["variant_id"] is None and order["line_items"][0]["product_exists"] is False
     assert order["financial_status"] == "paid"
-    assert [t["kind"] for t in order["transactions"]] == ["pending", "capture"]
+    assert [t["kind"] for t in order["transactions"]] == ["Pending", "Capture"]
 
 
 # --- reading: pagination and filters ----------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_pay_partially_then_fully(client):
     resp = client.post(path, {"transaction": {"kind": "Capture", "amount": 200000}})
     assert resp.status == 201
     assert (
-        resp.json()["transaction"]["kind"] == "capture" and resp.json()["transaction"]["amount"] == 200000.0
+        resp.json()["transaction"]["kind"] == "Capture" and resp.json()["transaction"]["amount"] == 200000.0
     )
     assert (
         client.get(f"/com/orders/{order['id']}.json").json()["order"]["financial_status"] == "partially_paid"
@@ -358,7 +358,7 @@ def test_pay_partially_then_fully(client):
     assert resp.json()["transaction"]["amount"] == 498000.0
     paid = client.get(f"/com/orders/{order['id']}.json").json()["order"]
     assert paid["financial_status"] == "paid"
-    assert [t["kind"] for t in paid["transactions"]] == ["pending", "capture", "capture"]
+    assert [t["kind"] for t in paid["transactions"]] == ["Pending", "Capture", "Capture"]
     assert client.post(path, {"transaction": {"kind": "capture"}}).status == 422  # already paid
     listed = client.get(path).json()["transactions"]
     assert len(listed) == 3

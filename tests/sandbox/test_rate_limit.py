@@ -142,3 +142,17 @@ def test_knob_validation(client):
     assert knobs["rate_capacity"] == 40
     reset = client.post("/_sandbox/reset", token=None).json()
     assert reset["knobs"]["rate_capacity"] == 80
+
+
+def test_the_control_side_shows_an_order_without_spending_the_shops_calls(client, sim):
+    order = make_order(client)
+
+    def used():  # the simulator's clock stands still here: nothing leaks out of the bucket
+        return int(client.get("/com/shop.json").headers["X-Haravan-Api-Call-Limit"].split("/")[0])
+
+    before = used()
+    for _ in range(100):  # more than the bucket holds
+        seen = client.get(f"/_sandbox/orders/{order['id']}", token=None)
+        assert seen.status == 200 and seen.json()["order"]["id"] == order["id"]
+    assert used() == before + 1
+    assert client.get("/_sandbox/orders/42", token=None).status == 404

@@ -25,7 +25,7 @@ DEMO_STAFF = [  # the other roles, same password: an accountant retries, a viewe
     ("xem@example.com", Membership.Role.VIEWER),
 ]
 DEMO_ORG_ID = "200000001"
-DEMO_TOKEN = "demo-token"  # the sandbox's private-app token
+DEMO_TOKEN = "demo-token"  # the sandbox's access token for the demo shop
 DEMO_ACCOUNTS = [
     # (MST, name, default)
     ("0101243150", "Công ty Demo — Hà Nội", True),
@@ -68,7 +68,9 @@ def seed() -> Tenant:
     shop.tenant = tenant
     shop.name = "Cửa hàng Demo"
     shop.domain = "demo.myharavan.com"
-    shop.token_kind = HaravanShop.TokenKind.PRIVATE
+    # As an installed app's shop: the sandbox signs the demo shop's webhooks with the app's client secret
+    # (a private app's would be signed with the shop's own webhook secret, entered on the connection page).
+    shop.token_kind = HaravanShop.TokenKind.OAUTH
     shop.secrets = {"access_token": DEMO_TOKEN}
     shop.uninstalled_at = None
     shop.save()
