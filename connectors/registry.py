@@ -173,6 +173,16 @@ class TargetAdapter(Adapter):
         """(lookup code, public page where the buyer looks the issued document up), or None."""
         return None
 
+    def wants_correction_reference(self, document) -> bool:
+        """Whether the document (a correction of an issued one) waits for the reference of a document a
+        person holds — e.g. the agreement with the buyer — before it can be issued."""
+        return False
+
+    def provide_correction_reference(self, document, *, text: str, date, user=None) -> bool:
+        """Store that reference (its number or words, and its date) and go on with the document; False when
+        it no longer waits for one."""
+        raise Unsupported
+
     def kind_label(self, kind: str) -> Any:
         return self.document_kinds.get(kind.split(":", 1)[0], kind)
 

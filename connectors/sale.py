@@ -42,6 +42,10 @@ class BuyerFields:
     address: str = "vat_company_address"
     email: str = "vat_email"
     use_billing_company: bool = True  # the billing address's company stands in for a missing legal name
+    # Decree 70 identifiers, each collected only where the shop asks for it ("": not collected)
+    id_number: str = ""  # the buyer's 12-digit personal identification number
+    passport: str = ""  # a (foreign) buyer's passport number
+    budget_code: str = ""  # the 7-digit code of a unit with budget relations
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,10 @@ class Buyer:
     email: str = ""  # the e-mail asked for invoices, else the person's first valid address
     phone: str = ""
     invoice_email: str = ""  # the e-mail asked for invoices, as given ("" none)
+    id_number: str = ""  # the personal identification number, as given, spaces removed
+    passport: str = ""  # the passport number, as given, spaces removed
+    budget_code: str = ""  # the budget-relation unit code, as given, spaces removed
+    home_address: str = ""  # the person's own address (billing, else shipping), whatever the tax code
     # Where each fact came from, in the source's words ("vat_tax_code"): for messages a person acts on.
     origin: Mapping[str, str] = field(default_factory=dict)
 

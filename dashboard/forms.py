@@ -248,3 +248,26 @@ class PreviewJsonForm(forms.Form):
                 _('This JSON is not an order: paste {"order": {…}} or the order object itself.')
             )
         return order
+
+
+# --- documents -----------------------------------------------------------------------------------------
+
+
+class CorrectionReferenceForm(forms.Form):
+    """The reference of what a correction of an issued document rests on: for a meInvoice adjustment, the
+    written agreement with a business buyer or the notice to an individual (Decree 70)."""
+
+    text = forms.CharField(
+        label=_lazy("Number of the agreement (or notice)"),
+        max_length=100,
+        help_text=_lazy("As written on it, e.g. 01/2026/BBTT."),
+    )
+    date = forms.DateField(
+        label=_lazy("Its date"), widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"]
+    )
+
+    def clean_text(self):
+        text = " ".join(self.cleaned_data["text"].split())
+        if not text:
+            raise forms.ValidationError(_("Enter the number of the agreement or notice."))
+        return text

@@ -22,6 +22,7 @@ from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 from .access import ACCOUNTANT, can_retry, role_required
 from .connection import source_label, source_of
 from .filters import DocumentFilterForm
+from .forms import CorrectionReferenceForm
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,10 @@ def lookup_link(document) -> tuple[str, str | None]:
 
 @role_required()
 def document_detail(request, pk):
+    return _document_page(request, pk)
+
+
+def _document_page(request, pk, bound_form=None):
     document = get_object_or_404(
         scoped(request, SyncDocument).select_related("account__connection", "connection"), pk=pk
     )
@@ -182,7 +187,9 @@ def document_detail(request, pk):
             and target.has_drafts
         ),
     }
-    return render(request, "dashboard/document.html", context)
+    if may_act and target.wants_correction_reference(document):
+        context["reference_form"] = bound_form or CorrectionReferenceForm()
+    return render(request, "dashboard/document.html", context, status=400 if bound_form else 200)
 
 
 def _document(request, pk) -> SyncDocument:
@@ -250,6 +257,36 @@ def document_publish(request, pk):
     return redirect("dashboard:document", pk=document.pk)
 
 
+@role_required(ACCOUNTANT)
+@require_POST
+def document_reference(request, pk):
+    """The reference of the agreement (or notice) a held correction rests on: stored, then it goes on."""
+    document = _document(request, pk)
+    target = document.connection.target
+    if not target.wants_correction_reference(document):
+        messages.warning(
+            request,
+            _("Order %(order)s on %(tag)s does not wait for an agreement reference (now %(state)s).")
+            % {**_words(document), "state": str(document.get_state_display()).lower()},
+        )
+        return redirect("dashboard:document", pk=document.pk)
+    form = CorrectionReferenceForm(request.POST)
+    if not form.is_valid():
+        return _document_page(request, pk, bound_form=form)
+    if target.provide_correction_reference(
+        document, text=form.cleaned_data["text"], date=form.cleaned_data["date"], user=request.user
+    ):
+        document.refresh_from_db()
+        messages.success(
+            request,
+            _("Agreement reference saved for order %(order)s on %(tag)s: the document is now %(state)s.")
+            % {**_words(document), "state": str(document.get_state_display()).lower()},
+        )
+    else:
+        messages.warning(request, _("Nothing was saved: the document changed meanwhile. Look again."))
+    return redirect("dashboard:document", pk=document.pk)
+
+
 @role_required()
 def document_draft_view(request, pk):
     """The target's own rendering of the draft: a short-lived link asked for when a person clicks."""
@@ -289,5 +326,6 @@ urlpatterns = [
     path("documents/<int:pk>/", document_detail, name="document"),
     path("documents/<int:pk>/retry/", document_retry, name="document_retry"),
     path("documents/<int:pk>/publish/", document_publish, name="document_publish"),
+    path("documents/<int:pk>/reference/", document_reference, name="document_reference"),
     path("documents/<int:pk>/draft/", document_draft_view, name="document_draft_view"),
 ]

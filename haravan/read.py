@@ -227,7 +227,10 @@ def _dict(value: Any) -> dict:
 def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
     """Who the sale is made out to. A tax code in the note attributes asks for a company invoice: then the
     company's name and address come from the attributes (or the billing address's company, when allowed);
-    without one the buyer is the person, at the billing (else shipping) address. Contact details missing
+    without one the buyer is the person, at the billing (else shipping) address. A budget-relation unit
+    code asks for the company's name and address too. The Decree 70 identifiers (personal identification
+    number, passport, budget-relation code) are read from the attributes the mapping names, if any; the
+    person's own address is kept as ``home_address`` whatever the tax code. Contact details missing
     from the order come from the shop's customer list (``profile``); a tax code never does."""
     fields = options.buyer
     attrs = _attributes(order)
@@ -244,6 +247,10 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
     legal_name = attrs.get(fold(fields.legal_name), "")
     company_address = attrs.get(fold(fields.address), "")
     invoice_email = attrs.get(fold(fields.email), "")
+    id_number, passport, budget_code = (
+        "".join(attrs.get(fold(name), "").split()) if name else ""
+        for name in (fields.id_number, fields.passport, fields.budget_code)
+    )
     email = invoice_email
     if not email:
         for candidate in (order.get("email"), order.get("contact_email"), customer.get("email")):
@@ -264,15 +271,19 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
         "legal_name": fields.legal_name,
         "address": fields.address,
         "email": fields.email,
+        "id_number": fields.id_number,
+        "passport": fields.passport,
+        "budget_code": fields.budget_code,
     }
-    if tax_code:
+    home_address = _address_line(billing) or _address_line(shipping)
+    if tax_code or budget_code:
         address = company_address
         if not legal_name and fields.use_billing_company:
             legal_name = plain(billing.get("company"))
             if legal_name and not address:
                 address = _address_line(billing)  # the billing address of that company
     else:
-        address = _address_line(billing) or _address_line(shipping)
+        address = home_address
     return Buyer(
         code=plain(customer.get("id")),
         name=_person_name(order, customer),
@@ -282,6 +293,10 @@ def read_buyer(order: dict, options: ReadOptions, profile=None) -> Buyer:
         email=email,
         phone=phone,
         invoice_email=invoice_email,
+        id_number=id_number,
+        passport=passport,
+        budget_code=budget_code,
+        home_address=home_address,
         origin=origin,
     )
 

@@ -85,6 +85,12 @@ class MeInvoiceTarget(TargetAdapter):
     def lookup_link(self, document):
         return services.lookup_link(document)
 
+    def wants_correction_reference(self, document):
+        return services.wants_correction_reference(document)
+
+    def provide_correction_reference(self, document, *, text, date, user=None):
+        return services.provide_correction_reference(document, text=text, date=date, user=user)
+
     def mapping_section(self, connection, data=None):
         return MappingSection(connection, data)
 

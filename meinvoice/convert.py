@@ -52,7 +52,14 @@ from connectors.sale import Charge, Refund, Sale, SaleLine
 from connectors.text import Text, as_text, fold, is_email, plain, status_key
 
 from .mapping import REDUCED_RATE, REDUCTION_BASE, Mapping, reduction_decree, vat_fraction
-from .taxcode import tax_code_error
+from .taxcode import (
+    budget_code_error,
+    buyer_tax_code_error,
+    is_personal_id,
+    passport_error,
+    personal_id_error,
+    tax_code_error,
+)
 from .words import amount_in_words
 
 # Never change: every RefID ever issued was derived from it (a new namespace would re-issue invoices).
@@ -82,6 +89,14 @@ _ONE = Decimal(1)
 _UNIT_PRICE_STEP = Decimal("0.0001")
 _RATE_STEP = Decimal("0.01")
 _AMOUNT_FIELDS = ("Amount", "DiscountAmount", "AmountWithoutVAT", "VATAmount")
+# Buyer → InvoiceData names of the Decree 70 identifiers. MISA's web-app API names them CitizenIDNumber,
+# PassportNumber and RelatedUnitCode (AccountObject… family); the publish API's Buyer… names are the
+# reading chosen here (unconfirmed by a published guide): change them here only.
+BUYER_ID_FIELDS = {
+    "id_number": "BuyerIDNumber",
+    "passport": "BuyerPassport",
+    "budget_code": "BuyerBudgetCode",
+}
 
 
 class ConversionError(ValueError):
@@ -114,10 +129,19 @@ class Buyer:
     full_name: str = ""  # BuyerFullName: the person buying
     phone: str = ""  # BuyerPhoneNumber
     email: str = ""  # BuyerEmail (and ReceiverEmail)
+    id_number: str = ""  # BuyerIDNumber: a 12-digit personal identification number (Decree 70)
+    passport: str = ""  # BuyerPassport: a passport number (Decree 70)
+    budget_code: str = ""  # BuyerBudgetCode: a budget-relation unit's 7-digit code (Decree 70)
 
     @property
     def is_company(self) -> bool:
         return bool(self.tax_code)
+
+    @property
+    def is_business(self) -> bool:
+        """An enterprise, organisation, household business or business individual (Decree 70): anyone with
+        a tax code, a budget-relation code or a legal name. Everyone else is an individual."""
+        return bool(self.tax_code or self.budget_code or self.legal_name)
 
 
 @dataclass(frozen=True)
@@ -286,8 +310,11 @@ def check_issuance(sale: Sale, mapping: Mapping) -> tuple[bool, Text]:
 
 
 def buyer_of(sale: Sale) -> Buyer:
-    """Who the invoice is made out to. A tax code makes a company invoice and must be a valid MST with a
-    legal name and an address; without one the buyer is a retail buyer."""
+    """Who the invoice is made out to. A tax code makes a company invoice: a valid MST, or (an individual or
+    household business, Decree 70) a 12-digit personal identification number, with a name and an address
+    (for a personal number: the person's own, unless given). A budget-relation unit code also needs a name
+    and an address. A personal identification number, a passport number and a budget-relation code are
+    each checked by their own format; an invalid one stops the invoice with the reason."""
     given, label = sale.buyer, sale.label
     where = {"tax_code": "", "legal_name": "", "address": "", "email": "", **dict(given.origin)}
     if given.invoice_email and not is_email(given.invoice_email):
@@ -299,8 +326,24 @@ def buyer_of(sale: Sale) -> Buyer:
                 field=where["email"],
             )
         )
-    if not given.tax_code:
-        if given.legal_name:
+    identifiers = _identifiers(sale)
+    tax_code = given.tax_code
+    if not tax_code:
+        if identifiers["budget_code"]:
+            # A unit with budget relations may be invoiced by that code alone, with its name and address.
+            missing = _missing_name_and_address(sale, given.legal_name, given.address)
+            if missing:
+                raise InvalidBuyer(
+                    Text(
+                        "Order %(label)s: budget-relation unit code %(code)s is given without %(missing)s; "
+                        "meInvoice requires both with it.",
+                        label=label,
+                        code=identifiers["budget_code"],
+                        missing=missing,
+                    )
+                )
+            legal_name = given.legal_name
+        elif given.legal_name:
             raise InvalidBuyer(
                 Text(
                     "Order %(label)s: the buyer asks for an invoice to “%(name)s” (%(name_field)s) but gives "
@@ -311,22 +354,18 @@ def buyer_of(sale: Sale) -> Buyer:
                     code_field=where["tax_code"],
                 )
             )
+        else:
+            legal_name = ""
         return Buyer(
-            code=given.code, full_name=given.name, address=given.address, phone=given.phone, email=given.email
+            code=given.code,
+            legal_name=legal_name,
+            full_name=given.name,
+            address=given.address,
+            phone=given.phone,
+            email=given.email,
+            **identifiers,
         )
-    tax_code = given.tax_code
-    if re.fullmatch(r"\d{12}", tax_code):
-        raise InvalidBuyer(
-            Text(
-                "Order %(label)s: “%(code)s” (%(field)s) has 12 digits: that is a personal citizen ID "
-                "(CCCD), not an enterprise tax code, and is not put in BuyerTaxCode. Ask the buyer for their "
-                "MST (10 digits, or 10-3 for a branch), or invoice them as a retail buyer.",
-                label=label,
-                code=tax_code,
-                field=where["tax_code"],
-            )
-        )
-    error = tax_code_error(tax_code)
+    error = buyer_tax_code_error(tax_code)
     if error:
         raise InvalidBuyer(
             Text(
@@ -336,14 +375,13 @@ def buyer_of(sale: Sale) -> Buyer:
                 error=error,
             )
         )
-    missing = [
-        text
-        for text, value in (
-            (Text("the company name (%(field)s)", field=where["legal_name"]), given.legal_name),
-            (Text("the company address (%(field)s)", field=where["address"]), given.address),
-        )
-        if not value
-    ]
+    legal_name, address = given.legal_name, given.address
+    if is_personal_id(tax_code):
+        # An individual's or household business's tax code is their personal identification number: the
+        # invoice names them, at their own address, unless the buyer wrote a business name and address.
+        legal_name = legal_name or given.name
+        address = address or given.home_address
+    missing = _missing_name_and_address(sale, legal_name, address)
     if missing:
         raise InvalidBuyer(
             Text(
@@ -351,20 +389,68 @@ def buyer_of(sale: Sale) -> Buyer:
                 "with a tax code.",
                 label=label,
                 code=tax_code,
-                missing=missing[0]
-                if len(missing) == 1
-                else Text("%(first)s and %(second)s", first=missing[0], second=missing[1]),
+                missing=missing,
             )
         )
     return Buyer(
         code=given.code,
-        legal_name=given.legal_name,
+        legal_name=legal_name,
         tax_code=tax_code,
-        address=given.address,
+        address=address,
         full_name=given.name,
         phone=given.phone,
         email=given.email,
+        **identifiers,
     )
+
+
+def _identifiers(sale: Sale) -> dict[str, str]:
+    """The buyer's Decree 70 identifiers, each checked by its own format (InvalidBuyer says which)."""
+    given, label = sale.buyer, sale.label
+    where = {"id_number": "", "passport": "", "budget_code": "", **dict(given.origin)}
+    values = {
+        "id_number": given.id_number.strip(),
+        "passport": given.passport.strip().upper(),
+        "budget_code": given.budget_code.strip(),
+    }
+    checks = {"id_number": personal_id_error, "passport": passport_error, "budget_code": budget_code_error}
+    names = {
+        "id_number": Text("personal identification number"),
+        "passport": Text("passport number"),
+        "budget_code": Text("budget-relation unit code"),
+    }
+    for key, value in values.items():
+        error = checks[key](value) if value else None
+        if error:
+            raise InvalidBuyer(
+                Text(
+                    "Order %(label)s: the buyer's %(what)s (%(field)s): %(error)s",
+                    label=label,
+                    what=names[key],
+                    field=where[key],
+                    error=error,
+                )
+            )
+    return values
+
+
+def _missing_name_and_address(sale: Sale, legal_name: str, address: str) -> Text | None:
+    """What of the buyer's name and address is missing (meInvoice wants both with a tax code or a
+    budget-relation code), naming the fields they come from; None when both are there."""
+    where = {"legal_name": "", "address": "", **dict(sale.buyer.origin)}
+    missing = [
+        text
+        for text, value in (
+            (Text("the company name (%(field)s)", field=where["legal_name"]), legal_name),
+            (Text("the company address (%(field)s)", field=where["address"]), address),
+        )
+        if not value
+    ]
+    if not missing:
+        return None
+    if len(missing) == 1:
+        return missing[0]
+    return Text("%(first)s and %(second)s", first=missing[0], second=missing[1])
 
 
 # --- VAT rate and unit of a line --------------------------------------------------------------------
@@ -885,6 +971,8 @@ def _header(*, issue: Issue, buyer: Buyer, mapping: Mapping, seller_shop_name: s
         "BuyerFullName": buyer.full_name,
         "BuyerPhoneNumber": buyer.phone,
         "BuyerEmail": emails[0] if emails else "",
+        # Decree 70 identifiers, only when the buyer gave them
+        **{name: getattr(buyer, attr) for attr, name in BUYER_ID_FIELDS.items() if getattr(buyer, attr)},
     }
 
 
@@ -1042,6 +1130,7 @@ class Changed:
             full_name=plain(invoice.get("BuyerFullName")),
             phone=plain(invoice.get("BuyerPhoneNumber")),
             email=plain(invoice.get("BuyerEmail")),
+            **{attr: plain(invoice.get(name)) for attr, name in BUYER_ID_FIELDS.items()},
         )
 
     def shop_name(self) -> str:
@@ -1059,6 +1148,42 @@ class Changed:
             for d in (self.invoice or {}).get("OriginalInvoiceDetail") or []
             if not (isinstance(d, dict) and d.get("ItemType") == NOTE)
         ]
+
+
+@dataclass(frozen=True)
+class CorrectionReference:
+    """What the seller relied on to adjust or replace an issued invoice (Decree 70, amending Decree 123
+    art. 19): the written agreement with a business buyer, or the notice to an individual buyer."""
+
+    text: str  # how the merchant names it: its number ("01/2026/BBTT")
+    date: dt.date
+
+
+def buyer_is_business(invoice: dict) -> bool:
+    """Whether the invoice's buyer is a business (an agreement is needed) rather than an individual (a
+    notice is enough): a tax code, a budget-relation code or a legal name on it."""
+    return any(plain(invoice.get(name)) for name in ("BuyerTaxCode", "BuyerBudgetCode", "BuyerLegalName"))
+
+
+def correction_words(invoice: dict, reference: CorrectionReference) -> str:
+    """The Vietnamese words naming the agreement (or notice), as printed on the invoice."""
+    number = re.sub(r"^(?:số|so)\s*[:.]?\s*", "", plain(reference.text), flags=re.IGNORECASE)
+    day = reference.date.strftime("%d/%m/%Y")
+    document = "biên bản thỏa thuận" if buyer_is_business(invoice) else "thông báo"
+    return f"theo {document} số {number} ngày {day}"
+
+
+def with_correction_reference(invoice: dict, reference: CorrectionReference) -> dict:
+    """A copy of an adjustment or replacement whose ``InvoiceNote`` ends with the agreement's (or the
+    notice's) reference. meInvoice's publish API has no field of its own for it (none found in MISA's
+    guides): the note printed on the invoice carries it."""
+    if invoice.get("ReferenceType") not in (1, 2):
+        raise ConversionError(Text("only an adjustment or a replacement carries an agreement reference"))
+    if not plain(reference.text):
+        raise ConversionError(Text("the agreement reference is empty"))
+    note = plain(invoice.get("InvoiceNote"))
+    words = correction_words(invoice, reference)
+    return {**invoice, "InvoiceNote": f"{note}, {words}" if note else words[0].upper() + words[1:]}
 
 
 def _changing(issue: Issue, mapping: Mapping, buyer: Buyer, shop: str, reference: dict) -> dict:

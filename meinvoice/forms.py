@@ -187,9 +187,33 @@ class MappingForm(forms.Form):
         label=_lazy("Use the billing address's company when the legal name attribute is empty"),
         required=False,
     )
+    buyer_id_number = forms.CharField(
+        label=_lazy("Note attribute holding the buyer's personal identification number"),
+        required=False,
+        help_text=_lazy("12 digits (Decree 70). Empty: not collected."),
+    )
+    buyer_passport = forms.CharField(
+        label=_lazy("Note attribute holding the buyer's passport number"),
+        required=False,
+        help_text=_lazy("Empty: not collected."),
+    )
+    buyer_budget_code = forms.CharField(
+        label=_lazy("Note attribute holding the budget-relation unit code"),
+        required=False,
+        help_text=_lazy("7 digits, for units with budget relations (Decree 70). Empty: not collected."),
+    )
     # (e) returns and write-back
     on_refund = forms.ChoiceField(label=_lazy("When an invoiced order is refunded"))
     on_cancel_after_issue = forms.ChoiceField(label=_lazy("When an invoiced order is cancelled"))
+    require_agreement = forms.BooleanField(
+        label=_lazy("Hold each adjustment or replacement until the agreement with the buyer is entered"),
+        required=False,
+        help_text=_lazy(
+            "Decree 70: a business buyer signs an agreement, an individual is notified, before an invoice is "
+            "adjusted or replaced. Its number and date are entered on the document's page and printed in "
+            "the invoice's note."
+        ),
+    )
     writeback = forms.ChoiceField(
         label=_lazy("Write the lookup code back as"), choices=_choices(WRITEBACKS, WRITEBACK_LABELS)
     )
@@ -206,8 +230,12 @@ class MappingForm(forms.Form):
         "buyer.address": "buyer_address",
         "buyer.email": "buyer_email",
         "buyer.use_billing_company": "buyer_use_billing_company",
+        "buyer.id_number": "buyer_id_number",
+        "buyer.passport": "buyer_passport",
+        "buyer.budget_code": "buyer_budget_code",
         "returns.on_refund": "on_refund",
         "returns.on_cancel_after_issue": "on_cancel_after_issue",
+        "returns.require_agreement": "require_agreement",
         "reduction.valid_from": "reduction_valid_from",
         "reduction.valid_to": "reduction_valid_to",
         "reduction.shipping": "reduction_shipping",
@@ -260,8 +288,12 @@ class MappingForm(forms.Form):
             "buyer_address": buyer["address"],
             "buyer_email": buyer["email"],
             "buyer_use_billing_company": buyer["use_billing_company"],
+            "buyer_id_number": buyer.get("id_number", ""),
+            "buyer_passport": buyer.get("passport", ""),
+            "buyer_budget_code": buyer.get("budget_code", ""),
             "on_refund": returns["on_refund"],
             "on_cancel_after_issue": returns["on_cancel_after_issue"],
+            "require_agreement": returns.get("require_agreement", False),
             "writeback": data["writeback"],
             "reduction_valid_from": reduction.get("valid_from") or REDUCTION_FROM.isoformat(),
             "reduction_valid_to": reduction.get("valid_to") or REDUCTION_TO.isoformat(),
@@ -328,8 +360,15 @@ class MappingForm(forms.Form):
                 "address": cd["buyer_address"],
                 "email": cd["buyer_email"],
                 "use_billing_company": bool(cd["buyer_use_billing_company"]),
+                "id_number": cd["buyer_id_number"] or "",
+                "passport": cd["buyer_passport"] or "",
+                "budget_code": cd["buyer_budget_code"] or "",
             },
-            "returns": {"on_refund": cd["on_refund"], "on_cancel_after_issue": cd["on_cancel_after_issue"]},
+            "returns": {
+                "on_refund": cd["on_refund"],
+                "on_cancel_after_issue": cd["on_cancel_after_issue"],
+                "require_agreement": bool(cd["require_agreement"]),
+            },
             "writeback": cd["writeback"],
         }
         self.reduction_rows = []

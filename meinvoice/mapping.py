@@ -345,6 +345,9 @@ def buyer_fields_from_dict(data: Any, where: str = "buyer") -> BuyerFields:
         address=_str(data, "address", "vat_company_address", where),
         email=_str(data, "email", "vat_email", where),
         use_billing_company=_bool(data, "use_billing_company", True, where),
+        id_number=_str(data, "id_number", "", where, allow_empty=True),
+        passport=_str(data, "passport", "", where, allow_empty=True),
+        budget_code=_str(data, "budget_code", "", where, allow_empty=True),
     )
 
 
@@ -355,6 +358,9 @@ def buyer_fields_to_dict(fields: BuyerFields) -> dict:
         "address": fields.address,
         "email": fields.email,
         "use_billing_company": fields.use_billing_company,
+        "id_number": fields.id_number,
+        "passport": fields.passport,
+        "budget_code": fields.budget_code,
     }
 
 
@@ -362,6 +368,10 @@ def buyer_fields_to_dict(fields: BuyerFields) -> dict:
 class ReturnsPolicy:
     on_refund: str = "adjust"  # adjust | replace | manual
     on_cancel_after_issue: str = "adjust"  # adjust | replace | manual
+    # Decree 70 (amending Decree 123, art. 19): before an invoice is adjusted or replaced, the seller and a
+    # business buyer sign an agreement, and an individual buyer is notified. True: every adjustment and
+    # replacement waits until a person gives that document's reference (number and date), printed in its note.
+    require_agreement: bool = False
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "returns") -> ReturnsPolicy:
@@ -369,10 +379,15 @@ class ReturnsPolicy:
         return cls(
             on_refund=_choice(data, "on_refund", "adjust", RETURN_ACTIONS, where),
             on_cancel_after_issue=_choice(data, "on_cancel_after_issue", "adjust", RETURN_ACTIONS, where),
+            require_agreement=_bool(data, "require_agreement", False, where),
         )
 
     def to_dict(self) -> dict:
-        return {"on_refund": self.on_refund, "on_cancel_after_issue": self.on_cancel_after_issue}
+        return {
+            "on_refund": self.on_refund,
+            "on_cancel_after_issue": self.on_cancel_after_issue,
+            "require_agreement": self.require_agreement,
+        }
 
 
 @dataclass

@@ -38,15 +38,18 @@ from .client import (
 from .convert import (
     Changed,
     ConversionError,
+    CorrectionReference,
     Issue,
     NothingToAdjust,
     adjustment_for_cancellation,
     adjustment_for_refund,
+    buyer_is_business,
     check_issuance,
     cleaning_notes,
     ref_id_for,
     replacement_for_refund,
     sale_to_invoice,
+    with_correction_reference,
 )
 from .mapping import Mapping, MappingError
 from .models import MeInvoiceSession, MeInvoiceTemplate
@@ -939,14 +942,18 @@ def _order_documents(document: SyncDocument):
     )
 
 
-def _after_issue(document: SyncDocument) -> None:
+def _after_issue(document: SyncDocument, carried: dict | None = None) -> None:
     """Returns and cancellations of an invoiced order, per the returns policy: an adjustment invoice, a
-    replacement invoice (refunds), or a document held for a person (manual)."""
+    replacement invoice (refunds), or a document held for a person (manual, or waiting for the reference
+    of the agreement with the buyer when the policy requires one). ``carried``: agreement references
+    (by change key) of held documents a retry made again."""
     account = document.account
     mapping = mapping_for(document.connection)
     sale = sale_of(document, mapping)
     siblings = _order_documents(document)
-    replacements = list(siblings.filter(kind__startswith="replace:").order_by("pk"))
+    replacements = [
+        r for r in siblings.filter(kind__startswith="replace:").order_by("pk") if not _waits_for_reference(r)
+    ]
     if any(r.state != State.DONE for r in replacements):
         return  # one replacement at a time: the next is made from the one in force
     current = replacements[-1] if replacements else document  # the invoice in force
@@ -955,9 +962,12 @@ def _after_issue(document: SyncDocument) -> None:
     else:
         policy, wanted = mapping.returns.on_refund, [(r.key, r) for r in sale.refunds]
     existing = set(siblings.values_list("kind", flat=True))
+    waiting = {d.kind: d for d in siblings if _waits_for_reference(d)}
     for key, refund in wanted:
         kind = "cancel" if refund is None else f"{'replace' if policy == 'replace' else 'refund'}:{key}"
-        if kind in existing or f"refund:{key}" in existing or f"replace:{key}" in existing:
+        if kind not in waiting and (
+            kind in existing or f"refund:{key}" in existing or f"replace:{key}" in existing
+        ):
             continue
         if refund is not None and refund.money == 0:
             continue  # goods back with no money (a restock): no invoice changes, nothing for a person
@@ -1019,6 +1029,15 @@ def _after_issue(document: SyncDocument) -> None:
             )
             continue
         doc = _change_document(document, kind, Text("%(label)s.", label=label))
+        reference = _correction_reference(doc) or (carried or {}).get(_change_key(kind))
+        if reference is None and mapping.returns.require_agreement:
+            _hold_for_reference(doc, invoice, label)
+            continue
+        if reference is not None:
+            if not doc.correction_reference:
+                doc.correction_reference = reference
+                doc.save(update_fields=["correction_reference", "updated_at"])
+            invoice = with_correction_reference(invoice, _as_reference(reference))
         doc.payload = invoice
         doc.result = {"ref_id": ref_id, "series": series, "adjusts": _reference_of(current)}
         if account_options(account)["auto_publish"]:
@@ -1026,6 +1045,99 @@ def _after_issue(document: SyncDocument) -> None:
             _publish_soon(account.pk)
         else:
             _settle(doc, State.DRAFT, "", note=Text("%(label)s: draft.", label=label))
+
+
+# --- the agreement (or notice) an adjustment or a replacement rests on (Decree 70) -----------------------
+
+WAITING_FOR_REFERENCE = "correction_reference"
+
+
+def _change_key(kind: str) -> str:
+    """What a change is about, whatever it became: "77" for "refund:77" and "replace:77", "cancel"."""
+    return kind.partition(":")[2] or kind
+
+
+def _waits_for_reference(doc: SyncDocument) -> bool:
+    return (
+        doc.state == State.BLOCKED
+        and doc.attempts == 0
+        and (doc.result or {}).get("waiting_for") == WAITING_FOR_REFERENCE
+    )
+
+
+def _correction_reference(doc: SyncDocument) -> dict | None:
+    reference = doc.correction_reference or {}
+    return reference if reference.get("text") and reference.get("date") else None
+
+
+def _as_reference(reference: dict) -> CorrectionReference:
+    return CorrectionReference(str(reference["text"]), dt.date.fromisoformat(str(reference["date"])[:10]))
+
+
+def _hold_for_reference(doc: SyncDocument, invoice: dict, label: Text) -> None:
+    """Held for a person: nothing is sent until the agreement's (or notice's) reference is given."""
+    business = buyer_is_business(invoice)
+    if business:
+        reason = Text(
+            "%(label)s: the returns policy requires the written agreement with the buyer (a business, Decree "
+            "70) before an invoice is adjusted or replaced. Enter the agreement's number and date on this "
+            "document's page; it is then issued with them in its note.",
+            label=label,
+        )
+    else:
+        reason = Text(
+            "%(label)s: the returns policy requires the notice sent to the buyer (an individual, Decree 70) "
+            "before an invoice is adjusted or replaced. Enter the notice's number and date on this "
+            "document's page; it is then issued with them in its note.",
+            label=label,
+        )
+    doc.payload = {}
+    doc.result = {"waiting_for": WAITING_FOR_REFERENCE, "business": business}
+    _settle(doc, State.BLOCKED, reason)
+
+
+def wants_correction_reference(document: SyncDocument) -> bool:
+    """Whether the document waits for the reference of the agreement (or notice) it rests on."""
+    return _waits_for_reference(document)
+
+
+def provide_correction_reference(document: SyncDocument, *, text: str, date: dt.date, user=None) -> bool:
+    """A person gives the agreement's (or notice's) number and date: stored on the document, which is then
+    made again from the invoice it changes and issued with them in its note. False when the document no
+    longer waits for one (it changed meanwhile)."""
+    who = user.get_username() if user is not None else "system"
+    with transaction.atomic():
+        locked = (
+            SyncDocument.objects.select_for_update(of=("self",))
+            .select_related("account", "connection")
+            .get(pk=document.pk)
+        )
+        if not _waits_for_reference(locked) or locked.account_id is None:
+            return False
+        locked.correction_reference = {"text": text.strip(), "date": date.isoformat(), "by": who}
+        locked.save(update_fields=["correction_reference", "updated_at"])
+        _log(
+            "reference",
+            Outcome.INFO,
+            Text(
+                "Agreement reference %(text)s of %(date)s given by %(who)s.",
+                text=text.strip(),
+                date=date.strftime("%d/%m/%Y"),
+                who=who,
+            ),
+            document=locked,
+        )
+        original = SyncDocument.objects.filter(
+            connection=locked.connection,
+            account=locked.account,
+            source_type=locked.source_type,
+            source_id=locked.source_id,
+            kind="invoice",
+            state=State.DONE,
+        ).first()
+        if original is not None:
+            _after_issue(original)
+    return True
 
 
 # --- for people: draft view, retries ---------------------------------------------------------------
@@ -1076,9 +1188,11 @@ def retry(documents, *, user=None) -> int:
                     kind="invoice",
                     state=State.DONE,
                 ).first()
+                reference = _correction_reference(locked)
+                carried = {_change_key(locked.kind): reference} if reference else None
                 locked.delete()
                 if original is not None:
-                    _after_issue(original)
+                    _after_issue(original, carried)
             elif locked.attempts == 0:
                 _settle(locked, State.QUEUED, "", note=Text("Queued again."))
             else:

@@ -101,6 +101,9 @@ class SyncDocument(models.Model):
     # What is (or was) sent to the target, e.g. the meInvoice InvoiceData: the draft a person can read.
     payload = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)  # what the target answered: numbers, lookup codes
+    # A correction of an issued document (an adjustment, a replacement) may rest on a document a person
+    # holds, e.g. the agreement with the buyer: {"text": its number, "date": "yyyy-mm-dd", "by": who}.
+    correction_reference = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)  # in English (search, logs); last_error_text for people
     last_error_text = models.JSONField(null=True, blank=True, editable=False)

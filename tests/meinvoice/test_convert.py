@@ -372,14 +372,6 @@ def test_malformed_tax_codes_are_refused(code):
         buyer_of(make_order([line(1, 1000, 1)], note_attributes=attrs), Mapping())
 
 
-def test_a_twelve_digit_citizen_id_is_not_a_tax_code():
-    attrs = [dict(a) for a in BUSINESS]
-    attrs[0]["value"] = "001088012345"
-    with pytest.raises(InvalidBuyer) as caught:
-        buyer_of(make_order([line(1, 1000, 1)], note_attributes=attrs), Mapping())
-    assert "001088012345" in caught.value.reason and "citizen" in caught.value.reason
-
-
 def test_a_tax_code_needs_a_legal_name_and_an_address():
     only_code = [{"name": "vat_tax_code", "value": "0312345673"}]
     with pytest.raises(InvalidBuyer) as caught:
