@@ -136,6 +136,12 @@ def what_follows(sale, mapping, account, order_id, invoice: dict) -> list[dict]:
             reason = Text("Nothing issued for refund %(refund)s: %(reason)s", refund=name, reason=exc.text)
             follows.append({"kind": kind, "reason": reason, "invoice": None})
             continue
+        if mapping.returns.require_agreement:
+            held = Text(
+                "It waits for the reference of the agreement with the buyer (or of the notice sent to them), "
+                "entered on its page, before it is issued."
+            )
+            reason = join([reason, held])
         follows.append({"kind": kind, "reason": reason, "invoice": made})
     return follows
 

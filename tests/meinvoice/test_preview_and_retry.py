@@ -227,3 +227,20 @@ def test_nothing_follows_an_order_without_refunds_or_an_invoice(conn, tmp_path, 
     with_policy(conn, "adjust", statuses=("paid",))
     out = run_preview(tmp_path, refund_example(), capsys)  # partially refunded: not issued at all
     assert out["issue"] is False and out["adjustments"] == []
+
+
+def test_preview_says_an_adjustment_waits_for_the_agreement_when_the_policy_asks_for_it(
+    conn, tmp_path, capsys
+):
+    conn.settings = {
+        "meinvoice": {
+            "conditions": {"financial_statuses": ["paid", "partially_refunded"]},
+            "returns": {"on_refund": "adjust", "require_agreement": True},
+        }
+    }
+    conn.save()
+    (follows,) = run_preview(tmp_path, refund_example(), capsys)["adjustments"]
+    assert follows["invoice"]["TotalAmount"] == -1_500_000 and "waits for the reference" in follows["reason"]
+    with_policy(conn, "adjust")
+    (follows,) = run_preview(tmp_path, refund_example(), capsys)["adjustments"]
+    assert "waits" not in follows["reason"]
