@@ -472,16 +472,26 @@ def vat_rate_for_line(line: SaleLine, mapping: Mapping) -> str:
     Matching ignores case, spacing and Unicode form. ``tag`` rules read the product's tags (Haravan order
     lines carry none: the reader takes them from the shop's catalogue).
     """
+    rule = _tax_rule_for(line, mapping)
+    return mapping.default_vat_rate if rule is None else rule.rate
+
+
+def _tax_rule_for(line: SaleLine, mapping: Mapping):
     for rule in mapping.tax_rules:
         wanted = fold(rule.value)
         if any(fold(v) == wanted for v in _line_values(line, rule.match) if v):
-            return rule.rate
-    return mapping.default_vat_rate
+            return rule
+    return None
 
 
 def reduction_eligible(line: SaleLine, mapping: Mapping) -> bool:
-    """Whether a reduction rule lists the line among the goods at 10 % that get the 8 % reduction."""
+    """Whether a reduction rule lists the line among the goods at 10 % that get the 8 % reduction (the
+    rule for the default rate takes the lines no tax rule names, when that rate is 10 %)."""
     for rule in mapping.reduction.rules:
+        if rule.every_line:
+            if mapping.default_vat_rate == REDUCTION_BASE and _tax_rule_for(line, mapping) is None:
+                return True
+            continue
         wanted = fold(rule.value)
         if any(fold(v) == wanted for v in _line_values(line, rule.match) if v):
             return True
@@ -650,6 +660,15 @@ def _goods_part(line: SaleLine, mapping: Mapping, on: dt.date, vat: bool, label:
     )
 
 
+def shipping_eligible(mapping: Mapping) -> bool:
+    """Shipping at 10 % gets the reduction when the mapping says so, or when it has no rate of its own and
+    the goods at the default rate get it."""
+    if mapping.shipping_rate != REDUCTION_BASE:
+        return False
+    by_default = mapping.shipping_vat_rate is None and any(r.every_line for r in mapping.reduction.rules)
+    return mapping.reduction.shipping or by_default
+
+
 def _charge_part(charge: Charge, mapping: Mapping, on: dt.date, vat: bool) -> _Part:
     what = Text("The shipping line")
     return _Part(
@@ -658,7 +677,7 @@ def _charge_part(charge: Charge, mapping: Mapping, on: dt.date, vat: bool) -> _P
         code=charge.code or SHIPPING_CODE,
         name=strip_emoji(mapping.shipping_item_name) or "Phí vận chuyển",
         unit=mapping.shipping_unit,
-        rate=rate_on(mapping.shipping_rate, mapping.reduction.shipping, mapping, on, vat=vat, what=what),
+        rate=rate_on(mapping.shipping_rate, shipping_eligible(mapping), mapping, on, vat=vat, what=what),
         quantity=1,
         list_value=_dong(charge.amount),
         own_discount=0,
@@ -1063,7 +1082,7 @@ def _sales_reduction_note(sale: Sale, mapping: Mapping, issue: Issue, parts: lis
     eligible = 0
     for part in parts:
         if part.kind == "shipping":
-            chosen = mapping.reduction.shipping or mapping.shipping_rate == REDUCED_RATE
+            chosen = shipping_eligible(mapping) or mapping.shipping_rate == REDUCED_RATE
         else:
             line = by_key[part.key]
             chosen = vat_rate_for_line(line, mapping) == REDUCED_RATE or reduction_eligible(line, mapping)

@@ -13,9 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from .mapping import (
+    EVERY_LINE,
     FINANCIAL_STATUSES,
     FULFILLMENT_STATUSES,
     REDUCTION_FROM,
+    REDUCTION_MATCHES,
     REDUCTION_TO,
     RETURN_ACTIONS,
     SALES_PERCENTS,
@@ -48,6 +50,7 @@ TRIGGER_LABELS = {
     "fulfilled": _lazy("when the order is fulfilled"),
     "created": _lazy("as soon as the order is created"),
 }
+EVERY_LINE_LABEL = _lazy("rate is the default rate (every line no rule names)")
 MATCH_LABELS = {
     "product_type": _lazy("product type"),
     "vendor": _lazy("vendor"),
@@ -107,7 +110,7 @@ class ReductionRuleForm(forms.Form):
     match = forms.ChoiceField(
         label=_lazy("When the line's"),
         required=False,
-        choices=[("", "—"), *_choices(TAX_RULE_MATCHES, MATCH_LABELS)],
+        choices=[("", "—"), *_choices(REDUCTION_MATCHES, {**MATCH_LABELS, EVERY_LINE: EVERY_LINE_LABEL})],
     )
     value = forms.CharField(label=_lazy("is"), required=False)
 

@@ -27,6 +27,8 @@ FINANCIAL_STATUSES = (
 FULFILLMENT_STATUSES = ("notfulfilled", "partial", "fulfilled", "restocked")
 TRIGGERS = ("paid", "fulfilled", "created")
 TAX_RULE_MATCHES = ("product_type", "vendor", "sku", "tag")
+EVERY_LINE = "default"  # a reduction rule for every line at the default rate, when that is 10 %
+REDUCTION_MATCHES = (EVERY_LINE, *TAX_RULE_MATCHES)
 RETURN_ACTIONS = ("adjust", "replace", "manual")
 WRITEBACKS = ("note_attribute", "tag")
 
@@ -260,20 +262,26 @@ def _date(data: dict, key: str, default: dt.date, where: str) -> dt.date:
 
 @dataclass
 class ReductionRule:
-    """Lines whose ``match`` field equals ``value`` are goods at 10 % eligible for the 8 % reduction."""
+    """Lines whose ``match`` field equals ``value`` are goods at 10 % eligible for the 8 % reduction.
+    ``match`` "default": every line no tax rule names, when the default rate is 10 % (and the shipping,
+    when it has no rate of its own). It is the default: the reduction covers most goods, and a rate of
+    10 % written in a tax rule stays 10 %; a shop selling what the law excludes lists its eligible goods
+    instead."""
 
     match: str
-    value: str
+    value: str = ""
+
+    @property
+    def every_line(self) -> bool:
+        return self.match == EVERY_LINE
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ReductionRule:
         data = _section(data, where)
         if not data:
             raise MappingError(f"{where}: expected an object with match and value")
-        return cls(
-            match=_choice(data, "match", "", TAX_RULE_MATCHES, where),
-            value=_str(data, "value", "", where),
-        )
+        match = _choice(data, "match", "", REDUCTION_MATCHES, where)
+        return cls(match=match, value="" if match == EVERY_LINE else _str(data, "value", "", where))
 
     def to_dict(self) -> dict:
         return {"match": self.match, "value": self.value}
@@ -290,7 +298,7 @@ class Reduction:
     percentage of revenue the reduction takes 20 % of (1 goods, 5 services, 3 production/transport, 2 other).
     """
 
-    rules: list[ReductionRule] = field(default_factory=list)
+    rules: list[ReductionRule] = field(default_factory=lambda: [ReductionRule(EVERY_LINE)])
     valid_from: dt.date = REDUCTION_FROM
     valid_to: dt.date = REDUCTION_TO
     shipping: bool = False
@@ -309,7 +317,7 @@ class Reduction:
     def from_dict(cls, data: Any, where: str = "reduction") -> Reduction:
         data = _section(data, where)
         raw_rules = data.get("rules")
-        raw_rules = [] if raw_rules is None else raw_rules
+        raw_rules = [{"match": EVERY_LINE}] if raw_rules is None else raw_rules  # [] lists no goods
         if not isinstance(raw_rules, list):
             raise MappingError(f"{where}.rules: expected a list of rules")
         percent = data.get("sales_percent", "1")
@@ -393,7 +401,10 @@ class ReturnsPolicy:
 @dataclass
 class Mapping:
     conditions: IssuanceConditions = field(default_factory=IssuanceConditions)
-    default_vat_rate: str = "8%"
+    # 10 %, reduced to 8 % for the goods the reduction rules list while a decree allows it. "8%" written
+    # here or in a tax rule (mappings made before the reduction rules) means "10 %, reduced" and is refused
+    # outside the window rather than silently issued at another rate.
+    default_vat_rate: str = "10%"
     tax_rules: list[TaxRule] = field(default_factory=list)  # first match wins, in list order
     prices_include_vat: bool = True
     default_unit: str = "Cái"
@@ -444,9 +455,13 @@ class Mapping:
             if not isinstance(value, str) or not value.strip():
                 raise MappingError(f"unit_by_type[{key!r}]: the unit name must be non-empty text")
             units[key.strip()] = value.strip()
+        reduction = data.get("reduction")
+        if reduction is None and "default_vat_rate" in data:
+            # Made before the reduction rules: its rates mean what they said ("8%": 10 %, reduced).
+            reduction = {"rules": []}
         return cls(
             conditions=IssuanceConditions.from_dict(data.get("conditions"), "conditions"),
-            default_vat_rate=_rate(data, "default_vat_rate", "8%", "") or "8%",
+            default_vat_rate=_rate(data, "default_vat_rate", "10%", "") or "10%",
             tax_rules=[TaxRule.from_dict(rule, f"tax_rules[{i}]") for i, rule in enumerate(raw_rules)],
             prices_include_vat=_bool(data, "prices_include_vat", True, ""),
             default_unit=_str(data, "default_unit", "Cái", ""),
@@ -458,7 +473,7 @@ class Mapping:
             returns=ReturnsPolicy.from_dict(data.get("returns"), "returns"),
             writeback=_choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
             payment_method_name=_str(data, "payment_method_name", "TM/CK", ""),
-            reduction=Reduction.from_dict(data.get("reduction"), "reduction"),
+            reduction=Reduction.from_dict(reduction, "reduction"),
         )
 
     def to_dict(self) -> dict:

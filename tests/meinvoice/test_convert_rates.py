@@ -57,6 +57,10 @@ def test_the_decrees_windows_run_unbroken_from_july_2023_to_the_end_of_2026():
     assert REDUCTION_WINDOWS[-1][:2] == (dt.date(2025, 7, 1), dt.date(2026, 12, 31))
 
 
+# A mapping made before the reduction rules, with "8%" written as its rate.
+WRITTEN_8 = {"default_vat_rate": "8%", "reduction": Reduction(rules=[])}
+
+
 def in_window(day, mapping):
     return mapping.reduction.valid_from <= day <= mapping.reduction.valid_to and reduction_decree(day)
 
@@ -64,7 +68,7 @@ def in_window(day, mapping):
 @settings(max_examples=200, deadline=None)
 @given(st.dates(dt.date(2021, 1, 1), dt.date(2028, 12, 31)))
 def test_a_mapped_8_percent_is_issued_only_within_the_window(day):
-    mapping = Mapping()  # default_vat_rate "8%": goods at 10 %, reduced
+    mapping = Mapping(**WRITTEN_8)  # a rate of "8%" written: goods at 10 %, reduced
     if in_window(day, mapping):
         data = invoice(shirt_order(), mapping, day=day)
         assert [d["VATRateName"] for d in data["OriginalInvoiceDetail"]] == ["8%"]
@@ -102,11 +106,17 @@ def test_the_reduction_is_refused_for_goods_mapped_to_another_rate(base):
 
 
 def test_the_merchants_window_narrows_the_decrees():
-    narrow = Mapping(reduction=Reduction(valid_from=dt.date(2025, 7, 1), valid_to=dt.date(2025, 12, 31)))
+    narrow = Mapping(
+        default_vat_rate="8%",
+        reduction=Reduction(rules=[], valid_from=dt.date(2025, 7, 1), valid_to=dt.date(2025, 12, 31)),
+    )
     assert invoice(shirt_order(), narrow, day=dt.date(2025, 8, 1))["IsTaxReduction43"] is True
     with pytest.raises(ConversionError, match="from 01/07/2025 to 31/12/2025"):
         invoice(shirt_order(), narrow, day=dt.date(2025, 3, 14))
-    wide = Mapping(reduction=Reduction(valid_from=dt.date(2020, 1, 1), valid_to=dt.date(2030, 1, 1)))
+    wide = Mapping(
+        default_vat_rate="8%",
+        reduction=Reduction(rules=[], valid_from=dt.date(2020, 1, 1), valid_to=dt.date(2030, 1, 1)),
+    )
     with pytest.raises(ConversionError, match="not in force on 05/01/2027"):  # no decree, whatever is typed
         invoice(shirt_order(), wide, day=dt.date(2027, 1, 5))
 
@@ -296,7 +306,7 @@ def test_the_reduction_section_reads_back_and_old_mappings_still_load():
     old = Mapping.from_dict(
         {"default_vat_rate": "8%", "tax_rules": [{"match": "sku", "value": "X", "rate": "8%"}]}
     )
-    assert old.reduction == Reduction() and old.to_dict()["reduction"] == {
+    assert old.reduction == Reduction(rules=[]) and old.to_dict()["reduction"] == {
         "rules": [],
         "valid_from": "2023-07-01",
         "valid_to": "2026-12-31",
@@ -332,3 +342,32 @@ def test_the_reduction_section_reads_back_and_old_mappings_still_load():
 def test_an_invalid_reduction_section_is_refused_naming_the_field(reduction, message):
     with pytest.raises(MappingError, match=message.replace("[", r"\[").replace("]", r"\]")):
         Mapping.from_dict({"reduction": reduction})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(dt.date(2021, 1, 1), dt.date(2028, 12, 31)))
+def test_by_default_goods_and_shipping_are_reduced_in_the_window_and_10_percent_after_never_refused(day):
+    order = make_order([line(1, 108_000, 1, type="Thời trang")], shipping=[{"code": "GHN", "price": 33_000}])
+    for mapping in (Mapping(), Mapping.from_dict({})):
+        data = invoice(order, mapping, day=day)
+        rates = [d["VATRateName"] for d in data["OriginalInvoiceDetail"]]
+        assert rates == (["8%", "8%"] if in_window(day, mapping) else ["10%", "10%"])
+        assert data["IsTaxReduction43"] is (rates[0] == "8%")
+
+
+def test_a_rate_of_10_percent_written_stays_10_percent_by_default():
+    """The default reduction takes only what falls to the default rate: what a rule or the shipping's own
+    rate says is 10 % stays 10 % (goods the law excludes), and so do mappings saved before the rules."""
+    order = make_order(
+        [line(1, 108_000, 1, type="Thời trang"), line(2, 110_000, 1, type="Điện thoại")],
+        shipping=[{"code": "GHN", "price": 33_000}],
+    )
+    written = Mapping(tax_rules=[TaxRule("product_type", "Điện thoại", "10%")], shipping_vat_rate="10%")
+    rates = [
+        d["VATRateName"] for d in invoice(order, written, day=dt.date(2026, 6, 1))["OriginalInvoiceDetail"]
+    ]
+    assert rates == ["8%", "10%", "10%"]
+    saved_before = Mapping.from_dict({"default_vat_rate": "10%"})
+    data = invoice(order, saved_before, day=dt.date(2026, 6, 1))
+    assert {d["VATRateName"] for d in data["OriginalInvoiceDetail"]} == {"10%"}
+    assert data["IsTaxReduction43"] is False

@@ -12,6 +12,7 @@ from meinvoice.mapping import (
     IssuanceConditions,
     Mapping,
     MappingError,
+    ReductionRule,
     ReturnsPolicy,
     TaxRule,
     vat_fraction,
@@ -26,14 +27,15 @@ def test_an_empty_mapping_is_all_defaults():
     assert mapping.conditions == IssuanceConditions(
         financial_statuses=["paid"], fulfillment_statuses=[], sources=[], min_total=Decimal(0), trigger="paid"
     )
-    assert mapping.default_vat_rate == "8%"
+    assert mapping.default_vat_rate == "10%"  # reduced to 8 % while a decree allows it:
+    assert mapping.reduction.rules == [ReductionRule("default")]
     assert mapping.tax_rules == []
     assert mapping.prices_include_vat is True
     assert mapping.default_unit == "Cái"
     assert mapping.unit_by_type == {}
     assert mapping.shipping_item_name == "Phí vận chuyển"
     assert mapping.shipping_vat_rate is None
-    assert mapping.shipping_rate == "8%"
+    assert mapping.shipping_rate == "10%"  # reduced with the goods at the default rate
     assert mapping.buyer == BuyerFields(
         "vat_tax_code", "vat_company_name", "vat_company_address", "vat_email", use_billing_company=True
     )

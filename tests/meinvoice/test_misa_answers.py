@@ -8,7 +8,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from meinvoice import services
 from meinvoice.client import PublishResult, full_series, inv_date
@@ -275,8 +275,10 @@ def cash_register(conn, sandbox):
 
 def test_a_cash_register_series_is_offered_as_such(conn, cash_register):
     account = conn.accounts.get(external_id=MST)
-    labels = dict(services.series_choices(account))
-    assert "cash register" in labels[cash_register]
+    with translation.override("en"):
+        assert "cash register" in dict(services.series_choices(account))[cash_register]
+    with translation.override("vi"):
+        assert "máy tính tiền" in dict(services.series_choices(account))[cash_register]
 
 
 def test_a_cash_register_series_is_issued_looked_up_and_adjusted(conn, sandbox, cash_register):

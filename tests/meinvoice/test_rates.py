@@ -56,7 +56,8 @@ def later(monkeypatch, sandbox, day: dt.date):
     sim.advance(max(0.0, (day - sim.today()).total_seconds() + 3600))
 
 
-def test_goods_at_8_percent_are_published_with_the_reduction_flag(conn, sandbox):  # noqa: F811
+def test_goods_at_8_percent_are_published_with_the_reduction_flag(conn, sandbox, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: dt.date(2026, 6, 1))  # in the window
     doc = publish(take(plain_order()))
     assert doc.state == "done", doc.last_error  # the simulator refuses 8 % lines without the flag
     data = issued(sandbox, doc)
@@ -65,6 +66,7 @@ def test_goods_at_8_percent_are_published_with_the_reduction_flag(conn, sandbox)
 
 
 def test_a_mapped_8_percent_outside_the_window_is_refused_before_sending(conn, sandbox, monkeypatch):  # noqa: F811
+    set_mapping(conn, default_vat_rate="8%")  # written so before the reduction rules: "10 %, reduced"
     later(monkeypatch, sandbox, dt.date(2027, 1, 5))
     doc = take(plain_order())
     assert doc.state == "blocked"
@@ -73,9 +75,22 @@ def test_a_mapped_8_percent_outside_the_window_is_refused_before_sending(conn, s
 
 
 def test_the_merchants_window_is_honoured(conn, sandbox):  # noqa: F811
-    set_mapping(conn, reduction={"valid_to": (timezone.localdate() - dt.timedelta(days=1)).isoformat()})
+    yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    set_mapping(conn, default_vat_rate="8%", reduction={"rules": [], "valid_to": yesterday})
     doc = take(plain_order())
     assert doc.state == "blocked" and "VAT reduction is not in force" in doc.last_error
+
+
+def test_by_default_invoices_go_out_at_10_percent_once_the_reduction_ends(conn, sandbox, monkeypatch):  # noqa: F811
+    """No rate written: goods at the default rate are reduced while a decree allows it, then issued at
+    10 % without the flag, never held (the simulator refuses a reduction out of its window)."""
+    later(monkeypatch, sandbox, dt.date(2027, 1, 5))
+    doc = publish(take(plain_order()))
+    assert doc.state == "done", doc.last_error
+    data = issued(sandbox, doc)
+    assert data["IsTaxReduction43"] is False and "8%" not in {
+        d["VATRateName"] for d in data["OriginalInvoiceDetail"]
+    }
 
 
 def test_explicit_reduction_rules_give_8_percent_in_the_window_and_10_after(conn, sandbox, monkeypatch):  # noqa: F811
