@@ -90,15 +90,7 @@ def webhook(request):
     if not isinstance(payload, dict):
         return _refuse(request, 400, "Body must be a JSON object.", org_id=org_id, topic=topic, body=body)
     try:
-        accepted = intake.accept(
-            source_kind="haravan",
-            source_key=org_id,
-            topic=topic,
-            body=body,
-            headers=_kept_headers(request),
-            remote_addr=_client_ip(request),
-            tenant_sql=None if by_app else HaravanShop.private_tenant_sql,
-        )
+        accepted = _store(request, org_id, topic, body, private=not by_app)
     except DatabaseError as exc:  # not stored, so not acknowledged: Haravan delivers again
         log.error("Haravan %s delivery for org %s not stored: %s", topic, org_id, exc)
         answer = JsonResponse(
@@ -131,16 +123,21 @@ def _answer(accepted) -> HttpResponse:
     return HttpResponse(json.dumps(answer), content_type="application/json")
 
 
-def _accept_private(request, org_id: str, topic: str, body: bytes) -> HttpResponse:
-    accepted = intake.accept(
+def _store(request, org_id: str, topic: str, body: bytes, *, private: bool):
+    """Store the delivery for the shop's tenant (an installed app's shop, or a private one's)."""
+    return intake.accept(
         source_kind="haravan",
         source_key=org_id,
         topic=topic,
         body=body,
         headers=_kept_headers(request),
         remote_addr=_client_ip(request),
-        tenant_sql=HaravanShop.private_tenant_sql,
+        tenant_sql=HaravanShop.private_tenant_sql if private else None,
     )
+
+
+def _accept_private(request, org_id: str, topic: str, body: bytes) -> HttpResponse:
+    accepted = _store(request, org_id, topic, body, private=True)
     if accepted is None:  # switched to the installed app, or uninstalled, since the lookup
         return _refuse(
             request,

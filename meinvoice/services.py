@@ -1127,14 +1127,7 @@ def provide_correction_reference(document: SyncDocument, *, text: str, date: dt.
             ),
             document=locked,
         )
-        original = SyncDocument.objects.filter(
-            connection=locked.connection,
-            account=locked.account,
-            source_type=locked.source_type,
-            source_id=locked.source_id,
-            kind="invoice",
-            state=State.DONE,
-        ).first()
+        original = _issued_invoice_of(locked)
         if original is not None:
             _after_issue(original)
     return True
@@ -1159,6 +1152,18 @@ def lookup_link(document: SyncDocument) -> tuple[str, str] | None:
     return code, settings.MEINVOICE_LOOKUP_URL.format(code=quote(code))
 
 
+def _issued_invoice_of(change: SyncDocument) -> SyncDocument | None:
+    """The issued invoice an adjustment or replacement document changes (None: not issued, or gone)."""
+    return SyncDocument.objects.filter(
+        connection=change.connection,
+        account=change.account,
+        source_type=change.source_type,
+        source_id=change.source_id,
+        kind="invoice",
+        state=State.DONE,
+    ).first()
+
+
 def retry(documents, *, user=None) -> int:
     """Single or bulk retry by a person. Never sent: evaluated again from the newest order (the mapping or
     the buyer may have been fixed). Sent before: due now, and looked up by RefID before any resend."""
@@ -1180,14 +1185,7 @@ def retry(documents, *, user=None) -> int:
                 evaluate(locked)
             elif locked.attempts == 0 and not locked.payload:
                 # A return held back by the returns policy: decided again from the invoice it changes.
-                original = SyncDocument.objects.filter(
-                    connection=locked.connection,
-                    account=locked.account,
-                    source_type=locked.source_type,
-                    source_id=locked.source_id,
-                    kind="invoice",
-                    state=State.DONE,
-                ).first()
+                original = _issued_invoice_of(locked)
                 reference = _correction_reference(locked)
                 carried = {_change_key(locked.kind): reference} if reference else None
                 locked.delete()
