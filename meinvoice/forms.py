@@ -16,6 +16,7 @@ from .mapping import (
     EVERY_LINE,
     FINANCIAL_STATUSES,
     FULFILLMENT_STATUSES,
+    REDUCED_RATE,
     REDUCTION_FROM,
     REDUCTION_MATCHES,
     REDUCTION_TO,
@@ -451,8 +452,15 @@ class MappingSection:
         self.connection = connection
         self.stored_error = ""
         raw = (connection.settings or {}).get(SETTINGS_KEY) or {}
+        self.written_8 = False
         try:
-            current = Mapping.from_dict(raw).to_dict()
+            stored = Mapping.from_dict(raw)
+            current = stored.to_dict()
+            self.written_8 = REDUCED_RATE in {
+                stored.default_vat_rate,
+                stored.shipping_vat_rate,
+                *(rule.rate for rule in stored.tax_rules),
+            }
         except MappingError as exc:
             self.stored_error = str(exc)
             current = _overlay(Mapping().to_dict(), raw)
@@ -476,6 +484,8 @@ class MappingSection:
             "units": self.units,
             "reduction_rules": self.reductions,
             "stored_error": self.stored_error,
+            "written_8": self.written_8,
+            "reduction_ends": REDUCTION_TO,
             "vat_rates": VAT_RATE_SUGGESTIONS,
         }
 

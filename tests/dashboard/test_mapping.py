@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.utils import translation
 
 from connectors.models import Membership, RoutingRule
 from connectors.routing import route
@@ -421,3 +422,14 @@ def test_another_target_kind_gets_the_generic_rules_and_route_only(tenant, owner
     assert owner.post(url(amis, "save"), mapping_form()).status_code == 302
     amis.refresh_from_db()
     assert "meinvoice" not in amis.settings
+
+
+def test_a_mapping_that_writes_8_percent_warns_before_the_reduction_ends(conn, owner):
+    conn.settings = {"meinvoice": {"default_vat_rate": "8%"}}
+    conn.save()
+    with translation.override("en"):
+        html = owner.get(url(conn), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This mapping writes a rate of 8%" in html and "31/12/2026" in html
+    conn.settings = {"meinvoice": {}}  # the default: 10 %, reduced by the default-rate rule
+    conn.save()
+    assert "This mapping writes a rate of 8%" not in owner.get(url(conn)).content.decode()
