@@ -242,6 +242,14 @@ class AmisClient(HttpClient):
         return f"<AmisClient company {self.org_company_code} at {self.base_url}>"
 
     @property
+    def token_owner(self) -> str:
+        """Whose token this client holds: a digest of (app ID, company, access code), never the secrets.
+        Services store it next to the shared token, so a token issued before a person changed the access
+        code (or the app ID) is not used again."""
+        parts = (self._app_id or "", self.org_company_code, self._access_code or "")
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    @property
     def bucket(self) -> LeakyBucket:
         if self._bucket is None:
             self._bucket = read_bucket(self.org_company_code)

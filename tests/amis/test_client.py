@@ -672,6 +672,17 @@ def test_no_access_code_or_token_in_repr_exchange_or_errors(rsps, client, caplog
     assert COMPANY in repr(client)
 
 
+def test_the_token_owner_changes_with_the_credentials_and_hides_them(client):
+    same = AmisClient(org_company_code=COMPANY, access_code=ACCESS_CODE, app_id=APP_ID, base_url=API)
+    other_code = AmisClient(org_company_code=COMPANY, access_code="new-code", app_id=APP_ID, base_url=API)
+    other_company = AmisClient(
+        org_company_code="k6aguh1l", access_code=ACCESS_CODE, app_id=APP_ID, base_url=API
+    )
+    assert client.token_owner == same.token_owner
+    assert len({client.token_owner, other_code.token_owner, other_company.token_owner}) == 3
+    assert ACCESS_CODE not in client.token_owner and APP_ID not in client.token_owner
+
+
 def test_a_failed_connect_does_not_leak_the_access_code(rsps, client):
     rsps.post(CONNECT, json=failed("InvalidAccessToken"))
     with pytest.raises(AmisRefused) as caught:
