@@ -13,6 +13,8 @@ import pytest
 import requests
 import responses
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from amis.client import (
     AmisClient,
@@ -148,6 +150,52 @@ def test_ticks_round_trip_and_match_dotnet():
     ) == dt.datetime(2030, 1, 2, 3, 4, 5)
     with pytest.raises(ValueError):
         ticks_to_datetime(0)
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=st.just(dt.UTC)
+    )
+)
+def test_ticks_round_trip_for_any_moment(moment):
+    ticks = datetime_to_ticks(moment)
+    assert ticks % 10 == 0  # microseconds: one tick is 100 ns
+    assert ticks_to_datetime(ticks) == moment
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"access_token": "t", "expired_time": "2026-12-04T02:30:00"},
+            dt.datetime(2026, 12, 3, 19, 30, tzinfo=dt.UTC),
+        ),
+        (
+            {"access_token": "t", "expired_time": "2026-12-04T02:30:00+00:00"},
+            dt.datetime(2026, 12, 4, 2, 30, tzinfo=dt.UTC),
+        ),
+        (
+            {"access_token": "t", "expired_time_ticks": "garbage", "expired_time": "2026-12-04T02:30:00"},
+            dt.datetime(2026, 12, 3, 19, 30, tzinfo=dt.UTC),
+        ),
+    ],
+)
+def test_without_ticks_the_expiry_comes_from_expired_time(rsps, client, data, expected):
+    rsps.post(CONNECT, json=ok(json.dumps(data)))
+    assert client.connect().expires_at == expected
+
+
+def test_without_any_expiry_the_token_lives_twelve_hours(rsps, client):
+    rsps.post(CONNECT, json=ok({"access_token": "t"}))  # Data as an object is read too
+    expires = client.connect().expires_at - timezone.now()
+    assert dt.timedelta(hours=11, minutes=59) < expires <= dt.timedelta(hours=12)
+
+
+def test_a_connect_answer_without_a_token_is_retryable(rsps, client, issued):
+    rsps.post(CONNECT, json=ok(json.dumps({"expired_time_ticks": ticks_of(dt.datetime(2030, 1, 1))})))
+    with pytest.raises(RetryableError, match="without a token"):
+        client.connect()
+    assert issued == [] and client.token is None
 
 
 def test_token_is_renewed_ten_minutes_before_it_ends(rsps, client):
