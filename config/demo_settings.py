@@ -8,6 +8,8 @@ here, the outside services default to the simulators on 127.0.0.1:8100 and the `
 
 from .settings import *  # noqa: F403
 from .settings import (
+    AMIS_API_URL,
+    AMIS_APP_ID,
     HARAVAN_ACCOUNTS_URL,
     HARAVAN_API_URL,
     HARAVAN_WEBHOOK_API_URL,
@@ -26,6 +28,8 @@ HARAVAN_API_URL = HARAVAN_API_URL or f"{_sandbox}/haravan"
 HARAVAN_ACCOUNTS_URL = HARAVAN_ACCOUNTS_URL or f"{_sandbox}/haravan/accounts"
 HARAVAN_WEBHOOK_API_URL = HARAVAN_WEBHOOK_API_URL or f"{_sandbox}/haravan/webhook"
 MEINVOICE_API_URL = MEINVOICE_API_URL or f"{_sandbox}/meinvoice/api/integration"
+AMIS_API_URL = AMIS_API_URL or f"{_sandbox}/amis"
+AMIS_APP_ID = AMIS_APP_ID or "demo-amis-app"
 
 # The simulators (sandbox/): where they deliver Haravan webhooks.
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")

@@ -250,6 +250,11 @@ MEINVOICE_SYNC_INTERVAL_SECONDS = env.float(
 )  # publishing pass
 MEINVOICE_STATUS_INTERVAL_SECONDS = env.float("MEINVOICE_STATUS_INTERVAL_SECONDS", default=300.0)
 
+# MISA AMIS accounting open API ("actopen"). Production: https://actapp.misa.vn
+AMIS_API_URL = env.str("AMIS_API_URL", default="").rstrip("/")
+# The app ID MISA issues to us as an integrator (one for every customer; it also keys the callback signature).
+AMIS_APP_ID = env.str("AMIS_APP_ID", default="")
+
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 

@@ -10,7 +10,13 @@ from django.core.management import get_commands
 
 from tests.support.services import REPO
 
-SERVICE_URLS = ("HARAVAN_API_URL", "HARAVAN_ACCOUNTS_URL", "HARAVAN_WEBHOOK_API_URL", "MEINVOICE_API_URL")
+SERVICE_URLS = (
+    "HARAVAN_API_URL",
+    "HARAVAN_ACCOUNTS_URL",
+    "HARAVAN_WEBHOOK_API_URL",
+    "MEINVOICE_API_URL",
+    "AMIS_API_URL",
+)
 READ = """
 import json, django
 django.setup()
@@ -20,6 +26,7 @@ print(json.dumps({
     "urls": {n: getattr(s, n) for n in URLS},
     "public": s.PUBLIC_BASE_URL,
     "sandbox_webhook": getattr(s, "SANDBOX_WEBHOOK_URL", None),
+    "amis_app_id": s.AMIS_APP_ID,
 }))
 """.replace("URLS", repr(SERVICE_URLS))
 
@@ -43,6 +50,7 @@ def test_production_settings_have_no_simulator(tmp_path):
     assert prod["urls"] == dict.fromkeys(SERVICE_URLS, "")
     assert prod["public"] == ""
     assert prod["sandbox_webhook"] is None
+    assert prod["amis_app_id"] == ""
 
 
 def test_production_settings_take_the_addresses_from_the_environment(tmp_path):
@@ -51,8 +59,10 @@ def test_production_settings_take_the_addresses_from_the_environment(tmp_path):
         "HARAVAN_ACCOUNTS_URL": "https://accounts.haravan.com",
         "HARAVAN_WEBHOOK_API_URL": "https://webhook.haravan.com",
         "MEINVOICE_API_URL": "https://api.meinvoice.vn/api/integration",
+        "AMIS_API_URL": "https://actapp.misa.vn",
     }
-    prod = read_settings("config.settings", tmp_path, **given)
+    prod = read_settings("config.settings", tmp_path, **given, AMIS_APP_ID="issued-by-misa")
+    assert prod["amis_app_id"] == "issued-by-misa"
     assert prod["urls"] == {**given, "HARAVAN_API_URL": "https://apis.haravan.com"}  # no trailing slash
 
 
@@ -64,7 +74,9 @@ def test_demo_settings_default_to_the_simulators_and_install_them(tmp_path):
         "HARAVAN_ACCOUNTS_URL": "http://127.0.0.1:8100/haravan/accounts",
         "HARAVAN_WEBHOOK_API_URL": "http://127.0.0.1:8100/haravan/webhook",
         "MEINVOICE_API_URL": "http://127.0.0.1:8100/meinvoice/api/integration",
+        "AMIS_API_URL": "http://127.0.0.1:8100/amis",
     }
+    assert demo["amis_app_id"] == "demo-amis-app"
     assert demo["public"] == "http://127.0.0.1:8000"
     assert demo["sandbox_webhook"] == "http://127.0.0.1:8000/webhooks/haravan/"
     moved = read_settings("config.demo_settings", tmp_path, MEINVOICE_API_URL="http://127.0.0.1:8110/mi")
