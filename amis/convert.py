@@ -117,11 +117,17 @@ def why_not_due(sale: Sale, mapping: Mapping) -> Text:
         return Text("Order %(label)s is cancelled: nothing is posted.", label=sale.label)
     if sale.document_type != "sale":
         return Text("%(label)s is not a sale: only sales are posted to AMIS.", label=sale.label)
-    return Text(
-        "Order %(label)s is not yet due: the sales voucher is made when it is %(event)s.",
-        label=sale.label,
-        event=mapping.documents.sales_voucher,
-    )
+    event = mapping.documents.sales_voucher
+    if event == "paid":
+        return Text(
+            "Order %(label)s is not paid yet: its sales voucher is made once it is paid.", label=sale.label
+        )
+    if event == "fulfilled":
+        return Text(
+            "Order %(label)s is not fulfilled yet: its sales voucher is made once it is fulfilled.",
+            label=sale.label,
+        )
+    return Text("The AMIS settings make no voucher of order %(label)s.", label=sale.label)
 
 
 # --- the party ----------------------------------------------------------------------------------------
