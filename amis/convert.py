@@ -598,10 +598,10 @@ def _sales_document(
     if kind == SALES_VOUCHER:
         reftype, _ = _paid_at_sale(sale, mapping, priced.total, at)
         debit = {UNPAID: accounts.receivable, PAID_CASH: accounts.cash, PAID_BANK: accounts.bank}[reftype]
-        memo = f"Bán hàng theo đơn {sale.label}"
+        memo = f"Bán hàng theo đơn {sale.label} ({sale.source_id})"
     else:
         reftype, debit = REFTYPES[SALES_ORDER], accounts.receivable
-        memo = f"Đơn đặt hàng {sale.label}"
+        memo = f"Đơn đặt hàng {sale.label} ({sale.source_id})"
     org_refid = org_refid_for(company, kind, sale.source_id, revision)
     refid = _child_id(org_refid, "refid")
     stock = location.stock_code if mapping.documents.stock_issue else None

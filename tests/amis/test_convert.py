@@ -617,3 +617,22 @@ def test_line_figures_are_whole_and_exact(list_value, quantity, name, inclusive)
 def test_dates_are_vietnam_local_time():
     assert convert.local_time(dt.datetime(2025, 12, 31, 17, 0, tzinfo=dt.UTC)) == "2026-01-01 00:00:00"
     assert convert.local_time(dt.datetime(2025, 1, 1, 1, 2, 3)) == "2025-01-01 08:02:03"
+
+
+def test_prices_without_vat_get_vat_on_top():
+    order = make_order(
+        [line(1, 100_000, 1), line(2, 0, 1)], taxes_included=False, total_tax=10_000, total=110_000
+    )
+    pbh = only(vouchers(order), 13)
+    assert_adds_up(pbh)
+    paid, gift = pbh["detail"]
+    assert (paid["amount"], paid["discount_amount"], paid["vat_amount"]) == (100_000, 0, 10_000)
+    assert pbh["total_amount"] == 110_000
+    assert gift["is_promotion"] is True and not paid["is_promotion"]
+    assert (gift["amount"], gift["vat_amount"], gift["unit_price"]) == (0, 0, 0)
+
+
+def test_vat_computed_per_line_that_differs_from_the_orders_tax_is_refused():
+    order = make_order([line(1, 100_000, 1)], taxes_included=False, total_tax=9_000, total=109_000)
+    with pytest.raises(ConversionError, match="VAT computed per line"):
+        vouchers(order)
