@@ -163,10 +163,18 @@ def _table(data: dict, key: str, where: str) -> dict:
 
 
 def _str_table(data: dict, key: str, where: str) -> dict[str, str]:
-    return {
-        name.strip(): _str(value, name, "", _at(where, key))
-        for name, value in ((n, {n: v}) for n, v in _table(data, key, where).items())
-    }
+    """An object of text → non-empty text (numbers written as numbers read as their digits)."""
+    out = {}
+    for name, value in _table(data, key, where).items():
+        what = f"{_at(where, key)}[{name!r}]"
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise MappingError(f"{what}: expected text, got {type(value).__name__}")
+        if not value.strip():
+            raise MappingError(f"{what}: must not be empty")
+        out[name.strip()] = value.strip()
+    return out
 
 
 def _whole(value: Any, what: str, *, minimum: int) -> int:

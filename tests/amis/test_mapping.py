@@ -106,6 +106,9 @@ def test_a_full_mapping_is_read_and_round_trips_through_json():
         ({"documents": {"sales_voucher": "shipped"}}, "documents.sales_voucher"),
         ({"shipping": {"mode": "free"}}, "shipping.mode"),
         ({"documents": {"receipts": "yes"}}, "documents.receipts: expected true or false"),
+        ({"gateways": {"COD": 5.5}}, "gateways['COD']: expected text, got float"),
+        ({"item_codes": {"SKU-1": " "}}, "item_codes['SKU-1']: must not be empty"),
+        ({"parties": {"by_channel": {"shopee": None}}}, "parties.by_channel['shopee']: expected text"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_field(data, message):
