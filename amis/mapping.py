@@ -1,0 +1,596 @@
+"""The per-company mapping from sales to MISA AMIS vouchers: plain dataclasses.
+
+One ``Mapping`` per AMIS company (each company has its own branches, warehouses, codes and accounts),
+stored as JSON. ``Mapping.from_dict`` fills missing keys with defaults, ignores unknown keys and raises
+``MappingError`` (naming the field) for invalid values; ``to_dict`` gives back JSON-ready data that
+``from_dict`` reads to an equal mapping.
+
+The layers (see the AMIS reference, §14): branch and warehouse per Haravan location; parties (walk-in and
+per-channel fixed account objects, a code rule for named customers and for VAT buyers); items (code = SKU
+or a table, units, combos); tax rates; accounts (TT200 defaults, overrides per product type); payment
+gateways (cash or bank); the document policy; shipping.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.sale import BuyerFields, ReadOptions
+from connectors.text import fold
+
+# The sales order (ĐĐH) is made when the sale is created, or never.
+ORDER_EVENTS = ("created", "never")
+# The sales voucher (PBH) is made when the sale is paid, fulfilled, created — or never.
+VOUCHER_EVENTS = ("paid", "fulfilled", "created", "never")
+GATEWAY_KINDS = ("cash", "bank", "none")  # "none": money that is not cash or bank (a gift voucher)
+SHIPPING_MODES = ("line", "leave_out")
+RULE_MATCHES = ("product_type", "vendor", "sku", "tag")
+CUSTOMER_FIELD, TAX_CODE_FIELD = "customer_id", "tax_code"
+
+# AMIS line VAT codes [reference §7]: 0, 5, 8, 10; −1 not subject (KCT), −2 not declared (KKKNT),
+# −3 another rate (given in other_vat_rate).
+RATE_CODES = {"0": 0, "5": 5, "8": 8, "10": 10, "KCT": -1, "KKKNT": -2}
+_OTHER_RATE = re.compile(r"^KHAC:(\d{1,2}(?:\.\d{1,2})?)$")
+
+
+class MappingError(ValueError):
+    """A stored mapping value is invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A VAT rate as AMIS codes it: ``code`` for ``vat_rate``, ``other`` (percent) for ``other_vat_rate``
+    when the code is −3, and the share of the pre-VAT amount it adds."""
+
+    name: str  # as the mapping writes it: "10", "KCT", "KHAC:3.5"
+    code: int
+    other: Decimal | None
+    fraction: Decimal
+
+
+def rate_error(name: Any) -> str | None:
+    """None when ``name`` is a rate the mapping may write, else what is wrong with it."""
+    if isinstance(name, str) and name in RATE_CODES:
+        return None
+    match = _OTHER_RATE.match(name) if isinstance(name, str) else None
+    if not match:
+        return f"{name!r} is not a VAT rate: use 0, 5, 8, 10, KCT, KKKNT or KHAC:x (e.g. KHAC:3.5)"
+    if not Decimal(0) < Decimal(match.group(1)) < Decimal(100):
+        return f"{name!r}: the percentage of KHAC must be above 0 and below 100"
+    return None
+
+
+def rate(name: str) -> Rate:
+    """The AMIS codes of a rate the mapping writes."""
+    error = rate_error(name)
+    if error:
+        raise MappingError(error)
+    if name in RATE_CODES:
+        code = RATE_CODES[name]
+        return Rate(name, code, None, Decimal(max(code, 0)) / 100)
+    percent = Decimal(name.removeprefix("KHAC:"))
+    return Rate(name, -3, percent, percent / 100)
+
+
+def rate_of_fraction(fraction: Decimal) -> Rate:
+    """The AMIS codes of a rate a sale states itself (0.08 → 8; 0.035 → −3 with 3.5)."""
+    percent = (fraction * 100).normalize()
+    if percent == percent.to_integral_value() and str(int(percent)) in ("0", "5", "8", "10"):
+        return rate(str(int(percent)))
+    if not Decimal(0) < percent < Decimal(100):
+        raise MappingError(f"{fraction} is not a VAT rate")
+    text = format(percent, "f")
+    return Rate(f"KHAC:{text}", -3, percent, fraction)
+
+
+# --- reading helpers: each names the field it reads --------------------------------------------------
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _section(data: Any, where: str) -> dict:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MappingError(f"{where}: expected an object, got {type(data).__name__}")
+    return data
+
+
+def _str(data: dict, key: str, default: str, where: str, *, allow_empty: bool = False) -> str:
+    value = data.get(key, default)
+    if value is None:
+        value = default
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a location id or an account number written as a number
+    if not isinstance(value, str):
+        raise MappingError(f"{_at(where, key)}: expected text, got {type(value).__name__}")
+    value = value.strip()
+    if not value and not allow_empty:
+        raise MappingError(f"{_at(where, key)}: must not be empty")
+    return value
+
+
+def _optional(data: dict, key: str, where: str) -> str | None:
+    return _str(data, key, "", where, allow_empty=True) or None
+
+
+def _choice(data: dict, key: str, default: str, choices: tuple[str, ...], where: str) -> str:
+    value = _str(data, key, default, where)
+    if value not in choices:
+        raise MappingError(f"{_at(where, key)}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _bool(data: dict, key: str, default: bool, where: str) -> bool:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise MappingError(f"{_at(where, key)}: expected true or false, got {value!r}")
+    return value
+
+
+def _rate_name(data: dict, key: str, default: str | None, where: str) -> str | None:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        value = value.strip().upper().removesuffix("%")
+    error = rate_error(value)
+    if error:
+        raise MappingError(f"{_at(where, key)}: {error}")
+    return value
+
+
+def _table(data: dict, key: str, where: str) -> dict:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MappingError(f"{_at(where, key)}: expected an object")
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            raise MappingError(f"{_at(where, key)}: keys must be non-empty text")
+    return value
+
+
+def _str_table(data: dict, key: str, where: str) -> dict[str, str]:
+    """An object of text → non-empty text (numbers written as numbers read as their digits)."""
+    out = {}
+    for name, value in _table(data, key, where).items():
+        what = f"{_at(where, key)}[{name!r}]"
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise MappingError(f"{what}: expected text, got {type(value).__name__}")
+        if not value.strip():
+            raise MappingError(f"{what}: must not be empty")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _whole(value: Any, what: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or value is None:
+        raise MappingError(f"{what}: expected a whole number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise MappingError(f"{what}: {value!r} is not a number") from exc
+    if not number.is_finite() or number != number.to_integral_value() or number < minimum:
+        raise MappingError(f"{what}: expected a whole number, {minimum} or more, got {value!r}")
+    return int(number)
+
+
+def _code_rule(data: dict, key: str, default: str, placeholder: str, where: str) -> str:
+    rule = _str(data, key, default, where)
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(rule) if name is not None}
+    except ValueError as exc:
+        raise MappingError(f"{_at(where, key)}: {rule!r} is not a code rule: {exc}") from exc
+    if names != {placeholder}:
+        raise MappingError(
+            f"{_at(where, key)}: {rule!r} must contain {{{placeholder}}} and nothing else in braces"
+        )
+    return rule
+
+
+def lookup(table: dict[str, Any], key: str) -> Any:
+    """``table[key]`` compared loosely (case and Unicode form), None when absent."""
+    if key in table:
+        return table[key]
+    wanted = fold(key)
+    return next((value for name, value in table.items() if fold(name) == wanted), None)
+
+
+# --- the layers ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Location:
+    """Where a Haravan location books: the AMIS branch (organisation unit id) and warehouse (stock code).
+    No stock code: sales from this location issue no stock."""
+
+    branch_id: str | None = None
+    stock_code: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Location:
+        data = _section(data, where)
+        return cls(
+            branch_id=_optional(data, "branch_id", where), stock_code=_optional(data, "stock_code", where)
+        )
+
+    def to_dict(self) -> dict:
+        return {"branch_id": self.branch_id, "stock_code": self.stock_code}
+
+
+@dataclass
+class Parties:
+    """Which AMIS account object a sale is made out to.
+
+    A buyer with a tax code (a VAT buyer) is always their own object: the Haravan customer's code when
+    there is a customer, else ``tax_code_code``. Otherwise a channel listed in ``by_channel`` (a
+    marketplace) books to its fixed object, a named customer to ``customer_code``, anyone else to
+    ``walk_in``. Codes made by the rules must not start with a supplier prefix (customers and suppliers
+    share AMIS's code space)."""
+
+    walk_in: str = "KHACHLE"
+    by_channel: dict[str, str] = field(default_factory=dict)  # source_name → account object code
+    customer_code: str = "KH{customer_id}"
+    tax_code_code: str = "MST{tax_code}"
+    supplier_prefixes: list[str] = field(default_factory=lambda: ["NCC"])
+
+    def __post_init__(self):
+        for name in ("customer_code", "tax_code_code"):
+            fixed = getattr(self, name).split("{", 1)[0]
+            for prefix in self.supplier_prefixes:
+                if fold(fixed).startswith(fold(prefix)) or (fixed and fold(prefix).startswith(fold(fixed))):
+                    raise MappingError(
+                        f"parties.{name}: codes made by {getattr(self, name)!r} could collide with supplier "
+                        f"codes starting {prefix!r}"
+                    )
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "parties") -> Parties:
+        data = _section(data, where)
+        prefixes = data.get("supplier_prefixes", ["NCC"])
+        if prefixes is None:
+            prefixes = ["NCC"]
+        if not isinstance(prefixes, list) or not all(isinstance(p, str) and p.strip() for p in prefixes):
+            raise MappingError(f"{where}.supplier_prefixes: expected a list of non-empty text values")
+        return cls(
+            walk_in=_str(data, "walk_in", "KHACHLE", where),
+            by_channel=_str_table(data, "by_channel", where),
+            customer_code=_code_rule(data, "customer_code", "KH{customer_id}", CUSTOMER_FIELD, where),
+            tax_code_code=_code_rule(data, "tax_code_code", "MST{tax_code}", TAX_CODE_FIELD, where),
+            supplier_prefixes=[p.strip() for p in prefixes],
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "walk_in": self.walk_in,
+            "by_channel": dict(self.by_channel),
+            "customer_code": self.customer_code,
+            "tax_code_code": self.tax_code_code,
+            "supplier_prefixes": list(self.supplier_prefixes),
+        }
+
+
+@dataclass
+class Component:
+    """One item of a combo: ``quantity`` of it per combo, and its ``weight`` per unit (say its list price)
+    in the split of the combo's price."""
+
+    code: str
+    quantity: int = 1
+    weight: int = 1
+    vat_rate: str | None = None  # None: the combo line's rate
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Component:
+        data = _section(data, where)
+        return cls(
+            code=_str(data, "code", "", where),
+            quantity=_whole(data.get("quantity", 1), f"{where}.quantity", minimum=1),
+            weight=_whole(data.get("weight", 1), f"{where}.weight", minimum=0),
+            vat_rate=_rate_name(data, "vat_rate", None, where),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "quantity": self.quantity,
+            "weight": self.weight,
+            "vat_rate": self.vat_rate,
+        }
+
+
+@dataclass
+class Combo:
+    """A product sold as one line and booked as its components (AMIS has no confirmed combo item)."""
+
+    components: list[Component]
+
+    def __post_init__(self):
+        if not self.components:
+            raise MappingError("a combo needs at least one component")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Combo:
+        data = _section(data, where)
+        raw = data.get("components")
+        if not isinstance(raw, list) or not raw:
+            raise MappingError(f"{where}.components: expected a non-empty list of components")
+        return cls([Component.from_dict(c, f"{where}.components[{i}]") for i, c in enumerate(raw)])
+
+    def to_dict(self) -> dict:
+        return {"components": [c.to_dict() for c in self.components]}
+
+
+@dataclass
+class TaxRule:
+    """Lines whose ``match`` field equals ``value`` (loosely) get ``rate`` when the sale states none."""
+
+    match: str
+    value: str
+    rate: str
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> TaxRule:
+        data = _section(data, where)
+        name = _rate_name(data, "rate", None, where)
+        if name is None:
+            raise MappingError(f"{where}.rate: is required")
+        return cls(_choice(data, "match", "", RULE_MATCHES, where), _str(data, "value", "", where), name)
+
+    def to_dict(self) -> dict:
+        return {"match": self.match, "value": self.value, "rate": self.rate}
+
+
+@dataclass
+class TypeAccounts:
+    """Overrides for the lines of one product type: their revenue account, and whether they are services
+    (no stock issued, AMIS item type 2)."""
+
+    revenue: str | None = None
+    service: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> TypeAccounts:
+        data = _section(data, where)
+        return cls(revenue=_optional(data, "revenue", where), service=_bool(data, "service", False, where))
+
+    def to_dict(self) -> dict:
+        return {"revenue": self.revenue, "service": self.service}
+
+
+@dataclass
+class Accounts:
+    """Accounts per document kind (Circular 200 defaults)."""
+
+    receivable: str = "131"
+    revenue_goods: str = "5111"
+    revenue_services: str = "5113"
+    vat_output: str = "33311"
+    cash: str = "1111"
+    bank: str = "1121"
+    inventory: str = "1561"
+    cost_of_goods: str = "632"
+    sales_returns: str = "5212"
+    bank_account_number: str = ""  # the shop's bank account on bank deposits ("" AMIS's default)
+    by_product_type: dict[str, TypeAccounts] = field(default_factory=dict)
+
+    _NAMES = (
+        "receivable",
+        "revenue_goods",
+        "revenue_services",
+        "vat_output",
+        "cash",
+        "bank",
+        "inventory",
+        "cost_of_goods",
+        "sales_returns",
+    )
+    _DEFAULTS = ("131", "5111", "5113", "33311", "1111", "1121", "1561", "632", "5212")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "accounts") -> Accounts:
+        data = _section(data, where)
+        values = {
+            name: _str(data, name, default, where)
+            for name, default in zip(cls._NAMES, cls._DEFAULTS, strict=True)
+        }
+        for name, value in values.items():
+            if not value.isdigit():
+                raise MappingError(f"{where}.{name}: {value!r} is not an account number")
+        types = {
+            name.strip(): TypeAccounts.from_dict(value, f"{where}.by_product_type[{name!r}]")
+            for name, value in _table(data, "by_product_type", where).items()
+        }
+        return cls(
+            **values,
+            bank_account_number=_str(data, "bank_account_number", "", where, allow_empty=True),
+            by_product_type=types,
+        )
+
+    def to_dict(self) -> dict:
+        out = {name: getattr(self, name) for name in self._NAMES}
+        out["bank_account_number"] = self.bank_account_number
+        out["by_product_type"] = {name: t.to_dict() for name, t in self.by_product_type.items()}
+        return out
+
+
+@dataclass
+class Documents:
+    """Which voucher each event of a sale makes."""
+
+    sales_order: str = "never"  # ĐĐH (20/3520): "created" | "never"
+    sales_voucher: str = "paid"  # PBH (13): "paid" | "fulfilled" | "created" | "never"
+    stock_issue: bool = True  # PBH with a nested stock issue when the location has a warehouse
+    receipts: bool = True  # cash receipts / bank deposits for captured payments
+    # A PBH whose whole amount was captured through cash (or bank) gateways by its date is "paid at sale"
+    # (3531 / 3537) and gets no receipt; otherwise it is unpaid (3530) and each capture a receipt.
+    paid_at_sale: bool = True
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "documents") -> Documents:
+        data = _section(data, where)
+        return cls(
+            sales_order=_choice(data, "sales_order", "never", ORDER_EVENTS, where),
+            sales_voucher=_choice(data, "sales_voucher", "paid", VOUCHER_EVENTS, where),
+            stock_issue=_bool(data, "stock_issue", True, where),
+            receipts=_bool(data, "receipts", True, where),
+            paid_at_sale=_bool(data, "paid_at_sale", True, where),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "sales_order": self.sales_order,
+            "sales_voucher": self.sales_voucher,
+            "stock_issue": self.stock_issue,
+            "receipts": self.receipts,
+            "paid_at_sale": self.paid_at_sale,
+        }
+
+
+@dataclass
+class Shipping:
+    """Shipping charged to the buyer: a service line, or left out of the books (the shop treats it as the
+    carrier's money). Left out, the vouchers total what the buyer paid less the shipping."""
+
+    mode: str = "line"
+    item_code: str = "PHIVANCHUYEN"
+    name: str = "Phí vận chuyển"
+    unit: str = "Lần"
+    vat_rate: str | None = None  # None: the default rate
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "shipping") -> Shipping:
+        data = _section(data, where)
+        return cls(
+            mode=_choice(data, "mode", "line", SHIPPING_MODES, where),
+            item_code=_str(data, "item_code", "PHIVANCHUYEN", where),
+            name=_str(data, "name", "Phí vận chuyển", where),
+            unit=_str(data, "unit", "Lần", where),
+            vat_rate=_rate_name(data, "vat_rate", None, where),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "item_code": self.item_code,
+            "name": self.name,
+            "unit": self.unit,
+            "vat_rate": self.vat_rate,
+        }
+
+
+def _buyer_fields(data: Any, where: str = "buyer") -> BuyerFields:
+    data = _section(data, where)
+    return BuyerFields(
+        tax_code=_str(data, "tax_code", "vat_tax_code", where),
+        legal_name=_str(data, "legal_name", "vat_company_name", where),
+        address=_str(data, "address", "vat_company_address", where),
+        email=_str(data, "email", "vat_email", where),
+        use_billing_company=_bool(data, "use_billing_company", True, where),
+    )
+
+
+@dataclass
+class Mapping:
+    """Everything one AMIS company needs to book a sale."""
+
+    locations: dict[str, Location] = field(default_factory=dict)  # Haravan location id → branch, warehouse
+    default_branch_id: str | None = None  # for sales from a location not listed
+    parties: Parties = field(default_factory=Parties)
+    item_codes: dict[str, str] = field(default_factory=dict)  # SKU → AMIS item code (default: the SKU)
+    default_unit: str = "Cái"
+    units: dict[str, str] = field(default_factory=dict)  # AMIS item code → its main unit
+    combos: dict[str, Combo] = field(default_factory=dict)  # the combo's item code → its components
+    default_vat_rate: str = "10"
+    tax_rules: list[TaxRule] = field(default_factory=list)  # first match wins
+    accounts: Accounts = field(default_factory=Accounts)
+    gateways: dict[str, str] = field(default_factory=dict)  # gateway name → cash | bank | none
+    default_gateway: str | None = None  # for gateways not listed (None: such a capture holds the sale)
+    documents: Documents = field(default_factory=Documents)
+    shipping: Shipping = field(default_factory=Shipping)
+    buyer: BuyerFields = field(default_factory=BuyerFields)
+
+    def __post_init__(self):
+        error = rate_error(self.default_vat_rate)
+        if error:
+            raise MappingError(f"default_vat_rate: {error}")
+        for name, kind in self.gateways.items():
+            if kind not in GATEWAY_KINDS:
+                raise MappingError(f"gateways[{name!r}]: {kind!r} is not one of {', '.join(GATEWAY_KINDS)}")
+        if self.default_gateway is not None and self.default_gateway not in GATEWAY_KINDS:
+            raise MappingError(
+                f"default_gateway: {self.default_gateway!r} is not one of {', '.join(GATEWAY_KINDS)}"
+            )
+
+    @property
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(buyer=self.buyer)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Mapping:
+        data = _section(data, "amis mapping")
+        raw_rules = data.get("tax_rules") or []
+        if not isinstance(raw_rules, list):
+            raise MappingError("tax_rules: expected a list of rules")
+        return cls(
+            locations={
+                name.strip(): Location.from_dict(value, f"locations[{name!r}]")
+                for name, value in _table(data, "locations", "").items()
+            },
+            default_branch_id=_optional(data, "default_branch_id", ""),
+            parties=Parties.from_dict(data.get("parties")),
+            item_codes=_str_table(data, "item_codes", ""),
+            default_unit=_str(data, "default_unit", "Cái", ""),
+            units=_str_table(data, "units", ""),
+            combos={
+                name.strip(): Combo.from_dict(value, f"combos[{name!r}]")
+                for name, value in _table(data, "combos", "").items()
+            },
+            default_vat_rate=_rate_name(data, "default_vat_rate", "10", "") or "10",
+            tax_rules=[TaxRule.from_dict(r, f"tax_rules[{i}]") for i, r in enumerate(raw_rules)],
+            accounts=Accounts.from_dict(data.get("accounts")),
+            gateways=_str_table(data, "gateways", ""),
+            default_gateway=_optional(data, "default_gateway", ""),
+            documents=Documents.from_dict(data.get("documents")),
+            shipping=Shipping.from_dict(data.get("shipping")),
+            buyer=_buyer_fields(data.get("buyer")),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "locations": {name: loc.to_dict() for name, loc in self.locations.items()},
+            "default_branch_id": self.default_branch_id,
+            "parties": self.parties.to_dict(),
+            "item_codes": dict(self.item_codes),
+            "default_unit": self.default_unit,
+            "units": dict(self.units),
+            "combos": {name: combo.to_dict() for name, combo in self.combos.items()},
+            "default_vat_rate": self.default_vat_rate,
+            "tax_rules": [r.to_dict() for r in self.tax_rules],
+            "accounts": self.accounts.to_dict(),
+            "gateways": dict(self.gateways),
+            "default_gateway": self.default_gateway,
+            "documents": self.documents.to_dict(),
+            "shipping": self.shipping.to_dict(),
+            "buyer": {
+                "tax_code": self.buyer.tax_code,
+                "legal_name": self.buyer.legal_name,
+                "address": self.buyer.address,
+                "email": self.buyer.email,
+                "use_billing_company": self.buyer.use_billing_company,
+            },
+        }
