@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 
 from connectors.money import allocate, amount_text
 from connectors.sale import Sale, SaleLine
+from connectors.taxcode import buyer_tax_code_error
 from connectors.text import Text, as_text, fold, plain
 
 from .mapping import Location, Mapping, MappingError, Rate, lookup, rate, rate_of_fraction
-from .taxcode import buyer_tax_code_error
 
 REFID_NAMESPACE = uuid.UUID("0b0c8a52-61c4-5d4e-8f0e-7a3d9c2e4b17")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -6,10 +6,10 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from connectors.registry import TargetAdapter
+from connectors.taxcode import tax_code_error
 
 from . import preview, services
 from .forms import MappingSection
-from .taxcode import tax_code_error
 
 
 class MeInvoiceTarget(TargetAdapter):

@@ -49,10 +49,7 @@ from typing import Any
 
 from connectors.money import Unreadable, allocate, amount_text, read_amount
 from connectors.sale import Charge, Refund, Sale, SaleLine
-from connectors.text import Text, as_text, fold, is_email, plain, status_key
-
-from .mapping import REDUCED_RATE, REDUCTION_BASE, Mapping, reduction_decree, vat_fraction
-from .taxcode import (
+from connectors.taxcode import (
     budget_code_error,
     buyer_tax_code_error,
     is_personal_id,
@@ -60,6 +57,9 @@ from .taxcode import (
     personal_id_error,
     tax_code_error,
 )
+from connectors.text import Text, as_text, fold, is_email, plain, status_key
+
+from .mapping import REDUCED_RATE, REDUCTION_BASE, Mapping, reduction_decree, vat_fraction
 from .words import amount_in_words
 
 # Never change: every RefID ever issued was derived from it (a new namespace would re-issue invoices).

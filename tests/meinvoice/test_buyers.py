@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
+from connectors.taxcode import budget_code_error, passport_error, personal_id_error
 from meinvoice import convert
 from meinvoice.convert import CorrectionReference, InvalidBuyer, with_correction_reference
 from meinvoice.mapping import Mapping
-from meinvoice.taxcode import budget_code_error, passport_error, personal_id_error
 from tests.meinvoice.test_convert import BUSINESS, buyer_of, issue, line, make_order
 
 COLLECTING = Mapping.from_dict(

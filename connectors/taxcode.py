@@ -1,4 +1,6 @@
-"""Vietnamese tax codes (MST): format, branch suffix and check digit."""
+"""Vietnamese buyer identifiers, for every target that names a Vietnamese buyer (meInvoice, AMIS): tax codes
+(MST: format, branch suffix and check digit), 12-digit personal identification numbers, passports and
+budget-relation unit codes."""
 
 import re
 
