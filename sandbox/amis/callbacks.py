@@ -56,8 +56,11 @@ class Callbacks:
     def register(self, router) -> None:
         router.add("POST", "get_call_back_detail_error", self.detail_error)
 
-    def schedule(self, company: Company, data_type: int, results: list[dict]) -> Callback | None:
-        """Queue a callback for ``callback_delay_seconds`` from now. Call with the lock held."""
+    def schedule(
+        self, company: Company, data_type: int, results: list[dict], at: float | None = None
+    ) -> Callback | None:
+        """Queue a callback for ``callback_delay_seconds`` after ``at`` (the moment its result happened;
+        default now). Call with the lock held."""
         if not results:
             return None
         sim = self.sim
@@ -66,7 +69,7 @@ class Callbacks:
             company=company.code,
             data_type=data_type,
             results=results,
-            due=sim.clock() + float(sim.knobs["callback_delay_seconds"]),
+            due=(sim.clock() if at is None else at) + float(sim.knobs["callback_delay_seconds"]),
             created=vn(sim.wall()),
         )
         self.queue.append(callback)

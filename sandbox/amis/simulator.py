@@ -193,7 +193,7 @@ class AmisSimulator(Simulator):
                         and proposal.generate_at is not None
                         and proposal.generate_at <= now
                     ):
-                        self.vouchers.generate(company, proposal)
+                        self.vouchers.generate(company, proposal, proposal.generate_at)
             for callback in self.callbacks.due():
                 self.callbacks.send(callback)
             if release_held:

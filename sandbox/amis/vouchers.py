@@ -358,9 +358,9 @@ class Vouchers:
 
     # --- the accountant --------------------------------------------------------------------------
 
-    def generate(self, company: Company, proposal: Proposal) -> dict:
+    def generate(self, company: Company, proposal: Proposal, at: float | None = None) -> dict:
         """Turn a waiting proposal into a real voucher (its AMIS refid/refno and line ids) and schedule
-        the data_type 18 callback (amis.md §10 [R]). Call with the lock held."""
+        the data_type 18 callback (amis.md §10 [R]) from ``at`` (default now). Call with the lock held."""
         sim = self.sim
         if proposal.status != "proposal":
             raise ValueError(f"{proposal.org_refid} is {proposal.status}, not a waiting proposal")
@@ -393,5 +393,5 @@ class Vouchers:
             "refno": proposal.refno,
             "detail": detail,
         }
-        sim.callbacks.schedule(company, 18, [result])
+        sim.callbacks.schedule(company, 18, [result], at)
         return result
