@@ -25,6 +25,9 @@ from .vouchers import Vouchers
 CONNECT_PATH = "/api/oauth/actopen/connect"
 SYNC_PREFIXES = ("/apir/sync/actopen/", "/api/sync/actopen/")
 TOKEN_HEADER = "X-MISA-AccessToken"
+COMPANY_IN_BODY = frozenset(
+    {"save", "save_dictionary", "delete"}
+)  # amis.md §1: these repeat org_company_code
 GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
     "<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -283,7 +286,7 @@ class AmisSimulator(Simulator):
                 raise AmisError("InvalidParam", "Body phải là một đối tượng JSON")
             if name == "connect":
                 return handler(request, body, context)
-            company = self._authenticate(request, body, context)
+            company = self._authenticate(request, body, context, name)
             response = handler(request, body, company)
         except BadRequest as exc:
             context["error_code"] = "InvalidParam"
@@ -300,9 +303,9 @@ class AmisSimulator(Simulator):
             time.sleep(float(self.knobs["timeout_after_accept_seconds"]))  # the client gave up long ago
         return response
 
-    def _authenticate(self, request: Request, body: dict, context: dict) -> Company:
-        """``X-MISA-AccessToken`` → its company; the body's ``app_id`` (and ``org_company_code`` when
-        given) must match. amis.md §1: token errors answer HTTP 200 with ErrorCode."""
+    def _authenticate(self, request: Request, body: dict, context: dict, endpoint: str) -> Company:
+        """``X-MISA-AccessToken`` → its company; the body's ``app_id`` and ``org_company_code`` (required
+        on the writing calls) must match. amis.md §1: token errors answer HTTP 200 with ErrorCode."""
         value = (request.headers.get(TOKEN_HEADER) or "").strip()
         with self.lock:
             token = self.tokens.get(value) if value else None
@@ -316,6 +319,8 @@ class AmisSimulator(Simulator):
             if text(body.get("app_id")) != self.app_id:
                 raise AmisError("InvalidAppID")
             given = body.get("org_company_code")
+            if given in (None, "") and endpoint in COMPANY_IN_BODY:
+                raise AmisError("InvalidParam", "Thiếu org_company_code")
             if given not in (None, "") and key(given) != key(company.code):
                 raise AmisError("InvalidParam", f"org_company_code {given} không khớp với token")
             self.check_company(company)

@@ -115,6 +115,8 @@ def test_unknown_route_and_method(amis):
 def test_org_company_code_must_match_the_token(amis):
     body = amis.call("get_company_info", {"org_company_code": "demo-hcm"}).json()
     assert body["ErrorCode"] == "InvalidParam"
+    missing = amis.call("save", {"voucher": [receipt("O1")]}).json()
+    assert missing["ErrorCode"] == "InvalidParam" and "org_company_code" in missing["ErrorMessage"]
 
 
 def test_server_error_knob(amis, amis_sim):
