@@ -4,7 +4,8 @@
 the voucher(s) now), ``callback_url`` (POST ``{company, url}``), ``advance`` (POST ``{seconds}``: moves the
 simulator clock and runs what became due), ``flush`` (POST: run what is due and deliver queued callbacks
 now), ``callbacks`` (GET: every callback with its delivery state), ``expire_tokens`` (POST
-``{company?}``)."""
+``{company?}``), ``delete_dictionary`` (POST ``{company, data_type, code}``: the accountant deletes a
+master-data row)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..core import BadRequest, Request, Response, Router, json_response
 from .companies import DEMO_ACCESS_CODE
-from .helpers import key, net_time, text
+from .dictionary import CODE_FIELDS, find
+from .helpers import key, net_time, text, vn
 
 if TYPE_CHECKING:
     from .simulator import AmisSimulator
@@ -93,6 +95,7 @@ class Controls:
         router.add("POST", "/_sandbox/flush", self.flush)
         router.add("GET", "/_sandbox/callbacks", self.callbacks)
         router.add("POST", "/_sandbox/expire_tokens", self.expire_tokens)
+        router.add("POST", "/_sandbox/delete_dictionary", self.delete_dictionary)
 
     def _company(self, code):
         company = self.sim.companies.get(key(code))
@@ -189,6 +192,27 @@ class Controls:
                 for c in sim.callbacks.all
             ]
         return json_response({"callbacks": rows})
+
+    def delete_dictionary(self, request: Request) -> Response:
+        """The accountant deletes a master-data row in AMIS: ``{company, data_type, code}``; it leaves
+        get_dictionary and shows in get_dictionary_delete."""
+        sim = self.sim
+        body = sim.control_body(request)
+        with sim.lock:
+            company = self._company(body.get("company") or body.get("org_company_code"))
+            try:
+                data_type = int(body.get("data_type"))
+            except (TypeError, ValueError) as exc:
+                raise BadRequest("data_type (1 … 5) is required") from exc
+            if data_type not in CODE_FIELDS:
+                raise BadRequest("data_type (1 … 5) is required")
+            row = find(company, data_type, text(body.get("code")))
+            if row is None:
+                raise BadRequest(f"no data_type {data_type} row with code {body.get('code')!r}")
+            company.dictionary[data_type].remove(row)
+            row["modified_date"] = net_time(vn(sim.wall()))
+            company.deleted.setdefault(data_type, []).append(row)
+            return json_response({"deleted": row})
 
     def expire_tokens(self, request: Request) -> Response:
         body = self.sim.control_body(request)

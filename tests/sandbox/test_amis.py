@@ -1,9 +1,12 @@
 """The AMIS simulator's API: connect and tokens, the envelope, master data, save and delete."""
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox.amis import DEMO_APP_ID, TICKS_AT_UNIX_EPOCH
 
@@ -428,3 +431,76 @@ def test_delete_takes_http_delete_and_post_only_with_the_knob(amis, amis_sim):
     assert amis.delete([{"voucher_type": 13, "org_refid": "N1"}], method="POST").status == 405
     amis_sim.set_knobs(delete_allows_post=True)
     assert amis.delete([{"voucher_type": 13, "org_refid": "N1"}], method="POST").json()["Success"] is True
+
+
+def test_get_dictionary_delete_lists_what_the_accountant_deleted(amis, clock):
+    _, custom = _dictionary(amis, 1)
+    clock.advance(60)
+    resp = amis.control(
+        "POST", "delete_dictionary", {"company": "demo-hanoi", "data_type": 1, "code": "KH00001"}
+    )
+    assert resp.status == 200
+    assert "KH00001" not in {o["account_object_code"] for o in _dictionary(amis, 1)[0]}
+    body = amis.call(
+        "get_dictionary_delete", {"data_type": 1, "last_sync_time": custom["LastSyncTime"]}
+    ).json()
+    assert [o["account_object_code"] for o in json.loads(body["Data"])] == ["KH00001"]
+    assert (
+        amis.control(
+            "POST", "delete_dictionary", {"company": "demo-hanoi", "data_type": 1, "code": "?"}
+        ).status
+        == 400
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.integers(1, 20),  # quantity
+            st.integers(0, 5_000_000),  # unit price (đồng)
+            st.integers(0, 100),  # discount, % of the amount
+            st.sampled_from([0, 5, 8, 10]),  # VAT rate
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    off_by=st.sampled_from([-1, 1]),
+)
+def test_totals_are_line_sums_and_sale_minus_discount_plus_vat(amis, lines, off_by):
+    detail, sale_total, discount_total, vat_total = [], 0, 0, 0
+    for number, (quantity, price, pct, rate) in enumerate(lines, 1):
+        amount = quantity * price
+        discount = amount * pct // 100
+        vat = (amount - discount) * rate // 100
+        sale_total, discount_total, vat_total = (
+            sale_total + amount,
+            discount_total + discount,
+            vat_total + vat,
+        )
+        detail.append(
+            {
+                "inventory_item_code": "SKU-MU-03",
+                "quantity": quantity,
+                "unit_price": price,
+                "amount": amount,
+                "discount_amount": discount,
+                "vat_rate": rate,
+                "vat_amount": vat,
+                "vat_account": "33311",
+                "debit_account": "131",
+                "credit_account": "5111",
+                "sort_order": number,
+            }
+        )
+    total = sale_total - discount_total + vat_total
+    refid = f"H-{uuid.uuid4()}"
+    header = {
+        "total_sale_amount": sale_total,
+        "total_discount_amount": discount_total,
+        "total_vat_amount": vat_total,
+        "total_amount_oc": None,
+    }
+    wrong = amis.save([sale(refid, lines=detail, total_amount=total + off_by, **header)]).json()
+    assert wrong["Success"] is False and "total_amount" in wrong["ErrorMessage"]
+    assert amis.save([sale(refid, lines=detail, total_amount=total, **header)]).json()["Success"] is True
