@@ -1,6 +1,6 @@
 """Mounting simulators on URL prefixes and serving them over HTTP.
 
-``SandboxApp({"/haravan": HaravanSimulator(), "/meinvoice": ...})`` answers ``Request`` objects
+``SandboxApp({"/haravan": HaravanSimulator(), "/meinvoice": ..., "/amis": ...})`` answers ``Request`` objects
 (``app.handle``) and is a WSGI application (``app(environ, start_response)``). ``serve`` runs it on a
 threading ``wsgiref`` server.
 """
@@ -135,8 +135,11 @@ def make_server(app, host: str = "127.0.0.1", port: int = 8100) -> ThreadingWSGI
     return _make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
 
 
-def default_app(*, meinvoice_options: Mapping | None = None, **haravan_options) -> SandboxApp:
+def default_app(
+    *, meinvoice_options: Mapping | None = None, amis_options: Mapping | None = None, **haravan_options
+) -> SandboxApp:
     """Every simulator with its demo state, on its usual prefix."""
+    from .amis import AmisSimulator
     from .haravan import HaravanSimulator
     from .meinvoice import MeInvoiceSimulator
 
@@ -144,6 +147,7 @@ def default_app(*, meinvoice_options: Mapping | None = None, **haravan_options) 
         {
             "/haravan": HaravanSimulator(**haravan_options),
             "/meinvoice": MeInvoiceSimulator(**dict(meinvoice_options or {})),
+            "/amis": AmisSimulator(**dict(amis_options or {})),
         }
     )
 

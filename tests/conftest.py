@@ -58,7 +58,12 @@ def sandbox(settings):
     settings.MEINVOICE_API_URL = f"{base}/meinvoice/api/integration"
     settings.HARAVAN_RATE_CAPACITY = 1000
     settings.MEINVOICE_SERIES_GAP_SECONDS = 0  # pacing has its own test; the others need not wait
-    app = default_app(seed_orders=False, webhook_sender=lambda *a: (200, "ok"), webhook_background=False)
+    app = default_app(
+        seed_orders=False,
+        webhook_sender=lambda *a: (200, "ok"),
+        webhook_background=False,
+        amis_options={"callback_sender": lambda *a: (200, "ok"), "callback_background": False},
+    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mount(mock, app, base)
         yield app

@@ -6,6 +6,7 @@ from sandbox.haravan import HaravanSimulator
 from sandbox.server import SandboxApp
 from sandbox.testing import RecordingSender
 
+from .amis_helpers import amis, amis_sim  # noqa: F401 - the AMIS simulator's fixtures
 from .helpers import Client, FakeClock
 
 

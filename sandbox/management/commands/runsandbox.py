@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sandbox import demo_data, meinvoice
+from sandbox import amis, demo_data, meinvoice
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app, make_server
 
@@ -46,6 +46,12 @@ class Command(BaseCommand):
                 f"  meInvoice API {base}/meinvoice/api/integration  "
                 f"(appid {meinvoice.DEMO_APPID}, {meinvoice.DEMO_USERNAME}/{meinvoice.DEMO_PASSWORD}, "
                 f"MST {accounts}; control {base}/meinvoice/_sandbox/)"
+            )
+        if "/amis" in app.mounts:
+            companies = ", ".join(amis.DEMO_COMPANIES)
+            self.stdout.write(
+                f"  AMIS API      {base}/amis/apir/sync/actopen/  (app_id {amis.DEMO_APP_ID}, "
+                f"access code {amis.DEMO_ACCESS_CODE}, companies {companies}; control {base}/amis/_sandbox/)"
             )
         if settings.HARAVAN_API_URL.rstrip("/") != f"{base}/haravan":
             self.stdout.write(
