@@ -223,8 +223,12 @@ class Vouchers:
                 if not known(2, 3, item):
                     raise Invalid("InvalidParam", f"{label}: Mã hàng {item} không tồn tại")
                 stock = text(line.get("stock_code"))
-                if outward and not stock and not text(line.get("stock_id")):
-                    raise Invalid("InvalidParam", f"{label}: thiếu stock_code")
+                entry = find(company, 2, item)
+                service = as_int(line.get("inventory_item_type")) == 2 or (
+                    entry is not None and as_int(entry.get("inventory_item_type")) == 2
+                )
+                if outward and not service and not stock and not text(line.get("stock_id")):
+                    raise Invalid("InvalidParam", f"{label}: thiếu stock_code")  # goods leave a warehouse
                 if stock and not known(3, 5, stock):
                     raise Invalid("InvalidParam", f"{label}: Mã kho {stock} không tồn tại")
                 quantity, price = line.get("quantity"), line.get("unit_price")
