@@ -8,6 +8,7 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .. import demo_data
 from ..core import Request, Response
 from .helpers import AmisError, key, net_ticks, net_time, ok, text, vn
 from .state import Company, Token
@@ -47,12 +48,33 @@ DEMO_ACCOUNTS = {
     "711": "Thu nhập khác",
 }
 DEMO_UNITS = ("Cái", "Chiếc", "Hộp", "Bộ", "Lần")
+_RATE_OF_TYPE = {"Sách": 5}  # the demo books' rate; everything else the shop sells is at 10 %
+
+
+def _catalogue_items() -> tuple:
+    """The demo shop's variants as the demo accountant set them up in AMIS: item code = SKU (the demo's
+    mapping), the product's unit (its ``ĐVT:`` tag) or "Cái"."""
+    items = []
+    for product in demo_data.PRODUCTS:
+        tags = [t.strip() for t in str(product.get("tags") or "").split(",")]
+        unit = next((t.split(":", 1)[1] for t in tags if t.startswith("ĐVT:")), "Cái")
+        rate = _RATE_OF_TYPE.get(product.get("product_type"), 10)
+        for variant in product["variants"]:
+            title = variant.get("title")
+            name = (
+                product["title"] if title in (None, "", "Default Title") else f"{product['title']} - {title}"
+            )
+            items.append((variant["sku"], name, unit, 0, rate))
+    return tuple(items)
+
+
 DEMO_ITEMS = (  # code, name, unit, type (0 goods, 2 service), VAT rate
     ("SKU-AO-01", "Áo thun cotton", "Cái", 0, 10),
     ("SKU-QUAN-02", "Quần jean", "Chiếc", 0, 10),
     ("SKU-MU-03", "Mũ lưỡi trai", "Cái", 0, 8),
     ("SKU-COMBO-04", "Hộp quà tặng", "Hộp", 0, 10),
     ("PHIVANCHUYEN", "Phí vận chuyển", "Lần", 2, 8),
+    *_catalogue_items(),
 )
 DEMO_ACCOUNT_OBJECTS = (  # code, name
     ("KHACHLE", "Khách lẻ không lấy hóa đơn"),
@@ -73,7 +95,7 @@ def demo_dictionary(sim: AmisSimulator, code: str) -> dict[int, list[dict]]:
     stamp = net_time(vn(sim.wall()))
     company_id = new_id(sim)
     branch_id = new_id(sim)
-    units = {name: new_id(sim) for name in DEMO_UNITS}
+    units = {name: new_id(sim) for name in dict.fromkeys([*DEMO_UNITS, *(item[2] for item in DEMO_ITEMS)])}
     stocks = [
         {
             "stock_id": new_id(sim),
