@@ -3,6 +3,7 @@ shared by every client and renewed once, "test connection" in words a person can
 company's master data copied (full, then incremental with deletions) for the mapping screens."""
 
 import logging
+import threading
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from django.db import connection as db_connection
 from amis import services, tasks
 from amis.client import AmisClient
 from amis.models import AmisDictionaryEntry, AmisDictionarySync, AmisSession
+from connectors.http import RetryableError
 from connectors.models import Connection, TargetAccount
 from connectors.ratelimit import DatabaseBackend, LeakyBucket
 from tests import factories
@@ -137,6 +139,35 @@ def test_a_token_amis_expired_is_renewed_once_and_saved_for_every_worker(account
     assert stale.token.value == renewed
     assert len(sim.tokens) == issued
     assert services.client_for(account).token.value == renewed
+
+
+def test_workers_that_find_the_token_expired_together_connect_once(transactional_db, sandbox, sim):
+    account = amis_account()
+    services.client_for(account).get_company_info()
+    sim.expire_tokens(COMPANY)
+    issued = len(sim.tokens)
+    start = threading.Barrier(3)
+    tokens, errors = [], []
+
+    def worker():
+        try:
+            client = services.client_for(account)  # each thread: its own database connection
+            start.wait(timeout=10)
+            client.get_company_info()
+            tokens.append(client.token.value)
+        except Exception as exc:  # reported below, with the thread's own traceback in the message
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert len(sim.tokens) == issued + 1  # one connect; the others took the token it saved
+    assert set(tokens) == {stored_token()}
 
 
 def test_a_token_issued_for_other_credentials_is_never_used(account, sim, db):
@@ -271,6 +302,15 @@ def test_a_429_is_waited_out_as_amis_says(account, sim, waits, fast):
     assert waits and all(w == 1 for w in waits)  # AMIS's Retry-After, not a guess
 
 
+def test_a_long_429_is_handed_back_with_the_wait_and_keeps_what_was_read(account, sim, fast):
+    sim.set_knobs(dictionary_burst=1, dictionary_window_seconds=120)
+    with pytest.raises(RetryableError) as caught:
+        services.sync_master_data(account, [3, 4], client=services.client_for(account, **fast()))
+    assert caught.value.status == 429 and caught.value.retry_after == 120  # for the task's countdown
+    assert [code for code, _ in services.choices(account, 3)] == ["KHO01", "KHO02"]
+    assert services.choices(account, 4) == []
+
+
 def test_only_the_kept_kinds_of_master_data_are_synced(account):
     with pytest.raises(ValueError, match="data_type 7"):
         services.sync_master_data(account, [7])
@@ -297,6 +337,12 @@ def test_the_tasks_sync_one_company_and_walk_every_enabled_one(account, sim):
     result = tasks.sync_amis_master_data(account.pk, True)  # what a worker runs
     assert result[3] == 2 and AmisDictionaryEntry.objects.filter(account=account).count() == 38
     assert tasks.refresh_amis_master_data() == 1
+
+
+def test_the_task_hands_a_busy_amis_back_to_celery(account, sim):
+    sim.set_knobs(error_rate=1.0)
+    with pytest.raises(RetryableError):  # run directly, Celery's retry raises the cause
+        tasks.sync_amis_master_data(account.pk)
 
 
 def test_a_refused_company_is_not_retried_by_the_task(account, sim):
