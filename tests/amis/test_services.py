@@ -220,12 +220,25 @@ def test_test_connection_without_an_access_code_says_where_to_get_one(db, sandbo
     assert not ok and "No access code" in text.english()
 
 
-def test_test_connection_when_the_company_disconnected_our_app_says_what_to_do(account, sim):
-    sim.set_knobs(app_disconnected=COMPANY)
+@pytest.mark.parametrize(
+    "knob, code, todo",
+    [
+        ("app_disconnected", "AppIDDisconnect", "connect it again"),
+        ("db_not_connected", "DBAmisNotConnectDBACT", "choose the accounting database"),
+    ],
+)
+def test_test_connection_when_the_company_switched_us_off_says_what_to_do(account, sim, knob, code, todo):
+    sim.set_knobs(**{knob: COMPANY})
     ok, text = services.test_connection(account)
     assert not ok
     english = text.english()
-    assert "AppIDDisconnect" in english and "connect it again" in english
+    assert code in english and todo in english and "Kết nối ứng dụng" in english
+
+
+def test_test_connection_without_our_app_id_names_the_setting(account, settings):
+    settings.AMIS_APP_ID = ""
+    ok, text = services.test_connection(account)
+    assert not ok and "AMIS_APP_ID" in text.english()
 
 
 def test_test_connection_without_the_amis_address_names_the_setting(account, settings):
