@@ -335,9 +335,11 @@ class AmisClient(HttpClient):
         take: int = MAX_TAKE,
         last_sync_time: str | dt.datetime | None = None,
         branch_id: str | None = None,
+        deleted: bool = False,
     ) -> Dictionary:
         """One page of master data of one kind (§9: 1 account objects, 2 items, 3 stocks, 4 units,
-        5 accounts, 6 organisation units…), paced by the company's read bucket."""
+        5 accounts, 6 organisation units…), paced by the company's read bucket. With `deleted`, the rows
+        deleted in AMIS since `last_sync_time` (``get_dictionary_delete``, same body, §3)."""
         if not 0 < take <= MAX_TAKE:
             raise ValueError(f"AMIS dictionary pages hold 1 to {MAX_TAKE} rows, not {take}")
         body = {
@@ -349,7 +351,8 @@ class AmisClient(HttpClient):
             "last_sync_time": _cursor(last_sync_time),
         }
         self.bucket.acquire()
-        env = self._call(self._sync("get_dictionary"), body, READING_DICTIONARY)
+        name = "get_dictionary_delete" if deleted else "get_dictionary"
+        env = self._call(self._sync(name), body, READING_DICTIONARY)
         if env.status == 429:
             retry_after = _retry_after(env)
             if retry_after is not None:
@@ -366,6 +369,7 @@ class AmisClient(HttpClient):
         take: int = MAX_TAKE,
         last_sync_time: str | dt.datetime | None = None,
         branch_id: str | None = None,
+        deleted: bool = False,
         max_wait: float = MAX_WAIT_ON_429,
     ) -> Dictionary:
         """Every row from `skip` on, page after page until a short page (AMIS gives no total). A 429 waits
@@ -381,6 +385,7 @@ class AmisClient(HttpClient):
                 take=take,
                 last_sync_time=last_sync_time,
                 branch_id=branch_id,
+                deleted=deleted,
                 max_wait=max_wait,
             )
             rows.extend(page.rows)

@@ -502,6 +502,20 @@ def test_get_dictionary_stops_on_an_empty_page(rsps, reader):
     assert len(rsps.calls) == 2
 
 
+def test_deleted_rows_are_read_from_get_dictionary_delete_with_the_same_body(rsps, reader):
+    rsps.post(f"{SYNC}/get_dictionary_delete", json=ok(json.dumps(rows(0, 1))))
+    result = reader.get_dictionary(3, last_sync_time="2026-12-01T00:00:00", deleted=True)
+    assert [r["stock_code"] for r in result.rows] == ["KHO000"]
+    assert sent(rsps.calls[0]) == {
+        "app_id": APP_ID,
+        "data_type": 3,
+        "branch_id": None,
+        "skip": 0,
+        "take": 100,
+        "last_sync_time": "2026-12-01T00:00:00",
+    }
+
+
 def test_a_datetime_cursor_is_sent_in_vietnam_time(rsps, reader):
     rsps.post(f"{SYNC}/get_dictionary", json=ok([]))
     reader.get_dictionary(1, last_sync_time=dt.datetime(2026, 12, 3, 3, 0, tzinfo=dt.UTC))

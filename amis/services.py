@@ -1,0 +1,294 @@
+"""An AMIS company as the rest of the product uses it: a client with the company's shared token, "test
+connection", and the company's master data kept in our database for the mapping screens.
+
+Tokens (amis.md §1, §2): one per (app ID, company), 12 hours, no refresh token. Every worker and every
+connection posting to the company shares it through `AmisSession`; renewing it happens under that row's
+lock, so workers that find it stale together connect once, and the others take the fresh token.
+
+Master data (amis.md §9, §12): read per kind with ``get_dictionary``, incrementally from AMIS's own
+``LastSyncTime`` less a few minutes of overlap, deletions from ``get_dictionary_delete``; a full read
+replaces the copy. Reads are paced per company by the client's shared bucket, which also honours 429.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.http import ApiError, RetryableError, require_url
+from connectors.models import TargetAccount
+from connectors.text import Text
+
+from .client import VN_TZ, AmisClient, Token
+from .models import DATA_TYPES, AmisDictionaryEntry, AmisDictionarySync, AmisSession
+
+log = logging.getLogger(__name__)
+
+TARGET_KIND = "amis"
+OVERLAP = dt.timedelta(minutes=5)  # amis.md §9: overlap the cursor by a few minutes (paging boundary)
+# get_dictionary data_type → (code field, name field, id field) of its rows (amis.md §9; units have no code)
+FIELDS = {
+    1: ("account_object_code", "account_object_name", "account_object_id"),
+    2: ("inventory_item_code", "inventory_item_name", "inventory_item_id"),
+    3: ("stock_code", "stock_name", "stock_id"),
+    4: ("unit_name", "unit_name", "unit_id"),
+    5: ("account_number", "account_name", "account_id"),
+    6: ("organization_unit_code", "organization_unit_name", "organization_unit_id"),
+}
+
+
+# --- the client, with the company's token shared through the database ----------------------------
+
+
+class SharedTokenClient(AmisClient):
+    """An AmisClient whose connect goes through the company's `AmisSession` row, under its lock: a token
+    another worker renewed meanwhile is taken instead of connecting again, unless it is the very token AMIS
+    just refused."""
+
+    def __init__(self, **kw):
+        self._held: set[str] = set()
+        super().__init__(**kw)
+
+    @property
+    def token(self) -> Token | None:
+        return self._token
+
+    @token.setter
+    def token(self, value: Token | None) -> None:
+        self._token = value
+        if value is not None:
+            self._held.add(value.value)  # every token this client used: AMIS may refuse any of them
+
+    def connect(self) -> Token:
+        app_id = self._require_app_id()
+        require_url(self.base_url, self.setting)
+        with transaction.atomic():
+            session = _locked_session(app_id, self.org_company_code)
+            stored = _stored_token(session, self.token_owner)
+            if stored is not None and stored.value not in self._held and stored.usable():
+                self.token = stored
+                return stored
+            return super().connect()  # on_token saves it into the locked row
+
+
+def _locked_session(app_id: str, company: str) -> AmisSession:
+    AmisSession.objects.get_or_create(app_id=app_id, org_company_code=company)
+    return AmisSession.objects.select_for_update().get(app_id=app_id, org_company_code=company)
+
+
+def _stored_token(session: AmisSession | None, owner: str) -> Token | None:
+    if session is None or session.owner != owner or session.expires_at is None:
+        return None
+    value = (session.secrets or {}).get("token")
+    return Token(value=value, expires_at=session.expires_at) if value else None
+
+
+def client_for(account: TargetAccount, **options) -> AmisClient:
+    """A client for the account's company with the shared token, when it was issued for these very
+    credentials; a renewed token is saved for every worker. `options` go to AmisClient (``bucket``,
+    ``sleep``, ``timeout``, ``base_url``)."""
+    app_id = options.pop("app_id", None)
+    app_id = settings.AMIS_APP_ID if app_id is None else app_id
+    company = account.external_id.strip()
+    client = SharedTokenClient(
+        org_company_code=company,
+        access_code=str((account.credentials or {}).get("access_code") or ""),
+        app_id=app_id,
+        **options,
+    )
+    owner = client.token_owner
+    session = AmisSession.objects.filter(app_id=app_id or "", org_company_code=company).first()
+    client.token = _stored_token(session, owner)
+
+    def remember(token: Token) -> None:
+        remember_token(app_id, company, owner, token)
+
+    client.on_token = remember
+    return client
+
+
+def remember_token(app_id: str, company: str, owner: str, token: Token) -> None:
+    """Keep a fresh token for every worker, with whose credentials it was issued for."""
+    AmisSession.objects.update_or_create(
+        app_id=app_id,
+        org_company_code=company,
+        defaults={"owner": owner, "secrets": {"token": token.value}, "expires_at": token.expires_at},
+    )
+
+
+# --- test connection -------------------------------------------------------------------------------
+
+
+def test_connection(account: TargetAccount) -> tuple[bool, Text]:
+    """Connect and read the company's own record: what a person sees after "Test connection"."""
+    company = account.external_id.strip()
+    if not str((account.credentials or {}).get("access_code") or "").strip():
+        return False, Text(
+            "No access code for AMIS company %(company)s: an AMIS administrator generates one under Settings "
+            "→ Connect applications (Thiết lập → Kết nối ứng dụng); enter it here.",
+            company=company,
+        )
+    try:
+        client = client_for(account)
+        client.connect()  # a token kept from before proves nothing about today's access code
+        info = client.get_company_info()
+    except RetryableError as exc:
+        outcome = Text("AMIS cannot be reached now; try again in a few minutes (%(error)s)", error=exc.text)
+    except ApiError as exc:
+        outcome = exc.text
+    else:
+        name = str(info.get("company_name") or info.get("CompanyName") or "").strip()
+        tax_code = str(info.get("company_tax_code") or info.get("tax_code") or "").strip()
+        shown = f"{name} ({tax_code})" if name and tax_code else name or tax_code or company
+        log.info("AMIS test connection of company %s: ok", company)
+        return True, Text("Connected to AMIS company %(company)s: %(name)s.", company=company, name=shown)
+    log.info("AMIS test connection of company %s failed: %s", company, outcome.english())
+    return False, Text("Test connection failed: %(error)s", error=outcome)
+
+
+# --- master data -----------------------------------------------------------------------------------
+
+
+def sync_master_data(
+    account: TargetAccount,
+    data_types: Iterable[int] | None = None,
+    full: bool = False,
+    *,
+    client: AmisClient | None = None,
+) -> dict[int, int]:
+    """Bring the account's copy of AMIS master data up to date; returns the rows AMIS sent per kind.
+
+    Incremental (from the stored cursor less `OVERLAP`: changed rows upserted by code, deleted rows
+    removed) unless `full` or no cursor yet: then every row is read and rows AMIS no longer lists go.
+    Each kind is stored in its own transaction with its cursor, so a failure later keeps the earlier ones.
+    """
+    kinds = sorted(DATA_TYPES) if data_types is None else [int(kind) for kind in data_types]
+    for kind in kinds:
+        if kind not in DATA_TYPES:
+            raise ValueError(f"AMIS master data of data_type {kind} is not kept (only {sorted(DATA_TYPES)})")
+    client = client or client_for(account)
+    counts = {}
+    for kind in kinds:
+        counts[kind] = _sync_kind(account, client, kind, full=full)
+    return counts
+
+
+def _sync_kind(account: TargetAccount, client: AmisClient, kind: int, *, full: bool) -> int:
+    cursor = AmisDictionarySync.objects.filter(account=account, data_type=kind).first()
+    since = (
+        None if full or cursor is None or cursor.last_sync_time is None else cursor.last_sync_time - OVERLAP
+    )
+    # Read before taking any lock: the reads are paced and may wait for AMIS.
+    live = client.get_dictionary(kind, last_sync_time=since)
+    gone = client.get_dictionary(kind, last_sync_time=since, deleted=True).rows if since is not None else []
+    now = timezone.now()
+    with transaction.atomic():
+        cursor, _ = AmisDictionarySync.objects.select_for_update().get_or_create(
+            account=account, data_type=kind
+        )
+        removed = {_code(kind, row) for row in gone} - {""}
+        if removed:
+            AmisDictionaryEntry.objects.filter(account=account, data_type=kind, code__in=removed).delete()
+        entries = _entries(account, kind, live.rows)
+        if entries:
+            AmisDictionaryEntry.objects.bulk_create(
+                entries,
+                update_conflicts=True,
+                unique_fields=["account", "data_type", "code"],
+                update_fields=["name", "amis_id", "inactive", "data", "synced_at"],
+            )
+        if since is None:
+            kept = [entry.code for entry in entries]
+            AmisDictionaryEntry.objects.filter(account=account, data_type=kind).exclude(
+                code__in=kept
+            ).delete()
+            cursor.full_at = now
+        moment = _moment(live.last_sync_time)
+        if moment is not None:
+            cursor.last_sync_time = moment
+        cursor.synced_at = now
+        cursor.save()
+    log.info(
+        "AMIS %s of company %s: %d rows read (%s), %d deleted",
+        DATA_TYPES[kind],
+        account.external_id,
+        len(live.rows),
+        "full" if since is None else f"since {since.isoformat()}",
+        len(removed),
+    )
+    return len(live.rows)
+
+
+def _code(kind: int, row: dict) -> str:
+    return str(row.get(FIELDS[kind][0]) or "").strip()
+
+
+def _entries(account: TargetAccount, kind: int, rows: list[dict]) -> list[AmisDictionaryEntry]:
+    """One entry per code (the last row wins when AMIS repeats a code across pages)."""
+    _, name_field, id_field = FIELDS[kind]
+    by_code = {}
+    now = timezone.now()
+    for row in rows:
+        code = _code(kind, row)
+        if not code:
+            continue
+        by_code[code] = AmisDictionaryEntry(
+            account=account,
+            data_type=kind,
+            code=code[:200],
+            name=str(row.get(name_field) or "")[:500],
+            amis_id=str(row.get(id_field) or "")[:64],
+            inactive=bool(row.get("inactive")),
+            data=row,
+            synced_at=now,
+        )
+    return list(by_code.values())
+
+
+def _moment(last_sync_time: str | None) -> dt.datetime | None:
+    """AMIS's ``LastSyncTime`` (a .NET DateTime without offset, Vietnam wall time) as an aware datetime."""
+    if not last_sync_time:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(last_sync_time).strip().replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("AMIS sent a LastSyncTime that is not a time: %r", last_sync_time[:40])
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
+
+
+def choices(
+    account: TargetAccount, data_type: int, *, include_inactive: bool = False
+) -> list[tuple[str, str]]:
+    """The account's master data of one kind as (code, label) for a mapping screen: "Kho HCM (KHO02)"."""
+    entries = AmisDictionaryEntry.objects.filter(account=account, data_type=data_type)
+    if not include_inactive:
+        entries = entries.filter(inactive=False)
+    return [(entry.code, str(entry)) for entry in entries.order_by("code")]
+
+
+def missing_codes(account: TargetAccount, data_type: int, codes: Iterable[str]) -> list[str]:
+    """The codes a mapping uses that the company's master data no longer has (or has made inactive),
+    compared as AMIS compares codes (case-insensitively), in the order given."""
+    known = {
+        code.casefold()
+        for code in AmisDictionaryEntry.objects.filter(
+            account=account, data_type=data_type, inactive=False
+        ).values_list("code", flat=True)
+    }
+    missing = []
+    for code in codes:
+        text = str(code or "").strip()
+        if text and text.casefold() not in known and text not in missing:
+            missing.append(text)
+    return missing
+
+
+def amis_accounts():
+    """Every AMIS company of an enabled connection."""
+    return TargetAccount.objects.filter(
+        connection__target_kind=TARGET_KIND, connection__enabled=True
+    ).select_related("connection")
