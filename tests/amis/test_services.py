@@ -349,7 +349,8 @@ def test_the_tasks_sync_one_company_and_walk_every_enabled_one(account, sim):
     amis_account("demo-hanoi", enabled=False)
     sim.set_knobs(dictionary_burst=0)
     result = tasks.sync_amis_master_data(account.pk, True)  # what a worker runs
-    everything = 3 + len(DEMO_ITEMS) + 2 + 5 + 20 + 3  # parties, items, stocks, units, accounts, organisation units
+    # parties, items, stocks, units, accounts, organisation units
+    everything = 3 + len(DEMO_ITEMS) + 2 + 5 + 20 + 3
     assert result[3] == 2 and AmisDictionaryEntry.objects.filter(account=account).count() == everything
     assert tasks.refresh_amis_master_data() == 1
 
