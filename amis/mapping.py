@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.mapping import MappingError, at, boolean, choice, section, text
 from connectors.sale import BuyerFields, ReadOptions
 from connectors.text import fold
 
@@ -35,10 +36,6 @@ CUSTOMER_FIELD, TAX_CODE_FIELD = "customer_id", "tax_code"
 # −3 another rate (given in other_vat_rate).
 RATE_CODES = {"0": 0, "5": 5, "8": 8, "10": 10, "KCT": -1, "KKKNT": -2}
 _OTHER_RATE = re.compile(r"^KHAC:(\d{1,2}(?:\.\d{1,2})?)$")
-
-
-class MappingError(ValueError):
-    """A stored mapping value is invalid; the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -90,30 +87,8 @@ def rate_of_fraction(fraction: Decimal) -> Rate:
 # --- reading helpers: each names the field it reads --------------------------------------------------
 
 
-def _at(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _section(data: Any, where: str) -> dict:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise MappingError(f"{where}: expected an object, got {type(data).__name__}")
-    return data
-
-
 def _str(data: dict, key: str, default: str, where: str, *, allow_empty: bool = False) -> str:
-    value = data.get(key, default)
-    if value is None:
-        value = default
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # a location id or an account number written as a number
-    if not isinstance(value, str):
-        raise MappingError(f"{_at(where, key)}: expected text, got {type(value).__name__}")
-    value = value.strip()
-    if not value and not allow_empty:
-        raise MappingError(f"{_at(where, key)}: must not be empty")
-    return value
+    return text(data, key, default, where, allow_empty=allow_empty, numbers=True)
 
 
 def _optional(data: dict, key: str, where: str) -> str | None:
@@ -121,19 +96,7 @@ def _optional(data: dict, key: str, where: str) -> str | None:
 
 
 def _choice(data: dict, key: str, default: str, choices: tuple[str, ...], where: str) -> str:
-    value = _str(data, key, default, where)
-    if value not in choices:
-        raise MappingError(f"{_at(where, key)}: {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def _bool(data: dict, key: str, default: bool, where: str) -> bool:
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise MappingError(f"{_at(where, key)}: expected true or false, got {value!r}")
-    return value
+    return choice(data, key, default, choices, where, numbers=True)
 
 
 def _rate_name(data: dict, key: str, default: str | None, where: str) -> str | None:
@@ -146,7 +109,7 @@ def _rate_name(data: dict, key: str, default: str | None, where: str) -> str | N
         value = value.strip().upper().removesuffix("%")
     error = rate_error(value)
     if error:
-        raise MappingError(f"{_at(where, key)}: {error}")
+        raise MappingError(f"{at(where, key)}: {error}")
     return value
 
 
@@ -155,10 +118,10 @@ def _table(data: dict, key: str, where: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise MappingError(f"{_at(where, key)}: expected an object")
+        raise MappingError(f"{at(where, key)}: expected an object")
     for name in value:
         if not isinstance(name, str) or not name.strip():
-            raise MappingError(f"{_at(where, key)}: keys must be non-empty text")
+            raise MappingError(f"{at(where, key)}: keys must be non-empty text")
     return value
 
 
@@ -166,7 +129,7 @@ def _str_table(data: dict, key: str, where: str) -> dict[str, str]:
     """An object of text → non-empty text (numbers written as numbers read as their digits)."""
     out = {}
     for name, value in _table(data, key, where).items():
-        what = f"{_at(where, key)}[{name!r}]"
+        what = f"{at(where, key)}[{name!r}]"
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
@@ -194,10 +157,10 @@ def _code_rule(data: dict, key: str, default: str, placeholder: str, where: str)
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(rule) if name is not None}
     except ValueError as exc:
-        raise MappingError(f"{_at(where, key)}: {rule!r} is not a code rule: {exc}") from exc
+        raise MappingError(f"{at(where, key)}: {rule!r} is not a code rule: {exc}") from exc
     if names != {placeholder}:
         raise MappingError(
-            f"{_at(where, key)}: {rule!r} must contain {{{placeholder}}} and nothing else in braces"
+            f"{at(where, key)}: {rule!r} must contain {{{placeholder}}} and nothing else in braces"
         )
     return rule
 
@@ -223,7 +186,7 @@ class Location:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Location:
-        data = _section(data, where)
+        data = section(data, where)
         return cls(
             branch_id=_optional(data, "branch_id", where), stock_code=_optional(data, "stock_code", where)
         )
@@ -260,7 +223,7 @@ class Parties:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "parties") -> Parties:
-        data = _section(data, where)
+        data = section(data, where)
         prefixes = data.get("supplier_prefixes", ["NCC"])
         if prefixes is None:
             prefixes = ["NCC"]
@@ -296,7 +259,7 @@ class Component:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Component:
-        data = _section(data, where)
+        data = section(data, where)
         return cls(
             code=_str(data, "code", "", where),
             quantity=_whole(data.get("quantity", 1), f"{where}.quantity", minimum=1),
@@ -325,7 +288,7 @@ class Combo:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Combo:
-        data = _section(data, where)
+        data = section(data, where)
         raw = data.get("components")
         if not isinstance(raw, list) or not raw:
             raise MappingError(f"{where}.components: expected a non-empty list of components")
@@ -345,7 +308,7 @@ class TaxRule:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> TaxRule:
-        data = _section(data, where)
+        data = section(data, where)
         name = _rate_name(data, "rate", None, where)
         if name is None:
             raise MappingError(f"{where}.rate: is required")
@@ -365,8 +328,8 @@ class TypeAccounts:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> TypeAccounts:
-        data = _section(data, where)
-        return cls(revenue=_optional(data, "revenue", where), service=_bool(data, "service", False, where))
+        data = section(data, where)
+        return cls(revenue=_optional(data, "revenue", where), service=boolean(data, "service", False, where))
 
     def to_dict(self) -> dict:
         return {"revenue": self.revenue, "service": self.service}
@@ -403,7 +366,7 @@ class Accounts:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "accounts") -> Accounts:
-        data = _section(data, where)
+        data = section(data, where)
         values = {
             name: _str(data, name, default, where)
             for name, default in zip(cls._NAMES, cls._DEFAULTS, strict=True)
@@ -442,13 +405,13 @@ class Documents:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "documents") -> Documents:
-        data = _section(data, where)
+        data = section(data, where)
         return cls(
             sales_order=_choice(data, "sales_order", "never", ORDER_EVENTS, where),
             sales_voucher=_choice(data, "sales_voucher", "paid", VOUCHER_EVENTS, where),
-            stock_issue=_bool(data, "stock_issue", True, where),
-            receipts=_bool(data, "receipts", True, where),
-            paid_at_sale=_bool(data, "paid_at_sale", True, where),
+            stock_issue=boolean(data, "stock_issue", True, where),
+            receipts=boolean(data, "receipts", True, where),
+            paid_at_sale=boolean(data, "paid_at_sale", True, where),
         )
 
     def to_dict(self) -> dict:
@@ -474,7 +437,7 @@ class Shipping:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "shipping") -> Shipping:
-        data = _section(data, where)
+        data = section(data, where)
         return cls(
             mode=_choice(data, "mode", "line", SHIPPING_MODES, where),
             item_code=_str(data, "item_code", "PHIVANCHUYEN", where),
@@ -494,13 +457,13 @@ class Shipping:
 
 
 def _buyer_fields(data: Any, where: str = "buyer") -> BuyerFields:
-    data = _section(data, where)
+    data = section(data, where)
     return BuyerFields(
         tax_code=_str(data, "tax_code", "vat_tax_code", where),
         legal_name=_str(data, "legal_name", "vat_company_name", where),
         address=_str(data, "address", "vat_company_address", where),
         email=_str(data, "email", "vat_email", where),
-        use_billing_company=_bool(data, "use_billing_company", True, where),
+        use_billing_company=boolean(data, "use_billing_company", True, where),
     )
 
 
@@ -542,7 +505,7 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, data: Any) -> Mapping:
-        data = _section(data, "amis mapping")
+        data = section(data, "amis mapping")
         raw_rules = data.get("tax_rules") or []
         if not isinstance(raw_rules, list):
             raise MappingError("tax_rules: expected a list of rules")

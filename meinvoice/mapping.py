@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.mapping import MappingError, at, boolean, choice, section, text
 from connectors.sale import BuyerFields, ReadOptions
 
 FINANCIAL_STATUSES = (
@@ -61,10 +62,6 @@ def reduction_decree(day: dt.date) -> str | None:
 _RATE = re.compile(r"^(?:0%|5%|8%|10%|KCT|KKKNT|KHAC:(\d{1,2}(?:\.\d{1,2})?)%)$")
 
 
-class MappingError(ValueError):
-    """A stored mapping value is invalid; the message names the field."""
-
-
 def vat_rate_error(rate: Any) -> str | None:
     """None when ``rate`` is a meInvoice VAT rate name, else what is wrong with it."""
     if not isinstance(rate, str) or not _RATE.match(rate):
@@ -92,57 +89,17 @@ def vat_fraction(rate: str | None) -> Decimal:
 # --- reading helpers: each names the field it reads --------------------------------------------------
 
 
-def _at(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-def _section(data: Any, where: str) -> dict:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise MappingError(f"{where}: expected an object, got {type(data).__name__}")
-    return data
-
-
-def _str(data: dict, key: str, default: str, where: str, *, allow_empty: bool = False) -> str:
-    value = data.get(key, default)
-    if value is None:
-        value = default
-    if not isinstance(value, str):
-        raise MappingError(f"{_at(where, key)}: expected text, got {type(value).__name__}")
-    value = value.strip()
-    if not value and not allow_empty:
-        raise MappingError(f"{_at(where, key)}: must not be empty")
-    return value
-
-
-def _choice(data: dict, key: str, default: str, choices: tuple[str, ...], where: str) -> str:
-    value = _str(data, key, default, where)
-    if value not in choices:
-        raise MappingError(f"{_at(where, key)}: {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def _bool(data: dict, key: str, default: bool, where: str) -> bool:
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise MappingError(f"{_at(where, key)}: expected true or false, got {value!r}")
-    return value
-
-
 def _str_list(data: dict, key: str, default: list[str], where: str) -> list[str]:
     value = data.get(key, default)
     if value is None:
         return list(default)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise MappingError(f"{_at(where, key)}: expected a list of text values")
+        raise MappingError(f"{at(where, key)}: expected a list of text values")
     out: list[str] = []
     for item in value:
         item = item.strip()
         if not item:
-            raise MappingError(f"{_at(where, key)}: contains an empty value")
+            raise MappingError(f"{at(where, key)}: contains an empty value")
         if item not in out:
             out.append(item)
     return out
@@ -156,7 +113,7 @@ def _rate(data: dict, key: str, default: str | None, where: str) -> str | None:
         value = value.strip()
     error = vat_rate_error(value)
     if error:
-        raise MappingError(f"{_at(where, key)}: {error}")
+        raise MappingError(f"{at(where, key)}: {error}")
     return value
 
 
@@ -175,7 +132,7 @@ class IssuanceConditions:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "conditions") -> IssuanceConditions:
-        data = _section(data, where)
+        data = section(data, where)
         financial = [s.lower() for s in _str_list(data, "financial_statuses", ["paid"], where)]
         for status in financial:
             if status.replace("_", "") not in {s.replace("_", "") for s in FINANCIAL_STATUSES}:
@@ -203,7 +160,7 @@ class IssuanceConditions:
             fulfillment_statuses=fulfillment,
             sources=_str_list(data, "sources", [], where),
             min_total=min_total,
-            trigger=_choice(data, "trigger", "paid", TRIGGERS, where),
+            trigger=choice(data, "trigger", "paid", TRIGGERS, where),
         )
 
     def to_dict(self) -> dict:
@@ -233,12 +190,12 @@ class TaxRule:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> TaxRule:
-        data = _section(data, where)
+        data = section(data, where)
         if not data:
             raise MappingError(f"{where}: expected an object with match, value and rate")
         return cls(
-            match=_choice(data, "match", "", TAX_RULE_MATCHES, where),
-            value=_str(data, "value", "", where),
+            match=choice(data, "match", "", TAX_RULE_MATCHES, where),
+            value=text(data, "value", "", where),
             rate=_rate(data, "rate", None, where) or _missing(f"{where}.rate"),
         )
 
@@ -253,11 +210,11 @@ def _date(data: dict, key: str, default: dt.date, where: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str):
-        raise MappingError(f"{_at(where, key)}: expected a date (yyyy-mm-dd), got {value!r}")
+        raise MappingError(f"{at(where, key)}: expected a date (yyyy-mm-dd), got {value!r}")
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError as exc:
-        raise MappingError(f"{_at(where, key)}: {value!r} is not a date (yyyy-mm-dd)") from exc
+        raise MappingError(f"{at(where, key)}: {value!r} is not a date (yyyy-mm-dd)") from exc
 
 
 @dataclass
@@ -277,11 +234,11 @@ class ReductionRule:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ReductionRule:
-        data = _section(data, where)
+        data = section(data, where)
         if not data:
             raise MappingError(f"{where}: expected an object with match and value")
-        match = _choice(data, "match", "", REDUCTION_MATCHES, where)
-        return cls(match=match, value="" if match == EVERY_LINE else _str(data, "value", "", where))
+        match = choice(data, "match", "", REDUCTION_MATCHES, where)
+        return cls(match=match, value="" if match == EVERY_LINE else text(data, "value", "", where))
 
     def to_dict(self) -> dict:
         return {"match": self.match, "value": self.value}
@@ -315,7 +272,7 @@ class Reduction:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "reduction") -> Reduction:
-        data = _section(data, where)
+        data = section(data, where)
         raw_rules = data.get("rules")
         raw_rules = [{"match": EVERY_LINE}] if raw_rules is None else raw_rules  # [] lists no goods
         if not isinstance(raw_rules, list):
@@ -326,7 +283,7 @@ class Reduction:
             rules=[ReductionRule.from_dict(r, f"{where}.rules[{i}]") for i, r in enumerate(raw_rules)],
             valid_from=_date(data, "valid_from", REDUCTION_FROM, where),
             valid_to=_date(data, "valid_to", REDUCTION_TO, where),
-            shipping=_bool(data, "shipping", False, where),
+            shipping=boolean(data, "shipping", False, where),
             sales_percent=percent,
         )
 
@@ -346,16 +303,16 @@ def _missing(where: str):
 
 def buyer_fields_from_dict(data: Any, where: str = "buyer") -> BuyerFields:
     """Which checkout note attributes hold the VAT-invoice buyer (Haravan has no native field)."""
-    data = _section(data, where)
+    data = section(data, where)
     return BuyerFields(
-        tax_code=_str(data, "tax_code", "vat_tax_code", where),
-        legal_name=_str(data, "legal_name", "vat_company_name", where),
-        address=_str(data, "address", "vat_company_address", where),
-        email=_str(data, "email", "vat_email", where),
-        use_billing_company=_bool(data, "use_billing_company", True, where),
-        id_number=_str(data, "id_number", "", where, allow_empty=True),
-        passport=_str(data, "passport", "", where, allow_empty=True),
-        budget_code=_str(data, "budget_code", "", where, allow_empty=True),
+        tax_code=text(data, "tax_code", "vat_tax_code", where),
+        legal_name=text(data, "legal_name", "vat_company_name", where),
+        address=text(data, "address", "vat_company_address", where),
+        email=text(data, "email", "vat_email", where),
+        use_billing_company=boolean(data, "use_billing_company", True, where),
+        id_number=text(data, "id_number", "", where, allow_empty=True),
+        passport=text(data, "passport", "", where, allow_empty=True),
+        budget_code=text(data, "budget_code", "", where, allow_empty=True),
     )
 
 
@@ -383,11 +340,11 @@ class ReturnsPolicy:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "returns") -> ReturnsPolicy:
-        data = _section(data, where)
+        data = section(data, where)
         return cls(
-            on_refund=_choice(data, "on_refund", "adjust", RETURN_ACTIONS, where),
-            on_cancel_after_issue=_choice(data, "on_cancel_after_issue", "adjust", RETURN_ACTIONS, where),
-            require_agreement=_bool(data, "require_agreement", False, where),
+            on_refund=choice(data, "on_refund", "adjust", RETURN_ACTIONS, where),
+            on_cancel_after_issue=choice(data, "on_cancel_after_issue", "adjust", RETURN_ACTIONS, where),
+            require_agreement=boolean(data, "require_agreement", False, where),
         )
 
     def to_dict(self) -> dict:
@@ -439,7 +396,7 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, data: Any) -> Mapping:
-        data = _section(data, "meinvoice settings")
+        data = section(data, "meinvoice settings")
         raw_rules = data.get("tax_rules")
         raw_rules = [] if raw_rules is None else raw_rules
         if not isinstance(raw_rules, list):
@@ -463,16 +420,16 @@ class Mapping:
             conditions=IssuanceConditions.from_dict(data.get("conditions"), "conditions"),
             default_vat_rate=_rate(data, "default_vat_rate", "10%", "") or "10%",
             tax_rules=[TaxRule.from_dict(rule, f"tax_rules[{i}]") for i, rule in enumerate(raw_rules)],
-            prices_include_vat=_bool(data, "prices_include_vat", True, ""),
-            default_unit=_str(data, "default_unit", "Cái", ""),
+            prices_include_vat=boolean(data, "prices_include_vat", True, ""),
+            default_unit=text(data, "default_unit", "Cái", ""),
             unit_by_type=units,
-            shipping_item_name=_str(data, "shipping_item_name", "Phí vận chuyển", ""),
+            shipping_item_name=text(data, "shipping_item_name", "Phí vận chuyển", ""),
             shipping_vat_rate=_rate(data, "shipping_vat_rate", None, ""),
-            shipping_unit=_str(data, "shipping_unit", "Lần", ""),
+            shipping_unit=text(data, "shipping_unit", "Lần", ""),
             buyer=buyer_fields_from_dict(data.get("buyer"), "buyer"),
             returns=ReturnsPolicy.from_dict(data.get("returns"), "returns"),
-            writeback=_choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
-            payment_method_name=_str(data, "payment_method_name", "TM/CK", ""),
+            writeback=choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
+            payment_method_name=text(data, "payment_method_name", "TM/CK", ""),
             reduction=Reduction.from_dict(reduction, "reduction"),
         )
 
