@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from connectors.envelope import json_inside, mask_data, pick
 from connectors.http import (
     HttpClient,
     NotConfiguredError,
@@ -29,7 +30,6 @@ from connectors.http import (
     parse_retry_after,
 )
 from connectors.ratelimit import LeakyBucket
-from connectors.redaction import REDACTED
 from connectors.text import Text
 
 CONNECT_PATH = "api/oauth/actopen/connect"
@@ -133,10 +133,10 @@ def envelope(body: Any, status: int = 200, exchange=None) -> Envelope:
     return Envelope(
         status=status,
         success=_flag(_pick(body, "Success")),
-        data=_json_inside(_pick(body, "Data")),
+        data=json_inside(_pick(body, "Data")),
         error_code=_text(_pick(body, "ErrorCode", "error_code")),
         error_message=_text(_pick(body, "ErrorMessage", "error_message", "Message")),
-        custom_data=_json_inside(_pick(body, "CustomData", "custom_data")),
+        custom_data=json_inside(_pick(body, "CustomData", "custom_data")),
         body=body,
         exchange=exchange,
     )
@@ -265,7 +265,7 @@ class AmisClient(HttpClient):
             "org_company_code": self.org_company_code,
         }
         resp, answer, exchange = self.send("POST", CONNECT_PATH, json_body=body)
-        exchange.response = _mask_data(answer)  # the token sits inside the Data string
+        exchange.response = mask_data(answer)  # the token sits inside the Data string
         env = replace(envelope(answer, resp.status_code, exchange), body=exchange.response)
         self._check(env, CONNECTING, connecting=True)
         data = env.data if isinstance(env.data, dict) else {}
@@ -698,7 +698,7 @@ def verify_callback(raw: bytes | str | dict, app_id: str) -> Callback:
     model_state = None
     # data_type 22: the vouchers pushed back, with what happened to them (custom_param.ModelState)
     if isinstance(parsed, dict) and _pick(parsed, "voucher") is not None:
-        model_state = _int(_pick(_json_inside(_pick(parsed, "custom_param")), "ModelState"))
+        model_state = _int(_pick(json_inside(_pick(parsed, "custom_param")), "ModelState"))
         items = _pick(parsed, "voucher")
     else:
         items = parsed
@@ -813,31 +813,8 @@ def _cursor(value: str | dt.datetime | None) -> str | None:
 
 
 def _pick(obj: Any, *names: str) -> Any:
-    """The first non-null value among names, whatever the casing of the keys (``ErrorCode``,
-    ``errorCode``, ``error_code`` are one key)."""
-    if not isinstance(obj, dict):
-        return None
-    lowered = {str(key).lower().replace("_", ""): value for key, value in obj.items()}
-    for name in names:
-        if (value := lowered.get(name.lower().replace("_", ""))) is not None:
-            return value
-    return None
-
-
-def _json_inside(value: Any) -> Any:
-    """AMIS sends ``Data`` as a JSON document inside a string; a plain string stays a string."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _mask_data(body: Any) -> Any:
-    if not isinstance(body, dict):
-        return body
-    return {key: (REDACTED if str(key).lower() == "data" and value else value) for key, value in body.items()}
+    """AMIS writes a key as ``ErrorCode``, ``errorCode`` or ``error_code``: all one key here."""
+    return pick(obj, *names, snake_case=True)
 
 
 def _flag(value: Any) -> bool | None:

@@ -5,7 +5,6 @@ No database, no business rules: `services.py` decides what to publish, stores th
 """
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from connectors.envelope import json_inside, mask_data, pick
 from connectors.http import HttpClient, PermanentError, RetryableError, parse_retry_after
-from connectors.redaction import REDACTED
 from connectors.text import Text
 
 TOKEN_LIFETIME = dt.timedelta(days=14)
@@ -118,17 +117,17 @@ class Envelope:
 
 def envelope(body: Any, status: int = 200, exchange=None) -> Envelope:
     """Keys come PascalCase or camelCase; `Data` and `publishInvoiceResult` are often JSON strings."""
-    errors = _pick(body, "Errors")
+    errors = pick(body, "Errors")
     errors = errors if isinstance(errors, list) else [errors] if errors else []
-    code = _pick(body, "ErrorCode") or next((e for e in errors if isinstance(e, str) and e), "")
-    description = _pick(body, "descriptionErrorCode") or "; ".join(str(e) for e in errors if e)
+    code = pick(body, "ErrorCode") or next((e for e in errors if isinstance(e, str) and e), "")
+    description = pick(body, "descriptionErrorCode") or "; ".join(str(e) for e in errors if e)
     return Envelope(
         status=status,
-        success=_pick(body, "Success"),
-        data=body if isinstance(body, list) else _json_inside(_pick(body, "Data")),
+        success=pick(body, "Success"),
+        data=body if isinstance(body, list) else json_inside(pick(body, "Data")),
         error_code=str(code),
         description=str(description),
-        publish_result=_json_inside(_pick(body, "publishInvoiceResult")),
+        publish_result=json_inside(pick(body, "publishInvoiceResult")),
         body=body,
         exchange=exchange,
     )
@@ -175,7 +174,7 @@ class MeInvoiceClient(HttpClient):
         }
         resp, answer, exchange = self.send("POST", "auth/token", json_body=body)
         # The request is redacted by key (appid, password); the token sits under "Data", so mask it here.
-        exchange.response = _mask_data(answer)
+        exchange.response = mask_data(answer)
         env = replace(envelope(answer, resp.status_code, exchange), body=exchange.response)
         self._check(env, LOGGING_IN, login=True)
         if not isinstance(env.data, str) or not env.data:
@@ -218,7 +217,7 @@ class MeInvoiceClient(HttpClient):
             params = {"invoiceWithCode": _bool(kind), "ticket": "false"}
             env = self._call("GET", "invoice/templates", READING_TEMPLATES, params=params)
             for row in _rows(env, READING_TEMPLATES, self.tax_code):
-                key = _pick(row, "IPTemplateID")
+                key = pick(row, "IPTemplateID")
                 if key is not None and key in seen:
                     continue
                 seen.add(key)
@@ -247,7 +246,7 @@ class MeInvoiceClient(HttpClient):
             env = self._call("POST", "invoice/status", LOOKING_UP, params=params, json_body=batch)
             for row in _rows(env, LOOKING_UP, self.tax_code):
                 row = normal_row(row)
-                asked = ours.get(_text(_pick(row, "RefID")).casefold())
+                asked = ours.get(_text(pick(row, "RefID")).casefold())
                 if asked is not None:
                     row["RefID"] = asked
                 rows.append(row)
@@ -266,7 +265,7 @@ class MeInvoiceClient(HttpClient):
         }
         env = self._call("POST", "invoice/paging", LISTING, json_body=body)
         rows = [normal_row(row) for row in _rows(env, LISTING, self.tax_code)]
-        total = _pick(env.data, "TotalCount") if isinstance(env.data, dict) else None
+        total = pick(env.data, "TotalCount") if isinstance(env.data, dict) else None
         try:
             total = int(total)
         except (TypeError, ValueError):
@@ -308,7 +307,7 @@ class MeInvoiceClient(HttpClient):
             raise ValueError(
                 f"meInvoice publishes at most {self.MAX_BATCH} invoices per call, not {len(invoices)}"
             )
-        refs = [str(_pick(inv, "RefID") or "") for inv in invoices]
+        refs = [str(pick(inv, "RefID") or "") for inv in invoices]
         if not all(refs):
             raise ValueError("every invoice needs a RefID: it is meInvoice's duplicate check")
         if len(set(refs)) != len(refs):
@@ -316,7 +315,7 @@ class MeInvoiceClient(HttpClient):
         if not invoices:
             return []
         if sign_type is None:
-            kinds = {sign_type_for(str(_pick(inv, "InvSeries") or "")) for inv in invoices}
+            kinds = {sign_type_for(str(pick(inv, "InvSeries") or "")) for inv in invoices}
             if len(kinds) > 1:
                 raise ValueError("cash-register and other series are published in separate calls")
             sign_type = kinds.pop()
@@ -359,7 +358,7 @@ class MeInvoiceClient(HttpClient):
         by_ref = {}
         ours = {ref.casefold(): ref for ref in refs}  # MISA may echo a RefID in another case
         for position, item in enumerate(items):
-            ref = _text(_pick(item, "RefID")) or (refs[position] if len(items) == len(refs) else "")
+            ref = _text(pick(item, "RefID")) or (refs[position] if len(items) == len(refs) else "")
             ref = ours.get(ref.casefold(), ref)
             by_ref[ref] = _result({**item, "RefID": ref})
         missing = [ref for ref in refs if ref not in by_ref]
@@ -459,33 +458,6 @@ class MeInvoiceClient(HttpClient):
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _pick(obj: Any, *names: str) -> Any:
-    """The first non-null value among names, whatever the casing of the keys."""
-    if not isinstance(obj, dict):
-        return None
-    lowered = {str(key).lower(): value for key, value in obj.items()}
-    for name in names:
-        if (value := lowered.get(name.lower())) is not None:
-            return value
-    return None
-
-
-def _json_inside(value: Any) -> Any:
-    """MISA often sends a JSON document as a string inside the JSON; a token or a link stays a string."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _mask_data(body: Any) -> Any:
-    if not isinstance(body, dict):
-        return body
-    return {key: (REDACTED if str(key).lower() == "data" and value else value) for key, value in body.items()}
-
-
 def _token_refused(env: Envelope, *, business: bool = False) -> bool:
     """The token is no longer accepted. On a business call MISA may say so with UnAuthorize (a stale
     token); only the login itself refusing the credentials is a credential error."""
@@ -507,9 +479,9 @@ def sign_type_for(series: str) -> int:
 def full_series(row: Any) -> str:
     """The 7-character series (``1C25TAA``) of a row that may carry it split: ``InvTemplateNo`` (or
     ``InvTempl``) ``"1"`` + a 6-character ``InvSeries`` (``C25TAA``). '' when the row names none."""
-    series = _text(_pick(row, "InvSeries")).strip().upper()
+    series = _text(pick(row, "InvSeries")).strip().upper()
     if len(series) == 6:
-        template = _text(_pick(row, "InvTemplateNo", "InvTempl", "TemplateNo")).strip()
+        template = _text(pick(row, "InvTemplateNo", "InvTempl", "TemplateNo")).strip()
         if len(template) == 1:
             return template + series
     return series
@@ -518,10 +490,10 @@ def full_series(row: Any) -> str:
 def inv_date(row: Any) -> str:
     """The invoice's date (``yyyy-MM-dd``): ``InvDate`` when MISA gives it, otherwise the day of
     ``PublishedTime`` in Vietnam; '' when the row has neither."""
-    text = _text(_pick(row, "InvDate")).strip()
+    text = _text(pick(row, "InvDate")).strip()
     if text:
         return text[:10]
-    published = _text(_pick(row, "PublishedTime")).strip()
+    published = _text(pick(row, "PublishedTime")).strip()
     if not published:
         return ""
     try:
@@ -541,7 +513,7 @@ def normal_row(row: dict) -> dict:
     if series:
         row["InvSeries"] = series
     day = inv_date(row)
-    if day and not _text(_pick(row, "InvDate")):
+    if day and not _text(pick(row, "InvDate")):
         row["InvDate"] = day
     return row
 
@@ -551,8 +523,8 @@ def _rows(env: Envelope, action: Text, mst: str) -> list[dict]:
     if data is None:
         return []
     if isinstance(data, dict):  # some answers wrap the list once more; paging: {PageData, TotalCount}
-        wrapped = _pick(data, "PageData", "Data", "Items", "Invoices")
-        data = [] if wrapped is None and _pick(data, "TotalCount") is not None else wrapped
+        wrapped = pick(data, "PageData", "Data", "Items", "Invoices")
+        data = [] if wrapped is None and pick(data, "TotalCount") is not None else wrapped
     if not isinstance(data, list):
         raise RetryableError(
             Text(
@@ -569,18 +541,18 @@ def _rows(env: Envelope, action: Text, mst: str) -> list[dict]:
 
 
 def _result(item: dict, error_code: str = "", description: str = "") -> PublishResult:
-    code = error_code or _text(_pick(item, "ErrorCode"))
+    code = error_code or _text(pick(item, "ErrorCode"))
     return PublishResult(
-        ref_id=_text(_pick(item, "RefID")),
+        ref_id=_text(pick(item, "RefID")),
         ok=not code,
-        transaction_id=_text(_pick(item, "TransactionID")),
-        inv_no=_text(_pick(item, "InvNo")),
+        transaction_id=_text(pick(item, "TransactionID")),
+        inv_no=_text(pick(item, "InvNo")),
         inv_series=full_series(item),
-        inv_code=_text(_pick(item, "InvCode", "InvoiceCode")),
+        inv_code=_text(pick(item, "InvCode", "InvoiceCode")),
         inv_date=inv_date(item),
         error_code=code,
         description=description
-        or _text(_pick(item, "DescriptionErrorCode", "ErrorDescription", "Description", "ErrorMessage")),
+        or _text(pick(item, "DescriptionErrorCode", "ErrorDescription", "Description", "ErrorMessage")),
     )
 
 
