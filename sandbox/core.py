@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -383,3 +384,19 @@ class Simulator:
 
     def close(self) -> None:
         """Stop background threads, if any."""
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    """A JSON number or numeric string as Decimal; None when missing; ValueError when not a number (what
+    the simulators read amounts with)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("boolean is not a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{value!r} is not a number") from exc
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return number

@@ -6,7 +6,6 @@ Error codes and their texts are MISA's table (copied in public clients, see /wor
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..core import Response, dumps, json_response
@@ -88,21 +87,6 @@ def parse_moment(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    """A JSON number or numeric string as Decimal; None when missing; ValueError when not a number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError("boolean is not a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a number") from exc
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a number")
-    return number
 
 
 def as_int(value: Any) -> int | None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..core import Request, Response
+from ..core import Request, Response, as_decimal
 from .companies import new_id
 from .dictionary import apply_items, check_items, find
-from .helpers import AmisError, as_decimal, as_int, key, ok, parse_moment, text, vn
+from .helpers import AmisError, as_int, key, ok, parse_moment, text, vn
 from .state import Company, Proposal
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ backend/src/integrations/invoice/); what the simulator decides where those sourc
 "sandbox:".
 """
 
+from ..core import as_decimal
 from .accounts import DEMO_ACCOUNTS, DEMO_APPID, DEMO_PASSWORD, DEMO_USERNAME, TOKEN_TTL_SECONDS
 from .control import KNOBS
 from .helpers import (
@@ -17,7 +18,6 @@ from .helpers import (
     VN_TZ,
     ApiError,
     Reject,
-    as_decimal,
     describe,
     iso_vn,
     json_text,

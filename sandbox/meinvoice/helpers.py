@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..core import dumps
@@ -105,21 +104,6 @@ def json_text(obj: Any) -> str:
 
 
 # --- reading requests -------------------------------------------------------------------------------
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    """A JSON number or numeric string as Decimal; None when missing; raises ValueError when not a number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError("boolean is not a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a number") from exc
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a number")
-    return number
 
 
 def parse_day(value: Any) -> date | None:

@@ -8,7 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .helpers import SERIES_RE, Reject, as_decimal, parse_day
+from ..core import as_decimal
+from .helpers import SERIES_RE, Reject, parse_day
 from .state import Account, Invoice
 
 if TYPE_CHECKING:
