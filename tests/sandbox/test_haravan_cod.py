@@ -4,7 +4,13 @@ it."""
 
 import json
 
+import responses
+
 from haravan import read
+from sandbox.generator import OrderGenerator
+from sandbox.haravan import HaravanSimulator
+from sandbox.server import SandboxApp
+from sandbox.testing import mount
 
 from .helpers import line, make_order
 
@@ -110,3 +116,23 @@ def test_the_fulfilment_webhook_carries_the_cod_fields(client, sim, sender):
     body = json.loads(sender.calls[-1]["body"])
     assert sender.topics()[-1] == "orders/updated"
     assert body["fulfillments"][0]["carrier_cod_status_code"] == "codpending"
+
+
+def test_the_order_generator_settles_cod_orders_through_the_carrier():
+    sim = HaravanSimulator(seed_orders=False, webhook_background=False, webhook_sender=lambda *a: (200, ""))
+    app = SandboxApp({"/haravan": sim})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        base = mount(mock, app)
+        generator = OrderGenerator(f"{base}/haravan", "demo-token", seed=5, cancel_share=0, pay_share=1)
+        generator.run(interval=0, max_rounds=15)
+        generator.settle_due(now=float("inf"))
+    orders = [o for shop in sim.shops.values() for o in shop.orders.values()]
+    cod = [o for o in orders if o["gateway_code"] == "COD"]
+    assert cod and generator.stats["errors"] == 0
+    for order in cod:
+        (fulfillment,) = order["fulfillments"]
+        assert fulfillment["carrier_cod_status_code"] == "codreceipt" and fulfillment["tracking_company"]
+        assert order["transactions"][-1]["status"] == "Thành công" and order["financial_status"] == "paid"
+    others = [o for o in orders if o["gateway_code"] != "COD"]
+    assert all(o["financial_status"] == "paid" for o in others)
+    app.close()
