@@ -8,7 +8,11 @@ the voucher objects of AMIS's ``save`` call (reference §4–§7):
   nested stock issue (``in_outward``, reftype 2020) when the sale's location has a warehouse;
 - the sales order (ĐĐH, 20/3520);
 - a cash receipt (``ca_receipt`` 5/1010) or bank deposit (``ba_deposit`` 1/1500) per captured payment
-  the sales voucher did not already book.
+  the sales voucher did not already book;
+- a sales return (hàng bán trả lại, 12/3540, Unconfirmed at MISA) per refund of a sale whose voucher AMIS
+  has generated (``refund_to_return``), worth exactly the money given back;
+- the account object a named customer or VAT buyer needs, for the same ``save`` call's ``dictionary``
+  (``party_dictionary``).
 
 Amounts are whole đồng. AMIS lines are pre-VAT: each line's VAT-inclusive value is split into
 ``amount − discount_amount`` (pre-VAT) and ``vat_amount`` so that the line adds up to what the buyer pays
@@ -28,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.money import allocate, amount_text
-from connectors.sale import Sale, SaleLine
+from connectors.sale import Refund, Sale, SaleLine
 from connectors.taxcode import buyer_tax_code_error
 from connectors.text import Text, as_text, fold, plain
 
@@ -872,12 +876,12 @@ class _RefundPlan:
     money: int
 
 
-def _refund_label(sale: Sale, refund) -> Text:
+def _refund_label(sale: Sale, refund: Refund) -> Text:
     return Text("Order %(label)s, refund %(refund)s", label=sale.label, refund=refund.name or refund.key)
 
 
 def _plan_refund(
-    sale: Sale, refund, priced: Priced, owners: list[SaleLine | None], state: _RefundState
+    sale: Sale, refund: Refund, priced: Priced, owners: list[SaleLine | None], state: _RefundState
 ) -> _RefundPlan:
     """How one refund's money is shared over the parts, as meInvoice values a refund: returned units at
     their share of what the buyer paid for them (the last units take what is left of the part), the money
@@ -993,7 +997,7 @@ def _owners(sale: Sale, mapping: Mapping, priced: Priced) -> list[SaleLine | Non
     return owners + [None] * (len(priced.parts) - len(owners))
 
 
-def _return_refno(sale: Sale, refund) -> str:
+def _return_refno(sale: Sale, refund: Refund) -> str:
     """``#100123-TL<refund id>`` when it fits AMIS's 20 characters; else without the "#"; else the refund's
     place among the sale's refunds (``#100123-TL2``); else the last 20 characters."""
     key = refund.key or refund.name
@@ -1007,7 +1011,7 @@ def _return_refno(sale: Sale, refund) -> str:
     return candidates[-1][-_REFNO_LIMIT:]
 
 
-def _credit_account(sale: Sale, refund, mapping: Mapping) -> str:
+def _credit_account(sale: Sale, refund: Refund, mapping: Mapping) -> str:
     """Where the money given back leaves from: the cash (or bank) account when every successful refund
     transaction went through cash (or bank) gateways, else the buyer's receivable."""
     paid = [p for p in refund.payments if p.succeeded and p.amount > 0]
@@ -1040,7 +1044,13 @@ def _value_only(part: _Part, value: int) -> Figures:
 
 
 def refund_to_return(
-    sale: Sale, refund, mapping: Mapping, company: str, revision: int = 0, *, at: dt.datetime | None = None
+    sale: Sale,
+    refund: Refund,
+    mapping: Mapping,
+    company: str,
+    revision: int = 0,
+    *,
+    at: dt.datetime | None = None,
 ) -> dict:
     """The sales return voucher (hàng bán trả lại, ``voucher_type`` 12, reftype 3540) of one refund of a
     sale whose sales voucher AMIS has already generated. **Unconfirmed at MISA** (reference §5, §6.5): no
