@@ -360,7 +360,9 @@ class Figures:
         return self.amount - self.discount + self.vat
 
 
-def figures(list_value: int, gross: int, quantity: int, line_rate: Rate, prices_include_tax: bool) -> Figures:
+def figures(
+    list_value: int | Decimal, gross: int, quantity: int, line_rate: Rate, prices_include_tax: bool
+) -> Figures:
     """The figures of a line listed at ``list_value`` and sold for ``gross`` (after its discounts), both in
     the shop's price basis. VAT-inclusive: the pre-VAT value is ``gross ÷ (1 + rate)`` rounded half up and
     the VAT is the remainder, so the line adds up to ``gross`` exactly. VAT-exclusive: the VAT is the
@@ -1034,7 +1036,7 @@ def _returned_figures(part: _Part, units: int, value: int, include: bool) -> Fig
     r = part.rate.fraction
     listed = Decimal(part.list_value) * units / part.quantity
     gross_list = listed if include else listed * (1 + r)
-    return figures(gross_list, value, units, part.rate, True)  # type: ignore[arg-type]
+    return figures(gross_list, value, units, part.rate, True)
 
 
 def _value_only(part: _Part, value: int) -> Figures:
