@@ -1063,7 +1063,8 @@ def refund_to_return(
     meInvoice values it: returned units at their share of what the buyer paid for their line (the last
     units take what is left), less money shared over them, more going to the shipping then the goods still
     booked, money with no goods shared over everything still booked (one value-only line per voucher line,
-    quantity 0, so each VAT rate takes its share). The sale's earlier refunds are replayed first.
+    quantity 0, so each VAT rate takes its share). The sale's earlier refunds are replayed first (all of
+    them for a refund without a date).
 
     Lines are pre-VAT: debit ``accounts.sales_returns`` (TT200 5212), VAT on ``accounts.vat_output``
     (33311), credit the account the money left from: cash / bank when every successful refund transaction
@@ -1091,7 +1092,8 @@ def refund_to_return(
     owners = _owners(sale, mapping, priced)
     state = _RefundState({}, {})
     for previous in sale.refunds:
-        if previous.key != refund.key and previous.sort_key < refund.sort_key:
+        # a refund without a date (say a cancellation standing for everything left) comes after all others
+        if previous.key != refund.key and (refund.created_at is None or previous.sort_key < refund.sort_key):
             _plan_refund(sale, previous, priced, owners, state)
     plan = _plan_refund(sale, refund, priced, owners, state)
     if plan.money == 0:

@@ -7,6 +7,7 @@ against the money Haravan says was given back.
 
 import json
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -355,3 +356,19 @@ def test_walk_in_and_channel_buyers_need_no_object_and_a_bad_tax_code_holds_the_
     attributes = [{"name": "vat_tax_code", "value": "0312345674"}, *VAT_BUYER[1:]]
     with pytest.raises(ConversionError, match="wrong check digit"):
         party_dictionary(sale_of(make_order([line(1, 1_100, 1)], note_attributes=attributes)), DEMO)
+
+
+def test_a_refund_without_a_date_comes_after_every_other_and_takes_what_is_left():
+    sale = sale_of(paid_order(refund(71, lines=[(1, 1, True)], money=105_600)))
+    left = replace(sale.refunds[0], key="cancel", name="cancel", created_at=None, money=Decimal(191_400))
+    left = replace(left, lines=(replace(left.lines[0], quantity=Decimal(1)),))
+    voucher = refund_to_return(sale, left, DEMO, COMPANY, at=read.moment(REFUND_AT))
+    assert_return_adds_up(voucher)
+    # the last SKU-1 unit (105.600), then the shipping (33.000), then SKU-2 (52.800): everything left
+    assert [d["amount"] - d["discount_amount"] + d["vat_amount"] for d in voucher["detail"]] == [
+        105_600,
+        33_000,
+        52_800,
+    ]
+    with pytest.raises(ConversionError, match="no date"):
+        refund_to_return(sale, left, DEMO, COMPANY)
