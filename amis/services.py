@@ -23,6 +23,7 @@ from connectors.models import TargetAccount
 from connectors.text import Text
 
 from .client import VN_TZ, AmisClient, Token
+from .mapping import Mapping
 from .models import DATA_TYPES, AmisDictionaryEntry, AmisDictionarySync, AmisSession
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ FIELDS = {
     5: ("account_number", "account_name", "account_id"),
     6: ("organization_unit_code", "organization_unit_name", "organization_unit_id"),
 }
+
+
+def mapping_for(account: TargetAccount) -> Mapping:
+    """The company's own mapping (branches, codes and accounts differ per AMIS company)."""
+    return Mapping.from_dict((account.settings or {}).get("mapping") or {})
 
 
 # --- the client, with the company's token shared through the database ----------------------------
@@ -174,6 +180,20 @@ def sync_master_data(
     for kind in kinds:
         counts[kind] = _sync_kind(account, client, kind, full=full)
     return counts
+
+
+def sync_master_data_summary(account: TargetAccount) -> tuple[bool, Text]:
+    """ "Sync master data" pressed by a person: (worked?, what a person reads)."""
+    try:
+        counts = sync_master_data(account)
+    except ApiError as exc:
+        return False, Text("Master data not synced: %(error)s", error=exc.text)
+    return True, Text(
+        "Master data synced from AMIS company %(company)s: %(rows)s rows read (branches, stocks, accounts, "
+        "units, items and account objects).",
+        company=account.external_id,
+        rows=sum(counts.values()),
+    )
 
 
 def _sync_kind(account: TargetAccount, client: AmisClient, kind: int, *, full: bool) -> int:

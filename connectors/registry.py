@@ -137,6 +137,8 @@ class TargetAdapter(Adapter):
     has_templates: ClassVar[bool] = False  # document templates / series synced per account
     has_drafts: ClassVar[bool] = False  # documents may wait as drafts for an accountant
     processes: ClassVar[bool] = True  # False: documents wait for a person ("no processor yet")
+    # The target a newly installed source's first connection goes to (the others are added by a person)
+    first_for_new_sources: ClassVar[bool] = False
 
     def beat_entries(self) -> dict[str, dict]:
         """Its periodic tasks: {name: {"task": …, "schedule": seconds}} (read when beat starts)."""
@@ -198,6 +200,10 @@ class TargetAdapter(Adapter):
     def preview_context(self, answer: dict) -> dict:
         """What ``preview_template`` needs to show the document of a preview."""
         return {}
+
+    def preview_outcome(self, answer: dict) -> tuple[bool | None, Any]:
+        """(would a document be made?, why) from a ``preview`` answer, for the screens."""
+        return answer.get("issue"), answer.get("issuance", "")
 
 
 class UnknownTarget(TargetAdapter):
