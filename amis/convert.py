@@ -133,6 +133,12 @@ def why_not_due(sale: Sale, mapping: Mapping) -> Text:
 # --- the party ----------------------------------------------------------------------------------------
 
 
+# Who a party is (``Party.kind``): a VAT buyer and a named customer are their own account objects, which
+# must exist in AMIS before their vouchers (``party_dictionary``); a channel's and the walk-in object are
+# fixed objects the accountant keeps.
+VAT_BUYER, NAMED_CUSTOMER, CHANNEL, WALK_IN = "vat_buyer", "customer", "channel", "walk_in"
+
+
 @dataclass(frozen=True)
 class Party:
     """The AMIS account object a sale is booked to."""
@@ -141,6 +147,7 @@ class Party:
     name: str
     address: str = ""
     tax_code: str | None = None
+    kind: str = WALK_IN
 
 
 def party_of(sale: Sale, mapping: Mapping) -> Party:
@@ -173,15 +180,18 @@ def party_of(sale: Sale, mapping: Mapping) -> Party:
             if buyer.code
             else rules.tax_code_code.format(tax_code=buyer.tax_code)
         )
-        return Party(code, buyer.legal_name, buyer.address, buyer.tax_code)
+        return Party(code, buyer.legal_name, buyer.address, buyer.tax_code, VAT_BUYER)
     channel_code = lookup(rules.by_channel, sale.status.channel) if sale.status.channel else None
     if channel_code:
-        return Party(channel_code, buyer.name or channel_code, buyer.home_address)
+        return Party(channel_code, buyer.name or channel_code, buyer.home_address, kind=CHANNEL)
     if buyer.code:
         return Party(
-            rules.customer_code.format(customer_id=buyer.code), buyer.name or buyer.code, buyer.home_address
+            rules.customer_code.format(customer_id=buyer.code),
+            buyer.name or buyer.code,
+            buyer.home_address,
+            kind=NAMED_CUSTOMER,
         )
-    return Party(rules.walk_in, buyer.name or rules.walk_in, buyer.home_address)
+    return Party(rules.walk_in, buyer.name or rules.walk_in, buyer.home_address, kind=WALK_IN)
 
 
 # --- the location -------------------------------------------------------------------------------------
@@ -781,6 +791,409 @@ def sale_to_vouchers(
                 if receipt is not None:
                     vouchers.append(receipt)
     return vouchers
+
+
+# --- named customers as account objects -----------------------------------------------------------------
+
+ACCOUNT_OBJECT = 1  # save's dictionary_type of an account object [reference §8, M]
+ORGANISATION, PERSON = 0, 1  # account_object_type [reference §8, M]
+
+
+def account_object_id(code: str) -> str:
+    """Our GUID of the account object ``code`` (the same code always gives the same id)."""
+    return str(uuid.uuid5(REFID_NAMESPACE, f"amis|account_object|{plain(code)}"))
+
+
+def party_dictionary(sale: Sale, mapping: Mapping) -> list[dict]:
+    """The account object (``dictionary_type`` 1) the sale's vouchers need, for the same ``save`` call's
+    ``dictionary`` list (reference §8: AMIS upserts master data by code, and a voucher whose object is
+    neither in AMIS nor in the call fails). A VAT buyer is an organisation with its ``company_tax_code``
+    (AMIS's field; not ``tax_code``), a named customer a person; both are customers, never vendors (their
+    codes come from the party rules, which refuse supplier prefixes). Walk-in and channel objects are the
+    accountant's fixed objects: none. Raises ``ConversionError`` as ``party_of`` does."""
+    party = party_of(sale, mapping)
+    if party.kind not in (VAT_BUYER, NAMED_CUSTOMER):
+        return []
+    buyer = sale.buyer
+    item: dict[str, Any] = {
+        "dictionary_type": ACCOUNT_OBJECT,
+        "account_object_id": account_object_id(party.code),
+        "account_object_code": party.code,
+        "account_object_name": party.name,
+        "account_object_type": ORGANISATION if party.tax_code else PERSON,
+        "is_customer": True,
+        "is_vendor": False,
+        "is_employee": False,
+        "address": party.address,
+        "company_tax_code": party.tax_code or "",
+        "receive_account": mapping.accounts.receivable,
+        "inactive": False,
+    }
+    branch = location_of(sale, mapping).branch_id
+    if branch:
+        item["branch_id"] = branch
+    if buyer.phone:
+        item["tel"] = buyer.phone
+    email = buyer.invoice_email or buyer.email
+    if email:
+        item["email_address"] = email
+    if party.tax_code and buyer.name and buyer.name != party.name:
+        item["contact_name"] = buyer.name
+    return [item]
+
+
+# --- sales returns -------------------------------------------------------------------------------------
+
+SALES_RETURN = "sales_return"
+TYPES[SALES_RETURN] = 12
+REFTYPES[SALES_RETURN] = 3540
+# The stock receipt nested in a return (nhập kho hàng bán trả lại): reftype 2010 is what one Nhanh.vn → AMIS
+# client sends for "nhập kho trả hàng" (reference §0, id 60975617687) — Unconfirmed, like the whole return.
+RETURN_INWARD_REFTYPE = 2010
+_REFNO_LIMIT = 20
+
+
+class NothingToReturn(ConversionError):
+    """The refund gives back no money (goods restocked only): there is no return voucher to post."""
+
+
+@dataclass
+class _RefundState:
+    """What the sale's earlier refunds already took back: units per sale line, money per part."""
+
+    units: dict[str, int]
+    paid_back: dict[int, int]
+
+
+@dataclass
+class _RefundPlan:
+    returned: list[list]  # [part index, units of the part, money, restock]
+    value_only: list[tuple[int, int]]  # (part index, money)
+    money: int
+
+
+def _refund_label(sale: Sale, refund) -> Text:
+    return Text("Order %(label)s, refund %(refund)s", label=sale.label, refund=refund.name or refund.key)
+
+
+def _plan_refund(
+    sale: Sale, refund, priced: Priced, owners: list[SaleLine | None], state: _RefundState
+) -> _RefundPlan:
+    """How one refund's money is shared over the parts, as meInvoice values a refund: returned units at
+    their share of what the buyer paid for them (the last units take what is left of the part), the money
+    given back being the truth — less money is shared over the returned units, more goes first to the
+    shipping, then over the goods still booked; money with no goods over everything still booked."""
+    what = _refund_label(sale, refund)
+    payable = [f.payable for f in priced.figures]
+    by_line: dict[str, list[int]] = {}
+    for index, owner in enumerate(owners):
+        if owner is not None:
+            by_line.setdefault(owner.key, []).append(index)
+    lines = {line.key: line for line in sale.lines}
+    returned: list[list] = []  # [part index, units of the part, money, restock]
+    units_now: dict[str, int] = {}  # units of each sale line this refund returns
+    for item in refund.lines:
+        if item.problem is not None:
+            raise ConversionError(item.problem)
+        units = int(item.quantity)
+        if not units:
+            continue
+        line = lines.get(item.line_key)
+        if line is None:
+            raise ConversionError(
+                Text(
+                    "%(what)s returns line %(line)s, which is not on the order.",
+                    what=what,
+                    line=item.line_key,
+                )
+            )
+        done = state.units.get(line.key, 0) + units_now.get(line.key, 0)
+        quantity = int(line.quantity)
+        if done + units > quantity:
+            raise ConversionError(
+                Text(
+                    "%(what)s returns %(units)s × “%(name)s”, but only %(left)s of %(quantity)s are left to "
+                    "return.",
+                    what=what,
+                    units=units,
+                    name=line.name,
+                    left=quantity - done,
+                    quantity=quantity,
+                )
+            )
+        units_now[line.key] = units_now.get(line.key, 0) + units
+        for index in by_line.get(line.key, []):
+            part = priced.parts[index]
+            given = state.paid_back.get(index, 0) + sum(r[2] for r in returned if r[0] == index)
+            left = payable[index] - given
+            # the last units take what is left, so returns add up to the part exactly
+            value = left if done + units == quantity else _round(Decimal(payable[index]) * units / quantity)
+            per = part.quantity // quantity  # a combo's components: their units per combo
+            returned.append([index, units * per, max(0, min(value, left)), item.restock])
+
+    if refund.problem is not None:
+        raise ConversionError(refund.problem)
+    if refund.money is None:
+        raise ConversionError(
+            Text("%(what)s does not say what money was given back: check the refund in Haravan.", what=what)
+        )
+    money = int(refund.money)
+    lines_value = sum(r[2] for r in returned)
+    if money < lines_value:
+        # The money given back is the truth: the returned lines share it (a restock with no money: 0 each).
+        weights = [Decimal(r[2]) for r in returned]
+        for row, share in zip(returned, allocate(Decimal(money), weights), strict=True):
+            row[2] = int(share)
+        lines_value = money
+
+    extra = money - lines_value
+    value_only: list[tuple[int, int]] = []
+    taken = {}
+    for row in returned:
+        taken[row[0]] = taken.get(row[0], 0) + row[2]
+    if extra and returned:
+        for index, owner in enumerate(owners):
+            if owner is None:  # the shipping charged
+                room = payable[index] - state.paid_back.get(index, 0)
+                take = min(room, extra)
+                if take > 0:
+                    value_only.append((index, take))
+                    taken[index] = taken.get(index, 0) + take
+                    extra -= take
+    if extra:
+        candidates = [i for i, owner in enumerate(owners) if owner is not None or not returned]
+        rooms = [payable[i] - state.paid_back.get(i, 0) - taken.get(i, 0) for i in candidates]
+        if not candidates or extra > sum(rooms):
+            raise ConversionError(
+                Text(
+                    "%(what)s gives back %(money)s, more than the sale's vouchers still book: post this "
+                    "return in AMIS by hand.",
+                    what=what,
+                    money=amount_text(money),
+                )
+            )
+        for index, share in zip(
+            candidates, allocate(Decimal(extra), [Decimal(r) for r in rooms]), strict=True
+        ):
+            if share:
+                value_only.append((index, int(share)))
+
+    for index, value in [(r[0], r[2]) for r in returned] + value_only:
+        state.paid_back[index] = state.paid_back.get(index, 0) + value
+    for key, units in units_now.items():
+        state.units[key] = state.units.get(key, 0) + units
+    return _RefundPlan(returned, value_only, money)
+
+
+def _owners(sale: Sale, mapping: Mapping, priced: Priced) -> list[SaleLine | None]:
+    """The sale line each priced part comes from (None: the shipping), in the parts' order."""
+    owners: list[SaleLine | None] = [
+        line for line in sale.lines for _ in _goods_parts(line, mapping, sale.label)
+    ]
+    return owners + [None] * (len(priced.parts) - len(owners))
+
+
+def _return_refno(sale: Sale, refund) -> str:
+    """``#100123-TL<refund id>`` when it fits AMIS's 20 characters; else without the "#"; else the refund's
+    place among the sale's refunds (``#100123-TL2``); else the last 20 characters."""
+    key = refund.key or refund.name
+    candidates = [f"{sale.label}-TL{key}", f"{sale.label.lstrip('#')}-TL{key}"]
+    keys = [r.key for r in sale.refunds]
+    if refund.key in keys:
+        candidates.append(f"{sale.label}-TL{keys.index(refund.key) + 1}")
+    for candidate in candidates:
+        if len(candidate) <= _REFNO_LIMIT:
+            return candidate
+    return candidates[-1][-_REFNO_LIMIT:]
+
+
+def _credit_account(sale: Sale, refund, mapping: Mapping) -> str:
+    """Where the money given back leaves from: the cash (or bank) account when every successful refund
+    transaction went through cash (or bank) gateways, else the buyer's receivable."""
+    paid = [p for p in refund.payments if p.succeeded and p.amount > 0]
+    kinds = {
+        # a refund transaction that names no gateway, with no default gateway: money owed back to the buyer
+        gateway_kind(p.gateway, mapping, sale.label) if p.gateway or mapping.default_gateway else "none"
+        for p in paid
+    }
+    accounts = mapping.accounts
+    if kinds == {"cash"}:
+        return accounts.cash
+    if kinds == {"bank"}:
+        return accounts.bank
+    return accounts.receivable
+
+
+def _returned_figures(part: _Part, units: int, value: int, include: bool) -> Figures:
+    """The figures of ``units`` returned units of a part worth ``value`` (VAT included): pre-VAT value
+    ``value ÷ (1 + rate)`` rounded half up, VAT the remainder; the listed amount pro rata of the part's."""
+    r = part.rate.fraction
+    listed = Decimal(part.list_value) * units / part.quantity
+    gross_list = listed if include else listed * (1 + r)
+    return figures(gross_list, value, units, part.rate, True)  # type: ignore[arg-type]
+
+
+def _value_only(part: _Part, value: int) -> Figures:
+    """Money given back with no goods: quantity 0, unit price 0, the pre-VAT value in ``amount``."""
+    net = _round(Decimal(value) / (1 + part.rate.fraction))
+    return Figures(0, Decimal(0), net, 0, value - net)
+
+
+def refund_to_return(
+    sale: Sale, refund, mapping: Mapping, company: str, revision: int = 0, *, at: dt.datetime | None = None
+) -> dict:
+    """The sales return voucher (hàng bán trả lại, ``voucher_type`` 12, reftype 3540) of one refund of a
+    sale whose sales voucher AMIS has already generated. **Unconfirmed at MISA** (reference §5, §6.5): no
+    source shows an accepted 12/3540 payload; this is the best guess, shaped like the sales voucher.
+
+    Worth exactly the money given back (``refund.money``, the refund's successful refund transactions),
+    never a recomputed value. The sale is priced as its vouchers were (``price``) and the refund valued as
+    meInvoice values it: returned units at their share of what the buyer paid for their line (the last
+    units take what is left), less money shared over them, more going to the shipping then the goods still
+    booked, money with no goods shared over everything still booked (one value-only line per voucher line,
+    quantity 0, so each VAT rate takes its share). The sale's earlier refunds are replayed first.
+
+    Lines are pre-VAT: debit ``accounts.sales_returns`` (TT200 5212), VAT on ``accounts.vat_output``
+    (33311), credit the account the money left from: cash / bank when every successful refund transaction
+    went through a cash / bank gateway (as the till or bank really paid it back, whether the sale was paid
+    at sale or through a receipt), else the buyer's receivable (131: the return reduces what they owe).
+    Restocked goods carry the sale's warehouse and a nested stock receipt (``in_inward``, reftype
+    ``RETURN_INWARD_REFTYPE``), only when the sale issued stock. Header totals are the line sums and
+    ``total_amount`` is the money given back. Dated ``at`` (default: the refund's creation), Vietnam time.
+
+    Raises ``NothingToReturn`` when the refund gives back no money, ``ConversionError`` when the money is
+    unknown or the refund cannot be booked as it is."""
+    what = _refund_label(sale, refund)
+    if refund.problem is not None:
+        raise ConversionError(
+            Text(
+                "%(problem)s. Correct the refund in Haravan, or post the return in AMIS by hand.",
+                problem=refund.problem,
+            )
+        )
+    try:
+        priced = price(sale, mapping)
+        party = party_of(sale, mapping)
+    except MappingError as exc:
+        raise ConversionError(Text("Order %(label)s: %(error)s", label=sale.label, error=str(exc))) from exc
+    owners = _owners(sale, mapping, priced)
+    state = _RefundState({}, {})
+    for previous in sale.refunds:
+        if previous.key != refund.key and previous.sort_key < refund.sort_key:
+            _plan_refund(sale, previous, priced, owners, state)
+    plan = _plan_refund(sale, refund, priced, owners, state)
+    if plan.money == 0:
+        raise NothingToReturn(
+            Text(
+                "%(what)s gives back no money (goods restocked only): there is no return voucher to post.",
+                what=what,
+            )
+        )
+    key = refund.key or refund.name
+    if not plain(key):
+        raise ConversionError(
+            Text("Order %(label)s: a refund without an id cannot be posted.", label=sale.label)
+        )
+    moment = at or refund.created_at
+    if moment is None:
+        raise ConversionError(Text("%(what)s has no date to post it on.", what=what))
+
+    include = sale.prices_include_tax
+    location = location_of(sale, mapping)
+    stock = location.stock_code if mapping.documents.stock_issue else None
+    accounts = mapping.accounts
+    credit = _credit_account(sale, refund, mapping)
+    kind = f"return:{key}"
+    org_refid = org_refid_for(company, kind, sale.source_id, revision)
+    refid = _child_id(org_refid, "refid")
+    rows: list[tuple[_Part, Figures, bool]] = []
+    for index, units, value, restock in plan.returned:
+        part = priced.parts[index]
+        rows.append((part, _returned_figures(part, units, value, include), restock))
+    for index, value in plan.value_only:
+        rows.append((priced.parts[index], _value_only(priced.parts[index], value), False))
+    detail = []
+    for number, (part, f, restock) in enumerate(rows, start=1):
+        receives = bool(stock) and restock and not part.service and f.quantity > 0
+        line = _detail(
+            refid,
+            number,
+            part,
+            f,
+            debit=accounts.sales_returns,
+            mapping=mapping,
+            party=party,
+            stock=stock if receives else None,
+        )
+        line["credit_account"] = credit
+        line["stock_code"] = stock if receives else None
+        detail.append(line)
+
+    sale_amount = sum(d["amount"] for d in detail)
+    discount = sum(d["discount_amount"] for d in detail)
+    vat = sum(d["vat_amount"] for d in detail)
+    total = sale_amount - discount + vat
+    if total != plan.money:  # the plan shares the money exactly; a guard against a broken invariant
+        raise ConversionError(
+            Text(
+                "%(what)s: the return lines make %(total)s, not the %(money)s given back.",
+                what=what,
+                total=amount_text(total),
+                money=amount_text(plan.money),
+            )
+        )
+    when = local_time(moment)
+    memo = f"Hàng bán trả lại theo đơn {sale.label} ({sale.source_id}), trả hàng {refund.name or key}"
+    if refund.note:
+        memo = f"{memo}: {refund.note}"
+    voucher = {
+        "voucher_type": TYPES[SALES_RETURN],
+        "org_refid": org_refid,
+        "org_refno": _return_refno(sale, refund),
+        "org_reftype": REFTYPES[SALES_RETURN],
+        "reftype": REFTYPES[SALES_RETURN],
+        "org_reftype_name": "Hàng bán trả lại",
+        "refid": refid,
+        "is_get_new_id": True,
+        "refdate": when,
+        "posted_date": when,
+        "currency_id": "VND",
+        "exchange_rate": 1,
+        "custom_field1": sale.source_id,
+        "custom_field2": plain(key),
+        "branch_id": location.branch_id,
+        **_party_fields(party),
+        "discount_type": 1,
+        "discount_rate_voucher": 0,
+        "include_invoice": 0,
+        "journal_memo": _memo(memo),
+        "total_sale_amount": sale_amount,
+        "total_sale_amount_oc": sale_amount,
+        "total_discount_amount": discount,
+        "total_discount_amount_oc": discount,
+        "total_vat_amount": vat,
+        "total_vat_amount_oc": vat,
+        "total_amount": total,
+        "total_amount_oc": total,
+        "detail": detail,
+    }
+    receives_stock = any(d["stock_code"] for d in detail)
+    voucher["is_return_with_inward"] = receives_stock
+    if receives_stock:
+        inward_refid = _child_id(org_refid, "in_inward")
+        voucher["inward_refid"] = inward_refid
+        voucher["in_inward"] = {
+            "refid": inward_refid,
+            "reftype": RETURN_INWARD_REFTYPE,
+            "voucher_type": 7,
+            "branch_id": location.branch_id,
+            **_party_fields(party),
+            "refdate": when,
+            "posted_date": when,
+            "in_reforder": when,
+            "journal_memo": _memo(f"Nhập kho hàng bán trả lại theo đơn {sale.label}"),
+        }
+    return voucher
 
 
 # --- what a preview shows -------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ ORDER_EVENTS = ("created", "never")
 VOUCHER_EVENTS = ("paid", "fulfilled", "created", "never")
 GATEWAY_KINDS = ("cash", "bank", "none")  # "none": money that is not cash or bank (a gift voucher)
 SHIPPING_MODES = ("line", "leave_out")
+# A refund of a sale whose sales voucher AMIS has already generated: a return voucher (12/3540) is posted,
+# or a person books it in AMIS.
+REFUND_AFTER_GENERATION = ("voucher", "manual")
 RULE_MATCHES = ("product_type", "vendor", "sku", "tag")
 CUSTOMER_FIELD, TAX_CODE_FIELD = "customer_id", "tax_code"
 
@@ -456,6 +459,34 @@ class Shipping:
         }
 
 
+@dataclass
+class Returns:
+    """What a refund does once AMIS has generated the sale's voucher (before that, the waiting proposal is
+    deleted and the sale re-posted as it now stands): ``voucher`` posts a sales return (hàng bán trả lại,
+    12/3540, debit ``accounts.sales_returns``); ``manual`` leaves it to a person in AMIS."""
+
+    on_refund_after_generation: str = "voucher"
+
+    def __post_init__(self):
+        if self.on_refund_after_generation not in REFUND_AFTER_GENERATION:
+            raise MappingError(
+                f"returns.on_refund_after_generation: {self.on_refund_after_generation!r} is not one of "
+                f"{', '.join(REFUND_AFTER_GENERATION)}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "returns") -> Returns:
+        data = section(data, where)
+        return cls(
+            on_refund_after_generation=_choice(
+                data, "on_refund_after_generation", "voucher", REFUND_AFTER_GENERATION, where
+            )
+        )
+
+    def to_dict(self) -> dict:
+        return {"on_refund_after_generation": self.on_refund_after_generation}
+
+
 def _buyer_fields(data: Any, where: str = "buyer") -> BuyerFields:
     data = section(data, where)
     return BuyerFields(
@@ -485,6 +516,7 @@ class Mapping:
     default_gateway: str | None = None  # for gateways not listed (None: such a capture holds the sale)
     documents: Documents = field(default_factory=Documents)
     shipping: Shipping = field(default_factory=Shipping)
+    returns: Returns = field(default_factory=Returns)
     buyer: BuyerFields = field(default_factory=BuyerFields)
 
     def __post_init__(self):
@@ -530,6 +562,7 @@ class Mapping:
             default_gateway=_optional(data, "default_gateway", ""),
             documents=Documents.from_dict(data.get("documents")),
             shipping=Shipping.from_dict(data.get("shipping")),
+            returns=Returns.from_dict(data.get("returns")),
             buyer=_buyer_fields(data.get("buyer")),
         )
 
@@ -549,6 +582,7 @@ class Mapping:
             "default_gateway": self.default_gateway,
             "documents": self.documents.to_dict(),
             "shipping": self.shipping.to_dict(),
+            "returns": self.returns.to_dict(),
             "buyer": {
                 "tax_code": self.buyer.tax_code,
                 "legal_name": self.buyer.legal_name,

@@ -3,7 +3,9 @@
 ``OrderGenerator(base_url, token)`` talks to ``{base_url}/com/...`` exactly like any API client would
 (``base_url`` is the simulator's root, e.g. ``http://127.0.0.1:8100/haravan`` — the same value as
 ``settings.HARAVAN_API_URL``), so the orders it makes go through validation, totals, rate limits and
-webhooks like real ones.
+webhooks like real ones. Cash-on-delivery orders are settled as a carrier does: shipped, then their COD money
+received (the simulator's ``/_sandbox/orders/{id}/fulfil`` and ``…/cod_received`` controls, which the
+Admin API has no call for), so their fulfilments carry COD fields and their capture comes from the carrier.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class OrderGenerator:
         business_share: float = 0.3,
         pay_share: float = 0.85,
         cancel_share: float = 0.08,
+        cod_via_carrier: bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -61,6 +64,7 @@ class OrderGenerator:
         self.business_share = business_share
         self.pay_share = pay_share
         self.cancel_share = cancel_share
+        self.cod_via_carrier = cod_via_carrier
         self._catalog: dict[str, Any] | None = None
         self.pending: list[_Pending] = []
         self.stats = {"created": 0, "paid": 0, "cancelled": 0, "errors": 0}
@@ -88,6 +92,14 @@ class OrderGenerator:
                 raise GeneratorError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:300]}")
             return resp.json() if resp.content else {}
         raise GeneratorError(f"{method} {path}: HTTP {resp.status_code} after {self.max_retries} retries")
+
+    def _control(self, path: str, body: dict | None = None) -> dict:
+        """A POST to the simulator's own controls (``{base_url}/_sandbox/…``: no token, no rate limit)."""
+        url = f"{self.base_url}/_sandbox/{path.lstrip('/')}"
+        resp = self.session.post(url, json=body or {}, timeout=self.timeout)
+        if resp.status_code >= 400:
+            raise GeneratorError(f"POST _sandbox/{path}: HTTP {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else {}
 
     def _list(self, path: str, envelope: str) -> list[dict]:
         items, page = [], 1
@@ -204,6 +216,23 @@ class OrderGenerator:
         self.stats["paid"] += 1
         return result["transaction"]
 
+    def deliver_cod(self, order_id: int) -> dict:
+        """The carrier delivers a COD order and pays its money to the shop: a fulfilment with COD fields,
+        then a "Capture" for what the buyer owed."""
+        carrier = self.rng.choice(demo_data.SHIPPING_CARRIERS)
+        self._control(
+            f"orders/{order_id}/fulfil",
+            {
+                "tracking_company": carrier.get("title"),
+                "tracking_company_code": carrier.get("code"),
+                "tracking_number": f"{self.rng.randint(10**9, 10**10 - 1)}",
+                "real_shipping_fee": self.rng.randrange(15000, 40000, 100),
+            },
+        )
+        result = self._control(f"orders/{order_id}/cod_received")
+        self.stats["paid"] += 1
+        return result
+
     def refund(self, order_id: int, lines: dict[int, int] | None = None, money: int = 0, **extra) -> dict:
         """A refund as a shop makes one: ``lines`` (line id → units) back, ``money`` given back, or both."""
         body = {
@@ -231,7 +260,10 @@ class OrderGenerator:
                 if roll < self.cancel_share:
                     self.cancel(item.order_id, reason=self.rng.choice(("customer", "inventory", "other")))
                 elif roll < self.cancel_share + self.pay_share:
-                    self.pay(item.order_id)
+                    if item.extra.get("cod") and self.cod_via_carrier:
+                        self.deliver_cod(item.order_id)
+                    else:
+                        self.pay(item.order_id)
             except (GeneratorError, requests.RequestException, KeyError, ValueError) as exc:
                 self.stats["errors"] += 1
                 log.warning("Order generator: settling order %s failed: %s", item.order_id, exc)
@@ -248,7 +280,10 @@ class OrderGenerator:
             try:
                 order = self.create_random_order()
                 delay = interval * (0.5 if order.get("source_name") == "pos" else self.rng.uniform(1, 4))
-                self.pending.append(_Pending(order["id"], time.monotonic() + delay, order.get("name", "")))
+                cod = str(order.get("gateway_code") or "").upper() == "COD"
+                self.pending.append(
+                    _Pending(order["id"], time.monotonic() + delay, order.get("name", ""), {"cod": cod})
+                )
                 log.info(
                     "Order generator: created %s (%s, %s VND)",
                     order["name"],

@@ -54,7 +54,25 @@ def check_items(items: object) -> list[dict]:
         for name in dict.fromkeys((code_field, name_field)):
             if not text(item.get(name)):
                 raise AmisError("InvalidParam", f"Danh mục thứ {index}: thiếu {name}")
+        if kind == 1 and "tax_code" in item and "company_tax_code" not in item:
+            # sandbox: an account object's tax code is company_tax_code (amis.md §8); MISA would drop a
+            # tax_code silently, the simulator refuses it so the mistake shows
+            raise AmisError("InvalidParam", f"Danh mục thứ {index}: dùng company_tax_code thay cho tax_code")
     return items
+
+
+ITEM_ACCOUNTS = ("receive_account", "pay_account", "inventory_account", "cogs_account", "sale_account")
+
+
+def check_item_accounts(company: Company, items: list[dict]) -> None:
+    """The accounts master data names must be in the company's chart (amis.md §8); raises InvalidParam."""
+    for index, item in enumerate(items, 1):
+        for name in ITEM_ACCOUNTS:
+            number = text(item.get(name))
+            if number and find(company, 5, number) is None:
+                raise AmisError(
+                    "InvalidParam", f"Danh mục thứ {index}: {name} {number} không có trong hệ thống tài khoản"
+                )
 
 
 def apply_items(sim: AmisSimulator, company: Company, items: list[dict]) -> list[dict]:
@@ -155,6 +173,7 @@ class Dictionary:
         if not items:
             raise AmisError("InvalidParam", "dictionary không được để trống")
         with sim.lock:
+            check_item_accounts(company, items)
             results = apply_items(sim, company, items)
             session = new_id(sim)
             sim.callbacks.schedule(company, 7, [{**r, "session_id": session} for r in results])

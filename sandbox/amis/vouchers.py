@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..core import Request, Response, as_decimal
 from .companies import new_id
-from .dictionary import apply_items, check_items, find
+from .dictionary import apply_items, check_item_accounts, check_items, find
 from .helpers import AmisError, as_int, key, ok, parse_moment, text, vn
 from .state import Company, Proposal
 
@@ -24,11 +24,20 @@ REFTYPES = {
     20: {3520},
     5: {1010},
     1: {1500},
+    # sandbox: Unconfirmed at MISA — the sales return (hàng bán trả lại, sa_return) as amis.md §5 / §6.5
+    # guess it: voucher_type 12 (two secondary sources), reftype 3540 (MISA's UI API); no accepted payload
+    12: {3540},
 }
-# sandbox: PBH paid in cash books its lines on 111x, by transfer on 112x, unpaid on 131 (amis.md §6.1)
-DEBIT_BY_REFTYPE = {3530: "131", 3531: "111", 3537: "112"}
+# sandbox: PBH paid in cash books its lines on 111x, by transfer on 112x, unpaid on 131 (amis.md §6.1);
+# a sales return debits a revenue deduction (521x: 5212 returns, 5211 / 5213 discounts, amis.md §6.5)
+DEBIT_BY_REFTYPE = {3530: "131", 3531: "111", 3537: "112", 3540: "521"}
+# sandbox: what a sales return may credit: the buyer's receivable or the cash / bank that paid back (§6.5)
+CREDIT_BY_REFTYPE = {3540: ("131", "111", "112")}
 OUTWARD_REFTYPE = 2020
-REFNO_PREFIX = {13: "BH", 20: "DDH", 5: "PT", 1: "BC"}
+# sandbox: Unconfirmed — the stock receipt nested in a sales return (nhập kho hàng bán trả lại); 2010 is what
+# one Nhanh.vn → AMIS client sends for it (amis.md §0, id 60975617687)
+RETURN_INWARD_REFTYPE = 2010
+REFNO_PREFIX = {13: "BH", 20: "DDH", 5: "PT", 1: "BC", 12: "TL"}
 HEADER_REQUIRED = (
     "voucher_type",
     "org_refid",
@@ -41,7 +50,7 @@ HEADER_REQUIRED = (
     "total_amount",
 )  # amis.md §4
 LINE_REQUIRED = ("amount", "debit_account", "credit_account")
-SALE_TYPES = (13, 20)
+SALE_TYPES = (13, 20, 12)  # lines of goods: item codes, quantities, discounts and VAT
 
 
 class Invalid(Exception):
@@ -83,6 +92,7 @@ class Vouchers:
         items = check_items(body.get("dictionary"))
         callback_mode = sim.knobs["business_errors"] == "callback"
         with sim.lock:
+            check_item_accounts(company, items)
             errors: list[dict] = []
             accepted: list[dict] = []
             seen: set[str] = set()
@@ -172,6 +182,14 @@ class Vouchers:
                 raise Invalid("InvalidParam", f"{where}: in_outward.reftype phải là {OUTWARD_REFTYPE}")
             if outward.get("voucher_type") not in (None, 8):
                 raise Invalid("InvalidParam", f"{where}: in_outward.voucher_type phải là 8")
+        if voucher_type == 12 and voucher.get("is_return_with_inward"):
+            inward = voucher.get("in_inward")
+            if not isinstance(inward, dict):
+                raise Invalid("InvalidParam", f"{where}: is_return_with_inward cần in_inward")
+            if as_int(inward.get("reftype")) != RETURN_INWARD_REFTYPE:
+                raise Invalid("InvalidParam", f"{where}: in_inward.reftype phải là {RETURN_INWARD_REFTYPE}")
+            if inward.get("voucher_type") not in (None, 7):
+                raise Invalid("InvalidParam", f"{where}: in_inward.voucher_type phải là 7")
 
     def _business(self, company: Company, voucher: dict, items: list[dict]) -> None:
         where = f"Chứng từ {text(voucher.get('org_refid'))}"
@@ -204,8 +222,10 @@ class Vouchers:
         if party and not known(1, 1, party):
             raise Invalid("InvalidParam", f"{where}: Mã đối tượng {party} không tồn tại")
         sale = discount = vat = Decimal(0)
+        stocked = 0
         outward = voucher_type == 13 and bool(voucher.get("is_sale_with_outward"))
         prefix = DEBIT_BY_REFTYPE.get(reftype)
+        credits = CREDIT_BY_REFTYPE.get(reftype)
         for number, line in enumerate(voucher["detail"], 1):
             label = f"{where}, dòng {number}"
             amount = _money(line.get("amount"), "amount", label)
@@ -213,6 +233,10 @@ class Vouchers:
             account(line["credit_account"], label)
             if prefix and not text(line["debit_account"]).startswith(prefix):
                 raise Invalid("InvalidParam", f"{label}: reftype {reftype} cần tài khoản nợ {prefix}")
+            if credits and not text(line["credit_account"]).startswith(credits):
+                raise Invalid(
+                    "InvalidParam", f"{label}: reftype {reftype} cần tài khoản có {', '.join(credits)}"
+                )
             for name in ("vat_account", "cost_account", "stock_account"):
                 if line.get(name) not in (None, ""):
                     account(line[name], label)
@@ -229,6 +253,8 @@ class Vouchers:
                 )
                 if outward and not service and not stock and not text(line.get("stock_id")):
                     raise Invalid("InvalidParam", f"{label}: thiếu stock_code")  # goods leave a warehouse
+                if stock:
+                    stocked += 1
                 if stock and not known(3, 5, stock):
                     raise Invalid("InvalidParam", f"{label}: Mã kho {stock} không tồn tại")
                 quantity, price = line.get("quantity"), line.get("unit_price")
@@ -237,13 +263,24 @@ class Vouchers:
                         expected = as_decimal(quantity) * as_decimal(price)
                     except (TypeError, ValueError) as exc:
                         raise Invalid("InvalidParam", f"{label}: quantity/unit_price không hợp lệ") from exc
-                    if abs(expected - amount) > 1:  # sandbox: one đồng of rounding allowed
+                    # sandbox (Unconfirmed): a return line of quantity 0 and unit price 0 is money given
+                    # back with no goods, its value in amount (as meInvoice's value-only lines)
+                    value_only = voucher_type == 12 and as_decimal(quantity) == 0 == as_decimal(price)
+                    if not value_only and abs(expected - amount) > 1:  # sandbox: one đồng of rounding allowed
                         raise Invalid(
                             "InvalidParam", f"{label}: amount {amount} khác quantity × unit_price {expected}"
                         )
                 discount += _money(line.get("discount_amount"), "discount_amount", label)
                 vat += _money(line.get("vat_amount"), "vat_amount", label)
             sale += amount
+        if voucher_type == 12 and bool(voucher.get("is_return_with_inward")) != bool(stocked):
+            # sandbox: goods come back into a warehouse exactly when the return says it receives stock
+            raise Invalid(
+                "InvalidParam",
+                f"{where}: is_return_with_inward cần ít nhất một dòng có stock_code"
+                if stocked == 0
+                else f"{where}: dòng có stock_code cần is_return_with_inward và in_inward",
+            )
         total = _money(voucher.get("total_amount"), "total_amount", where)
         if voucher_type in SALE_TYPES:
             for name, value in (

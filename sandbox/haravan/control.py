@@ -1,7 +1,10 @@
 """The Haravan simulator's knobs and its own control endpoints (no auth) under ``/haravan/_sandbox/``,
 next to the shared ``knobs``, ``calls`` and ``reset``: ``webhooks`` (GET), ``webhooks/drain`` (POST),
 ``shops`` (POST; with ``webhook_secret``, a private app's shop whose deliveries are signed with it),
-``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET)."""
+``uninstall`` (POST), ``verify_webhook`` (POST), ``subscriptions`` (GET), ``orders/{id}`` (GET), and what a
+carrier does to an order, which the Admin API has no call for: ``orders/{id}/fulfil`` (POST ``{cod_amount?,
+tracking_company?, tracking_number?, real_shipping_fee?}``: ship and deliver what is left) and
+``orders/{id}/cod_received`` (POST: the carrier's COD money reached the shop)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from typing import TYPE_CHECKING
 
 from .. import demo_data
 from ..core import Request, Response, Router, json_response
-from .helpers import ApiProblem, not_found, setting, with_query
+from .helpers import ApiProblem, invalid, iso, money, not_found, setting, with_query
+from .new_order import COD_STATUS_NAMES, fulfil, unpaid
+from .payments import add_transaction
 from .reading import read_body
-from .webhooks import emit_always
+from .webhooks import emit, emit_always
 
 if TYPE_CHECKING:
     from .simulator import HaravanSimulator
@@ -49,6 +54,8 @@ class Controls:
         router.add("POST", "/_sandbox/verify_webhook", self.verify_webhook)
         router.add("GET", "/_sandbox/subscriptions", self.subscriptions)
         router.add("GET", "/_sandbox/orders/{id}", self.order)
+        router.add("POST", "/_sandbox/orders/{id}/fulfil", self.fulfil)
+        router.add("POST", "/_sandbox/orders/{id}/cod_received", self.cod_received)
 
     def webhooks(self, request: Request) -> Response:
         sim = self.sim
@@ -67,6 +74,66 @@ class Controls:
             if id.isdigit() and int(id) in shop.orders:
                 return json_response({"order": shop.orders[int(id)]})
         return json_response({"errors": "Not Found"}, status=404)
+
+    def _find(self, id: str):
+        for shop in self.sim.shops.values():
+            if id.isdigit() and int(id) in shop.orders:
+                return shop, shop.orders[int(id)]
+        raise not_found(f"order {id} does not exist")
+
+    def fulfil(self, request: Request, id: str) -> Response:
+        """The carrier picks up and delivers what is left of the order (one fulfilment, COD fields set)."""
+        sim = self.sim
+        body = read_body(request, required=False)
+        with sim.lock:
+            shop, order = self._find(id)
+            if order["cancelled_status"] == "cancelled":
+                raise invalid("base", "Đơn hàng đã bị hủy (the order is cancelled)")
+            at = sim.now()
+            fulfillment = fulfil(sim, order, body, at=at)
+            order["updated_at"] = iso(at)
+            emit(sim, shop, "orders/updated", order)
+            return json_response({"fulfillment": fulfillment, "order": order})
+
+    def cod_received(self, request: Request, id: str) -> Response:
+        """The carrier's COD money reached the shop: the fulfilment's COD status becomes "codreceipt" with
+        ``cod_paid_date`` and ``cod_receipt_date``, and, as Haravan records a reconciled COD, a "Capture"
+        transaction through the order's gateway, written "Thành công", for what the order still owed
+        (sandbox: Haravan's reconciliation screen is not an API; the capture it adds is what readers see)."""
+        sim = self.sim
+        with sim.lock:
+            shop, order = self._find(id)
+            waiting = [
+                f
+                for f in order["fulfillments"]
+                if f.get("carrier_cod_status_code") == "codpending" and float(f.get("cod_amount") or 0) > 0
+            ]
+            if not waiting:
+                raise invalid("fulfillments", "no fulfilment of this order is waiting for COD money")
+            at = sim.now()
+            stamp = iso(at)
+            collected = 0
+            for fulfillment in waiting:
+                fulfillment["carrier_cod_status_code"] = "codreceipt"
+                fulfillment["carrier_cod_status_name"] = COD_STATUS_NAMES["codreceipt"]
+                fulfillment["cod_paid_date"] = fulfillment["cod_receipt_date"] = stamp
+                fulfillment["updated_at"] = stamp
+                collected += round(float(fulfillment["cod_amount"]))
+            amount = min(collected, unpaid(order))
+            transaction = None
+            if amount > 0:
+                transaction = add_transaction(
+                    sim,
+                    shop,
+                    order,
+                    {"kind": "capture", "amount": amount, "gateway": order.get("gateway")},
+                    at=at,
+                    status="Thành công",
+                )
+            else:
+                order["updated_at"] = stamp
+                emit(sim, shop, "orders/updated", order)
+            return json_response({"collected": money(collected), "transaction": transaction, "order": order})
 
     def drain(self, request: Request) -> Response:
         body = read_body(request, required=False)

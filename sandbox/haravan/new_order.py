@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import demo_data
 from .customers import customer_for_order
-from .helpers import address, as_int, compute_totals, invalid, iso, money, parse_time, split_tags
+from .helpers import address, as_int, compute_totals, invalid, iso, money, parse_time, split_tags, vnd
 from .line_items import build_line, discount_codes, shipping_lines
-from .payments import financial_status, new_transaction
+from .payments import financial_status, money_state, new_transaction
 from .state import Shop
 from .webhooks import emit
 
@@ -200,37 +200,90 @@ def note_attributes(raw: Any) -> list[dict]:
     return out
 
 
-def fulfil(sim: HaravanSimulator, order: dict, extra: dict, *, at: datetime) -> None:
-    """Mark every line shipped in one fulfilment (an order created already fulfilled)."""
+# sandbox: the names Haravan's carrier screens give the COD states; only the codes are seen in API answers
+# ("none", "codpending", "codreceipt"; amis.md §13, public clients' Fulfillment models)
+COD_STATUS_NAMES = {
+    "none": "Không thu hộ",
+    "codpending": "Chờ nhận tiền thu hộ",
+    "codreceipt": "Đã nhận tiền thu hộ",
+}
+
+
+def unpaid(order: dict) -> int:
+    """What the buyer still owes: the order's total less what was captured."""
+    total, captured, _ = money_state(order)
+    return max(0, total - captured)
+
+
+def is_cod(order: dict) -> bool:
+    return str(order.get("gateway_code") or "").upper() == "COD"
+
+
+def fulfil(sim: HaravanSimulator, order: dict, extra: dict, *, at: datetime) -> dict:
+    """Ship every line not shipped yet in one fulfilment, delivered at once (sandbox: no carrier journey).
+
+    Its COD fields are the ones Haravan's fulfilments carry (amis.md §13): ``cod_amount`` (given, else what
+    a COD order still owes, else 0), ``carrier_cod_status_code`` "codpending" with ``cod_pending_date``
+    while the carrier holds the money ("none" without COD), ``cod_paid_date`` / ``cod_receipt_date`` /
+    ``cod_not_receipt_date`` null until ``cod_received``; the carrier's own dates and
+    ``real_shipping_fee``."""
     stamp = iso(at)
     items = []
     for line in order["line_items"]:
+        if line.get("fulfillable_quantity", line["quantity"]) <= 0:
+            continue
         line["fulfillable_quantity"] = 0
         line["fulfillment_status"] = "fulfilled"
         items.append(
             {k: line[k] for k in ("id", "variant_id", "product_id", "sku", "title", "quantity", "price")}
         )
-    order["fulfillments"].append(
-        {
-            "created_at": stamp,
-            "id": sim.next_id("fulfillment"),
-            "order_id": order["id"],
-            "receipt": None,
-            "status": "success",
-            "tracking_company": extra.get("tracking_company"),
-            "tracking_company_code": extra.get("tracking_company_code"),
-            "tracking_numbers": [extra["tracking_number"]] if extra.get("tracking_number") else [],
-            "tracking_number": extra.get("tracking_number"),
-            "tracking_url": None,
-            "tracking_urls": [],
-            "updated_at": stamp,
-            "line_items": items,
-            "notify_customer": False,
-            "cod_amount": money(extra.get("cod_amount") or 0),
-            "carrier_status_name": "Đã giao hàng",
-            "carrier_status_code": "delivered",
-            "carrier_cod_status_code": "none",
-            "location_id": order["location_id"],
-        }
-    )
-    order["fulfillment_status"] = "fulfilled"
+    if not items:
+        raise invalid("line_items", "every line is already fulfilled")
+    if extra.get("cod_amount") not in (None, ""):
+        cod = vnd(extra["cod_amount"], "cod_amount")
+        if cod < 0:
+            raise invalid("cod_amount", "must not be negative")
+    else:
+        cod = unpaid(order) if is_cod(order) else 0
+    cod_status = "codpending" if cod > 0 else "none"
+    fulfillment = {
+        "created_at": stamp,
+        "id": sim.next_id("fulfillment"),
+        "order_id": order["id"],
+        "receipt": None,
+        "status": "success",
+        "tracking_company": extra.get("tracking_company"),
+        "tracking_company_code": extra.get("tracking_company_code"),
+        "tracking_numbers": [extra["tracking_number"]] if extra.get("tracking_number") else [],
+        "tracking_number": extra.get("tracking_number"),
+        "tracking_url": None,
+        "tracking_urls": [],
+        "updated_at": stamp,
+        "line_items": items,
+        "notify_customer": False,
+        "cod_amount": money(cod),
+        "carrier_status_name": "Đã giao hàng",
+        "carrier_status_code": "delivered",
+        "carrier_cod_status_name": COD_STATUS_NAMES[cod_status],
+        "carrier_cod_status_code": cod_status,
+        "location_id": order["location_id"],
+        "ready_to_pick_date": stamp,
+        "picking_date": stamp,
+        "delivering_date": stamp,
+        "delivered_date": stamp,
+        "return_date": None,
+        "not_meet_customer_date": None,
+        "waiting_for_return_date": None,
+        "cod_paid_date": None,
+        "cod_receipt_date": None,
+        "cod_pending_date": stamp if cod > 0 else None,
+        "cod_not_receipt_date": None,
+        "cancel_date": None,
+        "real_shipping_fee": money(vnd(extra.get("real_shipping_fee") or 0, "real_shipping_fee")),
+    }
+    order["fulfillments"].append(fulfillment)
+    if all(line.get("fulfillable_quantity", 0) <= 0 for line in order["line_items"]):
+        order["fulfillment_status"] = "fulfilled"
+    else:
+        order["fulfillment_status"] = "partial"
+    return fulfillment

@@ -67,6 +67,7 @@ def new_transaction(
     at: datetime,
     parent: int | None = None,
     gateway=None,
+    status: str = "success",
 ) -> dict:
     return {
         "amount": money(-amount if kind == "refund" else amount),
@@ -78,7 +79,7 @@ def new_transaction(
         "kind": WRITTEN_KIND[kind],
         "order_id": order["id"],
         "receipt": None,
-        "status": "success",
+        "status": status,
         "test": False,
         "user_id": order.get("user_id") or 0,
         "location_id": order.get("location_id"),
@@ -130,9 +131,17 @@ def financial_status(order: dict) -> str:
 
 
 def add_transaction(
-    sim: HaravanSimulator, shop: Shop, order: dict, payload: dict, *, at: datetime, emit_webhook: bool = True
+    sim: HaravanSimulator,
+    shop: Shop,
+    order: dict,
+    payload: dict,
+    *,
+    at: datetime,
+    emit_webhook: bool = True,
+    status: str = "success",
 ) -> dict:
-    """Record a transaction the client asked for, within what the order's money allows."""
+    """Record a transaction the client asked for, within what the order's money allows (``status``: how
+    the transaction says it succeeded, "success" or Haravan's Vietnamese "Thành công")."""
     kind = str(payload.get("kind") or "").strip().lower()
     if kind not in TRANSACTION_KINDS:
         raise invalid("kind", f"must be one of {', '.join(TRANSACTION_KINDS)}")
@@ -175,6 +184,7 @@ def add_transaction(
         at=at,
         parent=parent if kind != "refund" else None,
         gateway=payload.get("gateway"),
+        status=status,
     )
     before = order["financial_status"]
     order["transactions"].append(tx)

@@ -41,6 +41,7 @@ FULL = {
     "default_gateway": "bank",
     "documents": {"sales_order": "created", "sales_voucher": "fulfilled", "stock_issue": False},
     "shipping": {"mode": "leave_out"},
+    "returns": {"on_refund_after_generation": "manual"},
     "buyer": {"tax_code": "mst"},
 }
 
@@ -71,6 +72,7 @@ def test_an_empty_mapping_is_all_defaults():
     assert mapping.documents == Documents("never", "paid", True, True, True)
     assert mapping.shipping == Shipping("line", "PHIVANCHUYEN", "Phí vận chuyển", "Lần", None)
     assert mapping.default_vat_rate == "10" and mapping.default_gateway is None
+    assert mapping.returns.on_refund_after_generation == "voucher"
 
 
 def test_a_full_mapping_is_read_and_round_trips_through_json():
@@ -79,6 +81,7 @@ def test_a_full_mapping_is_read_and_round_trips_through_json():
     assert mapping.combos["COMBO1"] == Combo([Component("A", 2, 100000), Component("B", 1, 1)])
     assert mapping.default_vat_rate == "8" and mapping.tax_rules == [TaxRule("product_type", "Sách", "5")]
     assert mapping.accounts.cash == "1111"
+    assert mapping.returns.on_refund_after_generation == "manual"
     assert mapping.accounts.by_product_type == {"Dịch vụ": TypeAccounts(None, True)}
     assert mapping.read_options.buyer.tax_code == "mst"
     assert Mapping.from_dict(json.loads(json.dumps(mapping.to_dict()))) == mapping
@@ -105,6 +108,8 @@ def test_a_full_mapping_is_read_and_round_trips_through_json():
         ({"gateways": {"COD": "card"}}, "gateways['COD']: 'card' is not one of cash, bank, none"),
         ({"documents": {"sales_voucher": "shipped"}}, "documents.sales_voucher"),
         ({"shipping": {"mode": "free"}}, "shipping.mode"),
+        ({"returns": {"on_refund_after_generation": "later"}}, "returns.on_refund_after_generation"),
+        ({"returns": []}, "returns: expected an object"),
         ({"documents": {"receipts": "yes"}}, "documents.receipts: expected true or false"),
         ({"gateways": {"COD": 5.5}}, "gateways['COD']: expected text, got float"),
         ({"item_codes": {"SKU-1": " "}}, "item_codes['SKU-1']: must not be empty"),
