@@ -109,10 +109,8 @@ def _number(value: Any) -> str:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return str(value)
-    if amount == amount.to_integral_value():
-        text = f"{amount:,.0f}"
-    else:
-        text = f"{amount.normalize():,f}"
+    whole = amount == amount.to_integral_value()
+    text = f"{amount:,.0f}" if whole else f"{amount.normalize():,f}"
     return text.replace(",", " ").replace(".", ",").replace(" ", ".")
 
 

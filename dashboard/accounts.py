@@ -1,8 +1,8 @@
 """Target accounts of a connection (one per row: a meInvoice MST, say).
 
 Everything target-specific goes through ``connection.target`` (its adapter): which credentials an account
-has, testing them, syncing templates and the series to choose from, copying its master data. Nothing here imports a provider, so
-AMIS companies and Maventa organisations use these same pages.
+has, testing them, syncing templates and the series to choose from, copying its master data. Nothing here
+imports a provider, so AMIS companies and Maventa organisations use these same pages.
 """
 
 import logging
