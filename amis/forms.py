@@ -24,11 +24,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from connectors.models import TargetAccount
+from connectors.text import Text, join
 
 from . import services
 from .mapping import (
@@ -154,6 +155,35 @@ class MasterData:
         if current and current.casefold() not in {value.casefold() for value, _label in options}:
             options.append((current, _("%(code)s (not in AMIS's list)") % {"code": current}))
         return forms.Select(choices=[("", empty_label), *options])
+
+
+# data type → its rows counted, in words (in the order the mapping uses them)
+KIND_COUNTS = {
+    ORGANIZATION_UNITS: lambda n: Text("branches and companies: %(count)s", count=n),
+    STOCKS: lambda n: Text("warehouses: %(count)s", count=n),
+    ACCOUNT_OBJECTS: lambda n: Text("account objects: %(count)s", count=n),
+    ITEMS: lambda n: Text("items: %(count)s", count=n),
+    UNITS: lambda n: Text("units: %(count)s", count=n),
+    ACCOUNTS: lambda n: Text("accounts: %(count)s", count=n),
+}
+
+
+def master_data_summary(account: TargetAccount) -> Text:
+    """What the mapping screen now offers for one company, in words: the answer to "Sync master data"
+    (after ``services.sync_master_data``). Every count is of active rows; branches count the company and
+    branch units only (what a voucher's ``branch_id`` may name)."""
+    active = dict(
+        AmisDictionaryEntry.objects.filter(account=account, inactive=False)
+        .values("data_type")
+        .annotate(n=models.Count("pk"))
+        .values_list("data_type", "n")
+    )
+    active[ORGANIZATION_UNITS] = len(MasterData(account).options(ORGANIZATION_UNITS))
+    return Text(
+        "Master data of AMIS company %(company)s is up to date; the mapping offers %(counts)s.",
+        company=account.external_id,
+        counts=join([count(active.get(kind, 0)) for kind, count in KIND_COUNTS.items()], "; "),
+    )
 
 
 def _unit_type(entry: AmisDictionaryEntry) -> int | None:

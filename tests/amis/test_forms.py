@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone, translation
 
-from amis.forms import MappingSection
+from amis.forms import MappingSection, master_data_summary
 from amis.mapping import Combo, Component, Location, Mapping, Parties, TaxRule
 from amis.models import AmisDictionaryEntry, AmisDictionarySync
 from connectors.models import Connection, TargetAccount
@@ -441,3 +441,16 @@ def test_a_rate_written_by_hand_is_kept_when_the_page_is_saved(conn):
     assert MappingSection(conn, posted(section)).save(request()) is True
     hanoi.refresh_from_db()
     assert hanoi.settings["mapping"]["default_vat_rate"] == "KHAC:3.5"
+
+
+# --- the answer to "Sync master data" ------------------------------------------------------------------
+
+
+def test_the_master_data_summary_counts_what_the_mapping_offers(conn, hcm_lists):
+    text = master_data_summary(hcm_lists)
+    assert text.english() == (
+        "Master data of AMIS company demo-hcm is up to date; the mapping offers branches and companies: 2; "
+        "warehouses: 2; account objects: 2; items: 2; units: 2; accounts: 9."
+    )  # the department and the inactive warehouse are not offered
+    empty = master_data_summary(company(conn, "demo-hanoi")).english()
+    assert "demo-hanoi" in empty and "branches and companies: 0; warehouses: 0" in empty
