@@ -231,7 +231,7 @@ def test_codes_the_master_data_lacks_are_flagged_next_to_their_field(conn, hcm_l
     for code in ("KHO99", "KHACHLE_CU", "Chiếc", "0000-gone"):
         assert f"AMIS company demo-hcm has no {code} in its lists (any more)" in html, code
     assert "KHO01 in its lists" not in html and "Cái in its lists" not in html
-    assert "4 codes below are not in AMIS" in html
+    assert "Codes not in AMIS's lists: 4. See the fields marked below." in html
     # the stale value stays selected, marked, so saving the page does not drop it
     stock = row(section.companies[1].locations, "location", "1002").fields["stock_code"].widget
     assert ("KHO99", "KHO99 (not in AMIS's list)") in stock.choices
@@ -454,3 +454,10 @@ def test_the_master_data_summary_counts_what_the_mapping_offers(conn, hcm_lists)
     )  # the department and the inactive warehouse are not offered
     empty = master_data_summary(company(conn, "demo-hanoi")).english()
     assert "demo-hanoi" in empty and "branches and companies: 0; warehouses: 0" in empty
+
+
+def test_the_section_renders_in_vietnamese(conn, hcm_lists):
+    store(hcm_lists, Mapping(locations={"1002": Location(BRANCH_HCM, "KHO09")}))
+    with translation.override("vi"):
+        html = render(MappingSection(conn), conn)
+    assert "[AMIS demo-hcm]" in html and "KHO09" in html
