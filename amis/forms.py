@@ -202,13 +202,14 @@ class CodesForm(forms.Form):
     come from the company's master data."""
 
     CODE_FIELDS: dict[str, int] = {}
+    HINTS = True  # the hint to sync goes under each field (a table says it once, under the table)
 
     def __init__(self, *args, lists: MasterData, **kwargs):
         super().__init__(*args, **kwargs)
         self.lists = lists
         for name, kind in self.CODE_FIELDS.items():
             field = self.fields[name]
-            if not lists.has(kind):  # before the field is bound (its bound field copies the help text)
+            if self.HINTS and not lists.has(kind):  # before the field is bound (it copies the help text)
                 field.help_text = " ".join(str(t) for t in (field.help_text, SYNC_HINT) if t)
             field.widget = lists.widget(kind, self.current(name))
 
@@ -224,26 +225,32 @@ class CodesForm(forms.Form):
         return not any(str(data.get(name) or "").strip() for name in self.fields if name != "DELETE")
 
 
-class LocationForm(CodesForm):
+class RowForm(CodesForm):
+    """One row of a table: the hint to sync is said once, under the table."""
+
+    HINTS = False
+
+
+class LocationForm(RowForm):
     location = forms.CharField(label=_lazy("Haravan location id"), required=False)
     branch_id = forms.CharField(label=_lazy("AMIS branch"), required=False)
     stock_code = forms.CharField(label=_lazy("AMIS warehouse"), required=False)
     CODE_FIELDS = {"branch_id": ORGANIZATION_UNITS, "stock_code": STOCKS}
 
 
-class ChannelForm(CodesForm):
+class ChannelForm(RowForm):
     channel = forms.CharField(label=_lazy("Sales channel (source_name)"), required=False)
     code = forms.CharField(label=_lazy("AMIS account object"), required=False)
     CODE_FIELDS = {"code": ACCOUNT_OBJECTS}
 
 
-class ItemForm(CodesForm):
+class ItemForm(RowForm):
     sku = forms.CharField(label=_lazy("SKU"), required=False)
     code = forms.CharField(label=_lazy("AMIS item code"), required=False)
     CODE_FIELDS = {"code": ITEMS}
 
 
-class GatewayForm(CodesForm):
+class GatewayForm(RowForm):
     gateway = forms.CharField(label=_lazy("Payment gateway (as Haravan names it)"), required=False)
     kind = forms.ChoiceField(
         label=_lazy("Money received as"), choices=_choices(GATEWAY_KINDS, GATEWAY_LABELS)
