@@ -136,6 +136,8 @@ class TargetAdapter(Adapter):
     tests_connection: ClassVar[bool] = False
     has_templates: ClassVar[bool] = False  # document templates / series synced per account
     has_drafts: ClassVar[bool] = False  # documents may wait as drafts for an accountant
+    # Its accounts' master data (branches, warehouses, codes) is copied here for the mapping screens
+    syncs_master_data: ClassVar[bool] = False
     processes: ClassVar[bool] = True  # False: documents wait for a person ("no processor yet")
     # The target a newly installed source's first connection goes to (the others are added by a person)
     first_for_new_sources: ClassVar[bool] = False
@@ -156,6 +158,11 @@ class TargetAdapter(Adapter):
 
     def series_choices(self, account) -> list[tuple[str, str]]:
         return []
+
+    def sync_master_data(self, account) -> Any:
+        """Bring the account's copy of the target's master data up to date: what was read, in words for a
+        person (``Text`` or str). Raises like an outside call does (``ApiError``…) when it cannot."""
+        raise Unsupported
 
     # --- documents
     def on_document_changed(self, document, *, trigger: str = "") -> None:
