@@ -80,7 +80,10 @@ class AmisTarget(TargetAdapter):
         return services.test_connection(account)
 
     def sync_master_data(self, account):
-        return services.sync_master_data_summary(account)
+        from .forms import master_data_summary
+
+        services.sync_master_data(account)
+        return master_data_summary(account)
 
     def on_document_changed(self, document, *, trigger=""):
         posting.on_document_changed(document, trigger=trigger)

@@ -182,20 +182,6 @@ def sync_master_data(
     return counts
 
 
-def sync_master_data_summary(account: TargetAccount) -> tuple[bool, Text]:
-    """ "Sync master data" pressed by a person: (worked?, what a person reads)."""
-    try:
-        counts = sync_master_data(account)
-    except ApiError as exc:
-        return False, Text("Master data not synced: %(error)s", error=exc.text)
-    return True, Text(
-        "Master data synced from AMIS company %(company)s: %(rows)s rows read (branches, stocks, accounts, "
-        "units, items and account objects).",
-        company=account.external_id,
-        rows=sum(counts.values()),
-    )
-
-
 def _sync_kind(account: TargetAccount, client: AmisClient, kind: int, *, full: bool) -> int:
     cursor = AmisDictionarySync.objects.filter(account=account, data_type=kind).first()
     since = (
