@@ -3,6 +3,7 @@ documents an order makes, the save batches per company, the callbacks that arriv
 endpoint, and what happens when an order changes before and after the accountant generates the voucher."""
 
 import copy
+import json
 
 import pytest
 import requests
@@ -281,11 +282,13 @@ def test_a_callback_with_a_bad_signature_is_refused_in_amis_envelope_and_kept(co
 def test_a_callback_for_an_unknown_company_is_refused(connection, sim, settings):
     from amis.client import callback_signature
 
-    data = "[]"
-    body = (
-        '{"data": "[]", "signature": "%s", "org_company_code": "nobody", "data_type": 1}'
-        % callback_signature(data, settings.AMIS_APP_ID)
-    ).encode()
+    signed = {
+        "data": "[]",
+        "signature": callback_signature("[]", settings.AMIS_APP_ID),
+        "org_company_code": "nobody",
+        "data_type": 1,
+    }
+    body = json.dumps(signed).encode()
     resp = Client().post("/callbacks/amis/", data=body, content_type="application/json")
     assert resp.json()["Success"] is False
     assert InboundEvent.objects.filter(source_kind="amis", status=InboundEvent.Status.REJECTED).exists()

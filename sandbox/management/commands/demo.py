@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from amis.mapping import Mapping as AmisMapping
 from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
-from amis.mapping import Mapping as AmisMapping
 from haravan.models import HaravanLocation, HaravanShop
 from meinvoice.mapping import Mapping
 
