@@ -719,6 +719,12 @@ def verify_callback(raw: bytes | str | dict, app_id: str) -> Callback:
 GENERATED_DATA_TYPES = frozenset({18})  # the accountant generated the real voucher from the proposal
 
 
+def undelivered_result(row: dict) -> tuple[int | None, CallbackResult]:
+    """One row of `get_call_back_detail_error` as the callback it stands for: (data_type, result)."""
+    data_type = _int(_pick(row, "data_type", "DataType"))
+    return data_type, _callback_result(row, data_type)
+
+
 def _callback_result(item: dict, data_type: int | None) -> CallbackResult:
     code = _text(_pick(item, "error_code", "ErrorCode"))
     refno = _text(_pick(item, "refno", "RefNo"))

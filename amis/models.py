@@ -95,3 +95,28 @@ class AmisDictionarySync(models.Model):
     def __str__(self):
         kind = DATA_TYPES.get(self.data_type, self.data_type)
         return f"{kind} of {self.account_id} since {self.last_sync_time}"
+
+
+class AmisCallbackResult(models.Model):
+    """One result AMIS called back (or listed as undelivered), once: deliveries repeat, and the same result
+    may come both ways. Unique per (company, org_refid, data_type, session_id), as AMIS names a result."""
+
+    account = models.ForeignKey(TargetAccount, on_delete=models.CASCADE, related_name="+")
+    org_refid = models.CharField(max_length=64)
+    data_type = models.IntegerField()
+    session_id = models.CharField(max_length=64, blank=True)
+    success = models.BooleanField(default=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+    tenant_path = "account__connection__tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "org_refid", "data_type", "session_id"], name="amis_callback_result_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.org_refid} data_type {self.data_type} ({self.session_id})"

@@ -23,6 +23,7 @@ from connectors.models import TargetAccount
 from connectors.text import Text
 
 from .client import VN_TZ, AmisClient, Token
+from .mapping import Mapping
 from .models import DATA_TYPES, AmisDictionaryEntry, AmisDictionarySync, AmisSession
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ FIELDS = {
     5: ("account_number", "account_name", "account_id"),
     6: ("organization_unit_code", "organization_unit_name", "organization_unit_id"),
 }
+
+
+def mapping_for(account: TargetAccount) -> Mapping:
+    """The company's own mapping (branches, codes and accounts differ per AMIS company)."""
+    return Mapping.from_dict((account.settings or {}).get("mapping") or {})
 
 
 # --- the client, with the company's token shared through the database ----------------------------

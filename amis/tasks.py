@@ -1,15 +1,33 @@
-"""Thin Celery tasks for AMIS master data; the beat entry for `refresh_amis_master_data` comes with the
-AMIS target's registration."""
+"""Thin Celery tasks; the names are the ones the product promises."""
 
 from celery import shared_task
 
 from connectors.http import ApiError, RetryableError
 from connectors.models import TargetAccount
 
-from . import services
+from . import callbacks, posting, services
 
 RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 900
+
+
+@shared_task(name="amis.sync_orders")
+def sync_orders(account_id: int | None = None):
+    """Send what is queued or due for retry (one company, or all of them from beat)."""
+    return posting.sync_orders(account_id)
+
+
+@shared_task(name="amis.process_event")
+def process_event(event_ids):
+    """Stored AMIS callbacks, each in its own transaction (a list: they are handed over in batches)."""
+    ids = [event_ids] if isinstance(event_ids, int) else event_ids
+    return [callbacks.process_event(event_id) for event_id in ids]
+
+
+@shared_task(name="amis.check_waiting")
+def check_waiting():
+    """Documents waiting too long for AMIS's answer: its undelivered results, or a resend."""
+    return callbacks.check_waiting()
 
 
 @shared_task(name="amis.sync_amis_master_data", bind=True, max_retries=5)

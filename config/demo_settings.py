@@ -33,3 +33,10 @@ AMIS_APP_ID = AMIS_APP_ID or "demo-amis-app"
 
 # The simulators (sandbox/): where they deliver Haravan webhooks.
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")
+# …and where the AMIS simulator calls back (every company's configured callback URL).
+SANDBOX_AMIS_CALLBACK_URL = env.str(
+    "SANDBOX_AMIS_CALLBACK_URL", default="http://127.0.0.1:8000/callbacks/amis/"
+)
+# The demo's AMIS answers within seconds: a sent voucher without an answer after a minute is looked after.
+AMIS_CALLBACK_WAIT_SECONDS = env.float("AMIS_CALLBACK_WAIT_SECONDS", default=60.0)
+AMIS_CHECK_INTERVAL_SECONDS = env.float("AMIS_CHECK_INTERVAL_SECONDS", default=30.0)

@@ -254,6 +254,12 @@ MEINVOICE_STATUS_INTERVAL_SECONDS = env.float("MEINVOICE_STATUS_INTERVAL_SECONDS
 AMIS_API_URL = env.str("AMIS_API_URL", default="").rstrip("/")
 # The app ID MISA issues to us as an integrator (one for every customer; it also keys the callback signature).
 AMIS_APP_ID = env.str("AMIS_APP_ID", default="")
+AMIS_RETRY_BASE_SECONDS = env.float("AMIS_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
+AMIS_SYNC_INTERVAL_SECONDS = env.float("AMIS_SYNC_INTERVAL_SECONDS", default=60.0)  # posting pass
+# How long a sent voucher waits for AMIS's callback before we ask for undelivered results (and resend)
+AMIS_CALLBACK_WAIT_SECONDS = env.float("AMIS_CALLBACK_WAIT_SECONDS", default=900.0)
+AMIS_CHECK_INTERVAL_SECONDS = env.float("AMIS_CHECK_INTERVAL_SECONDS", default=300.0)
+AMIS_MASTER_DATA_INTERVAL_SECONDS = env.float("AMIS_MASTER_DATA_INTERVAL_SECONDS", default=3600.0)
 
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)

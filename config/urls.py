@@ -17,5 +17,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/haravan/", include("haravan.urls")),
     path("haravan/", include("haravan.install_urls")),
+    path("callbacks/amis/", include("amis.urls")),
     path("", include("dashboard.urls")),
 ]

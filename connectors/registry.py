@@ -136,7 +136,11 @@ class TargetAdapter(Adapter):
     tests_connection: ClassVar[bool] = False
     has_templates: ClassVar[bool] = False  # document templates / series synced per account
     has_drafts: ClassVar[bool] = False  # documents may wait as drafts for an accountant
+    # Its accounts' master data (branches, warehouses, codes) is copied here for the mapping screens
+    syncs_master_data: ClassVar[bool] = False
     processes: ClassVar[bool] = True  # False: documents wait for a person ("no processor yet")
+    # The target a newly installed source's first connection goes to (the others are added by a person)
+    first_for_new_sources: ClassVar[bool] = False
 
     def beat_entries(self) -> dict[str, dict]:
         """Its periodic tasks: {name: {"task": …, "schedule": seconds}} (read when beat starts)."""
@@ -154,6 +158,11 @@ class TargetAdapter(Adapter):
 
     def series_choices(self, account) -> list[tuple[str, str]]:
         return []
+
+    def sync_master_data(self, account) -> Any:
+        """Bring the account's copy of the target's master data up to date: what was read, in words for a
+        person (``Text`` or str). Raises like an outside call does (``ApiError``…) when it cannot."""
+        raise Unsupported
 
     # --- documents
     def on_document_changed(self, document, *, trigger: str = "") -> None:
@@ -198,6 +207,10 @@ class TargetAdapter(Adapter):
     def preview_context(self, answer: dict) -> dict:
         """What ``preview_template`` needs to show the document of a preview."""
         return {}
+
+    def preview_outcome(self, answer: dict) -> tuple[bool | None, Any]:
+        """(would a document be made?, why) from a ``preview`` answer, for the screens."""
+        return answer.get("issue"), answer.get("issuance", "")
 
 
 class UnknownTarget(TargetAdapter):

@@ -1,8 +1,8 @@
 """Target accounts of a connection (one per row: a meInvoice MST, say).
 
 Everything target-specific goes through ``connection.target`` (its adapter): which credentials an account
-has, testing them, syncing templates and the series to choose from. Nothing here imports a provider, so
-AMIS companies and Maventa organisations use these same pages.
+has, testing them, syncing templates and the series to choose from, copying its master data. Nothing here
+imports a provider, so AMIS companies and Maventa organisations use these same pages.
 """
 
 import logging
@@ -118,6 +118,7 @@ def _abilities(request, kind) -> dict:
         "can_test": can_retry(request) and kind.tests_connection,
         "can_sync": configure and kind.has_templates,
         "has_templates": kind.has_templates,
+        "can_sync_master_data": configure and kind.syncs_master_data,
     }
 
 
@@ -341,6 +342,28 @@ def account_sync_templates(request, pk, account_pk):
 
 @role_required(OWNER)
 @require_POST
+def account_sync_master_data(request, pk, account_pk):
+    """Copy the account's master data (branches, warehouses, items, …) for the mapping screens; what was
+    read, or why not, is shown in the account's row."""
+    connection = _connection(request, pk)
+    account = _account(request, connection, account_pk)
+    kind = connection.target
+    if not kind.syncs_master_data:
+        raise Http404(_("%(target)s has no master data to sync.") % {"target": kind.label})
+    ok, answer = _call_target(
+        account,
+        _("Syncing the master data"),
+        kind.sync_master_data,
+        _("%(tag)s has no %(missing)s yet: add it under Edit, then sync the master data."),
+    )
+    if ok:
+        summary = str(answer).strip()  # in the page's language
+        answer = summary if account.tag in summary else f"{account.tag} {summary}"
+    return _row_answer(request, connection, account, answer, ok)
+
+
+@role_required(OWNER)
+@require_POST
 def account_options(request, pk, account_pk):
     """The series to issue on and publish-at-once vs drafts, kept in account.settings."""
     connection = _connection(request, pk)
@@ -392,6 +415,11 @@ urlpatterns = [
         "connections/<int:pk>/accounts/<int:account_pk>/templates/",
         account_sync_templates,
         name="account_sync_templates",
+    ),
+    path(
+        "connections/<int:pk>/accounts/<int:account_pk>/master-data/",
+        account_sync_master_data,
+        name="account_sync_master_data",
     ),
     path("connections/<int:pk>/accounts/<int:account_pk>/options/", account_options, name="account_options"),
 ]

@@ -263,8 +263,9 @@ def run_preview(request, connection) -> dict:
         decision = route(connection, facts)
         try:
             answer = target.preview(connection, order)
+            issue, why = target.preview_outcome(answer)
         except Unsupported:  # only the routing is generic; this target's documents are not previewed
-            answer = {"issue": None, "issuance": ""}
+            answer, issue, why = {}, None, ""
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         log.info("Preview of a malformed order on connection %s: %r", connection.pk, exc)
         return {
@@ -278,11 +279,11 @@ def run_preview(request, connection) -> dict:
         "label": source.label_of(order),
         "account": decision.account,
         "explanation": decision.explanation,
-        "issue": answer["issue"],
-        "reason": answer["issuance"],
+        "issue": issue,
+        "reason": why,
         "facts": _facts_text(facts),
-        "document_template": target.preview_template if answer["issue"] is not None else None,
-        **target.preview_context(answer),
+        "document_template": target.preview_template if issue is not None else None,
+        **(target.preview_context(answer) if issue is not None else {}),
     }
 
 

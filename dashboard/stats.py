@@ -19,7 +19,7 @@ State = SyncDocument.State
 
 BUCKETS = {
     "issued": (State.DONE,),
-    "pending": (State.PENDING, State.QUEUED, State.PROCESSING, State.RETRYING),
+    "pending": (State.PENDING, State.QUEUED, State.PROCESSING, State.RETRYING, State.SENT),
     "drafts": (State.DRAFT,),
     "failed": (State.FAILED, State.BLOCKED),  # "needs a person"
 }

@@ -456,7 +456,9 @@ def connect_shop(
 
 
 def _first_target():
-    return next((t for t in registry.targets() if "haravan" in t.source_kinds), None)
+    """The target a newly installed shop is connected to: the one that says it comes first, else any."""
+    takers = [t for t in registry.targets() if "haravan" in t.source_kinds]
+    return next((t for t in takers if t.first_for_new_sources), takers[0] if takers else None)
 
 
 def _unique_slug(text: str) -> str:

@@ -43,6 +43,7 @@ class MeInvoiceTarget(TargetAdapter):
     tests_connection = True
     has_templates = True
     has_drafts = True
+    first_for_new_sources = True  # a shop installs the app for its e-invoices first
 
     def beat_entries(self):
         return {

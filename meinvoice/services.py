@@ -356,9 +356,9 @@ def publish_drafts(documents) -> int:
 
 def _due(now=None):
     """Queued, being sent (a stale send, seen by the lock holder) or retrying and due."""
-    return SyncDocument.objects.filter(state__in=DUE_STATES, account__isnull=False).exclude(
-        state=State.RETRYING, next_retry_at__gt=now or timezone.now()
-    )
+    return SyncDocument.objects.filter(
+        state__in=DUE_STATES, account__isnull=False, connection__target_kind="meinvoice"
+    ).exclude(state=State.RETRYING, next_retry_at__gt=now or timezone.now())
 
 
 def due_documents(account_id: int, now=None):
@@ -897,6 +897,7 @@ def _write_back_stragglers(older_than=dt.timedelta(minutes=10)) -> int:
         SyncDocument.objects.filter(
             state=State.DONE,
             kind="invoice",
+            connection__target_kind="meinvoice",
             result__written_back=False,
             updated_at__lt=timezone.now() - older_than,
         ).values_list("pk", flat=True)[:500]

@@ -79,6 +79,8 @@ class SyncDocument(models.Model):
         BLOCKED = "blocked", _("Needs a person")
         QUEUED = "queued", _("Queued to send")
         PROCESSING = "processing", _("Sending")
+        # Accepted by a target that answers later (AMIS calls back once its accountant generates the voucher)
+        SENT = "sent", _("Sent, awaiting the answer")
         RETRYING = "retrying", _("Retry scheduled")
         DRAFT = "draft", _("Draft")
         DONE = "done", _("Done")
@@ -101,6 +103,8 @@ class SyncDocument(models.Model):
     # What is (or was) sent to the target, e.g. the meInvoice InvoiceData: the draft a person can read.
     payload = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)  # what the target answered: numbers, lookup codes
+    # The target's key of the document as we sent it (AMIS org_refid): how its later answers find it.
+    target_ref = models.CharField(max_length=64, blank=True, default="")
     # A correction of an issued document (an adjustment, a replacement) may rest on a document a person
     # holds, e.g. the agreement with the buyer: {"text": its number, "date": "yyyy-mm-dd", "by": who}.
     correction_reference = models.JSONField(default=dict, blank=True)
@@ -126,6 +130,11 @@ class SyncDocument(models.Model):
                 fields=["connection", "source_type", "source_id", "kind"],
                 condition=Q(account__isnull=True),
                 name="one_unrouted_document_per_source_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "target_ref"],
+                condition=~Q(target_ref=""),
+                name="one_document_per_target_ref",
             ),
         ]
         indexes = [

@@ -13,7 +13,7 @@ Outcome = SyncAttempt.Outcome
 State = SyncDocument.State
 
 # A document in one of these states has produced something at the target: never move it elsewhere.
-SETTLED_STATES = frozenset({State.PROCESSING, State.RETRYING, State.DONE, State.FAILED})
+SETTLED_STATES = frozenset({State.PROCESSING, State.RETRYING, State.SENT, State.DONE, State.FAILED})
 
 
 def attempt_row(

@@ -168,7 +168,8 @@ def test_a_preview_and_the_mapping_section_render(target, tenant, sandbox):
     connection = make_connection(tenant)
     example = contracts.SOURCE_EXAMPLES[connection.source_kind](sandbox)
     answer = target.preview(connection, example)
-    assert answer["issue"] is True and answer["explanation"]
+    issue, why = target.preview_outcome(answer)
+    assert issue is True and why
     json.dumps(answer, default=str)  # the preview command prints it as it is
     section = target.mapping_section(connection)
     assert section.template == target.mapping_template and section.context()

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 import requests
-from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 
 from amis import services, tasks
@@ -94,10 +93,13 @@ def stored_token(company=COMPANY) -> str:
 # --- the account itself -------------------------------------------------------------------------------
 
 
-def test_an_amis_connection_is_stored_although_the_target_is_not_registered_yet(account):
+def test_an_amis_connection_is_a_registered_target_and_company_codes_are_checked(account):
     assert account.connection.target_kind == "amis"
-    with pytest.raises(ValidationError):  # what a form would run: the target cannot take documents yet
-        account.connection.full_clean()
+    account.connection.full_clean()  # what a form runs: AMIS takes documents now
+    target = account.connection.target
+    assert target.account_id_error("demo-hcm") is None and target.account_id_error("k6aguh1l") is None
+    assert target.account_id_error("0101243150") is None
+    assert target.account_id_error("demo hcm") is not None and target.account_id_error("") is not None
 
 
 # --- the shared token ---------------------------------------------------------------------------------

@@ -295,10 +295,12 @@ def test_another_tenants_connection_and_accounts_are_404(conn, owner):
 
 
 def test_a_target_kind_without_credentials_or_templates_uses_the_same_page(tenant, owner):
-    amis = factories.connection(tenant, factories.shop(tenant), target_kind="amis", accounts=("0101243150",))
-    account = amis.accounts.get()
-    html = owner.get(url(amis)).content.decode()
-    assert "[AMIS 0101243150]" in html and "No credentials for this kind of account" in html
+    books = factories.connection(
+        tenant, factories.shop(tenant), target_kind="fortnox", accounts=("0101243150",)
+    )
+    account = books.accounts.get()
+    html = owner.get(url(books)).content.decode()
+    assert "[FORTNOX 0101243150]" in html and "No credentials for this kind of account" in html
     assert "Sync templates" not in html and "Test connection" not in html
-    assert owner.post(url(amis, "test", account)).status_code == 404
-    assert owner.post(url(amis, "templates", account)).status_code == 404
+    assert owner.post(url(books, "test", account)).status_code == 404
+    assert owner.post(url(books, "templates", account)).status_code == 404

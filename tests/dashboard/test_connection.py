@@ -325,14 +325,14 @@ def test_connection_page_stays_generic_over_target_kinds(setup, other_target):
 
 
 def test_a_connection_to_a_target_that_is_not_registered_still_shows_and_says_so(setup):
-    """Registered targets only are offered, but a connection made earlier (say to AMIS, before it could
-    post anything) keeps its page: nothing is licensed or sent for it."""
+    """Registered targets only are offered, but a connection made earlier (to a target since removed, or
+    not yet able to post) keeps its page: nothing is licensed or sent for it."""
     old = Connection.objects.create(
         tenant=setup["tenant"],
-        name="Shop → AMIS",
+        name="Shop → Fortnox",
         source_kind="haravan",
         source_key="111",
-        target_kind="amis",
+        target_kind="fortnox",
     )
     html = signed_in(setup["owner"]).get(f"/connections/{old.pk}/").content.decode()
-    assert "Shop → AMIS" in html and 'data-licence="missing"' in section(html, "licence")
+    assert "Shop → Fortnox" in html and 'data-licence="missing"' in section(html, "licence")

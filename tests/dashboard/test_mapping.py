@@ -414,14 +414,16 @@ def test_another_tenants_connection_and_rules_are_404(conn, owner):
 
 
 def test_another_target_kind_gets_the_generic_rules_and_route_only(tenant, owner):
-    amis = factories.connection(tenant, factories.shop(tenant), target_kind="amis", accounts=("0101243150",))
-    html = owner.get(url(amis)).content.decode()
+    books = factories.connection(
+        tenant, factories.shop(tenant), target_kind="fortnox", accounts=("0101243150",)
+    )
+    html = owner.get(url(books)).content.decode()
     assert "Routing rules" in html and 'name="default_vat_rate"' not in html
-    html = preview(owner, amis, order_json=json.dumps(factories.paid_order()))
-    assert "[AMIS 0101243150]" in html and "not previewed here yet" in html
-    assert owner.post(url(amis, "save"), mapping_form()).status_code == 302
-    amis.refresh_from_db()
-    assert "meinvoice" not in amis.settings
+    html = preview(owner, books, order_json=json.dumps(factories.paid_order()))
+    assert "[FORTNOX 0101243150]" in html and "not previewed here yet" in html
+    assert owner.post(url(books, "save"), mapping_form()).status_code == 302
+    books.refresh_from_db()
+    assert "meinvoice" not in books.settings
 
 
 def test_a_mapping_that_writes_8_percent_warns_before_the_reduction_ends(conn, owner):

@@ -30,6 +30,8 @@ PRODUCTION = {
     "HARAVAN_WEBHOOK_API_URL": "https://webhook.haravan.com",
     "MEINVOICE_API_URL": "https://api.meinvoice.vn/api/integration",
     "MEINVOICE_LOOKUP_URL": "https://www.meinvoice.vn/tra-cuu/?sc={code}",
+    "AMIS_API_URL": "https://actapp.misa.vn",
+    "AMIS_APP_ID": "4f7c2b9e-0d1a-4e63-9a8b-5c2d7e1f3a90",
     "EMAIL_URL": "smtp+tls://alerts:pw@smtp.shop-example.vn:587",
 }
 

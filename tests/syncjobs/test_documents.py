@@ -117,7 +117,7 @@ def test_unique_constraint_is_enforced_by_the_database(conn):
 
 
 def test_a_document_whose_target_has_no_processor_waits_for_a_person_with_the_reason(db):
-    """A connection made for a target that cannot send yet (AMIS, before it could post anything) does not
+    """A connection made for a target that cannot send yet (one registered later, or removed) does not
     leave its documents "pending" for ever: they need a person, are counted so and are alerted."""
     from django.core import mail
 
@@ -126,19 +126,19 @@ def test_a_document_whose_target_has_no_processor_waits_for_a_person_with_the_re
 
     t = factories.tenant()
     conn = factories.connection(
-        t, factories.shop(t, org_id="200000009"), target_kind="amis", accounts=("A1",)
+        t, factories.shop(t, org_id="200000009"), target_kind="fortnox", accounts=("A1",)
     )
     conn.alert_email, conn.alert_language = "ketoan@example.com", "en"
     conn.save()
     intake_order("200000009", factories.order(7100, financial_status="paid"), trigger="test")
     doc = SyncDocument.objects.get()
     assert doc.state == "blocked"
-    assert doc.last_error.startswith("No processor for amis documents yet")
+    assert doc.last_error.startswith("No processor for fortnox documents yet")
     assert SyncAttempt.objects.filter(
         document=doc, outcome="error", message__contains="No processor"
     ).exists()
     assert SyncDocument.objects.filter(state__in=stats.NEEDS_PERSON).get() == doc
-    assert alerts.send_digests() == 1 and "No processor for amis documents yet" in mail.outbox[0].body
+    assert alerts.send_digests() == 1 and "No processor for fortnox documents yet" in mail.outbox[0].body
 
 
 def test_documents_left_pending_for_a_target_that_never_sent_are_held_by_the_migration(db):

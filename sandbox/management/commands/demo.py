@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from amis.mapping import Mapping as AmisMapping
 from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanLocation, HaravanShop
@@ -38,6 +39,35 @@ DEMO_RULES = [
     (20, "location", "1002", "0312345673"),
 ]
 DEMO_LOCATIONS = [("1001", "Chi nhánh Hà Nội", True), ("1002", "Chi nhánh Hồ Chí Minh", False)]
+# The same shop posts its sales to three AMIS companies (the AMIS simulator's demo companies).
+DEMO_AMIS_COMPANIES = [
+    # (org_company_code, name, default)
+    ("demo-hanoi", "Công ty TNHH Demo Hà Nội", True),
+    ("demo-hcm", "Công ty TNHH Demo Hồ Chí Minh", False),
+    ("demo-tmdt", "Công ty TNHH Demo Thương mại điện tử", False),
+]
+DEMO_AMIS_RULES = [(10, "source", "shopee", "demo-tmdt"), (20, "location", "1002", "demo-hcm")]
+DEMO_AMIS_ACCESS_CODE = "demo"
+DEMO_AMIS_MAPPING = {
+    # Walk-in buyers to KHACHLE, Shopee's to KHACHLE_SHOPEE, named customers to KH<Haravan customer id>
+    # (a VAT buyer's tax code and legal name from the note attributes, as for meInvoice).
+    "parties": {
+        "walk_in": "KHACHLE",
+        "by_channel": {"shopee": "KHACHLE_SHOPEE"},
+        "customer_code": "KH{customer_id}",
+    },
+    "locations": {"1001": {"stock_code": "KHO01"}, "1002": {"stock_code": "KHO02"}},
+    # A sales voucher with its stock issue once paid, a receipt for each captured payment.
+    "documents": {"sales_voucher": "paid", "stock_issue": True, "receipts": True},
+    "gateways": {
+        "Thanh toán khi giao hàng (COD)": "cash",
+        "Tiền mặt": "cash",
+        "Chuyển khoản qua ngân hàng": "bank",
+        "Thẻ ATM/Visa/Master qua máy POS": "bank",
+        "Shopee": "bank",
+    },
+    "default_gateway": "cash",
+}
 
 
 def _demo_user(tenant: Tenant, email: str, role: str) -> None:
@@ -111,7 +141,42 @@ def seed() -> Tenant:
             value=value,
             defaults={"priority": priority, "account": accounts[mst][0], "enabled": True},
         )
+    if registry.is_registered_target("amis"):
+        _seed_amis(tenant)
     return tenant
+
+
+def _seed_amis(tenant: Tenant) -> None:
+    """The demo shop's AMIS connection: three companies, the routing rules, each company's mapping."""
+    connection, _ = Connection.objects.get_or_create(
+        source_kind="haravan",
+        source_key=DEMO_ORG_ID,
+        target_kind="amis",
+        defaults={"tenant": tenant, "name": "Cửa hàng Demo → AMIS", "alert_email": DEMO_EMAIL},
+    )
+    mapping = AmisMapping.from_dict(DEMO_AMIS_MAPPING).to_dict()
+    companies = {}
+    for code, name, is_default in DEMO_AMIS_COMPANIES:
+        account, _ = TargetAccount.objects.get_or_create(
+            connection=connection, external_id=code, defaults={"name": name}
+        )
+        account.name = name
+        account.credentials = {"access_code": DEMO_AMIS_ACCESS_CODE}
+        account.is_default = False
+        account.settings = {"mapping": mapping, **(account.settings or {})}
+        account.save()
+        companies[code] = (account, is_default)
+    for account, is_default in companies.values():
+        if is_default:
+            account.is_default = True
+            account.save(update_fields=["is_default"])
+    for priority, dimension, value, code in DEMO_AMIS_RULES:
+        RoutingRule.objects.update_or_create(
+            connection=connection,
+            dimension=dimension,
+            value=value,
+            defaults={"priority": priority, "account": companies[code][0], "enabled": True},
+        )
 
 
 def child_env(host: str, port: int, sandbox_port: int) -> dict:
@@ -124,6 +189,8 @@ def child_env(host: str, port: int, sandbox_port: int) -> dict:
     env.setdefault("HARAVAN_ACCOUNTS_URL", f"http://{host}:{sandbox_port}/haravan/accounts")
     env.setdefault("HARAVAN_WEBHOOK_API_URL", f"http://{host}:{sandbox_port}/haravan/webhook")
     env.setdefault("MEINVOICE_API_URL", f"http://{host}:{sandbox_port}/meinvoice/api/integration")
+    env.setdefault("AMIS_API_URL", f"http://{host}:{sandbox_port}/amis")
+    env.setdefault("SANDBOX_AMIS_CALLBACK_URL", f"http://{host}:{port}/callbacks/amis/")
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     return env
 
@@ -140,7 +207,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         seed()
-        self.stdout.write(self.style.SUCCESS("Demo data ready (tenant “Demo”, shop 200000001, 3 MSTs)."))
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready (tenant “Demo”, shop 200000001, 3 MSTs, 3 AMIS companies).")
+        )
         if opts["seed_only"]:
             return
         self._run_all(opts)

@@ -1,0 +1,217 @@
+"""What AMIS calls back, once it has processed what we sent (amis.md §10): stored first at the door
+(`views.callback`), then applied here to the documents, each result once.
+
+A result finds its document by ``org_refid`` (``SyncDocument.target_ref``) among the company's documents.
+Deliveries repeat and may come out of order, so transitions only move forward: sent → proposal → generated;
+a refusal never undoes a generated voucher. Results AMIS could not deliver are asked for with
+``get_call_back_detail_error`` by the beat job `check_waiting`, which also sends again, under the same
+``org_refid``, what AMIS never acknowledged at all.
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.http import ApiError
+from connectors.models import TargetAccount
+from connectors.text import Text, verbatim
+from syncjobs import intake
+from syncjobs.models import InboundEvent, SyncDocument
+from syncjobs.services import Outcome, State
+
+from . import posting
+from .client import CallbackResult, undelivered_result, verify_callback
+from .models import AmisCallbackResult
+from .services import TARGET_KIND, client_for
+
+log = logging.getLogger(__name__)
+
+SAVE_RESULTS = frozenset({1, 3})  # a save's outcome (3: an update, treated alike)
+DELETE_RESULT = 2
+PUSHED_BACK = 22  # the voucher as AMIS holds it, with what happened to it (custom_param.ModelState)
+MODEL_STATES = {
+    3: Text("deleted in AMIS"),
+    7: Text("posted to the ledger in AMIS"),
+    8: Text("unposted in AMIS"),
+}
+CALLBACK_WAIT_SECONDS = 900
+
+
+def companies_sql() -> str:
+    """SQL giving the tenant that posts to the AMIS company code which is its one parameter (the intake's
+    tenant query for callbacks; no row: a company nobody posts to, and the callback is refused)."""
+    from django.db import connection as db
+
+    from connectors.models import Connection
+
+    quote = db.ops.quote_name
+    accounts, connections = quote(TargetAccount._meta.db_table), quote(Connection._meta.db_table)
+    return (
+        f"SELECT c.tenant_id FROM {accounts} a JOIN {connections} c ON c.id = a.connection_id "  # noqa: S608 - names from the models
+        f"WHERE c.target_kind = '{TARGET_KIND}' AND lower(a.external_id) = lower(%s) ORDER BY a.id LIMIT 1"
+    )
+
+
+def process_event(event_id: int) -> str | None:
+    return intake.process(event_id, _handle_event)
+
+
+def _handle_event(event: InboundEvent) -> str:
+    callback = verify_callback(event.body, settings.AMIS_APP_ID)  # checked at the door; stored as sent
+    accounts = list(_accounts(callback.org_company_code, event.tenant_id))
+    if not accounts:
+        event.error = f"No AMIS company {callback.org_company_code} any more."
+        return InboundEvent.Status.IGNORED
+    applied = sum(
+        apply(accounts, callback.data_type, result, callback.model_state) for result in callback.results
+    )
+    if not applied:
+        event.error = "Nothing to apply: every result was known already, or names no voucher of ours."
+        return InboundEvent.Status.IGNORED
+    return InboundEvent.Status.DONE
+
+
+def _accounts(company: str, tenant_id: int | None):
+    accounts = TargetAccount.objects.filter(
+        connection__target_kind=TARGET_KIND, external_id__iexact=company.strip()
+    ).select_related("connection", "connection__tenant")
+    return accounts.filter(connection__tenant_id=tenant_id) if tenant_id is not None else accounts
+
+
+def apply(accounts, data_type: int | None, result: CallbackResult, model_state: int | None = None) -> bool:
+    """Apply one result to its document, once per (company, org_refid, data_type, session_id). Returns
+    whether it changed anything."""
+    ref = result.org_refid.strip().lower()
+    with transaction.atomic():
+        doc = (
+            SyncDocument.objects.select_for_update(of=("self",))
+            .select_related("account", "connection")
+            .filter(account__in=accounts, target_ref=ref)
+            .first()
+        )
+        if doc is None:
+            return False  # an older revision's proposal (deleted since), or not ours
+        try:
+            with transaction.atomic():
+                AmisCallbackResult.objects.create(
+                    account=doc.account,
+                    org_refid=ref,
+                    data_type=data_type if data_type is not None else -1,
+                    session_id=result.session_id[:64],
+                    success=result.success,
+                )
+        except IntegrityError:
+            return False  # delivered before
+        return _apply(doc, data_type, result, model_state)
+
+
+def _apply(doc: SyncDocument, data_type, result: CallbackResult, model_state) -> bool:
+    amis = (doc.result or {}).get("amis")
+    if (result.generated and result.success) or result.error_code == "IsCreatedVoucher":
+        if doc.state == State.DONE:
+            return False
+        posting._generated(doc, {"refno": result.refno, "refid": result.refid})
+        return True
+    if data_type == PUSHED_BACK:
+        words = MODEL_STATES.get(model_state)
+        if words is None:
+            return False
+        outcome = Outcome.ERROR if model_state == 3 else Outcome.INFO
+        number = doc.result.get("refno") or doc.target_ref
+        posting._log(
+            "callback", outcome, Text("Voucher %(number)s %(what)s.", number=number, what=words), document=doc
+        )
+        return True
+    if data_type == DELETE_RESULT:
+        return False  # the sender recorded the deletion when AMIS answered it
+    if data_type not in SAVE_RESULTS and data_type is not None:
+        return False
+    if doc.state not in (State.SENT, State.PROCESSING, State.RETRYING):
+        return False  # done, or made again since: the result is about what AMIS held before
+    if result.success:
+        if amis == posting.PROPOSAL and doc.state == State.SENT:
+            return False
+        doc.state, doc.next_retry_at = State.SENT, None
+        doc.set_error("")
+        doc.result = {**doc.result, "amis": posting.PROPOSAL}
+        doc.save()
+        posting._log(
+            "callback",
+            Outcome.OK,
+            Text("AMIS accepted the proposal; waiting for an accountant to generate the voucher in AMIS."),
+            document=doc,
+        )
+        return True
+    detail = verbatim(
+        f"{result.error_code}: {result.error_message}" if result.error_message else result.error_code or "?"
+    )
+    posting._fail([doc], Text("AMIS refused the voucher: %(detail)s", detail=detail), None)
+    return True
+
+
+# --- results that never came ---------------------------------------------------------------------------
+
+
+def wait_seconds() -> float:
+    return float(getattr(settings, "AMIS_CALLBACK_WAIT_SECONDS", CALLBACK_WAIT_SECONDS))
+
+
+def check_waiting(now=None) -> int:
+    """Documents waiting too long for AMIS's answer: ask AMIS for the results it could not deliver, apply
+    them; what AMIS never acknowledged is sent again under the same org_refid (AMIS updates a waiting
+    proposal, never doubles it). A proposal waits for the accountant: it is never sent again. Returns how
+    many documents moved."""
+    now = now or timezone.now()
+    stale = SyncDocument.objects.filter(
+        state=State.SENT,
+        connection__target_kind=TARGET_KIND,
+        account__isnull=False,
+        updated_at__lt=now - dt.timedelta(seconds=wait_seconds()),
+    )
+    moved = 0
+    for account_id in sorted(set(stale.values_list("account_id", flat=True))):
+        account = TargetAccount.objects.select_related("connection").get(pk=account_id)
+        waiting = list(stale.filter(account=account))
+        moved += _ask(account, waiting, now)
+        resend = [
+            d.pk
+            for d in SyncDocument.objects.filter(pk__in=[d.pk for d in waiting], state=State.SENT)
+            if (d.result or {}).get("amis") == posting.SENT
+        ]
+        for doc in SyncDocument.objects.filter(pk__in=resend).select_related("account", "connection"):
+            doc.state = State.QUEUED
+            doc.save(update_fields=["state", "updated_at"])
+            posting._log(
+                "callback",
+                Outcome.RETRYABLE,
+                Text(
+                    "No answer from AMIS for %(minutes)s minutes and none among its undelivered results: "
+                    "sent again under the same key (AMIS updates a waiting proposal, never doubles it).",
+                    minutes=int(wait_seconds() // 60) or 1,
+                ),
+                document=doc,
+            )
+            moved += 1
+        if resend:
+            posting._send_soon(account.pk)
+    return moved
+
+
+def _ask(account: TargetAccount, waiting: list[SyncDocument], now) -> int:
+    """Apply what `get_call_back_detail_error` lists for these documents."""
+    refs = {d.target_ref for d in waiting}
+    since = min(d.updated_at for d in waiting) - dt.timedelta(days=1)
+    try:
+        rows = client_for(account).callback_errors_between(timezone.localdate(since), timezone.localdate(now))
+    except ApiError as exc:
+        log.warning("AMIS undelivered results of %s not read: %s", account.tag, exc.text.english())
+        return 0
+    applied = 0
+    for row in rows:
+        data_type, result = undelivered_result(row)
+        if result.org_refid.strip().lower() in refs:
+            applied += apply([account], data_type, result)
+    return applied

@@ -1,0 +1,846 @@
+"""Posting sales to AMIS companies: evaluate → queue → save in batches per company → wait for the callbacks.
+
+One document per voucher: the sales voucher (PBH, the order's own document), the sales order (ĐĐH),
+a receipt per captured payment, a sales return per refund and one for a cancellation after the voucher was
+generated. Each is sent under its ``org_refid`` (``SyncDocument.target_ref``), derived from (company, kind,
+order, revision): AMIS takes a repeated ``org_refid`` as an update of the waiting proposal, so a resend after
+a timeout is safe until the accountant generates the voucher, and ``IsCreatedVoucher`` then means "done".
+
+States: queued → sending → sent (AMIS queued it; result["amis"] "sent", then "proposal" once its callback
+says the proposal was accepted) → done when the voucher is generated; refused by AMIS → failed, with AMIS's
+words; what only a person can fix (a disconnected company, a deleted proposal, a manual returns policy)
+→ needs a person. A proposal not generated yet that must change is deleted and sent again under a new
+revision; once generated, a change becomes a return voucher or waits for a person — never a second sale.
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connectors.http import PermanentError, RetryableError
+from connectors.locks import try_lock
+from connectors.models import TargetAccount
+from connectors.text import Text, join, verbatim
+from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
+from syncjobs.services import Outcome, State, attempt_row, upsert_document
+
+from .client import MAX_DICTIONARY, MAX_VOUCHERS, AmisDisconnected, SaveResult
+from .convert import (
+    BANK_DEPOSIT,
+    CASH_RECEIPT,
+    SALES_ORDER,
+    SALES_VOUCHER,
+    ConversionError,
+    NothingToReturn,
+    captures,
+    due_kinds,
+    org_refid_for,
+    party_dictionary,
+    refund_to_return,
+    sale_to_vouchers,
+    why_not_due,
+)
+from .mapping import Mapping, MappingError
+from .services import client_for, mapping_for
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 3600
+# States in which a document may still be (re)made from its order: nothing reached AMIS yet.
+OPEN_STATES = frozenset({State.PENDING, State.SKIPPED, State.BLOCKED, State.QUEUED})
+DUE_STATES = (State.QUEUED, State.RETRYING, State.PROCESSING)
+RECEIPT, RETURN, CANCEL = "receipt", "return", "cancel"
+SENT, PROPOSAL, GENERATED = "sent", "proposal", "generated"  # result["amis"]: how far AMIS got
+
+
+# --- the timeline ---------------------------------------------------------------------------------------
+
+
+def _row(action, outcome, message, *, document=None, account=None, client=None, **narrowed):
+    account = account if account is not None else document.account
+    return attempt_row(
+        connection=(document or account).connection,
+        document=document,
+        account=account,
+        action=action,
+        outcome=outcome,
+        message=message,
+        exchange=client.last_exchange if client is not None else None,
+        **narrowed,
+    )
+
+
+def _log(action, outcome, message, **kwargs):
+    row = _row(action, outcome, message, **kwargs)
+    row.save()
+    return row
+
+
+def _settle(document, state, error: Text | str, *, note: Text | str = "", outcome=None):
+    """A decision about a document (not an answer from AMIS): its state and the reason a person reads,
+    with a timeline row when either changed."""
+    before = (document.state, document.last_error)
+    document.state = state
+    document.set_error(error)
+    document.next_retry_at = None
+    document.save()
+    if before != (document.state, document.last_error):
+        outcome = outcome or (Outcome.ERROR if state == State.BLOCKED else Outcome.INFO)
+        _log("evaluate", outcome, error or note, document=document)
+
+
+def _send_soon(account_id: int) -> None:
+    from .tasks import sync_orders
+
+    def send():
+        try:
+            sync_orders.apply_async(args=(account_id,), retry=False)
+        except Exception as exc:  # the broker is away: the beat pass posts queued documents anyway
+            log.warning("Could not enqueue amis.sync_orders(%s): %s", account_id, exc)
+
+    transaction.on_commit(send)
+
+
+# --- evaluation: which vouchers an order makes ---------------------------------------------------
+
+
+def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
+    """Called inside the intake transaction whenever the order snapshot changed."""
+    if document.kind != SALES_VOUCHER or document.account_id is None:
+        return
+    evaluate(document)
+
+
+def sale_of(document: SyncDocument, mapping: Mapping):
+    connection = document.connection
+    return connection.source.read_sale(connection, document.source_data, mapping.read_options)
+
+
+def _siblings(document: SyncDocument) -> dict[str, SyncDocument]:
+    return {
+        d.kind: d
+        for d in SyncDocument.objects.filter(
+            connection=document.connection,
+            account=document.account,
+            source_type=document.source_type,
+            source_id=document.source_id,
+        )
+    }
+
+
+def _document(main: SyncDocument, kind: str, explanation: Text) -> SyncDocument:
+    """The one document of this kind for the order (unique per order, company and kind)."""
+    if kind == main.kind:
+        return main
+    return upsert_document(
+        connection=main.connection,
+        account=main.account,
+        source_type=main.source_type,
+        source_id=main.source_id,
+        source_label=main.source_label,
+        kind=kind,
+        snapshot=main.source_data,
+        source_updated_at=main.source_updated_at,
+        explanation=explanation,
+    ).document
+
+
+def evaluate(main: SyncDocument) -> None:
+    """Decide from the newest order what each of its vouchers becomes: not due (with the reason), held
+    (what a person must fix), queued, replaced (its proposal deleted first), or a return / cancellation
+    once the sale's voucher was generated."""
+    account = main.account
+    try:
+        mapping = mapping_for(account)
+    except MappingError as exc:
+        _settle(
+            main,
+            State.BLOCKED,
+            Text("The AMIS mapping of %(tag)s is invalid: %(error)s", tag=account.tag, error=str(exc)),
+        )
+        return
+    sale = sale_of(main, mapping)
+    if sale.problems:
+        if main.state in OPEN_STATES:
+            _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=join(sale.problems)))
+        return
+    documents = _siblings(main)
+    if sale.status.cancelled:
+        _cancel(main, sale, mapping, documents)
+        return
+    kinds = due_kinds(sale, mapping)
+    if not kinds:
+        if main.state in OPEN_STATES:
+            _settle(main, State.SKIPPED, why_not_due(sale, mapping))
+        return
+    company = account.external_id
+    try:
+        wanted = _wanted(sale, mapping, company, kinds, documents)
+        dictionary = party_dictionary(sale, mapping)
+    except ConversionError as exc:
+        if main.state in OPEN_STATES:
+            _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=exc.text))
+        return
+    missing = _missing_items(account, wanted.values())
+    if missing:
+        if main.state in OPEN_STATES:
+            _settle(
+                main,
+                State.BLOCKED,
+                Text(
+                    "Nothing posted: AMIS company %(company)s has no item with the code(s) %(codes)s. Add "
+                    "them in AMIS (or map the SKUs to existing codes), sync master data, then retry.",
+                    company=company,
+                    codes=", ".join(missing),
+                ),
+            )
+        return
+    if SALES_VOUCHER not in wanted and main.state in OPEN_STATES:
+        _settle(main, State.SKIPPED, why_not_due(sale, mapping))
+    for kind, voucher in wanted.items():
+        doc = documents.get(kind) or _document(
+            main, kind, Text("Made from order %(order)s.", order=main.source_label)
+        )
+        _place(doc, voucher, dictionary)
+    if main.result.get("amis") == GENERATED:
+        _after_generation(main, sale, mapping, documents)
+
+
+def _moment(sale, mapping: Mapping) -> dt.datetime | None:
+    """When the sales voucher became due: the last capture for "paid", else the sale's creation."""
+    if mapping.documents.sales_voucher == "paid":
+        moments = [p.at for p in captures(sale) if p.at is not None]
+        if moments:
+            return max(moments)
+    return None
+
+
+def _wanted(sale, mapping, company, kinds, documents) -> dict[str, dict]:
+    """kind → the voucher it should be now, each under its document's current revision."""
+    at = _moment(sale, mapping)
+    out = {}
+    for voucher in sale_to_vouchers(sale, mapping, company, 0, at=at, kinds=kinds):
+        kind = kind_of(voucher, sale, company, 0)
+        revision = _revision(documents.get(kind))
+        if revision:
+            voucher = _at_revision(sale, mapping, company, kind, revision, at)
+        out[kind] = voucher
+    return out
+
+
+def _revision(doc: SyncDocument | None) -> int:
+    return int((doc.result or {}).get("revision") or 0) if doc is not None else 0
+
+
+def _at_revision(sale, mapping, company, kind, revision, at) -> dict:
+    source_kind = SALES_ORDER if kind == SALES_ORDER else SALES_VOUCHER
+    for voucher in sale_to_vouchers(sale, mapping, company, revision, at=at, kinds=(source_kind,)):
+        if kind_of(voucher, sale, company, revision) == kind:
+            return voucher
+    raise ConversionError(
+        Text("The %(kind)s of order %(order)s is no longer made.", kind=kind, order=sale.label)
+    )
+
+
+def kind_of(voucher: dict, sale, company: str, revision: int) -> str:
+    """Which document of the order a voucher is: receipts are told apart by the payment they book."""
+    voucher_type = voucher["voucher_type"]
+    if voucher_type == 13:
+        return SALES_VOUCHER
+    if voucher_type == 20:
+        return SALES_ORDER
+    for number, payment in enumerate(captures(sale), start=1):
+        key = payment.key or str(number)
+        for doc in (CASH_RECEIPT, BANK_DEPOSIT):
+            if org_refid_for(company, f"{doc}:{key}", sale.source_id, revision) == voucher["org_refid"]:
+                return f"{RECEIPT}:{key}"[:30]
+    raise ValueError(f"voucher {voucher['org_refid']} is not one of order {sale.label}'s")
+
+
+def _missing_items(account: TargetAccount, vouchers) -> list[str]:
+    """Item codes the vouchers use that the company's master data lacks — only once it was synced: a
+    company whose items were never read is left to AMIS's own answer."""
+    from .models import AmisDictionaryEntry
+    from .services import missing_codes
+
+    if not AmisDictionaryEntry.objects.filter(account=account, data_type=2).exists():
+        return []
+    codes = [d.get("inventory_item_code") for v in vouchers for d in v.get("detail") or []]
+    return missing_codes(account, 2, [c for c in codes if c])
+
+
+def _place(doc: SyncDocument, voucher: dict, dictionary: list[dict]) -> None:
+    """Put the voucher a document should be now on it: queued when nothing reached AMIS yet, sent again
+    when still in flight, or its proposal replaced (deleted, then sent under a new revision) when AMIS
+    holds an older one the accountant has not generated yet."""
+    payload = {"voucher": voucher, "dictionary": dictionary}
+    if doc.state in OPEN_STATES:
+        doc.payload = payload
+        doc.target_ref = voucher["org_refid"]
+        doc.result = {**_kept(doc.result), "revision": _revision(doc), "amis": ""}
+        _settle(doc, State.QUEUED, "", note=Text("Queued for AMIS: %(what)s.", what=describe(voucher)))
+        _send_soon(doc.account_id)
+    elif doc.state == State.RETRYING and doc.payload.get("voucher") != voucher:
+        doc.payload = payload  # the next send updates the proposal under the same org_refid
+        doc.save(update_fields=["payload", "updated_at"])
+    elif doc.state == State.SENT and _changed(doc.payload.get("voucher"), voucher):
+        _replace(
+            doc, Text("Order %(order)s changed before AMIS generated its voucher", order=doc.source_label)
+        )
+
+
+def _kept(result: dict) -> dict:
+    return {k: v for k, v in (result or {}).items() if k in ("revision",)}
+
+
+def _changed(sent: dict | None, now: dict) -> bool:
+    """Whether the voucher differs from what AMIS holds (its org_refid aside: a new revision renames it)."""
+    if not sent:
+        return True
+    ignore = ("org_refid", "refid")
+    return {k: v for k, v in sent.items() if k not in ignore} != {
+        k: v for k, v in now.items() if k not in ignore
+    }
+
+
+def _replace(doc: SyncDocument, why: Text) -> None:
+    """The waiting proposal is deleted first; the document is then made again under the next revision."""
+    doc.result = {
+        **doc.result,
+        "delete": {"org_refid": doc.target_ref, "voucher_type": doc.payload["voucher"]["voucher_type"]},
+    }
+    doc.state, doc.next_retry_at = State.QUEUED, None
+    doc.set_error("")
+    doc.save()
+    _log(
+        "evaluate",
+        Outcome.INFO,
+        Text("%(why)s: its proposal is deleted in AMIS and sent again.", why=why),
+        document=doc,
+    )
+    _send_soon(doc.account_id)
+
+
+def describe(voucher: dict) -> str:
+    kind = f"{voucher['voucher_type']}/{voucher['reftype']}"
+    return f"{kind} {voucher['org_refno']} ({voucher['total_amount']:,} VND)"
+
+
+# --- after the sale's voucher was generated: returns and cancellations -------------------------------
+
+
+def _cancel(main: SyncDocument, sale, mapping: Mapping, documents: dict) -> None:
+    """A cancelled order: what AMIS has not generated yet is withdrawn (never sent, or its proposal
+    deleted); a generated sales voucher is reversed by a return voucher, or waits for a person."""
+    for doc in documents.values():
+        if doc.kind.startswith((RETURN + ":", CANCEL)):
+            continue
+        if doc.state in OPEN_STATES:
+            _settle(
+                doc,
+                State.SKIPPED,
+                Text("Order %(order)s is cancelled: nothing is posted.", order=doc.source_label),
+            )
+        elif (
+            doc.state == State.SENT or (doc.state in (State.RETRYING, State.FAILED) and doc.attempts)
+        ) and not doc.result.get("delete"):
+            doc.result = {**doc.result, "withdraw": True}
+            _replace(
+                doc,
+                Text(
+                    "Order %(order)s was cancelled before AMIS generated its voucher",
+                    order=doc.source_label,
+                ),
+            )
+    if main.result.get("amis") == GENERATED:
+        _after_generation(main, sale, mapping, documents)
+
+
+def _after_generation(main: SyncDocument, sale, mapping: Mapping, documents: dict) -> None:
+    """Refunds (and a cancellation) of a sale whose voucher AMIS generated: a sales return voucher each,
+    per the mapping's returns policy, or a document held for a person with what to do in AMIS."""
+    company = main.account.external_id
+    changes = [(f"{RETURN}:{r.key}"[:30], r) for r in sale.refunds]
+    if sale.status.cancelled:
+        changes = [(CANCEL, None)]
+    for kind, refund in changes:
+        existing = documents.get(kind)
+        if existing is not None and existing.state != State.PENDING:
+            continue  # made already (a person's retry sets it pending to make it again)
+        number = main.result.get("refno") or main.source_label
+        what = (
+            Text("cancellation of order %(order)s", order=main.source_label)
+            if refund is None
+            else Text(
+                "refund %(refund)s of order %(order)s",
+                refund=refund.name or refund.key,
+                order=main.source_label,
+            )
+        )
+        if mapping.returns.on_refund_after_generation == "manual":
+            reason = Text(
+                "The %(what)s changes sales voucher %(number)s, which AMIS already generated; the returns "
+                "policy is manual: record the return in AMIS (Bán hàng → Hàng bán trả lại), or switch the "
+                "policy and retry.",
+                what=what,
+                number=number,
+            )
+            doc = existing or _document(main, kind, reason)
+            doc.payload = {}
+            _settle(doc, State.BLOCKED, reason)
+            continue
+        try:
+            target = refund if refund is not None else _everything_back(sale)
+            voucher = refund_to_return(
+                sale, target, mapping, company, _revision(existing), at=_when(refund, sale)
+            )
+        except NothingToReturn:
+            continue
+        except ConversionError as exc:
+            doc = existing or _document(main, kind, Text("Changes sales voucher %(number)s.", number=number))
+            _settle(
+                doc,
+                State.BLOCKED,
+                Text("Nothing posted for the %(what)s: %(reason)s", what=what, reason=exc.text),
+            )
+            continue
+        doc = existing or _document(
+            main, kind, Text("Return for the %(what)s (sales voucher %(number)s).", what=what, number=number)
+        )
+        _place(doc, voucher, party_dictionary(sale, mapping))
+
+
+def _when(refund, sale):
+    if refund is not None and refund.created_at is not None:
+        return refund.created_at
+    return sale.cancelled_at
+
+
+def _everything_back(sale):
+    """A cancelled sale, as one refund of what was sold and not yet returned, valued at what the buyer
+    paid less the money already given back."""
+    from connectors.sale import Refund, RefundLine
+
+    returned: dict[str, object] = {}
+    for refund in sale.refunds:
+        for line in refund.lines:
+            returned[line.line_key] = returned.get(line.line_key, 0) + line.quantity
+    lines = tuple(
+        RefundLine(line_key=line.key, quantity=line.quantity - returned.get(line.key, 0))
+        for line in sale.lines
+        if line.quantity - returned.get(line.key, 0) > 0
+    )
+    paid = sale.totals.paid if sale.totals.paid is not None else None
+    given_back = sum((r.money or 0) for r in sale.refunds)
+    money = None if paid is None else paid - given_back
+    return Refund(key="cancel", name="cancel", created_at=sale.cancelled_at, lines=lines, money=money)
+
+
+# --- posting ---------------------------------------------------------------------------------------------
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> dt.timedelta:
+    base = getattr(settings, "AMIS_RETRY_BASE_SECONDS", RETRY_BASE_SECONDS)
+    seconds = min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=max(seconds, retry_after or 0))
+
+
+def _due(now=None):
+    return SyncDocument.objects.filter(
+        state__in=DUE_STATES, account__isnull=False, connection__target_kind="amis"
+    ).exclude(state=State.RETRYING, next_retry_at__gt=now or timezone.now())
+
+
+def sync_orders(account_id: int | None = None) -> int:
+    """Send what is due, per company, in order. Returns how many vouchers AMIS accepted for processing."""
+    if account_id is None:
+        ids = sorted(set(_due().values_list("account_id", flat=True)))
+        return sum(sync_orders(i) for i in ids)
+    account = TargetAccount.objects.select_related("connection", "connection__tenant").get(pk=account_id)
+    # Sequential per company (amis.md §12): one sender per company at a time.
+    with try_lock(f"amis:post:{account.pk}") as held:
+        if not held:
+            return 0  # another worker is on it and loops until nothing is due
+        return _post_company(account)
+
+
+def _post_company(account: TargetAccount) -> int:
+    client = client_for(account)
+    sent, handled = 0, set()
+    while True:
+        batch = _next_batch(account, handled)
+        if not batch:
+            return sent
+        handled.update(d.pk for d in batch)
+        deletions = [d for d in batch if d.result.get("delete")]
+        saves = [d for d in batch if not d.result.get("delete")]
+        try:
+            for doc in deletions:
+                _delete(client, doc)
+            if saves:
+                sent += _save(client, saves)
+        except RetryableError as exc:
+            waiting = [d for d in batch if d.state == State.PROCESSING]
+            _reschedule(waiting, exc, client)
+            return sent  # AMIS is in trouble: the next pass (or the retry time) goes on
+        except AmisDisconnected as exc:
+            _hold_company(account, exc, client)
+            return sent
+        except PermanentError as exc:
+            waiting = [d for d in batch if d.state == State.PROCESSING]
+            _fail(waiting, exc.text, client, state=State.BLOCKED)
+            return sent
+
+
+def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocument]:
+    """The next vouchers of the company, oldest first, marked as being sent (committed before the call: a
+    crash leaves evidence). At most 100 vouchers and 200 master-data items per call."""
+    docs = list(
+        _due()
+        .filter(account_id=account.pk)
+        .exclude(pk__in=handled, state=State.PROCESSING)  # never twice in one pass, whatever went wrong
+        .select_related("account", "connection", "connection__tenant")
+        .defer("source_data")
+        .order_by("created_at", "id")[:MAX_VOUCHERS]
+    )
+    batch, items = [], set()
+    for doc in docs:
+        codes = {str(d.get("account_object_code")) for d in (doc.payload or {}).get("dictionary") or []}
+        if batch and len(items | codes) > MAX_DICTIONARY:
+            break
+        items |= codes
+        batch.append(doc)
+    if not batch:
+        return []
+    SyncDocument.objects.filter(pk__in=[d.pk for d in batch]).update(
+        state=State.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    for doc in batch:
+        doc.state = State.PROCESSING
+        doc.attempts += 1
+    return batch
+
+
+def _dictionary(docs) -> list[dict]:
+    """The master data the vouchers need, each item once (by code)."""
+    items = {}
+    for doc in docs:
+        for item in (doc.payload or {}).get("dictionary") or []:
+            items[str(item.get("account_object_code") or item.get("inventory_item_code") or len(items))] = (
+                item
+            )
+    return list(items.values())
+
+
+def _save(client, docs: list[SyncDocument]) -> int:
+    """One save call; a refusal that names its vouchers fails those and sends the others again, one that
+    names none is narrowed down by halves."""
+    result: SaveResult = client.save([d.payload["voucher"] for d in docs], _dictionary(docs))
+    if result.ok:
+        _sent(docs, client)
+        return len(docs)
+    named = _refused_by_refid(result)
+    refused = [d for d in docs if d.target_ref.casefold() in named]
+    if refused:
+        for doc in refused:
+            item = named[doc.target_ref.casefold()]
+            code = str(item.get("error_code") or result.error_code)
+            _refused(doc, code, str(item.get("error_message") or ""), client)
+        rest = [d for d in docs if d.target_ref.casefold() not in named]
+        return _save(client, rest) if rest else 0  # nothing of the call was kept: the others again
+    if len(docs) > 1:
+        half = len(docs) // 2
+        return _save(client, docs[:half]) + _save(client, docs[half:])
+    _refused(docs[0], result.error_code, result.error_message, client)
+    return 0
+
+
+def _refused_by_refid(result: SaveResult) -> dict[str, dict]:
+    rows = result.data if isinstance(result.data, list) else []
+    return {
+        str(row.get("org_refid")).casefold(): row
+        for row in rows
+        if isinstance(row, dict) and row.get("org_refid")
+    }
+
+
+def _refused(doc: SyncDocument, code: str, message: str, client) -> None:
+    if code == "IsCreatedVoucher":  # sent before (an answer was lost) and generated since
+        _generated(
+            doc,
+            {},
+            client,
+            note=Text("AMIS had already generated it (an earlier answer was lost); not sent again"),
+        )
+        return
+    words = verbatim(f"{code}: {message}" if message else code)
+    _fail([doc], Text("AMIS refused the voucher: %(detail)s", detail=words), client)
+
+
+def _still_processing(docs) -> list[SyncDocument]:
+    """The documents no callback has moved meanwhile (AMIS may answer by callback before its answer to the
+    call is recorded): locked, so a callback waits for this to be recorded, and never undone by it."""
+    ids = set(
+        SyncDocument.objects.select_for_update()
+        .filter(pk__in=[d.pk for d in docs], state=State.PROCESSING)
+        .values_list("pk", flat=True)
+    )
+    return [d for d in docs if d.pk in ids]
+
+
+def _sent(docs, client) -> None:
+    with transaction.atomic():
+        _record_sent(_still_processing(docs), client)
+
+
+def _record_sent(docs, client) -> None:
+    now = timezone.now()
+    rows = []
+    for doc in docs:
+        doc.state, doc.next_retry_at, doc.updated_at = State.SENT, None, now
+        doc.set_error("")
+        doc.result = {**doc.result, "amis": SENT, "sent_at": now.isoformat()}
+        voucher = doc.payload["voucher"]
+        rows.append(
+            _row(
+                "post",
+                Outcome.OK,
+                Text(
+                    "Sent to AMIS: %(what)s; waiting for AMIS to accept the proposal.", what=describe(voucher)
+                ),
+                document=doc,
+                client=client,
+                request=_summary(voucher),
+            )
+        )
+    SyncDocument.objects.bulk_update(
+        docs, ["state", "next_retry_at", "updated_at", "last_error", "last_error_text", "result"]
+    )
+    SyncAttempt.objects.bulk_create(rows)
+
+
+def _summary(voucher: dict) -> dict:
+    keys = ("voucher_type", "reftype", "org_refid", "org_refno", "account_object_code", "total_amount")
+    return {**{k: voucher.get(k) for k in keys}, "lines": len(voucher.get("detail") or [])}
+
+
+def _delete(client, doc: SyncDocument) -> None:
+    """Withdraw the proposal AMIS holds; then the document is made again (under the next revision) or, for a
+    cancelled order, ends there."""
+    target = doc.result["delete"]
+    result = client.delete([target])
+    gone = result.not_found and (doc.result.get("delete_sent") or doc.result.get("withdraw"))
+    if result.ok or gone:  # deleted now, by our earlier call whose answer was lost, or not there at all
+        _deleted(doc, client)
+    elif result.already_generated:
+        doc.result = {k: v for k, v in doc.result.items() if k not in ("delete", "withdraw")}
+        _generated(
+            doc,
+            {},
+            client,
+            note=Text("AMIS had already generated it, so its proposal could not be withdrawn"),
+        )
+    elif result.not_found:
+        doc.result = {k: v for k, v in doc.result.items() if k not in ("delete", "withdraw")}
+        reason = Text(
+            "AMIS no longer has the proposal %(refid)s (an accountant may have deleted it in AMIS); nothing "
+            "was posted again. Retry to post it again, or leave it if it was deleted on purpose.",
+            refid=target["org_refid"],
+        )
+        _fail([doc], reason, client, state=State.BLOCKED)
+    else:
+        words = verbatim(f"{result.error_code}: {result.error_message}")
+        _fail([doc], Text("AMIS refused to delete the proposal: %(detail)s", detail=words), client)
+
+
+def _deleted(doc: SyncDocument, client) -> None:
+    withdrawn = doc.result.get("withdraw")
+    old = doc.result["delete"]["org_refid"]
+    revision = _revision(doc) + 1
+    doc.result = {"revision": revision, "amis": "", "deleted": [*doc.result.get("deleted", []), old]}
+    doc.target_ref = ""
+    doc.attempts = 0
+    if withdrawn:
+        doc.state = State.SKIPPED
+        doc.set_error("")
+        doc.save()
+        _log(
+            "delete",
+            Outcome.OK,
+            Text(
+                "Order %(order)s is cancelled: its proposal %(refid)s was deleted in AMIS.",
+                order=doc.source_label,
+                refid=old,
+            ),
+            document=doc,
+            client=client,
+        )
+        return
+    doc.state = State.PENDING
+    doc.save()
+    _log(
+        "delete",
+        Outcome.OK,
+        Text(
+            "Proposal %(refid)s deleted in AMIS; sent again as revision %(revision)s.",
+            refid=old,
+            revision=revision,
+        ),
+        document=doc,
+        client=client,
+    )
+    main = doc if doc.kind == SALES_VOUCHER else _main_of(doc)
+    if main is not None:
+        evaluate(main)
+
+
+def _main_of(doc: SyncDocument) -> SyncDocument | None:
+    return (
+        SyncDocument.objects.filter(
+            connection=doc.connection,
+            account=doc.account,
+            source_type=doc.source_type,
+            source_id=doc.source_id,
+            kind=SALES_VOUCHER,
+        )
+        .select_related("account", "connection")
+        .first()
+    )
+
+
+def _generated(doc: SyncDocument, facts: dict, client=None, *, note: Text | None = None) -> None:
+    """AMIS generated the voucher: the document is done; a sale's returns may follow."""
+    now = timezone.now()
+    doc.state, doc.next_retry_at, doc.done_at = State.DONE, None, now
+    doc.set_error("")
+    doc.result = {**doc.result, "amis": GENERATED, **{k: v for k, v in facts.items() if v}}
+    doc.save()
+    number = doc.result.get("refno") or doc.target_ref
+    message = Text(
+        "Voucher %(number)s generated in AMIS for order %(order)s.", number=number, order=doc.source_label
+    )
+    if note is not None:
+        message = Text(
+            "Voucher %(number)s generated in AMIS for order %(order)s (%(note)s).",
+            number=number,
+            order=doc.source_label,
+            note=note,
+        )
+    _log("generated", Outcome.OK, message, document=doc, client=client)
+    if doc.kind == SALES_VOUCHER:
+        evaluate(doc)  # refunds and a cancellation made before it was generated follow now
+
+
+def _reschedule(docs, exc, client) -> None:
+    """Retryable trouble: due again after a backoff (the same org_refid: AMIS updates, never doubles), or
+    failed after MAX_ATTEMPTS."""
+    with transaction.atomic():
+        _record_retry(_still_processing(docs), exc, client)
+
+
+def _record_retry(docs, exc, client) -> None:
+    now = timezone.now()
+    give_up = [d for d in docs if d.attempts >= MAX_ATTEMPTS]
+    if give_up:
+        _fail(
+            give_up,
+            Text(
+                "Gave up after %(attempts)s attempts: %(error)s", attempts=give_up[0].attempts, error=exc.text
+            ),
+            client,
+        )
+    later = [d for d in docs if d.attempts < MAX_ATTEMPTS]
+    rows = []
+    for doc in later:
+        doc.state, doc.updated_at = State.RETRYING, now
+        doc.set_error(exc.text)
+        doc.next_retry_at = now + retry_delay(doc.attempts, getattr(exc, "retry_after", None))
+        if doc.result.get("delete"):
+            doc.result = {**doc.result, "delete_sent": True}
+        rows.append(
+            _row(
+                "post",
+                Outcome.RETRYABLE,
+                Text(
+                    "Not accepted yet (%(error)s); will send again under the same key at %(when)s.",
+                    error=exc.text,
+                    when=f"{timezone.localtime(doc.next_retry_at):%H:%M:%S}",
+                ),
+                document=doc,
+                client=client,
+            )
+        )
+    SyncDocument.objects.bulk_update(
+        later, ["state", "last_error", "last_error_text", "next_retry_at", "updated_at", "result"]
+    )
+    SyncAttempt.objects.bulk_create(rows)
+
+
+def _fail(docs, message: Text, client, *, state=State.FAILED) -> None:
+    """Permanent trouble: the documents wait for a person, with the reason."""
+    now = timezone.now()
+    rows = []
+    for doc in docs:
+        doc.state, doc.next_retry_at, doc.updated_at = state, None, now
+        doc.set_error(message)
+        rows.append(_row("post", Outcome.ERROR, message, document=doc, client=client))
+    SyncDocument.objects.bulk_update(
+        docs, ["state", "last_error", "last_error_text", "next_retry_at", "updated_at", "result"]
+    )
+    SyncAttempt.objects.bulk_create(rows)
+
+
+def _hold_company(account: TargetAccount, exc: AmisDisconnected, client) -> None:
+    """The company disconnected our app (or its database): everything due for it waits for a person."""
+    docs = list(_due().filter(account_id=account.pk))
+    _fail(docs, exc.text, client, state=State.BLOCKED)
+    _log("post", Outcome.ERROR, exc.text, account=account, client=client)
+
+
+# --- people ------------------------------------------------------------------------------------------
+
+
+def retry(documents, *, user=None) -> int:
+    """Single or bulk retry by a person. Never accepted by AMIS: made again from the newest order (the
+    mapping may have been fixed) and sent. A proposal AMIS lost or refused: sent again under a new
+    revision. Waiting on a retry time: due now."""
+    count, accounts = 0, set()
+    who = user.get_username() if user is not None else "system"
+    for doc in documents:
+        with transaction.atomic():
+            locked = (
+                SyncDocument.objects.select_for_update(of=("self",))
+                .select_related("account", "connection")
+                .filter(pk=doc.pk)
+                .first()
+            )
+            if locked is None or locked.state not in RETRYABLE_BY_PERSON or locked.account_id is None:
+                continue
+            _log("retry", Outcome.INFO, Text("Retry asked by %(who)s.", who=who), document=locked)
+            if locked.state == State.RETRYING:
+                locked.next_retry_at, locked.attempts = timezone.now(), 1
+                locked.save(update_fields=["next_retry_at", "attempts", "updated_at"])
+            else:
+                if (
+                    locked.attempts
+                ):  # refused, or gone from AMIS: a fresh key, never an update of a deleted one
+                    locked.result = {"revision": _revision(locked) + 1}
+                    locked.target_ref = ""
+                locked.attempts = 0
+                locked.state = State.PENDING
+                locked.payload = {}
+                locked.save()
+                main = locked if locked.kind == SALES_VOUCHER else _main_of(locked)
+                if main is not None:
+                    evaluate(main)
+            accounts.add(locked.account_id)
+            count += 1
+    for account_id in accounts:
+        _send_soon(account_id)
+    return count
