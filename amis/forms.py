@@ -593,7 +593,9 @@ class CompanyMapping:
                 formset._non_form_errors = formset.error_class([message])
                 return
         field = CompanyForm.FIELD_FOR_PATH.get(path)
-        self.form.add_error(field if field in self.form.fields else None, message)
+        if field in self.form.fields:
+            self.form.add_error(field, message)
+        # else: a part the form does not show (tax rules, combos…); the message at the company's top says it
 
     # --- what the page shows
 
