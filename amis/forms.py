@@ -152,8 +152,11 @@ class MasterData:
         if kind in LIST_KINDS:
             return forms.TextInput(attrs={"list": self.list_id(kind), "autocomplete": "off"})
         options = list(self.options(kind))
-        if current and current.casefold() not in {value.casefold() for value, _label in options}:
-            options.append((current, _("%(code)s (not in AMIS's list)") % {"code": current}))
+        if current and current not in {value for value, _label in options}:
+            # kept as an option of its own, so saving the page unchanged keeps it: AMIS compares codes
+            # case-insensitively, so a code written in another case is that row
+            same = {value.casefold(): label for value, label in options}.get(current.casefold())
+            options.append((current, same or _("%(code)s (not in AMIS's list)") % {"code": current}))
         return forms.Select(choices=[("", empty_label), *options])
 
 
@@ -593,7 +596,9 @@ class CompanyMapping:
                 formset._non_form_errors = formset.error_class([message])
                 return
         field = CompanyForm.FIELD_FOR_PATH.get(path)
-        self.form.add_error(field if field in self.form.fields else None, message)
+        if field in self.form.fields:
+            self.form.add_error(field, message)
+        # else: a part the form does not show (tax rules, combos…); the message at the company's top says it
 
     # --- what the page shows
 

@@ -461,3 +461,32 @@ def test_the_section_renders_in_vietnamese(conn, hcm_lists):
     with translation.override("vi"):
         html = render(MappingSection(conn), conn)
     assert "[AMIS demo-hcm]" in html and "KHO09" in html
+
+
+def test_an_error_in_a_part_the_form_does_not_show_is_said_at_the_companys_top(conn):
+    hanoi = company(conn, "demo-hanoi")
+    hanoi.settings = {"mapping": {"tax_rules": [{"match": "sku", "value": "A", "rate": "7"}]}}
+    hanoi.save()
+    section = MappingSection(conn, posted(MappingSection(conn)))
+    assert section.save(request()) is False
+    html = render(section, conn)
+    assert (
+        html.count("tax_rules[0].rate: &#x27;7&#x27; is not a VAT rate") == 2
+    )  # the stored error, the refusal
+    hanoi.refresh_from_db()
+    assert hanoi.settings["mapping"]["tax_rules"][0]["rate"] == "7"  # nothing saved
+
+
+def test_a_code_stored_in_another_case_stays_selected_and_is_not_flagged(conn, hcm_lists):
+    store(hcm_lists, Mapping(locations={"1002": Location(BRANCH_HCM.upper(), "kho02")}))
+    section = MappingSection(conn)
+    html = render(section, conn)
+    assert '<option value="kho02" selected>Kho HCM (KHO02)</option>' in html
+    assert f'<option value="{BRANCH_HCM.upper()}" selected>Chi nhánh 1 (CN01)</option>' in html
+    assert "missing-code" not in html
+    assert MappingSection(conn, posted(section)).save(request()) is True
+    hcm_lists.refresh_from_db()
+    assert hcm_lists.settings["mapping"]["locations"]["1002"] == {
+        "branch_id": BRANCH_HCM.upper(),
+        "stock_code": "kho02",
+    }
