@@ -396,7 +396,8 @@ def _after_generation(main: SyncDocument, sale, mapping: Mapping, documents: dic
             _settle(doc, State.BLOCKED, reason)
             continue
         try:
-            target = refund if refund is not None else _everything_back(sale)
+            booked = (main.payload or {}).get("voucher", {}).get("total_amount")
+            target = refund if refund is not None else _everything_back(sale, booked)
             voucher = refund_to_return(
                 sale, target, mapping, company, _revision(existing), at=_when(refund, sale)
             )
@@ -422,9 +423,9 @@ def _when(refund, sale):
     return sale.cancelled_at
 
 
-def _everything_back(sale):
-    """A cancelled sale, as one refund of what was sold and not yet returned, valued at what the buyer
-    paid less the money already given back."""
+def _everything_back(sale, booked: int | None):
+    """A cancelled sale, as one refund of what was sold and not yet returned (restocked, as Haravan's
+    cancellation restocks), worth what its sales voucher booked less the money already given back."""
     from connectors.sale import Refund, RefundLine
 
     returned: dict[str, object] = {}
@@ -432,13 +433,12 @@ def _everything_back(sale):
         for line in refund.lines:
             returned[line.line_key] = returned.get(line.line_key, 0) + line.quantity
     lines = tuple(
-        RefundLine(line_key=line.key, quantity=line.quantity - returned.get(line.key, 0))
+        RefundLine(line_key=line.key, quantity=line.quantity - returned.get(line.key, 0), restock=True)
         for line in sale.lines
         if line.quantity - returned.get(line.key, 0) > 0
     )
-    paid = sale.totals.paid if sale.totals.paid is not None else None
     given_back = sum((r.money or 0) for r in sale.refunds)
-    money = None if paid is None else paid - given_back
+    money = None if booked is None else booked - given_back
     return Refund(key="cancel", name="cancel", created_at=sale.cancelled_at, lines=lines, money=money)
 
 

@@ -19,6 +19,7 @@ from connectors.text import Text, join
 
 from . import convert
 from .mapping import Mapping, MappingError
+from .services import mapping_for
 
 MAPPING_KEY = "mapping"  # TargetAccount.settings["mapping"]: the company's mapping, as Mapping.to_dict()
 
@@ -26,7 +27,7 @@ MAPPING_KEY = "mapping"  # TargetAccount.settings["mapping"]: the company's mapp
 def company_mapping(account) -> Mapping:
     """The mapping stored for one AMIS company (defaults where nothing is stored); MappingError when the
     stored one is invalid."""
-    return Mapping.from_dict((account.settings or {}).get(MAPPING_KEY) or {})
+    return mapping_for(account)
 
 
 def preview_order(connection, raw: dict) -> dict:
