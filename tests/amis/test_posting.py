@@ -306,3 +306,32 @@ def test_repeated_callbacks_apply_once(connection, sim):
 
 def test_client_is_the_shared_token_client(connection):
     assert isinstance(posting.client_for(connection.accounts.first()), AmisClient)
+
+
+def test_orders_held_before_amis_could_post_become_sales_vouchers_a_retry_posts(connection, sim):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("amis.migrations.0004_held_orders_can_post_now")
+    order = paid_order()
+    account = connection.accounts.get(external_id="demo-hanoi")
+    held = SyncDocument.objects.create(
+        connection=connection,
+        account=account,
+        source_type="order",
+        source_id=str(order["id"]),
+        source_label=order["name"],
+        kind="document",
+        state=State.BLOCKED,
+        source_data=order,
+        last_error="No processor for MISA AMIS accounting documents yet",
+    )
+    migration.rename(apps, None)
+    held.refresh_from_db()
+    assert held.kind == "sales_voucher" and held.state == State.BLOCKED
+    assert held.error_display.startswith("AMIS can post this order now")
+    assert posting.retry([held]) == 1
+    post()
+    held.refresh_from_db()
+    assert held.state == State.SENT and held.target_ref
