@@ -38,6 +38,7 @@ from .convert import (
     NothingToReturn,
     captures,
     due_kinds,
+    item_dictionary,
     org_refid_for,
     party_dictionary,
     refund_to_return,
@@ -182,13 +183,15 @@ def evaluate(main: SyncDocument) -> None:
     company = account.external_id
     try:
         wanted = _wanted(sale, mapping, company, kinds, documents)
-        dictionary = party_dictionary(sale, mapping)
+        dictionary = _unknown(account, 1, party_dictionary(sale, mapping))
     except ConversionError as exc:
         if main.state in OPEN_STATES:
             _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=exc.text))
         return
     missing = _missing_items(account, wanted.values())
-    if missing:
+    if missing and mapping.create_missing_items:  # created in AMIS by the same save call
+        dictionary = [*dictionary, *item_dictionary(list(wanted.values()), missing, mapping)]
+    elif missing:
         if main.state in OPEN_STATES:
             _settle(
                 main,
@@ -261,6 +264,23 @@ def kind_of(voucher: dict, sale, company: str, revision: int) -> str:
             if org_refid_for(company, f"{doc}:{key}", sale.source_id, revision) == voucher["org_refid"]:
                 return f"{RECEIPT}:{key}"[:30]
     raise ValueError(f"voucher {voucher['org_refid']} is not one of order {sale.label}'s")
+
+
+def _unknown(account: TargetAccount, data_type: int, items: list[dict]) -> list[dict]:
+    """The master-data items the company's copy lacks: what it has (or we created) is not pushed again,
+    so an accountant's own changes to a customer in AMIS are not overwritten by every order."""
+    from .models import AmisDictionaryEntry
+    from .services import FIELDS
+
+    field = FIELDS[data_type][0]
+    codes = [str(item.get(field) or "") for item in items]
+    known = {
+        code.casefold()
+        for code in AmisDictionaryEntry.objects.filter(
+            account=account, data_type=data_type, code__in=codes
+        ).values_list("code", flat=True)
+    }
+    return [item for item, code in zip(items, codes, strict=True) if code.casefold() not in known]
 
 
 def _missing_items(account: TargetAccount, vouchers) -> list[str]:
@@ -623,6 +643,37 @@ def _record_sent(docs, client) -> None:
         docs, ["state", "next_retry_at", "updated_at", "last_error", "last_error_text", "result"]
     )
     SyncAttempt.objects.bulk_create(rows)
+    if docs:
+        _remember_created(docs[0].account, _dictionary(docs))
+
+
+def _remember_created(account: TargetAccount, items: list[dict]) -> None:
+    """Master data AMIS took with the vouchers joins the company's copy (the next sync confirms it)."""
+    from .models import AmisDictionaryEntry
+    from .services import FIELDS
+
+    by_type = {1: 1, 3: 2}  # save dictionary_type → get data_type (amis.md §8, §9)
+    now = timezone.now()
+    entries = {}
+    for item in items:
+        data_type = by_type.get(item.get("dictionary_type"))
+        if data_type is None:
+            continue
+        code_field, name_field, id_field = FIELDS[data_type]
+        code = str(item.get(code_field) or "").strip()
+        if code:
+            entries[(data_type, code)] = AmisDictionaryEntry(
+                account=account,
+                data_type=data_type,
+                code=code[:200],
+                name=str(item.get(name_field) or "")[:500],
+                amis_id=str(item.get(id_field) or "")[:64],
+                inactive=False,
+                data=item,
+                synced_at=now,
+            )
+    if entries:
+        AmisDictionaryEntry.objects.bulk_create(list(entries.values()), ignore_conflicts=True)
 
 
 def _summary(voucher: dict) -> dict:
