@@ -168,7 +168,7 @@ def evaluate(main: SyncDocument) -> None:
         return
     sale = sale_of(main, mapping)
     if sale.problems:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=join(sale.problems)))
         return
     documents = _siblings(main)
@@ -177,7 +177,7 @@ def evaluate(main: SyncDocument) -> None:
         return
     kinds = due_kinds(sale, mapping)
     if not kinds:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(main, State.SKIPPED, why_not_due(sale, mapping))
         return
     company = account.external_id
@@ -185,14 +185,14 @@ def evaluate(main: SyncDocument) -> None:
         wanted = _wanted(sale, mapping, company, kinds, documents)
         dictionary = _unknown(account, 1, party_dictionary(sale, mapping))
     except ConversionError as exc:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=exc.text))
         return
     missing = _missing_items(account, wanted.values())
     if missing and mapping.create_missing_items:  # created in AMIS by the same save call
         dictionary = [*dictionary, *item_dictionary(list(wanted.values()), missing, mapping)]
     elif missing:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(
                 main,
                 State.BLOCKED,
@@ -204,7 +204,7 @@ def evaluate(main: SyncDocument) -> None:
                 ),
             )
         return
-    if SALES_VOUCHER not in wanted and main.state in OPEN_STATES:
+    if SALES_VOUCHER not in wanted and _open(main):
         _settle(main, State.SKIPPED, why_not_due(sale, mapping))
     for kind, voucher in wanted.items():
         doc = documents.get(kind) or _document(
@@ -213,6 +213,13 @@ def evaluate(main: SyncDocument) -> None:
         _place(doc, voucher, dictionary)
     if main.result.get("amis") == GENERATED:
         _after_generation(main, sale, mapping, documents)
+
+
+def _open(doc: SyncDocument) -> bool:
+    """Whether the document may still be made again from its order: nothing reached AMIS yet. One held
+    after AMIS answered (a deleted proposal, a disconnected company) waits for a person's retry, whatever
+    the order does meanwhile."""
+    return doc.state in OPEN_STATES and not (doc.state == State.BLOCKED and doc.attempts)
 
 
 def _moment(sale, mapping: Mapping) -> dt.datetime | None:
@@ -300,7 +307,7 @@ def _place(doc: SyncDocument, voucher: dict, dictionary: list[dict]) -> None:
     when still in flight, or its proposal replaced (deleted, then sent under a new revision) when AMIS
     holds an older one the accountant has not generated yet."""
     payload = {"voucher": voucher, "dictionary": dictionary}
-    if doc.state in OPEN_STATES:
+    if _open(doc):
         doc.payload = payload
         doc.target_ref = voucher["org_refid"]
         doc.result = {**_kept(doc.result), "revision": _revision(doc), "amis": ""}
@@ -361,7 +368,7 @@ def _cancel(main: SyncDocument, sale, mapping: Mapping, documents: dict) -> None
     for doc in documents.values():
         if doc.kind.startswith((RETURN + ":", CANCEL)):
             continue
-        if doc.state in OPEN_STATES:
+        if _open(doc):
             _settle(
                 doc,
                 State.SKIPPED,

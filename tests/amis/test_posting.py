@@ -411,3 +411,35 @@ def test_sync_products_and_customers_upsert_the_shop_s_lists_into_a_company(conn
         customer["company_tax_code"] == "0101243150"
         and customer["account_object_name"] == "Công ty Cổ phần MISA"
     )
+
+
+def test_a_proposal_the_accountant_deleted_is_shown_to_a_person_never_silently_posted_again(connection, sim):
+    from sandbox.amis.helpers import key
+
+    order = paid_order()
+    take(order)
+    post()
+    (main,) = docs(connection, kind="sales_voucher")
+    first = main.target_ref
+    with sim.lock:  # the accountant deletes the proposal in AMIS's screens (no callback comes)
+        sim.companies[main.account.external_id].proposals[key(first)].status = "deleted"
+    changed = {
+        **copy.deepcopy(order),
+        "note_attributes": [
+            {"name": "vat_tax_code", "value": "0101243150"},
+            {"name": "vat_company_name", "value": "Công ty Cổ phần MISA"},
+        ],
+        "updated_at": "2099-01-01T00:00:00Z",
+    }
+    take(changed)
+    post()
+    main.refresh_from_db()
+    assert main.state == State.BLOCKED and "no longer has the proposal" in main.last_error
+    take({**changed, "note": "again", "updated_at": "2099-01-02T00:00:00Z"})  # the order changes once more
+    post()
+    main.refresh_from_db()
+    assert main.state == State.BLOCKED, "held for a person, not re-posted by an order change"
+    assert posting.retry([main]) == 1
+    post()
+    main.refresh_from_db()
+    assert main.state == State.SENT and main.target_ref != first and main.result["revision"] >= 1
