@@ -219,6 +219,8 @@ def _open(doc: SyncDocument) -> bool:
     """Whether the document may still be made again from its order: nothing reached AMIS yet. One held
     after AMIS answered (a deleted proposal, a disconnected company) waits for a person's retry, whatever
     the order does meanwhile."""
+    if (doc.result or {}).get("delete"):
+        return False  # AMIS holds its proposal until the deletion queued for it is done
     return doc.state in OPEN_STATES and not (doc.state == State.BLOCKED and doc.attempts)
 
 

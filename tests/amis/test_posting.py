@@ -443,3 +443,28 @@ def test_a_proposal_the_accountant_deleted_is_shown_to_a_person_never_silently_p
     post()
     main.refresh_from_db()
     assert main.state == State.SENT and main.target_ref != first and main.result["revision"] >= 1
+
+
+def test_an_order_cancelled_while_its_replacement_waits_leaves_no_proposal_in_amis(connection, sim):
+    order = paid_order()
+    take(order)
+    post()
+    (main,) = docs(connection, kind="sales_voucher")
+    first = main.target_ref
+    changed = {
+        **copy.deepcopy(order),
+        "note_attributes": [
+            {"name": "vat_tax_code", "value": "0101243150"},
+            {"name": "vat_company_name", "value": "Công ty Cổ phần MISA"},
+        ],
+        "updated_at": "2099-01-01T00:00:00Z",
+    }
+    take(changed)  # its proposal is to be replaced: the deletion is queued, not sent yet
+    main.refresh_from_db()
+    assert main.state == State.QUEUED and main.result["delete"]["org_refid"] == first
+    take({**changed, "cancelled_at": "2026-11-23T09:00:00Z", "updated_at": "2099-01-02T00:00:00Z"})
+    post()
+    main.refresh_from_db()
+    assert main.state == State.SKIPPED, main.last_error
+    live = [p for p in proposals(main.account.external_id) if p["status"] != "deleted"]
+    assert live == []
