@@ -34,6 +34,8 @@ class AmisTarget(TargetAdapter):
     url_settings = {"AMIS_API_URL": "https://actapp.misa.vn"}
     simulator_paths = ("/amis",)
     secret_keys = ("x-misa-accesstoken",)  # the token header of every data call
+    would_make = _("would be posted")
+    would_not_make = _("would not be posted")
     mapping_template = "amis/_mapping.html"
     preview_template = "amis/_preview.html"
     tests_connection = True

@@ -1263,3 +1263,100 @@ def preview(
         kinds=", ".join(f"{v['voucher_type']}/{v['reftype']} {v['org_refno']}" for v in vouchers),
     )
     return {"post": True, "reason": reason.english(), "vouchers": [voucher_summary(v) for v in vouchers]}
+
+
+# --- items AMIS does not have yet ------------------------------------------------------------------------
+
+
+def item_dictionary(vouchers: Sequence[dict], codes: Sequence[str], mapping: Mapping) -> list[dict]:
+    """The ``dictionary_type: 3`` items (amis.md §8) that create ``codes`` in AMIS in the same ``save`` call
+    as the vouchers using them: named, typed, unit and VAT rate as the vouchers' lines describe them, with
+    the mapping's accounts. Codes compare as AMIS compares them (case-insensitively); each comes once."""
+    wanted = {fold(code) for code in codes}
+    items: dict[str, dict] = {}
+    for voucher in vouchers:
+        for line in voucher.get("detail") or []:
+            code = str(line.get("inventory_item_code") or "")
+            if not code or fold(code) not in wanted or fold(code) in items:
+                continue
+            service = line.get("inventory_item_type") == SERVICE_ITEM
+            accounts = mapping.accounts
+            items[fold(code)] = {
+                "dictionary_type": 3,
+                "inventory_item_id": str(uuid.uuid5(REFID_NAMESPACE, f"item|{fold(code)}")),
+                "inventory_item_code": code,
+                "inventory_item_name": str(line.get("inventory_item_name") or code)[:255],
+                "inventory_item_type": SERVICE_ITEM if service else GOODS_ITEM,
+                "unit_name": line.get("unit_name") or mapping.default_unit,
+                "tax_rate": line.get("vat_rate"),
+                "sale_account": line.get("credit_account"),
+                "inventory_account": None if service else accounts.inventory,
+                "cogs_account": accounts.cost_of_goods,
+                "inactive": False,
+            }
+    return list(items.values())
+
+
+def catalogue_item(sku: str, name: str, unit: str, mapping: Mapping) -> dict | None:
+    """A shop's variant as the AMIS item (``dictionary_type`` 3) ``sync_products`` upserts by code: coded
+    as the mapping codes its SKU, in its main unit, taxed at the default rate, booked to the goods
+    accounts. None for a variant without a SKU (nothing to match it by in AMIS)."""
+    code = lookup(mapping.item_codes, plain(sku)) or plain(sku)
+    if not code:
+        return None
+    accounts = mapping.accounts
+    return {
+        "dictionary_type": 3,
+        "inventory_item_id": str(uuid.uuid5(REFID_NAMESPACE, f"item|{fold(code)}")),
+        "inventory_item_code": code,
+        "inventory_item_name": (plain(name) or code)[:255],
+        "inventory_item_type": GOODS_ITEM,
+        "unit_name": lookup(mapping.units, code) or plain(unit) or mapping.default_unit,
+        "tax_rate": rate(mapping.default_vat_rate).code,
+        "sale_account": accounts.revenue_goods,
+        "inventory_account": accounts.inventory,
+        "cogs_account": accounts.cost_of_goods,
+        "inactive": False,
+    }
+
+
+def customer_object(
+    buyer_id: str,
+    name: str,
+    *,
+    company: str = "",
+    tax_code: str = "",
+    address: str = "",
+    email: str = "",
+    phone: str = "",
+    mapping: Mapping,
+) -> dict | None:
+    """A shop's customer as the AMIS account object ``sync_customers`` upserts by code: coded by the
+    mapping's rule for named customers (never a supplier's code), an organisation when the customer list
+    gives a valid tax code and a company name. None for a customer without an id."""
+    buyer_id = plain(buyer_id)
+    if not buyer_id:
+        return None
+    code = mapping.parties.customer_code.format(customer_id=buyer_id)
+    valid_tax_code = bool(tax_code) and buyer_tax_code_error(tax_code) is None and bool(plain(company))
+    item: dict[str, Any] = {
+        "dictionary_type": ACCOUNT_OBJECT,
+        "account_object_id": account_object_id(code),
+        "account_object_code": code,
+        "account_object_name": (plain(company) if valid_tax_code else plain(name)) or code,
+        "account_object_type": ORGANISATION if valid_tax_code else PERSON,
+        "is_customer": True,
+        "is_vendor": False,
+        "is_employee": False,
+        "address": plain(address),
+        "company_tax_code": plain(tax_code) if valid_tax_code else "",
+        "receive_account": mapping.accounts.receivable,
+        "inactive": False,
+    }
+    if phone:
+        item["tel"] = plain(phone)
+    if email:
+        item["email_address"] = plain(email)
+    if valid_tax_code and plain(name) and plain(name) != plain(company):
+        item["contact_name"] = plain(name)
+    return item

@@ -300,6 +300,13 @@ class CompanyForm(CodesForm):
         help_text=_lazy("{tax_code} is replaced by the buyer's tax code."),
     )
     default_unit = forms.CharField(label=_lazy("Default unit"), required=False)
+    create_missing_items = forms.BooleanField(
+        label=_lazy("Create items AMIS does not have yet, with the voucher"),
+        required=False,
+        help_text=_lazy(
+            "Otherwise an order with such an item waits for a person, with the missing codes listed."
+        ),
+    )
     default_vat_rate = forms.ChoiceField(label=_lazy("Default VAT rate"), choices=RATE_CHOICES)
     shipping_mode = forms.ChoiceField(
         label=_lazy("Shipping charged to the buyer"), choices=_choices(SHIPPING_MODES, SHIPPING_LABELS)
@@ -391,6 +398,7 @@ class CompanyForm(CodesForm):
             "customer_code": parties["customer_code"],
             "tax_code_code": parties["tax_code_code"],
             "default_unit": data["default_unit"],
+            "create_missing_items": data.get("create_missing_items", False),
             "default_vat_rate": data["default_vat_rate"],
             "shipping_mode": shipping["mode"],
             "shipping_item_code": shipping["item_code"],
@@ -553,6 +561,7 @@ class CompanyMapping:
             },
             item_codes=items,
             default_unit=text("default_unit"),
+            create_missing_items=bool(cd.get("create_missing_items")),
             default_vat_rate=text("default_vat_rate"),
             accounts={
                 **self.current["accounts"],
@@ -668,7 +677,7 @@ class CompanyMapping:
             {
                 "legend": _("Items and units"),
                 "intro": _("An item's AMIS code is its SKU, unless this table gives another."),
-                "fields": items("default_unit"),
+                "fields": items("default_unit", "create_missing_items"),
                 "table": table(self.items, ("sku", "code")),
             },
             {

@@ -509,6 +509,9 @@ class Mapping:
     default_unit: str = "Cái"
     units: dict[str, str] = field(default_factory=dict)  # AMIS item code → its main unit
     combos: dict[str, Combo] = field(default_factory=dict)  # the combo's item code → its components
+    # An item code the company's master data lacks: created in AMIS with the voucher (True), or the order
+    # waits for a person with the missing codes listed (False)
+    create_missing_items: bool = False
     default_vat_rate: str = "10"
     tax_rules: list[TaxRule] = field(default_factory=list)  # first match wins
     accounts: Accounts = field(default_factory=Accounts)
@@ -555,6 +558,7 @@ class Mapping:
                 name.strip(): Combo.from_dict(value, f"combos[{name!r}]")
                 for name, value in _table(data, "combos", "").items()
             },
+            create_missing_items=boolean(data, "create_missing_items", False, ""),
             default_vat_rate=_rate_name(data, "default_vat_rate", "10", "") or "10",
             tax_rules=[TaxRule.from_dict(r, f"tax_rules[{i}]") for i, r in enumerate(raw_rules)],
             accounts=Accounts.from_dict(data.get("accounts")),
@@ -575,6 +579,7 @@ class Mapping:
             "default_unit": self.default_unit,
             "units": dict(self.units),
             "combos": {name: combo.to_dict() for name, combo in self.combos.items()},
+            "create_missing_items": self.create_missing_items,
             "default_vat_rate": self.default_vat_rate,
             "tax_rules": [r.to_dict() for r in self.tax_rules],
             "accounts": self.accounts.to_dict(),

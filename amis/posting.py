@@ -38,6 +38,7 @@ from .convert import (
     NothingToReturn,
     captures,
     due_kinds,
+    item_dictionary,
     org_refid_for,
     party_dictionary,
     refund_to_return,
@@ -167,7 +168,7 @@ def evaluate(main: SyncDocument) -> None:
         return
     sale = sale_of(main, mapping)
     if sale.problems:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=join(sale.problems)))
         return
     documents = _siblings(main)
@@ -176,20 +177,22 @@ def evaluate(main: SyncDocument) -> None:
         return
     kinds = due_kinds(sale, mapping)
     if not kinds:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(main, State.SKIPPED, why_not_due(sale, mapping))
         return
     company = account.external_id
     try:
         wanted = _wanted(sale, mapping, company, kinds, documents)
-        dictionary = party_dictionary(sale, mapping)
+        dictionary = _unknown(account, 1, party_dictionary(sale, mapping))
     except ConversionError as exc:
-        if main.state in OPEN_STATES:
+        if _open(main):
             _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=exc.text))
         return
     missing = _missing_items(account, wanted.values())
-    if missing:
-        if main.state in OPEN_STATES:
+    if missing and mapping.create_missing_items:  # created in AMIS by the same save call
+        dictionary = [*dictionary, *item_dictionary(list(wanted.values()), missing, mapping)]
+    elif missing:
+        if _open(main):
             _settle(
                 main,
                 State.BLOCKED,
@@ -201,7 +204,7 @@ def evaluate(main: SyncDocument) -> None:
                 ),
             )
         return
-    if SALES_VOUCHER not in wanted and main.state in OPEN_STATES:
+    if SALES_VOUCHER not in wanted and _open(main):
         _settle(main, State.SKIPPED, why_not_due(sale, mapping))
     for kind, voucher in wanted.items():
         doc = documents.get(kind) or _document(
@@ -210,6 +213,13 @@ def evaluate(main: SyncDocument) -> None:
         _place(doc, voucher, dictionary)
     if main.result.get("amis") == GENERATED:
         _after_generation(main, sale, mapping, documents)
+
+
+def _open(doc: SyncDocument) -> bool:
+    """Whether the document may still be made again from its order: nothing reached AMIS yet. One held
+    after AMIS answered (a deleted proposal, a disconnected company) waits for a person's retry, whatever
+    the order does meanwhile."""
+    return doc.state in OPEN_STATES and not (doc.state == State.BLOCKED and doc.attempts)
 
 
 def _moment(sale, mapping: Mapping) -> dt.datetime | None:
@@ -263,6 +273,23 @@ def kind_of(voucher: dict, sale, company: str, revision: int) -> str:
     raise ValueError(f"voucher {voucher['org_refid']} is not one of order {sale.label}'s")
 
 
+def _unknown(account: TargetAccount, data_type: int, items: list[dict]) -> list[dict]:
+    """The master-data items the company's copy lacks: what it has (or we created) is not pushed again,
+    so an accountant's own changes to a customer in AMIS are not overwritten by every order."""
+    from .models import AmisDictionaryEntry
+    from .services import FIELDS
+
+    field = FIELDS[data_type][0]
+    codes = [str(item.get(field) or "") for item in items]
+    known = {
+        code.casefold()
+        for code in AmisDictionaryEntry.objects.filter(
+            account=account, data_type=data_type, code__in=codes
+        ).values_list("code", flat=True)
+    }
+    return [item for item, code in zip(items, codes, strict=True) if code.casefold() not in known]
+
+
 def _missing_items(account: TargetAccount, vouchers) -> list[str]:
     """Item codes the vouchers use that the company's master data lacks — only once it was synced: a
     company whose items were never read is left to AMIS's own answer."""
@@ -280,7 +307,7 @@ def _place(doc: SyncDocument, voucher: dict, dictionary: list[dict]) -> None:
     when still in flight, or its proposal replaced (deleted, then sent under a new revision) when AMIS
     holds an older one the accountant has not generated yet."""
     payload = {"voucher": voucher, "dictionary": dictionary}
-    if doc.state in OPEN_STATES:
+    if _open(doc):
         doc.payload = payload
         doc.target_ref = voucher["org_refid"]
         doc.result = {**_kept(doc.result), "revision": _revision(doc), "amis": ""}
@@ -341,7 +368,7 @@ def _cancel(main: SyncDocument, sale, mapping: Mapping, documents: dict) -> None
     for doc in documents.values():
         if doc.kind.startswith((RETURN + ":", CANCEL)):
             continue
-        if doc.state in OPEN_STATES:
+        if _open(doc):
             _settle(
                 doc,
                 State.SKIPPED,
@@ -623,6 +650,37 @@ def _record_sent(docs, client) -> None:
         docs, ["state", "next_retry_at", "updated_at", "last_error", "last_error_text", "result"]
     )
     SyncAttempt.objects.bulk_create(rows)
+    if docs:
+        _remember_created(docs[0].account, _dictionary(docs))
+
+
+def _remember_created(account: TargetAccount, items: list[dict]) -> None:
+    """Master data AMIS took with the vouchers joins the company's copy (the next sync confirms it)."""
+    from .models import AmisDictionaryEntry
+    from .services import FIELDS
+
+    by_type = {1: 1, 3: 2}  # save dictionary_type → get data_type (amis.md §8, §9)
+    now = timezone.now()
+    entries = {}
+    for item in items:
+        data_type = by_type.get(item.get("dictionary_type"))
+        if data_type is None:
+            continue
+        code_field, name_field, id_field = FIELDS[data_type]
+        code = str(item.get(code_field) or "").strip()
+        if code:
+            entries[(data_type, code)] = AmisDictionaryEntry(
+                account=account,
+                data_type=data_type,
+                code=code[:200],
+                name=str(item.get(name_field) or "")[:500],
+                amis_id=str(item.get(id_field) or "")[:64],
+                inactive=False,
+                data=item,
+                synced_at=now,
+            )
+    if entries:
+        AmisDictionaryEntry.objects.bulk_create(list(entries.values()), ignore_conflicts=True)
 
 
 def _summary(voucher: dict) -> dict:

@@ -409,3 +409,86 @@ def reference_facts(
                 named.setdefault(facts.tax_code, set()).add(facts.legal_name.casefold())
         companies = {code: facts for code, facts in companies.items() if len(named[code]) == 1}
     return ReferenceFacts(source=f"AMIS {account.external_id}", items=found, buyer=buyer, companies=companies)
+
+
+# --- pushing the shop's products and customers -------------------------------------------------------
+
+
+def sync_products(account: TargetAccount) -> int:
+    """Upsert the shop's variants (those with a SKU) as the company's items, by code, 200 per call, with
+    the units AMIS's copy lacks; returns how many items were sent. AMIS answers each call by callback."""
+    from connectors.models import CatalogItem
+
+    from .convert import catalogue_item
+
+    mapping, connection = mapping_for(account), account.connection
+    rows = CatalogItem.objects.filter(
+        source_kind=connection.source_kind, source_key=connection.source_key
+    ).order_by("sku", "item_id")
+    items = {}
+    for row in rows.iterator():
+        item = catalogue_item(row.sku, row.name, row.unit, mapping)
+        if item is not None:
+            items.setdefault(item["inventory_item_code"].casefold(), item)
+    return _push(account, list(items.values()), units=True)
+
+
+def sync_customers(account: TargetAccount) -> int:
+    """Upsert the shop's customers as the company's account objects, by the mapping's code rule; returns
+    how many were sent."""
+    from connectors.models import BuyerProfile
+
+    from .convert import customer_object
+
+    mapping, connection = mapping_for(account), account.connection
+    profiles = BuyerProfile.objects.filter(
+        source_kind=connection.source_kind, source_key=connection.source_key
+    ).order_by("buyer_id")
+    objects = [
+        customer_object(
+            p.buyer_id,
+            p.name,
+            company=p.company,
+            tax_code=p.tax_code,
+            address=p.address,
+            email=p.email,
+            phone=p.phone,
+            mapping=mapping,
+        )
+        for p in profiles.iterator()
+    ]
+    return _push(account, [o for o in objects if o is not None])
+
+
+def _push(account: TargetAccount, items: list[dict], *, units: bool = False) -> int:
+    from .client import MAX_DICTIONARY, AmisRefused
+
+    if units:  # an item's main unit must exist in AMIS: the ones its copy lacks go first, in the same call
+        known = {u.casefold() for u, _ in choices(account, 4, include_inactive=True)}
+        new_units = {
+            str(i["unit_name"]).casefold(): {
+                "dictionary_type": 6,
+                "unit_name": i["unit_name"],
+                "inactive": False,
+            }
+            for i in items
+            if i.get("unit_name") and str(i["unit_name"]).casefold() not in known
+        }
+        items = [*new_units.values(), *items]
+    client = client_for(account)
+    for start in range(0, len(items), MAX_DICTIONARY):
+        chunk = items[start : start + MAX_DICTIONARY]
+        result = client.save_dictionary(chunk)
+        if not result.ok:
+            raise AmisRefused(
+                Text(
+                    "AMIS company %(company)s refused the master data: %(code)s %(message)s",
+                    company=account.external_id,
+                    code=result.error_code,
+                    message=result.error_message,
+                ),
+                code=result.error_code,
+                message=result.error_message,
+            )
+    log.info("AMIS master data pushed to company %s: %d items", account.external_id, len(items))
+    return len(items)

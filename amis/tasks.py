@@ -30,6 +30,33 @@ def check_waiting():
     return callbacks.check_waiting()
 
 
+@shared_task(name="amis.sync_products", bind=True, max_retries=5)
+def sync_products(self, account_id: int):
+    """Upsert the shop's products as one AMIS company's items (AMIS busy means later, not never)."""
+    return _pushed(self, services.sync_products, account_id)
+
+
+@shared_task(name="amis.sync_customers", bind=True, max_retries=5)
+def sync_customers(self, account_id: int):
+    """Upsert the shop's customers as one AMIS company's account objects."""
+    return _pushed(self, services.sync_customers, account_id)
+
+
+def _pushed(task, push, account_id: int):
+    account = TargetAccount.objects.filter(
+        pk=account_id, connection__target_kind=services.TARGET_KIND
+    ).first()
+    if account is None:
+        return 0
+    try:
+        return push(account)
+    except RetryableError as exc:
+        wait = exc.retry_after if exc.retry_after is not None else RETRY_SECONDS * 2**task.request.retries
+        raise task.retry(countdown=min(MAX_RETRY_SECONDS, wait), exc=exc) from exc
+    except ApiError as exc:  # refused or disconnected: a person must act
+        return {"error": exc.text.english()}
+
+
 @shared_task(name="amis.sync_amis_master_data", bind=True, max_retries=5)
 def sync_amis_master_data(self, account_id: int, full: bool = False):
     """Bring one AMIS company's master data up to date; AMIS busy or down means later, not never."""

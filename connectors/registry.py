@@ -130,6 +130,9 @@ class TargetAdapter(Adapter):
     credential_fields: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
     # Celery: task → queue routes (its beat entries come from ``beat_entries``)
     task_routes: ClassVar[dict[str, dict]] = {}
+    # What a preview says of the document: made, or not
+    would_make: ClassVar[Any] = _("would be issued")
+    would_not_make: ClassVar[Any] = _("would not be issued")
     # Templates of its parts of the screens
     mapping_template: ClassVar[str | None] = None  # its mapping section (None: only routing rules)
     preview_template: ClassVar[str | None] = None  # the document a preview would make

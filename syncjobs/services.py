@@ -157,7 +157,7 @@ def hand_to_target(document: SyncDocument, decision, *, trigger: Text | str = ""
                 message=reason,
             )
         return
-    if document.state == State.BLOCKED:
+    if document.state == State.BLOCKED and not document.attempts:  # held by a target's answer: a person
         set_state(document, State.PENDING)
     connection.target.on_document_changed(document, trigger=trigger)
 

@@ -65,8 +65,14 @@ ITEM_ACCOUNTS = ("receive_account", "pay_account", "inventory_account", "cogs_ac
 
 
 def check_item_accounts(company: Company, items: list[dict]) -> None:
-    """The accounts master data names must be in the company's chart (amis.md §8); raises InvalidParam."""
+    """The accounts master data names must be in the company's chart, and an item's main unit must exist
+    (in the company's units or the same call's) (amis.md §8); raises InvalidParam."""
+    units = {key(i.get("unit_name")) for i in items if as_int(i.get("dictionary_type")) == 6}
     for index, item in enumerate(items, 1):
+        unit = text(item.get("unit_name"))
+        known = find(company, 4, unit) is not None or key(unit) in units
+        if as_int(item.get("dictionary_type")) == 3 and unit and not known:
+            raise AmisError("InvalidParam", f"Danh mục thứ {index}: đơn vị tính {unit} không tồn tại")
         for name in ITEM_ACCOUNTS:
             number = text(item.get(name))
             if number and find(company, 5, number) is None:

@@ -335,3 +335,111 @@ def test_orders_held_before_amis_could_post_become_sales_vouchers_a_retry_posts(
     post()
     held.refresh_from_db()
     assert held.state == State.SENT and held.target_ref
+
+
+def unknown_sku_order():
+    order = paid_order()
+    for line in order["line_items"]:
+        line["sku"] = "SKU-MOI-01"
+        line["variant_id"] = 999001
+    return order
+
+
+def test_an_item_amis_lacks_holds_the_order_with_the_codes_or_is_created_with_the_voucher(connection, sim):
+    from amis import services
+
+    for account in connection.accounts.all():
+        services.sync_master_data(account, data_types=[2])
+    order = unknown_sku_order()
+    take(order)
+    (main,) = docs(connection, kind="sales_voucher")
+    assert main.state == State.BLOCKED and "SKU-MOI-01" in main.last_error
+
+    for account in connection.accounts.all():
+        account.settings = {"mapping": {**MAPPING, "create_missing_items": True}}
+        account.save()
+    assert posting.retry([main]) == 1
+    post()
+    main.refresh_from_db()
+    assert main.state == State.SENT, main.last_error
+    created = [i for i in main.payload["dictionary"] if i["dictionary_type"] == 3]
+    assert [i["inventory_item_code"] for i in created] == ["SKU-MOI-01"]
+    company = sim.companies[main.account.external_id]
+    assert any(row.get("inventory_item_code") == "SKU-MOI-01" for row in company.dictionary[2])
+    # known from now on: the next order with it does not push the item again
+    again = unknown_sku_order()
+    take(again)
+    (second,) = docs(connection, kind="sales_voucher", source_id=str(again["id"]))
+    assert not [i for i in second.payload["dictionary"] if i["dictionary_type"] == 3]
+
+
+def test_sync_products_and_customers_upsert_the_shop_s_lists_into_a_company(connection, sim):
+    from amis import services
+    from connectors.models import BuyerProfile, CatalogItem
+
+    tenant = connection.tenant
+    for n, (sku, unit) in enumerate((("SKU-MOI-02", "Thùng"), ("SKU-AO-01", "Cái"), ("", "Cái"))):
+        CatalogItem.objects.create(
+            tenant=tenant,
+            source_kind="haravan",
+            source_key=ORG,
+            item_id=str(900 + n),
+            sku=sku,
+            name=f"Hàng {n}",
+            unit=unit,
+        )
+    BuyerProfile.objects.create(
+        tenant=tenant,
+        source_kind="haravan",
+        source_key=ORG,
+        buyer_id="555",
+        name="Nguyễn Văn A",
+        company="Công ty Cổ phần MISA",
+        tax_code="0101243150",
+        email="a@example.com",
+    )
+    account = connection.accounts.get(external_id="demo-hcm")
+    services.sync_master_data(account, data_types=[4])
+    assert services.sync_products(account) == 3  # two items with a SKU, and the unit AMIS lacks
+    company = sim.companies["demo-hcm"]
+    item = next(r for r in company.dictionary[2] if r.get("inventory_item_code") == "SKU-MOI-02")
+    assert item["unit_name"] == "Thùng"
+    assert any(r.get("unit_name") == "Thùng" for r in company.dictionary[4])
+    assert services.sync_customers(account) == 1
+    customer = next(r for r in company.dictionary[1] if r.get("account_object_code") == "KH555")
+    assert (
+        customer["company_tax_code"] == "0101243150"
+        and customer["account_object_name"] == "Công ty Cổ phần MISA"
+    )
+
+
+def test_a_proposal_the_accountant_deleted_is_shown_to_a_person_never_silently_posted_again(connection, sim):
+    from sandbox.amis.helpers import key
+
+    order = paid_order()
+    take(order)
+    post()
+    (main,) = docs(connection, kind="sales_voucher")
+    first = main.target_ref
+    with sim.lock:  # the accountant deletes the proposal in AMIS's screens (no callback comes)
+        sim.companies[main.account.external_id].proposals[key(first)].status = "deleted"
+    changed = {
+        **copy.deepcopy(order),
+        "note_attributes": [
+            {"name": "vat_tax_code", "value": "0101243150"},
+            {"name": "vat_company_name", "value": "Công ty Cổ phần MISA"},
+        ],
+        "updated_at": "2099-01-01T00:00:00Z",
+    }
+    take(changed)
+    post()
+    main.refresh_from_db()
+    assert main.state == State.BLOCKED and "no longer has the proposal" in main.last_error
+    take({**changed, "note": "again", "updated_at": "2099-01-02T00:00:00Z"})  # the order changes once more
+    post()
+    main.refresh_from_db()
+    assert main.state == State.BLOCKED, "held for a person, not re-posted by an order change"
+    assert posting.retry([main]) == 1
+    post()
+    main.refresh_from_db()
+    assert main.state == State.SENT and main.target_ref != first and main.result["revision"] >= 1

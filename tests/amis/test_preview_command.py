@@ -41,11 +41,17 @@ def run(tmp_path, capsys, order):
 
 
 def test_a_paid_order_from_location_1002_would_be_posted_to_demo_hcm(demo, tmp_path, capsys):
-    out = run(tmp_path, capsys, factories.paid_order())
+    order = factories.paid_order()
+    order["transactions"] = [
+        {"id": 81, "kind": "capture", "status": "success", "amount": 216000, "gateway": "Tiền mặt"}
+    ]
+    out = run(tmp_path, capsys, order)
     assert set(out) == KEYS and out["post"] is True
     assert out["account"]["org_company_code"] == "demo-hcm" and out["account"]["name"]
-    (voucher,) = out["vouchers"]
+    voucher, *receipts = out["vouchers"]
     assert set(voucher) == VOUCHER_KEYS and voucher["voucher_type"] == 13
+    assert voucher["reftype"] == 3530  # booked to the buyer's receivable; the money comes as a receipt
+    assert [r["voucher_type"] for r in receipts] == [5] and receipts[0]["total_amount"] == 216000
     assert voucher["total_amount"] == (
         voucher["total_sale_amount"] - voucher["total_discount_amount"] + voucher["total_vat_amount"]
     )

@@ -57,8 +57,9 @@ DEMO_AMIS_MAPPING = {
         "customer_code": "KH{customer_id}",
     },
     "locations": {"1001": {"stock_code": "KHO01"}, "1002": {"stock_code": "KHO02"}},
-    # A sales voucher with its stock issue once paid, a receipt for each captured payment.
-    "documents": {"sales_voucher": "paid", "stock_issue": True, "receipts": True},
+    # A sales voucher with its stock issue once paid (booked to the buyer's receivable), and a cash
+    # receipt or bank deposit for each captured payment.
+    "documents": {"sales_voucher": "paid", "stock_issue": True, "receipts": True, "paid_at_sale": False},
     "gateways": {
         "Thanh toán khi giao hàng (COD)": "cash",
         "Tiền mặt": "cash",
