@@ -40,6 +40,7 @@ class AmisTarget(TargetAdapter):
     preview_template = "amis/_preview.html"
     tests_connection = True
     syncs_master_data = True
+    offers_reference_facts = True  # each company's cached items and account objects
 
     def beat_entries(self):
         return {
@@ -86,6 +87,39 @@ class AmisTarget(TargetAdapter):
 
         services.sync_master_data(account)
         return master_data_summary(account)
+
+    def reference_facts(self, connection, raw):
+        """The cached items and account objects of the company routing chooses for the order, for the
+        lines' items (by the item codes this company's mapping gives them) and for the buyer: their own
+        account object (a VAT buyer's or a named customer's; never a walk-in or channel object) and the
+        objects with their tax code. None when no company is chosen or its mapping is invalid."""
+        from connectors.routing import route
+
+        from . import convert
+        from .mapping import MappingError
+
+        account = route(connection, connection.source.routing_facts(raw)).account
+        if account is None:
+            return None
+        try:
+            mapping = services.mapping_for(account)
+        except MappingError:
+            return None
+        sale = connection.source.read_sale(connection, raw, mapping.read_options)
+        items = {}
+        for line in sale.lines:
+            try:
+                items.setdefault(line.item_code, convert.item_code_of(line, mapping, sale.label))
+            except convert.ConversionError:
+                continue  # no code for it in AMIS: nothing to say about it
+        try:
+            party = convert.party_of(sale, mapping)
+        except convert.ConversionError:
+            party = None
+        own = party is not None and party.kind in (convert.VAT_BUYER, convert.NAMED_CUSTOMER)
+        return services.reference_facts(
+            account, items, buyer_code=party.code if own else "", tax_codes=[sale.buyer.tax_code]
+        )
 
     def on_document_changed(self, document, *, trigger=""):
         posting.on_document_changed(document, trigger=trigger)

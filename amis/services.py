@@ -12,18 +12,29 @@ replaces the copy. Reads are paced per company by the client's shared bucket, wh
 
 import datetime as dt
 import logging
+from collections import abc
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from connectors.http import ApiError, RetryableError, require_url
 from connectors.models import TargetAccount
+from connectors.reference import (
+    NOT_DECLARED,
+    BuyerFacts,
+    ItemFacts,
+    ReferenceFacts,
+    item_key,
+    tax_key,
+)
 from connectors.text import Text
 
 from .client import VN_TZ, AmisClient, Token
-from .mapping import Mapping
+from .mapping import RATE_CODES, Mapping
 from .models import DATA_TYPES, AmisDictionaryEntry, AmisDictionarySync, AmisSession
 
 log = logging.getLogger(__name__)
@@ -298,6 +309,106 @@ def amis_accounts():
     return TargetAccount.objects.filter(
         connection__target_kind=TARGET_KIND, connection__enabled=True
     ).select_related("connection")
+
+
+# --- the company's records, for the other targets of the shop ---------------------------------------
+
+ACCOUNT_OBJECTS, ITEMS = 1, 2  # get_dictionary data_type (amis.md §9)
+
+
+def item_rate(value) -> tuple[Decimal | None, str]:
+    """(fraction, category) of an item's ``tax_rate`` as AMIS codes it (amis.md §7): 0, 5, 8, 10 are
+    percentages; −2 is "not declared" (KKKNT, rate 0). −1 "not subject" (KCT) is also what AMIS stores for
+    an item nobody gave a rate ("Item master ``tax_rate`` default −1"), so it states nothing: (None, "").
+    Our reading, chosen so that an item left at AMIS's default never turns taxable goods into KCT goods on an
+    invoice; −3 (another rate) needs ``other_vat_rate``, which items do not carry: nothing either."""
+    try:
+        code = Decimal(str(value).strip().removesuffix("%"))
+    except (InvalidOperation, ValueError):
+        return None, ""
+    if not code.is_finite():
+        return None, ""
+    if code == RATE_CODES["KKKNT"]:
+        return Decimal(0), NOT_DECLARED
+    if code in (0, 5, 8, 10):
+        return code / 100, ""
+    return None, ""
+
+
+def _text(row: dict, key: str) -> str:
+    return " ".join(str(row.get(key) or "").split())
+
+
+def _buyer(entry: AmisDictionaryEntry) -> BuyerFacts:
+    row = entry.data or {}
+    return BuyerFacts(
+        code=entry.code,
+        legal_name=_text(row, "account_object_name") or entry.name.strip(),
+        tax_code=tax_key(row.get("company_tax_code")),
+        address=_text(row, "address"),
+    )
+
+
+def reference_facts(
+    account: TargetAccount,
+    items: abc.Mapping[str, str],
+    *,
+    buyer_code: str = "",
+    tax_codes: Iterable[str] = (),
+) -> ReferenceFacts:
+    """What the company's cached master data says about one sale: its items (``items``: the sale line's own
+    item code → the AMIS item code), the buyer's own account object (``buyer_code``) and the account objects
+    whose ``company_tax_code`` is one of ``tax_codes``. Reads only those codes (compared as AMIS compares
+    codes, case-insensitively), never the whole catalogue; inactive rows say nothing. A tax code whose
+    account objects disagree on the legal name gives no company."""
+    wanted = {
+        item_key(code): item_key(own) for own, code in items.items() if item_key(code) and item_key(own)
+    }
+    found: dict[str, ItemFacts] = {}
+    if wanted:
+        rows = (
+            AmisDictionaryEntry.objects.filter(account=account, data_type=ITEMS, inactive=False)
+            .annotate(folded=Lower("code"))
+            .filter(folded__in=sorted({str(code).strip().lower() for code in items.values()}))
+            .order_by("code")
+        )
+        by_code = {}
+        for entry in rows:
+            by_code.setdefault(item_key(entry.code), entry)
+        for code, own in wanted.items():
+            entry = by_code.get(code)
+            if entry is None:
+                continue
+            row = entry.data or {}
+            rate, category = item_rate(row.get("tax_rate"))
+            found[own] = ItemFacts(
+                code=entry.code,
+                name=_text(row, "inventory_item_name") or entry.name.strip(),
+                unit=_text(row, "unit_name"),
+                tax_rate=rate,
+                tax_category=category,
+            )
+    objects = AmisDictionaryEntry.objects.filter(account=account, data_type=ACCOUNT_OBJECTS, inactive=False)
+    buyer = None
+    if item_key(buyer_code):
+        entry = (
+            objects.annotate(folded=Lower("code"))
+            .filter(folded=buyer_code.strip().lower())
+            .order_by("code")
+            .first()
+        )
+        buyer = _buyer(entry) if entry is not None else None
+    companies: dict[str, BuyerFacts] = {}
+    codes = sorted({tax_key(code) for code in tax_codes} - {""})
+    if codes:
+        named: dict[str, set[str]] = {}
+        for entry in objects.filter(data__company_tax_code__in=codes).order_by("code"):
+            facts = _buyer(entry)
+            if facts.tax_code in codes and facts.legal_name:
+                companies.setdefault(facts.tax_code, facts)
+                named.setdefault(facts.tax_code, set()).add(facts.legal_name.casefold())
+        companies = {code: facts for code, facts in companies.items() if len(named[code]) == 1}
+    return ReferenceFacts(source=f"AMIS {account.external_id}", items=found, buyer=buyer, companies=companies)
 
 
 # --- pushing the shop's products and customers -------------------------------------------------------

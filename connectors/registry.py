@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .redaction import register_secret_keys
+from .reference import ReferenceFacts
 from .text import Text
 
 
@@ -144,6 +145,8 @@ class TargetAdapter(Adapter):
     processes: ClassVar[bool] = True  # False: documents wait for a person ("no processor yet")
     # The target a newly installed source's first connection goes to (the others are added by a person)
     first_for_new_sources: ClassVar[bool] = False
+    # Its records describe items and buyers for the other targets of the same shop (``reference_facts``)
+    offers_reference_facts: ClassVar[bool] = False
 
     def beat_entries(self) -> dict[str, dict]:
         """Its periodic tasks: {name: {"task": …, "schedule": seconds}} (read when beat starts)."""
@@ -194,6 +197,12 @@ class TargetAdapter(Adapter):
         """Store that reference (its number or words, and its date) and go on with the document; False when
         it no longer waits for one."""
         raise Unsupported
+
+    def reference_facts(self, connection, raw: dict) -> ReferenceFacts | None:
+        """What this target's own records (its cached master data) say about the items and the buyer of one
+        source object of ``connection``, for another target of the same shop; None when it has nothing to
+        say (no account for the object, no records). Reads only: never calls the outside service."""
+        return None
 
     def kind_label(self, kind: str) -> Any:
         return self.document_kinds.get(kind.split(":", 1)[0], kind)

@@ -48,6 +48,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connectors.money import Unreadable, allocate, amount_text, read_amount
+from connectors.reference import NOT_DECLARED, NOT_SUBJECT
 from connectors.sale import Charge, Refund, Sale, SaleLine
 from connectors.taxcode import (
     budget_code_error,
@@ -59,7 +60,7 @@ from connectors.taxcode import (
 )
 from connectors.text import Text, as_text, fold, is_email, plain, status_key
 
-from .mapping import REDUCED_RATE, REDUCTION_BASE, Mapping, reduction_decree, vat_fraction
+from .mapping import REDUCED_RATE, REDUCTION_BASE, Mapping, reduction_decree, vat_fraction, vat_rate_error
 from .words import amount_in_words
 
 # Never change: every RefID ever issued was derived from it (a new namespace would re-issue invoices).
@@ -466,12 +467,31 @@ def _line_values(line: SaleLine, match: str) -> Iterable[str]:
     return line.tags
 
 
+def stated_rate(line: SaleLine) -> str | None:
+    """The meInvoice rate a line states itself (``SaleLine.tax_rate``, with ``tax_category`` KCT or KKKNT for
+    a rate of 0): "8%", "KHAC:3.5%", "KKKNT"; None when it states none, or one meInvoice has no name for.
+    Haravan's reader states none; an accounting system's item does when the mapping takes its words."""
+    if line.tax_rate is None:
+        return None
+    if line.tax_category in (NOT_SUBJECT, NOT_DECLARED):
+        return line.tax_category
+    percent = (line.tax_rate * 100).normalize()
+    if percent == percent.to_integral_value() and int(percent) in (0, 5, 8, 10):
+        return f"{int(percent)}%"
+    name = f"KHAC:{format(percent, 'f')}%"
+    return None if vat_rate_error(name) else name
+
+
 def vat_rate_for_line(line: SaleLine, mapping: Mapping) -> str:
-    """The first tax rule (in list order) that matches the line, else the default rate.
+    """The line's own rate when it states one, else the first tax rule (in list order) that matches the
+    line, else the default rate.
 
     Matching ignores case, spacing and Unicode form. ``tag`` rules read the product's tags (Haravan order
     lines carry none: the reader takes them from the shop's catalogue).
     """
+    stated = stated_rate(line)
+    if stated is not None:
+        return stated
     rule = _tax_rule_for(line, mapping)
     return mapping.default_vat_rate if rule is None else rule.rate
 
@@ -486,10 +506,15 @@ def _tax_rule_for(line: SaleLine, mapping: Mapping):
 
 def reduction_eligible(line: SaleLine, mapping: Mapping) -> bool:
     """Whether a reduction rule lists the line among the goods at 10 % that get the 8 % reduction (the
-    rule for the default rate takes the lines no tax rule names, when that rate is 10 %)."""
+    rule for the default rate takes the lines no tax rule names, when that rate is 10 %; a line stating its
+    own rate of 10 % counts as at the default rate: it is the standard rate of the goods, not a rule's)."""
     for rule in mapping.reduction.rules:
         if rule.every_line:
-            if mapping.default_vat_rate == REDUCTION_BASE and _tax_rule_for(line, mapping) is None:
+            stated = stated_rate(line)
+            if stated is not None:
+                if stated == REDUCTION_BASE:
+                    return True
+            elif mapping.default_vat_rate == REDUCTION_BASE and _tax_rule_for(line, mapping) is None:
                 return True
             continue
         wanted = fold(rule.value)

@@ -182,6 +182,16 @@ class MappingForm(forms.Form):
     shipping_item_name = forms.CharField(label=_lazy("Name of the shipping line"))
     shipping_unit = forms.CharField(label=_lazy("Unit of the shipping line"))
     payment_method_name = forms.CharField(label=_lazy("Payment method printed on the invoice"))
+    describe_as_accounting = forms.BooleanField(
+        label=_lazy("Describe items and buyers as the accounting system does"),
+        required=False,
+        help_text=_lazy(
+            "When this shop also posts to an accounting system (MISA AMIS): item names, units and VAT rates "
+            "come from the items of the company the order goes to, and a company buyer's legal name from its "
+            "account objects (the tax code too, for a customer the accounting system knows by one). Lines it "
+            "does not know stay as the shop describes them."
+        ),
+    )
     # (d) buyer
     buyer_tax_code = forms.CharField(label=_lazy("Note attribute holding the buyer's tax code"))
     buyer_legal_name = forms.CharField(label=_lazy("Note attribute holding the company's legal name"))
@@ -287,6 +297,7 @@ class MappingForm(forms.Form):
             "shipping_item_name": data["shipping_item_name"],
             "shipping_unit": data["shipping_unit"],
             "payment_method_name": data["payment_method_name"],
+            "describe_as_accounting": bool(data.get("describe_as_accounting")),
             "buyer_tax_code": buyer["tax_code"],
             "buyer_legal_name": buyer["legal_name"],
             "buyer_address": buyer["address"],
@@ -356,6 +367,7 @@ class MappingForm(forms.Form):
             "shipping_item_name": cd["shipping_item_name"],
             "shipping_unit": cd["shipping_unit"],
             "payment_method_name": cd["payment_method_name"],
+            "describe_as_accounting": bool(cd.get("describe_as_accounting")),
             "tax_rules": rules,
             "unit_by_type": unit_by_type,
             "buyer": {

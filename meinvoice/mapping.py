@@ -374,6 +374,10 @@ class Mapping:
     writeback: str = "note_attribute"  # note_attribute | tag
     payment_method_name: str = "TM/CK"
     reduction: Reduction = field(default_factory=Reduction)
+    # Describe items and buyers as the accounting system does: when the shop also posts to an accounting
+    # target that offers its records (AMIS), lines take its items' names, units and tax rates, and the buyer
+    # its account object's legal name (and tax code), so that the invoice and the books agree.
+    describe_as_accounting: bool = False
 
     def __post_init__(self):
         for name in ("default_vat_rate", "shipping_vat_rate"):
@@ -431,6 +435,7 @@ class Mapping:
             writeback=choice(data, "writeback", "note_attribute", WRITEBACKS, ""),
             payment_method_name=text(data, "payment_method_name", "TM/CK", ""),
             reduction=Reduction.from_dict(reduction, "reduction"),
+            describe_as_accounting=boolean(data, "describe_as_accounting", False, ""),
         )
 
     def to_dict(self) -> dict:
@@ -449,4 +454,5 @@ class Mapping:
             "writeback": self.writeback,
             "payment_method_name": self.payment_method_name,
             "reduction": self.reduction.to_dict(),
+            "describe_as_accounting": self.describe_as_accounting,
         }

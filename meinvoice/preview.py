@@ -21,7 +21,7 @@ from .convert import (
     sale_to_invoice,
 )
 from .mapping import MappingError
-from .services import account_options, issue_for, mapping_for
+from .services import account_options, described_sale, issue_for, mapping_for
 
 
 def preview_order(connection, order: dict) -> dict:
@@ -54,6 +54,7 @@ def preview_order(connection, order: dict) -> dict:
         return decided(invalid, invalid)
     # With the shop's catalogue and customer list, as issuing does.
     sale = connection.source.read_sale(connection, order, mapping.read_options)
+    sale = described_sale(connection, order, sale, mapping)
     eligible, why = check_issuance(sale, mapping)
     if not eligible:
         return decided(why, Text("%(why)s (If issued: %(route)s)", why=why, route=decision.explanation))

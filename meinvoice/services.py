@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from connectors.http import ApiError, PermanentError, RetryableError
 from connectors.locks import try_lock
-from connectors.models import TargetAccount
+from connectors.models import Connection, TargetAccount
 from connectors.text import Text, join, verbatim
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State, attempt_row
@@ -53,6 +53,7 @@ from .convert import (
 )
 from .mapping import Mapping, MappingError
 from .models import MeInvoiceSession, MeInvoiceTemplate
+from .reference import described
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +297,41 @@ def evaluate(document: SyncDocument) -> None:
 
 
 def sale_of(document: SyncDocument, mapping: Mapping):
-    """The sale the document's source object describes, as the connection's source reads it."""
+    """The sale the document's source object describes, as the connection's source reads it (in the
+    accounting system's words when the mapping asks for them: ``described_sale``)."""
     connection = document.connection
-    return connection.source.read_sale(connection, document.source_data, mapping.read_options)
+    sale = connection.source.read_sale(connection, document.source_data, mapping.read_options)
+    return described_sale(connection, document.source_data, sale, mapping)
+
+
+def accounting_connections(connection) -> list:
+    """The shop's other enabled connections whose target offers its records of items and buyers (an AMIS
+    connection of the same shop), oldest first."""
+    others = (
+        Connection.objects.filter(
+            tenant_id=connection.tenant_id,
+            source_kind=connection.source_kind,
+            source_key=connection.source_key,
+            enabled=True,
+        )
+        .exclude(pk=connection.pk)
+        .order_by("pk")
+    )
+    return [other for other in others if other.target.offers_reference_facts]
+
+
+def described_sale(connection, raw: dict, sale, mapping: Mapping):
+    """``sale`` with item names, units and tax rates, and the buyer's legal name (and tax code), as the
+    accounting system the shop also posts to describes them (``meinvoice.reference.described``), when the
+    mapping's ``describe_as_accounting`` is on; the first such connection that knows the object answers.
+    Otherwise, or when none knows it, the sale as read."""
+    if not mapping.describe_as_accounting:
+        return sale
+    for other in accounting_connections(connection):
+        facts = other.target.reference_facts(other, raw)
+        if facts is not None:
+            return described(sale, facts)
+    return sale
 
 
 def _settle(document, state, error: Text | str, *, note: Text | str = ""):

@@ -2,6 +2,7 @@
 all, and the route preview from pasted JSON or from an order read through the Haravan simulator."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -435,3 +436,15 @@ def test_a_mapping_that_writes_8_percent_warns_before_the_reduction_ends(conn, o
     conn.settings = {"meinvoice": {}}  # the default: 10 %, reduced by the default-rate rule
     conn.save()
     assert "This mapping writes a rate of 8%" not in owner.get(url(conn)).content.decode()
+
+
+def test_the_accounting_words_switch_is_saved_and_shown(conn, owner):
+    assert owner.post(url(conn, "save"), mapping_form(describe_as_accounting="on")).status_code == 302
+    conn.refresh_from_db()
+    assert conn.settings["meinvoice"]["describe_as_accounting"] is True
+    html = owner.get(url(conn)).content.decode()
+    assert "Describe items and buyers as the accounting system does" in html
+    assert re.search(r'<input type="checkbox" name="describe_as_accounting"[^>]* checked', html)
+    assert owner.post(url(conn, "save"), mapping_form()).status_code == 302  # unticked
+    conn.refresh_from_db()
+    assert conn.settings["meinvoice"]["describe_as_accounting"] is False

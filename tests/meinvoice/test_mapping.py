@@ -214,6 +214,7 @@ _actions = st.sampled_from(["adjust", "replace", "manual"])
         returns=st.builds(ReturnsPolicy, _actions, _actions),
         writeback=st.sampled_from(["note_attribute", "tag"]),
         payment_method_name=_names,
+        describe_as_accounting=st.booleans(),
     )
 )
 def test_any_valid_mapping_round_trips(mapping):
