@@ -320,11 +320,14 @@ def _goods_parts(line: SaleLine, mapping: Mapping, label: str) -> list[_Part]:
 
 def combo_of(line: SaleLine, code: str, mapping: Mapping, label: str) -> Combo | None:
     """The components a line of item ``code`` is booked as, or None when it is no combo: the mapping's
-    ``combos`` table first (it wins over a tag), else the one tag of the line's product written as
-    ``mapping.combo_tag_prefix`` says (``amis.mapping.combo_tag``; the tag applies to every variant of the
-    product). A tag's components are SKUs: each becomes its AMIS code through ``item_codes`` as a line's
-    SKU does, and takes the line's VAT rate. A malformed combo tag, or two, hold the sale with the reason."""
+    ``combos`` table first, by the item code then by the SKU (the table wins over a tag), else the one tag
+    of the line's product written as ``mapping.combo_tag_prefix`` says (``amis.mapping.combo_tag``; the tag
+    applies to every variant of the product). A tag's components are SKUs: each becomes its AMIS code
+    through ``item_codes`` as a line's SKU does, and takes the line's VAT rate. A malformed combo tag, or
+    two combo tags, hold the sale with the reason."""
     combo = lookup(mapping.combos, code)
+    if combo is None and line.sku:  # the table may name the combo by its SKU too
+        combo = lookup(mapping.combos, plain(line.sku))
     if combo is not None or not mapping.combo_tag_prefix:
         return combo
     found: list[tuple[str, Combo]] = []

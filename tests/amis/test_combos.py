@@ -119,6 +119,12 @@ def test_the_table_wins_over_a_tag_for_the_same_code():
     assert [(d[0], d[1]) for d in goods(only(vouchers(order, mapping), 13))] == [("C", 3)]
 
 
+def test_the_table_may_name_a_combo_by_its_sku_when_the_sku_maps_to_another_code():
+    mapping = Mapping(item_codes={"SET-6": "VT-SET"}, combos={"SET-6": Combo([Component("A", 2)])})
+    order = make_order([line(1, 80_000, 1, sku="SET-6")])
+    assert [(d[0], d[1]) for d in goods(only(vouchers(order, mapping), 13))] == [("A", 2)]
+
+
 def test_a_tags_components_are_skus_mapped_to_amis_codes_like_a_lines():
     mapping = Mapping(combo_tag_prefix="combo:", item_codes={"sku-a": "VT-A"})
     order = make_order([line(1, 50_000, 1, sku="SET-3", tags="combo:SKU-A+SKU-B")])
