@@ -36,7 +36,18 @@ from connectors.sale import Refund, Sale, SaleLine
 from connectors.taxcode import buyer_tax_code_error
 from connectors.text import Text, as_text, fold, plain
 
-from .mapping import Location, Mapping, MappingError, Rate, lookup, rate, rate_of_fraction
+from .mapping import (
+    Combo,
+    Component,
+    Location,
+    Mapping,
+    MappingError,
+    Rate,
+    combo_tag,
+    lookup,
+    rate,
+    rate_of_fraction,
+)
 
 REFID_NAMESPACE = uuid.UUID("0b0c8a52-61c4-5d4e-8f0e-7a3d9c2e4b17")
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -283,7 +294,7 @@ def _goods_parts(line: SaleLine, mapping: Mapping, label: str) -> list[_Part]:
     quantity = int(line.quantity)
     list_value = int(line.list_value)
     discount = int(line.line_discount + line.order_discount)
-    combo = lookup(mapping.combos, code)
+    combo = combo_of(line, code, mapping, label)
     if combo is None:
         unit = lookup(mapping.units, code) or line.unit or mapping.default_unit
         return [_Part(code, line.name, unit, line_rate, quantity, list_value, discount, revenue, service)]
@@ -305,6 +316,58 @@ def _goods_parts(line: SaleLine, mapping: Mapping, label: str) -> list[_Part]:
         )
         for component, share, off in zip(combo.components, lists, discounts, strict=True)
     ]
+
+
+def combo_of(line: SaleLine, code: str, mapping: Mapping, label: str) -> Combo | None:
+    """The components a line of item ``code`` is booked as, or None when it is no combo: the mapping's
+    ``combos`` table first, by the item code then by the SKU (the table wins over a tag), else the one tag
+    of the line's product written as ``mapping.combo_tag_prefix`` says (``amis.mapping.combo_tag``; the tag
+    applies to every variant of the product). A tag's components are SKUs: each becomes its AMIS code
+    through ``item_codes`` as a line's SKU does, and takes the line's VAT rate. A malformed combo tag, or
+    two combo tags, hold the sale with the reason."""
+    combo = lookup(mapping.combos, code)
+    if combo is None and line.sku:  # the table may name the combo by its SKU too
+        combo = lookup(mapping.combos, plain(line.sku))
+    if combo is not None or not mapping.combo_tag_prefix:
+        return combo
+    found: list[tuple[str, Combo]] = []
+    for tag in line.tags:
+        try:
+            written = combo_tag(tag, mapping.combo_tag_prefix)
+        except MappingError as exc:
+            raise ConversionError(
+                Text(
+                    "Order %(label)s: the product tag “%(tag)s” of “%(name)s” is not a combo AMIS can "
+                    "book: %(error)s. Write it as %(example)s (quantity after *, optional weight after @), "
+                    "or set the combo in the AMIS mapping.",
+                    label=label,
+                    tag=tag,
+                    name=line.name,
+                    error=str(exc),
+                    example=f"{mapping.combo_tag_prefix}SKU-A*2+SKU-B",
+                )
+            ) from exc
+        if written is not None:
+            found.append((tag, written))
+    if len(found) > 1:
+        raise ConversionError(
+            Text(
+                "Order %(label)s: the product of “%(name)s” has two combo tags, “%(first)s” and "
+                "“%(second)s”: keep one in Haravan, or set the combo in the AMIS mapping.",
+                label=label,
+                name=line.name,
+                first=found[0][0],
+                second=found[1][0],
+            )
+        )
+    if not found:
+        return None
+    return Combo(
+        [
+            Component(plain(lookup(mapping.item_codes, c.code) or c.code), c.quantity, c.weight)
+            for c in found[0][1].components
+        ]
+    )
 
 
 def split_combo(total: int, weights: Sequence[int], fallback: Sequence[int]) -> list[int]:

@@ -2,9 +2,10 @@
 
 Each company (a ``TargetAccount``) has its own branches, warehouses, codes and accounts, so each has its
 own mapping, stored at ``account.settings["mapping"]`` as ``amis.mapping.Mapping.to_dict()`` writes it.
-The form edits the layers a merchant sets by hand — locations, parties, items, VAT, shipping, the
-document policy, gateways, accounts — and keeps what it does not show (tax rules, combos, units per item,
-overrides per product type, the buyer's note attributes) as stored.
+The form edits the layers a merchant sets by hand — locations, parties, items, combos (a table, one row
+per component, and the prefix of combo tags), VAT, shipping, the document policy, gateways, accounts — and
+keeps what it does not show (tax rules, units per item, overrides per product type, the buyer's note
+attributes) as stored.
 
 Codes are picked from the company's copy of AMIS's master data (``amis.services.choices``): a select for
 the short lists (branches, warehouses, units, accounts), a text input offering the codes for the long ones
@@ -253,6 +254,31 @@ class ItemForm(RowForm):
     CODE_FIELDS = {"code": ITEMS}
 
 
+class ComboForm(RowForm):
+    """One component of a combo; the rows naming the same combo make it, in their order."""
+
+    combo = forms.CharField(label=_lazy("Combo (its item code or SKU)"), required=False)
+    code = forms.CharField(label=_lazy("Component (AMIS item code)"), required=False)
+    quantity = forms.IntegerField(label=_lazy("Units per combo"), required=False, min_value=1, initial=1)
+    weight = forms.IntegerField(
+        label=_lazy("Weight: share of the combo's price per unit"), required=False, min_value=0, initial=1
+    )
+    vat_rate = forms.ChoiceField(
+        label=_lazy("VAT rate"), required=False, choices=[("", _lazy("the combo's rate")), *RATE_CHOICES]
+    )
+    CODE_FIELDS = {"code": ITEMS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.current("vat_rate")
+        if current and current not in dict(self.fields["vat_rate"].choices):  # KHAC:x, written by hand
+            self.fields["vat_rate"].choices = [*self.fields["vat_rate"].choices, (current, current)]
+
+    def is_blank(self) -> bool:  # quantity and weight have values: a row without codes is an empty row
+        data = getattr(self, "cleaned_data", {})
+        return not any(str(data.get(name) or "").strip() for name in ("combo", "code"))
+
+
 class GatewayForm(RowForm):
     gateway = forms.CharField(label=_lazy("Payment gateway (as Haravan names it)"), required=False)
     kind = forms.ChoiceField(
@@ -276,6 +302,7 @@ LocationFormSet = forms.formset_factory(LocationForm, formset=CodesFormSet, extr
 ChannelFormSet = forms.formset_factory(ChannelForm, formset=CodesFormSet, extra=2, can_delete=True)
 ItemFormSet = forms.formset_factory(ItemForm, formset=CodesFormSet, extra=2, can_delete=True)
 GatewayFormSet = forms.formset_factory(GatewayForm, formset=CodesFormSet, extra=2, can_delete=True)
+ComboFormSet = forms.formset_factory(ComboForm, formset=CodesFormSet, extra=3, can_delete=True)
 
 
 class CompanyForm(CodesForm):
@@ -305,6 +332,15 @@ class CompanyForm(CodesForm):
         required=False,
         help_text=_lazy(
             "Otherwise an order with such an item waits for a person, with the missing codes listed."
+        ),
+    )
+    combo_tag_prefix = forms.CharField(
+        label=_lazy("Combos written on the products' tags: the tag's prefix"),
+        required=False,
+        help_text=_lazy(
+            "Empty: tags are not read. With combo: a product tagged combo:SKU-A*2+SKU-B in Haravan is booked "
+            "as two SKU-A and one SKU-B; @ gives a component's weight (combo:SKU-A*2@3+SKU-B@4), else 1. "
+            "A combo in the table above wins over a tag."
         ),
     )
     default_vat_rate = forms.ChoiceField(label=_lazy("Default VAT rate"), choices=RATE_CHOICES)
@@ -365,6 +401,7 @@ class CompanyForm(CodesForm):
         "parties.tax_code_code": "tax_code_code",
         "default_unit": "default_unit",
         "default_vat_rate": "default_vat_rate",
+        "combo_tag_prefix": "combo_tag_prefix",
         "shipping.mode": "shipping_mode",
         "shipping.item_code": "shipping_item_code",
         "shipping.name": "shipping_name",
@@ -399,6 +436,7 @@ class CompanyForm(CodesForm):
             "tax_code_code": parties["tax_code_code"],
             "default_unit": data["default_unit"],
             "create_missing_items": data.get("create_missing_items", False),
+            "combo_tag_prefix": data.get("combo_tag_prefix") or "",
             "default_vat_rate": data["default_vat_rate"],
             "shipping_mode": shipping["mode"],
             "shipping_item_code": shipping["item_code"],
@@ -457,6 +495,17 @@ class CompanyMapping:
             "chan": [{"channel": k, "code": v} for k, v in current["parties"]["by_channel"].items()],
             "item": [{"sku": k, "code": v} for k, v in current["item_codes"].items()],
             "gw": [{"gateway": k, "kind": v} for k, v in current["gateways"].items()],
+            "combo": [
+                {
+                    "combo": name,
+                    "code": part.get("code") or "",
+                    "quantity": part.get("quantity", 1),
+                    "weight": part.get("weight", 1),
+                    "vat_rate": part.get("vat_rate") or "",
+                }
+                for name, combo in current["combos"].items()
+                for part in _components(combo)
+            ],
         }
         lists = self.lists
         self.form = CompanyForm(given, prefix=self.prefix, initial=initial["form"], lists=lists)
@@ -468,10 +517,19 @@ class CompanyMapping:
         )
         self.items = ItemFormSet(given, prefix=f"{self.prefix}-item", initial=initial["item"], lists=lists)
         self.gateways = GatewayFormSet(given, prefix=f"{self.prefix}-gw", initial=initial["gw"], lists=lists)
+        self.combos = ComboFormSet(
+            given, prefix=f"{self.prefix}-combo", initial=initial["combo"], lists=lists
+        )
 
     @property
     def formsets(self) -> dict[str, CodesFormSet]:
-        return {"loc": self.locations, "chan": self.channels, "item": self.items, "gw": self.gateways}
+        return {
+            "loc": self.locations,
+            "chan": self.channels,
+            "item": self.items,
+            "combo": self.combos,
+            "gw": self.gateways,
+        }
 
     # --- validation
 
@@ -511,6 +569,40 @@ class CompanyMapping:
                 out[name] = value(form.cleaned_data)
         return out if ok else None
 
+    def _combos(self) -> dict | None:
+        """{combo code: {"components": [...]}} of the rows kept, grouped by combo code (compared as AMIS
+        compares codes; the first row's spelling names the combo); a row without its codes, or a component
+        named twice in one combo, is refused on its row."""
+        out: dict[str, dict] = {}
+        names: dict[str, str] = {}  # folded combo code → as first written
+        ok = True
+        for form in self.combos.kept():
+            row = form.cleaned_data
+            combo, code = (str(row.get(name) or "").strip() for name in ("combo", "code"))
+            for name, value in (("combo", combo), ("code", code)):
+                if not value:
+                    form.add_error(name, _("Required: %(what)s.") % {"what": form.fields[name].label})
+                    ok = False
+            if not (combo and code):
+                continue
+            name = names.setdefault(combo.casefold(), combo)
+            components = out.setdefault(name, {"components": []})["components"]
+            if code.casefold() in {c["code"].casefold() for c in components}:
+                form.add_error(
+                    "code", _("%(code)s is listed twice in combo %(combo)s.") % {"code": code, "combo": name}
+                )
+                ok = False
+                continue
+            components.append(
+                {
+                    "code": code,
+                    "quantity": 1 if row.get("quantity") is None else row["quantity"],
+                    "weight": 1 if row.get("weight") is None else row["weight"],
+                    "vat_rate": row.get("vat_rate") or None,
+                }
+            )
+        return out if ok else None
+
     def mapping_data(self) -> dict | None:
         """The mapping dict as ``Mapping.from_dict`` reads it: the stored one with what the form shows
         replaced; None when a table row is refused."""
@@ -546,7 +638,8 @@ class CompanyMapping:
             lambda row: row.get("kind") or "",
             GatewayForm.base_fields["gateway"].label,
         )
-        if None in (locations, channels, items, gateways):
+        combos = self._combos()
+        if None in (locations, channels, items, gateways, combos):
             return None
         data = {key: value for key, value in self.current.items()}
         data.update(
@@ -560,6 +653,8 @@ class CompanyMapping:
                 "tax_code_code": text("tax_code_code"),
             },
             item_codes=items,
+            combos=combos,
+            combo_tag_prefix=text("combo_tag_prefix"),
             default_unit=text("default_unit"),
             create_missing_items=bool(cd.get("create_missing_items")),
             default_vat_rate=text("default_vat_rate"),
@@ -592,6 +687,7 @@ class CompanyMapping:
         (re.compile(r"^locations\["), "loc"),
         (re.compile(r"^parties\.by_channel"), "chan"),
         (re.compile(r"^item_codes"), "item"),
+        (re.compile(r"^combos"), "combo"),
         (re.compile(r"^gateways"), "gw"),
     )
 
@@ -607,7 +703,7 @@ class CompanyMapping:
         field = CompanyForm.FIELD_FOR_PATH.get(path)
         if field in self.form.fields:
             self.form.add_error(field, message)
-        # else: a part the form does not show (tax rules, combos…); the message at the company's top says it
+        # else: a part the form does not show (tax rules, units…); the message at the company's top says it
 
     # --- what the page shows
 
@@ -679,6 +775,17 @@ class CompanyMapping:
                 "intro": _("An item's AMIS code is its SKU, unless this table gives another."),
                 "fields": items("default_unit", "create_missing_items"),
                 "table": table(self.items, ("sku", "code")),
+            },
+            {
+                "legend": _("Combos"),
+                "intro": _(
+                    "A combo is sold as one line and booked as its components: one row per component, "
+                    "the rows with the same combo make it. The combo's price is split between its "
+                    "components in proportion to units × weight, exactly to the đồng (weights all 0: by "
+                    "units)."
+                ),
+                "table": table(self.combos, ("combo", "code", "quantity", "weight", "vat_rate")),
+                "fields": items("combo_tag_prefix"),
             },
             {
                 "legend": _("VAT and shipping"),
@@ -769,6 +876,13 @@ class MappingSection:
             % {"companies": names},
         )
         return True
+
+
+def _components(combo) -> list[dict]:
+    """The components of a stored combo that are shaped as components (an invalid stored mapping is
+    shown as far as it can be)."""
+    parts = combo.get("components") if isinstance(combo, dict) else None
+    return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
 
 
 def _overlay(defaults: dict, raw) -> dict:

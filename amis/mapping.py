@@ -7,21 +7,22 @@ stored as JSON. ``Mapping.from_dict`` fills missing keys with defaults, ignores 
 
 The layers (see the AMIS reference, §14): branch and warehouse per Haravan location; parties (walk-in and
 per-channel fixed account objects, a code rule for named customers and for VAT buyers); items (code = SKU
-or a table, units, combos); tax rates; accounts (TT200 defaults, overrides per product type); payment
-gateways (cash or bank); the document policy; shipping.
+or a table, units, combos from a table or from the products' tags); tax rates; accounts (TT200 defaults,
+overrides per product type); payment gateways (cash or bank); the document policy; shipping.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.mapping import MappingError, at, boolean, choice, section, text
 from connectors.sale import BuyerFields, ReadOptions
-from connectors.text import fold
+from connectors.text import fold, plain
 
 # The sales order (ĐĐH) is made when the sale is created, or never.
 ORDER_EVENTS = ("created", "never")
@@ -301,6 +302,51 @@ class Combo:
         return {"components": [c.to_dict() for c in self.components]}
 
 
+# A combo written on the product itself, as one of its tags: the prefix (``Mapping.combo_tag_prefix``, e.g.
+# "combo:") then its components joined by "+", each ``CODE``, ``CODE*QUANTITY`` or ``CODE*QUANTITY@WEIGHT``
+# (``CODE@WEIGHT`` too): "combo:AO-1*2+QUAN-1" is two AO-1 and one QUAN-1 per combo, each unit weighing 1 in
+# the split of the combo's price; "combo:AO-1*2@3+QUAN-1@4" weighs each AO-1 3 and the QUAN-1 4. Quantities
+# are whole, 1 or more (default 1); weights whole, 0 or more (default 1). Spaces around the parts are
+# ignored. A tag cannot hold a comma (Haravan separates tags with commas), so codes cannot either.
+_DIGITS = re.compile(r"^[0-9]{1,12}$")
+_TAG_PART = re.compile(r"^([^*@+\s]+)(?:\*([^*@+]*))?(?:@([^*@+]*))?$")
+
+
+def combo_tag(tag: str, prefix: str) -> Combo | None:
+    """The combo a product tag writes (None when the tag does not start with ``prefix``, compared loosely;
+    never with an empty prefix); raises ``MappingError`` saying what is wrong with a malformed one."""
+    written = unicodedata.normalize("NFC", plain(tag))
+    start = unicodedata.normalize("NFC", plain(prefix))
+    if not start or written[: len(start)].casefold() != start.casefold():
+        return None
+    body = written[len(start) :].strip()
+    if not body:
+        raise MappingError("it names no component")
+    components: list[Component] = []
+    for index, raw in enumerate(body.split("+"), start=1):
+        part = raw.strip()
+        match = _TAG_PART.match(part)
+        if not match:
+            if not part:
+                raise MappingError(f"component {index} is empty")
+            raise MappingError(
+                f"component {index} ({part!r}) is not CODE, CODE*QUANTITY or CODE*QUANTITY@WEIGHT"
+            )
+        code, quantity, weight = match.groups()
+        if fold(code) in {fold(c.code) for c in components}:
+            raise MappingError(f"{code!r} is named twice")
+        numbers = []
+        for name, value, minimum in (("quantity", quantity, 1), ("weight", weight, 0)):
+            value = "1" if value is None else value.strip()
+            if not _DIGITS.match(value) or int(value) < minimum:
+                raise MappingError(
+                    f"the {name} of {code!r} must be a whole number, {minimum} or more, not {value!r}"
+                )
+            numbers.append(int(value))
+        components.append(Component(code=code, quantity=numbers[0], weight=numbers[1]))
+    return Combo(components)
+
+
 @dataclass
 class TaxRule:
     """Lines whose ``match`` field equals ``value`` (loosely) get ``rate`` when the sale states none."""
@@ -509,6 +555,9 @@ class Mapping:
     default_unit: str = "Cái"
     units: dict[str, str] = field(default_factory=dict)  # AMIS item code → its main unit
     combos: dict[str, Combo] = field(default_factory=dict)  # the combo's item code → its components
+    # Combos written on the products' tags (see ``combo_tag``): the tag's prefix, "" for none. A combo of
+    # the ``combos`` table wins over a tag for the same code.
+    combo_tag_prefix: str = ""
     # An item code the company's master data lacks: created in AMIS with the voucher (True), or the order
     # waits for a person with the missing codes listed (False)
     create_missing_items: bool = False
@@ -523,6 +572,11 @@ class Mapping:
     buyer: BuyerFields = field(default_factory=BuyerFields)
 
     def __post_init__(self):
+        if "," in self.combo_tag_prefix or "+" in self.combo_tag_prefix:
+            raise MappingError(
+                f"combo_tag_prefix: {self.combo_tag_prefix!r} cannot hold a comma (Haravan separates tags "
+                "with commas) or a + (it joins the components)"
+            )
         error = rate_error(self.default_vat_rate)
         if error:
             raise MappingError(f"default_vat_rate: {error}")
@@ -558,6 +612,7 @@ class Mapping:
                 name.strip(): Combo.from_dict(value, f"combos[{name!r}]")
                 for name, value in _table(data, "combos", "").items()
             },
+            combo_tag_prefix=_str(data, "combo_tag_prefix", "", "", allow_empty=True),
             create_missing_items=boolean(data, "create_missing_items", False, ""),
             default_vat_rate=_rate_name(data, "default_vat_rate", "10", "") or "10",
             tax_rules=[TaxRule.from_dict(r, f"tax_rules[{i}]") for i, r in enumerate(raw_rules)],
@@ -579,6 +634,7 @@ class Mapping:
             "default_unit": self.default_unit,
             "units": dict(self.units),
             "combos": {name: combo.to_dict() for name, combo in self.combos.items()},
+            "combo_tag_prefix": self.combo_tag_prefix,
             "create_missing_items": self.create_missing_items,
             "default_vat_rate": self.default_vat_rate,
             "tax_rules": [r.to_dict() for r in self.tax_rules],

@@ -490,3 +490,196 @@ def test_a_code_stored_in_another_case_stays_selected_and_is_not_flagged(conn, h
         "branch_id": BRANCH_HCM.upper(),
         "stock_code": "kho02",
     }
+
+
+# --- combos: a table, one row per component, and the prefix of combo tags ----------------------------
+
+
+def combo_rows(formset) -> list[tuple]:
+    return [
+        tuple(f[name].value() for name in ("combo", "code", "quantity", "weight", "vat_rate"))
+        for f in formset.forms
+    ]
+
+
+def test_stored_combos_fill_the_combos_table_one_row_per_component(conn, hcm_lists):
+    store(
+        hcm_lists,
+        Mapping(
+            combos={
+                "SET-1": Combo([Component("AT-01", 2, 100_000), Component("QUAN-9", 1, 0, "KHAC:3.5")]),
+                "SET-2": Combo([Component("AT-01")]),
+            },
+            combo_tag_prefix="combo:",
+        ),
+    )
+    section = MappingSection(conn)
+    chosen = section.companies[1]
+    assert combo_rows(chosen.combos)[:3] == [
+        ("SET-1", "AT-01", 2, 100_000, ""),
+        ("SET-1", "QUAN-9", 1, 0, "KHAC:3.5"),
+        ("SET-2", "AT-01", 1, 1, ""),
+    ]
+    assert combo_rows(chosen.combos)[3:] == [(None, None, 1, 1, None)] * 3  # empty rows to add
+    assert fields_of(section, "demo-hcm")["combo_tag_prefix"].value() == "combo:"
+    # components are offered from the company's items, and one it lacks is flagged
+    assert chosen.combos.forms[0].fields["code"].widget.attrs["list"] == f"amis-{hcm_lists.pk}-list-2"
+    html = render(section, conn)
+    assert "AMIS company demo-hcm has no QUAN-9 in its lists (any more)" in html
+    assert "has no AT-01" not in html
+    assert "Units per combo" in html and "Weight: share of the combo&#x27;s price per unit" in html
+
+
+def test_combo_rows_are_grouped_by_combo_and_saved_with_the_prefix(conn, hcm_lists):
+    p = f"amis-{hcm_lists.pk}"
+    data = posted(
+        MappingSection(conn),
+        **{
+            f"{p}-combo-0-combo": "SET-1",
+            f"{p}-combo-0-code": "AT-01",
+            f"{p}-combo-0-quantity": "2",
+            f"{p}-combo-0-weight": "3",
+            f"{p}-combo-1-combo": "SET-2",
+            f"{p}-combo-1-code": "AT-01",
+            f"{p}-combo-1-quantity": "",  # blank: 1
+            f"{p}-combo-1-weight": "",  # blank: 1
+            f"{p}-combo-2-combo": "set-1",  # the same combo, as AMIS compares codes
+            f"{p}-combo-2-code": "PHIVANCHUYEN",
+            f"{p}-combo-2-weight": "0",
+            f"{p}-combo-2-vat_rate": "KCT",
+            f"{p}-combo_tag_prefix": "combo:",
+        },
+    )
+    assert MappingSection(conn, data).save(request()) is True
+    hcm_lists.refresh_from_db()
+    saved = Mapping.from_dict(hcm_lists.settings["mapping"])
+    assert saved.combos == {
+        "SET-1": Combo([Component("AT-01", 2, 3), Component("PHIVANCHUYEN", 1, 0, "KCT")]),
+        "SET-2": Combo([Component("AT-01", 1, 1)]),
+    }
+    assert saved.combo_tag_prefix == "combo:"
+    # shown back as saved, and saving the page unchanged keeps it
+    again = MappingSection(conn)
+    assert combo_rows(again.companies[1].combos)[:3] == [
+        ("SET-1", "AT-01", 2, 3, ""),
+        ("SET-1", "PHIVANCHUYEN", 1, 0, "KCT"),
+        ("SET-2", "AT-01", 1, 1, ""),
+    ]
+    stored = hcm_lists.settings["mapping"]
+    assert MappingSection(conn, posted(again)).save(request()) is True
+    hcm_lists.refresh_from_db()
+    assert hcm_lists.settings["mapping"] == stored
+
+
+def test_a_removed_component_row_is_dropped_and_a_combo_without_rows_goes(conn):
+    hanoi = company(conn, "demo-hanoi")
+    store(
+        hanoi,
+        Mapping(combos={"SET-1": Combo([Component("A"), Component("B")]), "SET-2": Combo([Component("C")])}),
+    )
+    shown = MappingSection(conn)
+    rows = shown.companies[0].combos.forms
+    data = posted(shown, **{f"{rows[1].prefix}-DELETE": "on", f"{rows[2].prefix}-DELETE": "on"})
+    assert MappingSection(conn, data).save(request()) is True
+    hanoi.refresh_from_db()
+    assert Mapping.from_dict(hanoi.settings["mapping"]).combos == {"SET-1": Combo([Component("A")])}
+
+
+def test_combo_rows_without_their_codes_are_refused_on_their_row_and_nothing_is_saved(conn):
+    hanoi = company(conn, "demo-hanoi")
+    p = f"amis-{hanoi.pk}"
+    data = posted(
+        MappingSection(conn),
+        **{
+            f"{p}-combo-0-code": "A",  # no combo
+            f"{p}-combo-1-combo": "SET-1",  # no component
+            f"{p}-combo-2-combo": "SET-2",
+            f"{p}-combo-2-code": "B",
+        },
+    )
+    section = MappingSection(conn, data)
+    assert section.save(request()) is False
+    rows = section.companies[0].combos.forms
+    assert rows[0].errors["combo"] == ["Required: Combo (its item code or SKU)."]
+    assert rows[1].errors["code"] == ["Required: Component (AMIS item code)."]
+    assert not rows[2].errors
+    assert not any("mapping" in (a.settings or {}) for a in conn.accounts.all())
+    html = render(section, conn)
+    assert "Nothing was saved. Some values are not valid" in html and "Required: Combo" in html
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("quantity", "0", "greater than or equal to 1"),
+        ("quantity", "1.5", "Enter a whole number."),
+        ("weight", "-1", "greater than or equal to 0"),
+    ],
+)
+def test_an_invalid_quantity_weight_or_rate_is_refused_next_to_it(conn, field, value, words):
+    hanoi = company(conn, "demo-hanoi")
+    p = f"amis-{hanoi.pk}"
+    data = posted(
+        MappingSection(conn),
+        **{f"{p}-combo-0-combo": "SET-1", f"{p}-combo-0-code": "A", f"{p}-combo-0-{field}": value},
+    )
+    section = MappingSection(conn, data)
+    assert section.save(request()) is False
+    assert words in " ".join(section.companies[0].combos.forms[0].errors[field])
+    assert not any("mapping" in (a.settings or {}) for a in conn.accounts.all())
+
+
+def test_a_combo_mapping_from_dict_refuses_is_said_above_the_combos_table(conn):
+    hanoi = company(conn, "demo-hanoi")
+    p = f"amis-{hanoi.pk}"
+    data = posted(
+        MappingSection(conn),
+        **{f"{p}-combo-0-combo": "SET-1", f"{p}-combo-0-code": "A", f"{p}-combo-0-vat_rate": "7"},
+    )
+    section = MappingSection(conn, data)
+    assert section.save(request()) is False
+    words = "combos['SET-1'].components[0].vat_rate: '7' is not a VAT rate"
+    assert words in section.companies[0].combos.non_form_errors()[0]
+    assert not any("mapping" in (a.settings or {}) for a in conn.accounts.all())
+
+
+def test_a_component_named_twice_in_one_combo_is_refused(conn):
+    hanoi = company(conn, "demo-hanoi")
+    p = f"amis-{hanoi.pk}"
+    data = posted(
+        MappingSection(conn),
+        **{
+            f"{p}-combo-0-combo": "SET-1",
+            f"{p}-combo-0-code": "A",
+            f"{p}-combo-1-combo": "SET-1",
+            f"{p}-combo-1-code": "a",
+        },
+    )
+    section = MappingSection(conn, data)
+    assert section.save(request()) is False
+    assert section.companies[0].combos.forms[1].errors["code"] == ["a is listed twice in combo SET-1."]
+
+
+def test_a_prefix_no_tag_could_start_with_is_refused_next_to_its_field(conn):
+    hanoi = company(conn, "demo-hanoi")
+    p = f"amis-{hanoi.pk}"
+    section = MappingSection(conn, posted(MappingSection(conn), **{f"{p}-combo_tag_prefix": "combo,"}))
+    assert section.save(request()) is False
+    assert "cannot hold a comma" in " ".join(section.companies[0].form.errors["combo_tag_prefix"])
+    assert not any("mapping" in (a.settings or {}) for a in conn.accounts.all())
+
+
+def test_an_invalid_stored_combo_is_shown_to_be_fixed(conn):
+    hanoi = company(conn, "demo-hanoi")
+    hanoi.settings = {"mapping": {"combos": {"SET-1": {"components": [{"code": "A", "quantity": 0}]}}}}
+    hanoi.save()
+    section = MappingSection(conn)
+    chosen = section.companies[0]
+    assert "combos['SET-1'].components[0].quantity" in chosen.stored_error
+    assert combo_rows(chosen.combos)[0] == ("SET-1", "A", 0, 1, "")
+    refused = MappingSection(conn, posted(section))
+    assert refused.save(request()) is False
+    assert (
+        "Ensure this value is greater than or equal to 1."
+        in refused.companies[0].combos.forms[0].errors["quantity"]
+    )

@@ -34,6 +34,7 @@ FULL = {
     "item_codes": {"SKU-1": "VT001"},
     "units": {"VT001": "Hộp"},
     "combos": {"COMBO1": {"components": [{"code": "A", "quantity": 2, "weight": 100000}, {"code": "B"}]}},
+    "combo_tag_prefix": "combo:",
     "default_vat_rate": "8%",
     "tax_rules": [{"match": "product_type", "value": "Sách", "rate": 5}],
     "accounts": {"revenue_goods": "5111", "cash": 1111, "by_product_type": {"Dịch vụ": {"service": True}}},
@@ -79,6 +80,7 @@ def test_a_full_mapping_is_read_and_round_trips_through_json():
     mapping = Mapping.from_dict(FULL)
     assert mapping.locations["1002"] == Location("b-hcm", None)
     assert mapping.combos["COMBO1"] == Combo([Component("A", 2, 100000), Component("B", 1, 1)])
+    assert mapping.combo_tag_prefix == "combo:"
     assert mapping.default_vat_rate == "8" and mapping.tax_rules == [TaxRule("product_type", "Sách", "5")]
     assert mapping.accounts.cash == "1111"
     assert mapping.returns.on_refund_after_generation == "manual"
@@ -104,6 +106,8 @@ def test_a_full_mapping_is_read_and_round_trips_through_json():
         ),
         ({"combos": {"C": {"components": []}}}, "combos['C'].components"),
         ({"combos": {"C": {"components": [{"code": "A", "quantity": 0}]}}}, "components[0].quantity"),
+        ({"combo_tag_prefix": "combo,"}, "combo_tag_prefix: 'combo,' cannot hold a comma"),
+        ({"combo_tag_prefix": 1.5}, "combo_tag_prefix: expected text"),
         ({"accounts": {"cash": "tiền"}}, "accounts.cash: 'tiền' is not an account number"),
         ({"gateways": {"COD": "card"}}, "gateways['COD']: 'card' is not one of cash, bank, none"),
         ({"documents": {"sales_voucher": "shipped"}}, "documents.sales_voucher"),
