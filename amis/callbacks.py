@@ -112,7 +112,7 @@ def _apply(doc: SyncDocument, data_type, result: CallbackResult, model_state) ->
     amis = (doc.result or {}).get("amis")
     if (result.generated and result.success) or result.error_code == "IsCreatedVoucher":
         if doc.state == State.DONE:
-            return False
+            return _numbered(doc, result)
         posting._generated(doc, {"refno": result.refno, "refid": result.refid})
         return True
     if data_type == PUSHED_BACK:
@@ -149,6 +149,26 @@ def _apply(doc: SyncDocument, data_type, result: CallbackResult, model_state) ->
         f"{result.error_code}: {result.error_message}" if result.error_message else result.error_code or "?"
     )
     posting._fail([doc], Text("AMIS refused the voucher: %(detail)s", detail=detail), None)
+    return True
+
+
+def _numbered(doc: SyncDocument, result: CallbackResult) -> bool:
+    """A generated voucher recorded without AMIS's number (a resend answered IsCreatedVoucher before the
+    callback that names it came): the number now."""
+    if doc.result.get("refno") or not result.refno:
+        return False
+    doc.result = {**doc.result, "refno": result.refno, **({"refid": result.refid} if result.refid else {})}
+    doc.save(update_fields=["result", "updated_at"])
+    posting._log(
+        "callback",
+        Outcome.OK,
+        Text(
+            "AMIS numbered the voucher of order %(order)s %(number)s.",
+            order=doc.source_label,
+            number=result.refno,
+        ),
+        document=doc,
+    )
     return True
 
 

@@ -468,3 +468,20 @@ def test_an_order_cancelled_while_its_replacement_waits_leaves_no_proposal_in_am
     assert main.state == State.SKIPPED, main.last_error
     live = [p for p in proposals(main.account.external_id) if p["status"] != "deleted"]
     assert live == []
+
+
+def test_a_resend_answered_is_created_voucher_is_done_and_takes_its_number_from_the_late_callback(
+    connection, sim
+):
+    take(paid_order())
+    post()
+    (main,) = docs(connection, kind="sales_voucher")
+    generate(sim, main.account.external_id, main.target_ref)  # its callback is still on the way
+    SyncDocument.objects.filter(pk=main.pk).update(state=State.RETRYING, next_retry_at=None)  # answer lost
+    post()
+    main.refresh_from_db()
+    assert main.state == State.DONE and not main.result.get("refno")
+    deliver(sim)
+    main.refresh_from_db()
+    assert main.result["refno"].startswith("BH")
+    assert len([p for p in proposals(main.account.external_id) if p["voucher_type"] == 13]) == 1
