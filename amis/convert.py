@@ -662,6 +662,17 @@ def _header(
     }
 
 
+def _totals(sale_amount: int, discount: int, vat: int, total: int) -> dict:
+    """A sales document's header totals, each also in the original currency (VND, rate 1)."""
+    totals = {
+        "total_sale_amount": sale_amount,
+        "total_discount_amount": discount,
+        "total_vat_amount": vat,
+        "total_amount": total,
+    }
+    return {k: v for name, value in totals.items() for k, v in ((name, value), (f"{name}_oc", value))}
+
+
 def _sales_document(
     kind: str,
     sale: Sale,
@@ -700,14 +711,7 @@ def _sales_document(
         "discount_type": 1,
         "discount_rate_voucher": 0,
         "journal_memo": _memo(memo),
-        "total_sale_amount": sale_amount,
-        "total_sale_amount_oc": sale_amount,
-        "total_discount_amount": discount,
-        "total_discount_amount_oc": discount,
-        "total_vat_amount": vat,
-        "total_vat_amount_oc": vat,
-        "total_amount": total,
-        "total_amount_oc": total,
+        **_totals(sale_amount, discount, vat, total),
         "detail": detail,
     }
     if kind == SALES_ORDER:
@@ -1244,14 +1248,7 @@ def refund_to_return(
         "discount_rate_voucher": 0,
         "include_invoice": 0,
         "journal_memo": _memo(memo),
-        "total_sale_amount": sale_amount,
-        "total_sale_amount_oc": sale_amount,
-        "total_discount_amount": discount,
-        "total_discount_amount_oc": discount,
-        "total_vat_amount": vat,
-        "total_vat_amount_oc": vat,
-        "total_amount": total,
-        "total_amount_oc": total,
+        **_totals(sale_amount, discount, vat, total),
         "detail": detail,
     }
     receives_stock = any(d["stock_code"] for d in detail)

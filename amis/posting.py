@@ -26,7 +26,7 @@ from connectors.locks import try_lock
 from connectors.models import TargetAccount
 from connectors.text import Text, join, verbatim
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
-from syncjobs.services import Outcome, State, attempt_row, upsert_document
+from syncjobs.services import Outcome, State, attempt_row, sibling_document
 
 from .client import MAX_DICTIONARY, MAX_VOUCHERS, AmisDisconnected, SaveResult
 from .convert import (
@@ -137,19 +137,7 @@ def _siblings(document: SyncDocument) -> dict[str, SyncDocument]:
 
 def _document(main: SyncDocument, kind: str, explanation: Text) -> SyncDocument:
     """The one document of this kind for the order (unique per order, company and kind)."""
-    if kind == main.kind:
-        return main
-    return upsert_document(
-        connection=main.connection,
-        account=main.account,
-        source_type=main.source_type,
-        source_id=main.source_id,
-        source_label=main.source_label,
-        kind=kind,
-        snapshot=main.source_data,
-        source_updated_at=main.source_updated_at,
-        explanation=explanation,
-    ).document
+    return main if kind == main.kind else sibling_document(main, kind, explanation)
 
 
 def evaluate(main: SyncDocument) -> None:

@@ -942,19 +942,9 @@ def _write_back_stragglers(older_than=dt.timedelta(minutes=10)) -> int:
 
 def _change_document(invoice_doc: SyncDocument, kind: str, explanation: Text) -> SyncDocument:
     """The one document (unique per order, account and kind) for a change to an issued invoice."""
-    from syncjobs.services import upsert_document
+    from syncjobs.services import sibling_document
 
-    return upsert_document(
-        connection=invoice_doc.connection,
-        account=invoice_doc.account,
-        source_type="order",
-        source_id=invoice_doc.source_id,
-        source_label=invoice_doc.source_label,
-        kind=kind,
-        snapshot=invoice_doc.source_data,
-        source_updated_at=invoice_doc.source_updated_at,
-        explanation=explanation,
-    ).document
+    return sibling_document(invoice_doc, kind, explanation)
 
 
 def _reference_of(doc: SyncDocument) -> dict:

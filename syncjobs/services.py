@@ -140,6 +140,22 @@ def upsert_document(
         return Upserted(document=doc, created=False, changed=changed, rerouted_from=rerouted_from)
 
 
+def sibling_document(document: SyncDocument, kind: str, explanation: Text | str) -> SyncDocument:
+    """The one document of another kind for the same source object and account (an adjustment of an
+    invoice, a receipt of a sales voucher), made from the same snapshot when it does not exist yet."""
+    return upsert_document(
+        connection=document.connection,
+        account=document.account,
+        source_type=document.source_type,
+        source_id=document.source_id,
+        source_label=document.source_label,
+        kind=kind,
+        snapshot=document.source_data,
+        source_updated_at=document.source_updated_at,
+        explanation=explanation,
+    ).document
+
+
 def hand_to_target(document: SyncDocument, decision, *, trigger: Text | str = "") -> None:
     """After a source object changed: the document waits for a person while something only a person can fix
     stands in the way (its target has no processor yet, no licence, no account to go to), said once;
