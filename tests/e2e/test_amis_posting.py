@@ -244,10 +244,8 @@ def test_orders_become_generated_vouchers_on_the_routed_company_and_a_refund_a_r
     )
     assert len(sales) == 3 and max(sales.values()) == 1, "a sale posted twice"
     assert not [d for d in documents(books) if d.state != State.DONE]
-    assert set(InboundEvent.objects.filter(source_kind="amis").values_list("status", flat=True)) <= {
-        "done",
-        "ignored",
-    }
+    events = InboundEvent.objects.filter(source_kind="amis")  # every callback applied, or known already
+    wait_until(lambda: not events.exclude(status__in=("done", "ignored")).exists(), timeout=30)
 
 
 # The fault run posts one sales voucher per order (paid at sale: no receipt), so 300 orders are 300 vouchers.
@@ -316,8 +314,9 @@ def test_faults_and_a_killed_worker_leave_exactly_one_voucher_per_order(stack, t
     )
     # The orders are taken in here, as a webhook's worker takes them: the shop's webhooks stay off.
     knobs(live, "haravan", rate_capacity=100000, rate_per_second=1000, require_subscription=True)
-    # Until one of each has happened, every save's answer is lost and a third of the calls fail; after
-    # that, a tenth and a twentieth.
+    # Until one of each has happened, every save's answer is lost and 30 % of the calls fail; after that,
+    # 10 % and 5 %. Callbacks come a second late, later still under load: `check_waiting` (every second,
+    # after 4 s) then asks for undelivered results and sends again what AMIS never acknowledged.
     knobs(
         live,
         "amis",
