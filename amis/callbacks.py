@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from connectors.http import ApiError
 from connectors.models import TargetAccount
-from connectors.text import Text, verbatim
+from connectors.text import Plural, Text, verbatim
 from syncjobs import intake
 from syncjobs.models import InboundEvent, SyncDocument
 from syncjobs.services import Outcome, State
@@ -185,32 +185,44 @@ def check_waiting(now=None) -> int:
     proposal, never doubles it). A proposal waits for the accountant: it is never sent again. Returns how
     many documents moved."""
     now = now or timezone.now()
-    stale = SyncDocument.objects.filter(
-        state=State.SENT,
+    ours = SyncDocument.objects.filter(
         connection__target_kind=TARGET_KIND,
         account__isnull=False,
         updated_at__lt=now - dt.timedelta(seconds=wait_seconds()),
     )
+    stale = ours.filter(state=State.SENT)
+    # Generated without AMIS's number (found generated on a resend), for a week: the callback naming it may
+    # be among the undelivered ones.
+    unnumbered = ours.filter(
+        state=State.DONE, result__refno__isnull=True, updated_at__gt=now - dt.timedelta(days=7)
+    )
     moved = 0
-    for account_id in sorted(set(stale.values_list("account_id", flat=True))):
+    accounts = set(stale.values_list("account_id", flat=True)) | set(
+        unnumbered.values_list("account_id", flat=True)
+    )
+    for account_id in sorted(accounts):
         account = TargetAccount.objects.select_related("connection").get(pk=account_id)
         waiting = list(stale.filter(account=account))
-        moved += _ask(account, waiting, now)
+        moved += _ask(account, [*waiting, *unnumbered.filter(account=account)], now)
         resend = [
             d.pk
             for d in SyncDocument.objects.filter(pk__in=[d.pk for d in waiting], state=State.SENT)
             if (d.result or {}).get("amis") == posting.SENT
         ]
+        minutes = max(1, round(wait_seconds() / 60))
         for doc in SyncDocument.objects.filter(pk__in=resend).select_related("account", "connection"):
             doc.state = State.QUEUED
             doc.save(update_fields=["state", "updated_at"])
             posting._log(
                 "callback",
                 Outcome.RETRYABLE,
-                Text(
+                Plural(
+                    "No answer from AMIS for %(minutes)s minute and none among its undelivered results: "
+                    "sent again under the same key (AMIS updates a waiting proposal, never doubles it).",
                     "No answer from AMIS for %(minutes)s minutes and none among its undelivered results: "
                     "sent again under the same key (AMIS updates a waiting proposal, never doubles it).",
-                    minutes=int(wait_seconds() // 60) or 1,
+                    minutes,
+                    minutes=minutes,
                 ),
                 document=doc,
             )

@@ -673,6 +673,12 @@ def _remember_created(account: TargetAccount, items: list[dict]) -> None:
         AmisDictionaryEntry.objects.bulk_create(list(entries.values()), ignore_conflicts=True)
 
 
+def _own_request(doc: SyncDocument) -> dict | None:
+    """A batch's timeline row shows its own voucher's gist, never the 99 others of the call."""
+    voucher = (doc.payload or {}).get("voucher")
+    return _summary(voucher) if voucher else {"document": doc.pk}
+
+
 def _summary(voucher: dict) -> dict:
     keys = ("voucher_type", "reftype", "org_refid", "org_refno", "account_object_code", "total_amount")
     return {**{k: voucher.get(k) for k in keys}, "lines": len(voucher.get("detail") or [])}
@@ -822,6 +828,7 @@ def _record_retry(docs, exc, client) -> None:
                 ),
                 document=doc,
                 client=client,
+                request=_own_request(doc),
             )
         )
     SyncDocument.objects.bulk_update(
@@ -837,7 +844,9 @@ def _fail(docs, message: Text, client, *, state=State.FAILED) -> None:
     for doc in docs:
         doc.state, doc.next_retry_at, doc.updated_at = state, None, now
         doc.set_error(message)
-        rows.append(_row("post", Outcome.ERROR, message, document=doc, client=client))
+        rows.append(
+            _row("post", Outcome.ERROR, message, document=doc, client=client, request=_own_request(doc))
+        )
     SyncDocument.objects.bulk_update(
         docs, ["state", "last_error", "last_error_text", "next_retry_at", "updated_at", "result"]
     )

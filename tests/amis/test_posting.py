@@ -486,3 +486,20 @@ def test_a_resend_answered_is_created_voucher_is_done_and_takes_its_number_from_
     main.refresh_from_db()
     assert main.result["refno"].startswith("BH")
     assert len([p for p in proposals(main.account.external_id) if p["voucher_type"] == 13]) == 1
+
+
+def test_a_voucher_done_without_its_number_finds_it_among_amis_undelivered_results(connection, sim, settings):
+    settings.AMIS_CALLBACK_WAIT_SECONDS = 0
+    sim.set_knobs(callback_lost_rate=1.0)  # no callback reaches us: every result waits at AMIS
+    take(paid_order())
+    post()
+    (main,) = docs(connection, kind="sales_voucher")
+    generate(sim, main.account.external_id, main.target_ref)
+    deliver(sim)
+    SyncDocument.objects.filter(pk=main.pk).update(state=State.RETRYING, next_retry_at=None)  # answer lost
+    post()
+    main.refresh_from_db()
+    assert main.state == State.DONE and not main.result.get("refno")
+    callbacks.check_waiting()
+    main.refresh_from_db()
+    assert main.result["refno"].startswith("BH")
