@@ -27,16 +27,18 @@ def test_migrate_and_seed_on_sqlite_is_idempotent(tmp_path):
     }
     assert counts == {
         "connectors_tenant": 1,
-        "connectors_targetaccount": 3,
-        "connectors_routingrule": 2,
+        "connectors_targetaccount": 6,  # 3 MSTs, 3 AMIS companies
+        "connectors_routingrule": 4,  # 2 rules each
         "auth_user": 3,  # owner, accountant, viewer
     }
-    default = db.execute("SELECT external_id FROM connectors_targetaccount WHERE is_default").fetchall()
-    assert default == [("0101243150",)]
+    default = db.execute(
+        "SELECT external_id FROM connectors_targetaccount WHERE is_default ORDER BY external_id"
+    ).fetchall()
+    assert default == [("0101243150",), ("demo-hanoi",)]  # one per connection
     schedule = db.execute(
         "SELECT task FROM django_celery_beat_periodictask WHERE task='haravan.scheduled_sync'"
     )
-    assert schedule.fetchall() == [("haravan.scheduled_sync",)]
+    assert schedule.fetchall() == [("haravan.scheduled_sync",)] * 2  # one per connection of the shop
 
 
 WEBHOOK_TWICE = """
