@@ -30,9 +30,12 @@ How
     before the worker starts, so the worker finds a backlog (as after an outage or a bulk import) and
     batches are full; the clock starts at the first ``save`` call.
 
-    --probe re-runs, in this process, one company's posting pass on a fresh backlog against the same
-    simulator, counting SQL statements (django's connection.queries) and timing our own code apart from
-    the time AMIS takes to answer; --profile adds cProfile's top functions of that pass.
+    --probe re-runs, in this process, one company's posting pass on a fresh backlog of 300 against the
+    same simulator (the worker stopped), counting SQL statements (django's execute_wrapper) and timing our
+    own code by phase apart from the time AMIS takes to answer; then twice more with two experiments
+    patched in for that pass only (the company's connection joined to each document's account; the batch
+    recorded as sent by one UPDATE), and applies that probe's stored callbacks one by one, timed by
+    phase. Nothing of the product is changed. --profile adds cProfile's top functions.
 
 Usage
     .venv/bin/python bench/amis_posting.py [--orders 3000] [--latency-ms 500] [--generate-after 1.0]
@@ -619,7 +622,8 @@ def probe(sim, calls: CallLog, account, args) -> dict:
     statements per batch, our own time per batch apart from AMIS's answer, and where it goes (taking the
     next batch, the save call, recording the batch as sent). Then the same on a second backlog with the
     company's connection joined to each document's account (what `TargetAccount.tag` reads for every
-    timeline row), to show what that one change is worth."""
+    timeline row), and with that and the batch recorded as sent by one UPDATE, to show what each is
+    worth."""
     from haravan.services import intake_order
     from syncjobs.models import SyncDocument
 
