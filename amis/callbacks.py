@@ -88,7 +88,7 @@ def apply(accounts, data_type: int | None, result: CallbackResult, model_state: 
     with transaction.atomic():
         doc = (
             SyncDocument.objects.select_for_update(of=("self",))
-            .select_related("account", "connection")
+            .select_related("account__connection", "connection")
             .filter(account__in=accounts, target_ref=ref)
             .first()
         )

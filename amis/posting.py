@@ -15,8 +15,11 @@ revision; once generated, a change becomes a return voucher or waits for a perso
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -25,7 +28,7 @@ from connectors.http import PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
 from connectors.text import Text, join, verbatim
-from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
+from syncjobs.models import RETRYABLE_BY_PERSON, MergedResult, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State, attempt_row, sibling_document
 
 from .client import MAX_DICTIONARY, MAX_VOUCHERS, AmisDisconnected, SaveResult
@@ -96,12 +99,19 @@ def _settle(document, state, error: Text | str, *, note: Text | str = "", outcom
         _log("evaluate", outcome, error or note, document=document)
 
 
+SEND_SOON_SECONDS = 1  # orders queued within this window of one another share one sending task
+
+
 def _send_soon(account_id: int) -> None:
+    """After the commit, a sending task for the company, shared by the documents queued in the next
+    second (a burst of orders is one task, not one each): it starts once they are all committed."""
     from .tasks import sync_orders
 
     def send():
+        if not cache.add(f"amis:send-soon:{account_id}", 1, SEND_SOON_SECONDS):
+            return  # a task already on its way starts after this commit
         try:
-            sync_orders.apply_async(args=(account_id,), retry=False)
+            sync_orders.apply_async(args=(account_id,), countdown=SEND_SOON_SECONDS * 1.5, retry=False)
         except Exception as exc:  # the broker is away: the beat pass posts queued documents anyway
             log.warning("Could not enqueue amis.sync_orders(%s): %s", account_id, exc)
 
@@ -480,39 +490,106 @@ def sync_orders(account_id: int | None = None) -> int:
         ids = sorted(set(_due().values_list("account_id", flat=True)))
         return sum(sync_orders(i) for i in ids)
     account = TargetAccount.objects.select_related("connection", "connection__tenant").get(pk=account_id)
-    # Sequential per company (amis.md §12): one sender per company at a time.
-    with try_lock(f"amis:post:{account.pk}") as held:
-        if not held:
-            return 0  # another worker is on it and loops until nothing is due
-        return _post_company(account)
+    sent = 0
+    while True:
+        # Sequential per company (amis.md §12): one sender per company at a time.
+        with try_lock(f"amis:post:{account.pk}") as held:
+            if not held:
+                return sent  # another worker is on it and loops until nothing is due
+            sent += _post_company(account)
+        # What became due while the lock was being let go would otherwise wait for the next beat pass.
+        if not _due().filter(account_id=account.pk, state=State.QUEUED).exists():
+            return sent
+
+
+class _Seen:
+    """The exchange one answer came with (the sending client is busy with the next call by then)."""
+
+    def __init__(self, exchange):
+        self.last_exchange = exchange
+
+
+def _call_save(client, docs: list[SyncDocument]):
+    """In the sender thread: the save call, and nothing else."""
+    result = client.save([d.payload["voucher"] for d in docs], _dictionary(docs))
+    return result, client.last_exchange
 
 
 def _post_company(account: TargetAccount) -> int:
-    client = client_for(account)
-    sent, handled = 0, set()
-    while True:
-        batch = _next_batch(account, handled)
-        if not batch:
-            return sent
-        handled.update(d.pk for d in batch)
-        deletions = [d for d in batch if d.result.get("delete")]
-        saves = [d for d in batch if not d.result.get("delete")]
+    """One save in flight at a time per company, so AMIS gets them in order; while it is in flight, the
+    answer to the one before is recorded, so the company does not wait for our database between calls."""
+    client = client_for(account)  # this thread's: deletions, and narrowing down a refused call
+    sender = client_for(account)  # the sender thread's
+    sent, handled, previous = 0, set(), None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amis-save") as pool:
         try:
-            for doc in deletions:
-                _delete(client, doc)
-            if saves:
-                sent += _save(client, saves)
-        except RetryableError as exc:
-            waiting = [d for d in batch if d.state == State.PROCESSING]
-            _reschedule(waiting, exc, client)
-            return sent  # AMIS is in trouble: the next pass (or the retry time) goes on
-        except AmisDisconnected as exc:
-            _hold_company(account, exc, client)
-            return sent
-        except PermanentError as exc:
-            waiting = [d for d in batch if d.state == State.PROCESSING]
-            _fail(waiting, exc.text, client, state=State.BLOCKED)
-            return sent
+            while True:
+                if previous is not None:
+                    wait([previous[1]])
+                    if previous[1].exception() is not None:  # AMIS in trouble, or refusing the company
+                        return sent + _record(account, client, *previous)
+                batch = _next_batch(account, handled)
+                handled.update(d.pk for d in batch)
+                saves = [d for d in batch if not d.result.get("delete")]
+                deletions = [d for d in batch if d.result.get("delete")]
+                if deletions:  # rare: withdrawn first, one by one, before anything else is sent
+                    if previous is not None:
+                        sent += _record(account, client, *previous)
+                        previous = None
+                    if not _guarded(account, client, batch, _deleting(client, deletions)):
+                        return sent
+                future = pool.submit(_call_save, sender, saves) if saves else None
+                if previous is not None:
+                    sent += _record(account, client, *previous)
+                previous = (saves, future) if future is not None else None
+                if not batch:
+                    return sent
+        finally:
+            pool.submit(db_connection.close)  # the sender thread's own connection, if it needed one
+
+
+def _record(account: TargetAccount, client, docs: list[SyncDocument], future) -> int:
+    """A save's answer, on this thread: how many vouchers AMIS took."""
+    try:
+        result, exchange = future.result()
+    except (RetryableError, PermanentError) as exc:
+        _guarded(account, _Seen(exc.exchange), docs, _raiser(exc))
+        return 0
+    taken = []
+    _guarded(account, client, docs, lambda: taken.append(_answered(client, docs, result, _Seen(exchange))))
+    return sum(taken)
+
+
+def _deleting(client, docs: list[SyncDocument]):
+    def delete_all():
+        for doc in docs:
+            _delete(client, doc)
+
+    return delete_all
+
+
+def _raiser(exc):
+    def fail():
+        raise exc
+
+    return fail
+
+
+def _guarded(account: TargetAccount, client, docs: list[SyncDocument], work) -> bool:
+    """Run `work`; AMIS's trouble settles what is still being sent: retried later (the same keys), held
+    for a person (a disconnected company holds all its documents), or failed. False: stop this pass."""
+    try:
+        work()
+    except RetryableError as exc:
+        _reschedule([d for d in docs if d.state == State.PROCESSING], exc, client)
+        return False
+    except AmisDisconnected as exc:
+        _hold_company(account, exc, client)
+        return False
+    except PermanentError as exc:
+        _fail([d for d in docs if d.state == State.PROCESSING], exc.text, client, state=State.BLOCKED)
+        return False
+    return True
 
 
 def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocument]:
@@ -541,6 +618,7 @@ def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocumen
     for doc in batch:
         doc.state = State.PROCESSING
         doc.attempts += 1
+        doc.account = account  # one company: its tag for every timeline row without a query each
     return batch
 
 
@@ -556,11 +634,17 @@ def _dictionary(docs) -> list[dict]:
 
 
 def _save(client, docs: list[SyncDocument]) -> int:
-    """One save call; a refusal that names its vouchers fails those and sends the others again, one that
-    names none is narrowed down by halves."""
-    result: SaveResult = client.save([d.payload["voucher"] for d in docs], _dictionary(docs))
+    """One save call on this thread, and what its answer means."""
+    return _answered(
+        client, docs, client.save([d.payload["voucher"] for d in docs], _dictionary(docs)), client
+    )
+
+
+def _answered(client, docs: list[SyncDocument], result: SaveResult, seen) -> int:
+    """AMIS took the vouchers, or refused: a refusal that names its vouchers fails those and sends the
+    others again, one that names none is narrowed down by halves."""
     if result.ok:
-        _sent(docs, client)
+        _sent(docs, seen)
         return len(docs)
     named = _refused_by_refid(result)
     refused = [d for d in docs if d.target_ref.casefold() in named]
@@ -568,13 +652,13 @@ def _save(client, docs: list[SyncDocument]) -> int:
         for doc in refused:
             item = named[doc.target_ref.casefold()]
             code = str(item.get("error_code") or result.error_code)
-            _refused(doc, code, str(item.get("error_message") or ""), client)
+            _refused(doc, code, str(item.get("error_message") or ""), seen)
         rest = [d for d in docs if d.target_ref.casefold() not in named]
         return _save(client, rest) if rest else 0  # nothing of the call was kept: the others again
     if len(docs) > 1:
         half = len(docs) // 2
         return _save(client, docs[:half]) + _save(client, docs[half:])
-    _refused(docs[0], result.error_code, result.error_message, client)
+    _refused(docs[0], result.error_code, result.error_message, seen)
     return 0
 
 
@@ -618,11 +702,20 @@ def _sent(docs, client) -> None:
 
 def _record_sent(docs, client) -> None:
     now = timezone.now()
+    sent = {"amis": SENT, "sent_at": now.isoformat()}
+    SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
+        state=State.SENT,
+        next_retry_at=None,
+        updated_at=now,
+        last_error="",
+        last_error_text=None,
+        result=MergedResult(sent),
+    )
     rows = []
     for doc in docs:
         doc.state, doc.next_retry_at, doc.updated_at = State.SENT, None, now
         doc.set_error("")
-        doc.result = {**doc.result, "amis": SENT, "sent_at": now.isoformat()}
+        doc.result = {**doc.result, **sent}
         voucher = doc.payload["voucher"]
         rows.append(
             _row(
@@ -636,9 +729,6 @@ def _record_sent(docs, client) -> None:
                 request=_summary(voucher),
             )
         )
-    SyncDocument.objects.bulk_update(
-        docs, ["state", "next_retry_at", "updated_at", "last_error", "last_error_text", "result"]
-    )
     SyncAttempt.objects.bulk_create(rows)
     if docs:
         _remember_created(docs[0].account, _dictionary(docs))

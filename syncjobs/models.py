@@ -71,6 +71,26 @@ def kind_family():
     )
 
 
+class MergedResult(models.Func):
+    """``result`` with some keys set, in one UPDATE for many documents (each keeps its other keys):
+    PostgreSQL's jsonb ``||``, SQLite's ``json_patch``."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, values: dict, **extra):
+        import json
+
+        super().__init__(F("result"), Value(json.dumps(values)), **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s::jsonb)", arg_joiner=" || ", **extra
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, function="json_patch", **extra)
+
+
 class SyncDocument(models.Model):
     """One source object becoming one target document on one account. The database decides 'already done'."""
 
