@@ -19,7 +19,7 @@ from connectors.http import ApiError
 from connectors.models import TargetAccount
 from connectors.text import Plural, Text, verbatim
 from syncjobs import intake
-from syncjobs.models import InboundEvent, SyncDocument
+from syncjobs.models import InboundEvent, MergedResult, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State
 
 from . import posting
@@ -65,9 +65,7 @@ def _handle_event(event: InboundEvent) -> str:
     if not accounts:
         event.error = f"No AMIS company {callback.org_company_code} any more."
         return InboundEvent.Status.IGNORED
-    applied = sum(
-        apply(accounts, callback.data_type, result, callback.model_state) for result in callback.results
-    )
+    applied = apply_all(accounts, callback.data_type, callback.results, callback.model_state)
     if not applied:
         event.error = "Nothing to apply: every result was known already, or names no voucher of ours."
         return InboundEvent.Status.IGNORED
@@ -79,6 +77,86 @@ def _accounts(company: str, tenant_id: int | None):
         connection__target_kind=TARGET_KIND, external_id__iexact=company.strip()
     ).select_related("connection", "connection__tenant")
     return accounts.filter(connection__tenant_id=tenant_id) if tenant_id is not None else accounts
+
+
+def apply_all(accounts, data_type: int | None, results: list[CallbackResult], model_state=None) -> int:
+    """Apply a callback's results (a save's result names up to 100 vouchers), each once: the documents
+    locked together in one order, the results not seen before recorded together, the common case — a
+    proposal accepted — written for all in one statement, anything else one by one. Returns how many
+    changed a document."""
+    if len(results) <= 1:
+        return sum(apply(accounts, data_type, result, model_state) for result in results)
+    kind = data_type if data_type is not None else -1
+    by_ref = {r.org_refid.strip().lower(): r for r in results}
+    with transaction.atomic():
+        docs = list(
+            SyncDocument.objects.select_for_update(of=("self",))
+            .select_related("account__connection", "connection")
+            .filter(account__in=accounts, target_ref__in=list(by_ref))
+            .order_by("pk")
+        )
+        seen = set(
+            AmisCallbackResult.objects.filter(
+                account__in=accounts, org_refid__in=[d.target_ref for d in docs], data_type=kind
+            ).values_list("account_id", "org_refid", "session_id")
+        )
+        fresh = [
+            (doc, by_ref[doc.target_ref])
+            for doc in docs
+            if (doc.account_id, doc.target_ref, by_ref[doc.target_ref].session_id[:64]) not in seen
+        ]
+        AmisCallbackResult.objects.bulk_create(
+            [
+                AmisCallbackResult(
+                    account=doc.account,
+                    org_refid=doc.target_ref,
+                    data_type=kind,
+                    session_id=result.session_id[:64],
+                    success=result.success,
+                )
+                for doc, result in fresh
+            ],
+            ignore_conflicts=True,
+        )
+        accepted = [doc for doc, result in fresh if _accepts_proposal(doc, data_type, result)]
+        _proposals_accepted(accepted)
+        others = sum(
+            _apply(doc, data_type, result, model_state)
+            for doc, result in fresh
+            if not _accepts_proposal(doc, data_type, result) and doc not in accepted
+        )
+        return len(accepted) + others
+
+
+def _accepts_proposal(doc: SyncDocument, data_type, result: CallbackResult) -> bool:
+    """A save's result saying AMIS took the voucher as a proposal, for a document still waiting for it."""
+    return (
+        (data_type in SAVE_RESULTS or data_type is None)
+        and result.success
+        and not result.generated
+        and doc.state in (State.SENT, State.PROCESSING, State.RETRYING)
+        and not (doc.state == State.SENT and (doc.result or {}).get("amis") == posting.PROPOSAL)
+    )
+
+
+def _proposals_accepted(docs: list[SyncDocument]) -> None:
+    if not docs:
+        return
+    now = timezone.now()
+    SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
+        state=State.SENT,
+        next_retry_at=None,
+        last_error="",
+        last_error_text=None,
+        updated_at=now,
+        result=MergedResult({"amis": posting.PROPOSAL}),
+    )
+    message = Text("AMIS accepted the proposal; waiting for an accountant to generate the voucher in AMIS.")
+    rows = []
+    for doc in docs:
+        doc.state, doc.result = State.SENT, {**doc.result, "amis": posting.PROPOSAL}
+        rows.append(posting._row("callback", Outcome.OK, message, document=doc))
+    SyncAttempt.objects.bulk_create(rows)
 
 
 def apply(accounts, data_type: int | None, result: CallbackResult, model_state: int | None = None) -> bool:

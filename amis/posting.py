@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -49,7 +48,7 @@ from .convert import (
     why_not_due,
 )
 from .mapping import Mapping, MappingError
-from .services import client_for, mapping_for
+from .services import client_for, mapping_for, remember_token
 
 log = logging.getLogger(__name__)
 
@@ -310,16 +309,27 @@ def _place(doc: SyncDocument, voucher: dict, dictionary: list[dict]) -> None:
     if _open(doc):
         doc.payload = payload
         doc.target_ref = voucher["org_refid"]
-        doc.result = {**_kept(doc.result), "revision": _revision(doc), "amis": ""}
+        doc.result = {
+            **_kept(doc.result),
+            "revision": _revision(doc),
+            "amis": "",
+            "made_from": _made_from(doc),
+        }
         _settle(doc, State.QUEUED, "", note=Text("Queued for AMIS: %(what)s.", what=describe(voucher)))
         _send_soon(doc.account_id)
     elif doc.state == State.RETRYING and doc.payload.get("voucher") != voucher:
         doc.payload = payload  # the next send updates the proposal under the same org_refid
-        doc.save(update_fields=["payload", "updated_at"])
+        doc.result = {**doc.result, "made_from": _made_from(doc)}
+        doc.save(update_fields=["payload", "result", "updated_at"])
     elif doc.state == State.SENT and _changed(doc.payload.get("voucher"), voucher):
         _replace(
             doc, Text("Order %(order)s changed before AMIS generated its voucher", order=doc.source_label)
         )
+
+
+def _made_from(doc: SyncDocument) -> str:
+    """Which snapshot of the order the voucher was made from (the source's own time of it)."""
+    return doc.source_updated_at.isoformat() if doc.source_updated_at else ""
 
 
 def _kept(result: dict) -> dict:
@@ -516,20 +526,28 @@ def _call_save(client, docs: list[SyncDocument]):
 
 
 def _post_company(account: TargetAccount) -> int:
-    """One save in flight at a time per company, so AMIS gets them in order; while it is in flight, the
-    answer to the one before is recorded, so the company does not wait for our database between calls."""
+    """One save in flight at a time per company, so AMIS gets them in order. While it is in flight, the
+    answer to the one before is recorded and the next batch taken, so the company does not wait for our
+    database between calls."""
     client = client_for(account)  # this thread's: deletions, and narrowing down a refused call
-    sender = client_for(account)  # the sender thread's
+    renewed: list = []  # the sender thread never touches the database: a token it gets is saved here
+    sender = client_for(account, on_token=renewed.append)
     sent, handled, previous = 0, set(), None
+
+    def keep_tokens() -> None:
+        while renewed:
+            token = renewed.pop(0)
+            remember_token(settings.AMIS_APP_ID, account.external_id.strip(), sender.token_owner, token)
+
+    def take() -> list[SyncDocument]:
+        batch = _next_batch(account, handled)
+        handled.update(d.pk for d in batch)
+        return batch
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amis-save") as pool:
         try:
-            while True:
-                if previous is not None:
-                    wait([previous[1]])
-                    if previous[1].exception() is not None:  # AMIS in trouble, or refusing the company
-                        return sent + _record(account, client, *previous)
-                batch = _next_batch(account, handled)
-                handled.update(d.pk for d in batch)
+            batch = take()
+            while batch:
                 saves = [d for d in batch if not d.result.get("delete")]
                 deletions = [d for d in batch if d.result.get("delete")]
                 if deletions:  # rare: withdrawn first, one by one, before anything else is sent
@@ -542,10 +560,25 @@ def _post_company(account: TargetAccount) -> int:
                 if previous is not None:
                     sent += _record(account, client, *previous)
                 previous = (saves, future) if future is not None else None
-                if not batch:
-                    return sent
+                batch = take()
+                if previous is not None:
+                    wait([previous[1]])
+                    keep_tokens()
+                    if previous[1].exception() is not None:  # AMIS in trouble, or refusing the company
+                        _put_back(batch)
+                        return sent + _record(account, client, *previous)
+            if previous is not None:
+                sent += _record(account, client, *previous)
+            return sent
         finally:
-            pool.submit(db_connection.close)  # the sender thread's own connection, if it needed one
+            keep_tokens()
+
+
+def _put_back(batch: list[SyncDocument]) -> None:
+    """A batch taken but not sent (the pass stops): due again as it was, its attempt not counted."""
+    SyncDocument.objects.filter(pk__in=[d.pk for d in batch], state=State.PROCESSING).update(
+        state=State.QUEUED, attempts=F("attempts") - 1
+    )
 
 
 def _record(account: TargetAccount, client, docs: list[SyncDocument], future) -> int:
@@ -599,7 +632,6 @@ def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocumen
         _due()
         .filter(account_id=account.pk)
         .exclude(pk__in=handled, state=State.PROCESSING)  # never twice in one pass, whatever went wrong
-        .select_related("account", "connection", "connection__tenant")
         .defer("source_data")
         .order_by("created_at", "id")[:MAX_VOUCHERS]
     )
@@ -619,6 +651,7 @@ def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocumen
         doc.state = State.PROCESSING
         doc.attempts += 1
         doc.account = account  # one company: its tag for every timeline row without a query each
+        doc.connection = account.connection
     return batch
 
 
@@ -690,6 +723,7 @@ def _still_processing(docs) -> list[SyncDocument]:
     ids = set(
         SyncDocument.objects.select_for_update()
         .filter(pk__in=[d.pk for d in docs], state=State.PROCESSING)
+        .order_by("pk")  # rows locked in one order everywhere (callbacks too): no deadlock
         .values_list("pk", flat=True)
     )
     return [d for d in docs if d.pk in ids]
@@ -877,8 +911,8 @@ def _generated(doc: SyncDocument, facts: dict, client=None, *, note: Text | None
             note=note,
         )
     _log("generated", Outcome.OK, message, document=doc, client=client)
-    if doc.kind == SALES_VOUCHER:
-        evaluate(doc)  # refunds and a cancellation made before it was generated follow now
+    if doc.kind == SALES_VOUCHER and doc.result.get("made_from") != _made_from(doc):
+        evaluate(doc)  # the order changed since (a refund, a cancellation): what follows is made now
 
 
 def _reschedule(docs, exc, client) -> None:

@@ -103,14 +103,16 @@ def _stored_token(session: AmisSession | None, owner: str) -> Token | None:
     return Token(value=value, expires_at=session.expires_at) if value else None
 
 
-def client_for(account: TargetAccount, **options) -> AmisClient:
+def client_for(account: TargetAccount, *, on_token=None, **options) -> AmisClient:
     """A client for the account's company with the shared token, when it was issued for these very
-    credentials; a renewed token is saved for every worker. `options` go to AmisClient (``bucket``,
-    ``sleep``, ``timeout``, ``base_url``)."""
+    credentials; a renewed token is saved for every worker. With `on_token`, a client that never touches
+    the database (for another thread): a token it gets is handed to `on_token`, for the caller to save.
+    `options` go to AmisClient (``bucket``, ``sleep``, ``timeout``, ``base_url``)."""
     app_id = options.pop("app_id", None)
     app_id = settings.AMIS_APP_ID if app_id is None else app_id
     company = account.external_id.strip()
-    client = SharedTokenClient(
+    kind = AmisClient if on_token is not None else SharedTokenClient
+    client = kind(
         org_company_code=company,
         access_code=str((account.credentials or {}).get("access_code") or ""),
         app_id=app_id,
@@ -123,7 +125,7 @@ def client_for(account: TargetAccount, **options) -> AmisClient:
     def remember(token: Token) -> None:
         remember_token(app_id, company, owner, token)
 
-    client.on_token = remember
+    client.on_token = on_token or remember
     return client
 
 

@@ -32,10 +32,9 @@ How
 
     --probe re-runs, in this process, one company's posting pass on a fresh backlog of 300 against the
     same simulator (the worker stopped), counting SQL statements (django's execute_wrapper) and timing our
-    own code by phase apart from the time AMIS takes to answer; then twice more with two experiments
-    patched in for that pass only (the company's connection joined to each document's account; the batch
-    recorded as sent by one UPDATE), and applies that probe's stored callbacks one by one, timed by
-    phase. Nothing of the product is changed. --profile adds cProfile's top functions.
+    own code by phase apart from the time AMIS takes to answer, and applies that probe's stored callbacks
+    one by one, timed by phase. Nothing of the product is changed. --profile adds cProfile's top
+    functions.
 
 Usage
     .venv/bin/python bench/amis_posting.py [--orders 3000] [--latency-ms 500] [--generate-after 1.0]
@@ -620,86 +619,23 @@ class Timed:
 def probe(sim, calls: CallLog, account, args) -> dict:
     """One company's posting pass, in this process, on a fresh backlog of that company's orders: the SQL
     statements per batch, our own time per batch apart from AMIS's answer, and where it goes (taking the
-    next batch, the save call, recording the batch as sent). Then the same on a second backlog with the
-    company's connection joined to each document's account (what `TargetAccount.tag` reads for every
-    timeline row), and with that and the batch recorded as sent by one UPDATE, to show what each is
-    worth."""
+    next batch, the save call, recording the batch as sent, the timeline rows)."""
     from haravan.services import intake_order
     from syncjobs.models import SyncDocument
 
     count = 300
-    passes = {}
     since = time.time()
-    variants = (
-        ("as is", 99_999, False, False),
-        ("account__connection joined", 199_998, True, False),
-        ("joined, and one UPDATE to record the batch sent", 299_997, True, True),
-    )
-    for label, start, joined, one_update in variants:
-        for i in range(start, start + 3 * count, 3):  # multiples of 3: route 0, demo-hanoi
-            intake_order(ORG, make_order(i), trigger="bench-probe")
-        backlog = SyncDocument.objects.filter(account=account, state="queued").count()
-        passes[label] = _probe_pass(calls, account, backlog, joined, one_update, args)
+    for i in range(99_999, 99_999 + 3 * count, 3):  # multiples of 3: route 0, demo-hanoi
+        intake_order(ORG, make_order(i), trigger="bench-probe")
+    backlog = SyncDocument.objects.filter(account=account, state="queued").count()
+    passed = _probe_pass(calls, account, backlog, args)
     return {
-        "passes": passes,
-        "callbacks": probe_callbacks(
-            sim, sum(p["backlog"] + p["save_calls"] for p in passes.values()), since, args
-        ),
+        "passes": {"as is": passed},
+        "callbacks": probe_callbacks(sim, passed["backlog"] + passed["save_calls"], since, args),
     }
 
 
-def _record_sent_in_one_update(docs, client) -> None:
-    """The probe's experiment, not the product's code: `amis.posting._record_sent` with the batch's
-    documents recorded as sent by one UPDATE (every field but ``result`` is the same for the whole batch,
-    and ``result`` takes the same two keys: merged by PostgreSQL's jsonb ``||``) instead of
-    ``bulk_update``'s CASE per row and field. The timeline rows are made as the product makes them."""
-    from django.db.models import F, Func, JSONField, Value
-    from django.utils import timezone
-
-    from amis import posting
-    from connectors.text import Text
-    from syncjobs.services import Outcome, State
-
-    now = timezone.now()
-    merge = {"amis": posting.SENT, "sent_at": now.isoformat()}
-    rows = []
-    for doc in docs:
-        doc.state, doc.next_retry_at, doc.updated_at = State.SENT, None, now
-        doc.set_error("")
-        doc.result = {**doc.result, **merge}
-        voucher = doc.payload["voucher"]
-        rows.append(
-            posting._row(
-                "post",
-                Outcome.OK,
-                Text(
-                    "Sent to AMIS: %(what)s; waiting for AMIS to accept the proposal.",
-                    what=posting.describe(voucher),
-                ),
-                document=doc,
-                client=client,
-                request=posting._summary(voucher),
-            )
-        )
-    merged = Func(
-        F("result"),
-        Value(json.dumps(merge)),
-        template="(%(expressions)s::jsonb)",
-        arg_joiner=" || ",
-        output_field=JSONField(),
-    )
-    posting.SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(
-        state=State.SENT,
-        next_retry_at=None,
-        updated_at=now,
-        last_error="",
-        last_error_text=None,
-        result=merged,
-    )
-    posting.SyncAttempt.objects.bulk_create(rows)
-
-
-def _probe_pass(calls: CallLog, account, backlog: int, joined: bool, one_update: bool, args) -> dict:
+def _probe_pass(calls: CallLog, account, backlog: int, args) -> dict:
     import cProfile
     import io
     import pstats
@@ -707,21 +643,14 @@ def _probe_pass(calls: CallLog, account, backlog: int, joined: bool, one_update:
     from amis import client as amis_client
     from amis import posting
 
-    record_sent = posting._record_sent
-    if one_update:
-        posting._record_sent = _record_sent_in_one_update
     meter = SqlMeter()
     timed = Timed(meter)
     timed.wrap(posting, "_next_batch", "next_batch")
     timed.wrap(amis_client.AmisClient, "save", "save_call")
     timed.wrap(posting, "_record_sent", "record_sent")
     timed.wrap(posting, "_still_processing", "lock_still_processing")
-    timed.wrap(posting.SyncDocument.objects, "bulk_update", "record_sent.bulk_update")
     timed.wrap(posting.SyncAttempt.objects, "bulk_create", "record_sent.bulk_create")
     timed.wrap(posting, "_row", "record_sent.timeline_rows")
-    if joined:
-        due = posting._due
-        posting._due = lambda now=None: due(now).select_related("account__connection")
     before = len(calls.saves())
     profiler = cProfile.Profile() if args.profile else None
     started = time.time()
@@ -734,9 +663,6 @@ def _probe_pass(calls: CallLog, account, backlog: int, joined: bool, one_update:
                 profiler.disable()
     finally:
         timed.restore()
-        posting._record_sent = record_sent
-        if joined:
-            posting._due = due
     elapsed = time.time() - started
     saves = calls.saves()[before:]
     batches = max(1, len(saves))

@@ -503,3 +503,30 @@ def test_a_voucher_done_without_its_number_finds_it_among_amis_undelivered_resul
     callbacks.check_waiting()
     main.refresh_from_db()
     assert main.result["refno"].startswith("BH")
+
+
+def test_a_callback_naming_a_whole_batch_moves_each_voucher_once(connection, sim):
+    from amis.client import CallbackResult
+
+    gen = generator(seed=9)
+    for _ in range(4):
+        order = gen.create_random_order()
+        gen.pay(order["id"])
+        take({**order_of(order["id"]), "source_name": "web", "location_id": 1002})
+    post()
+    sent = [
+        d
+        for d in docs(connection, kind="sales_voucher", state=State.SENT)
+        if d.account.external_id == "demo-hcm"
+    ]
+    assert len(sent) >= 3
+    deliver(sim)  # one save call per company: one callback naming all of the company's
+    for doc in sent:
+        doc.refresh_from_db()
+        assert doc.result["amis"] == posting.PROPOSAL
+        assert SyncAttempt.objects.filter(document=doc, action="callback").count() == 1
+    again = [
+        CallbackResult(d.target_ref, True, "", "", "s", 13, "", "", False, {}) for d in sent
+    ]  # the same results again, from another session: applied once more would log again
+    accounts = list(connection.accounts.all())
+    assert callbacks.apply_all(accounts, 1, again) == 0
