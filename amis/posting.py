@@ -898,7 +898,17 @@ def _generated(doc: SyncDocument, facts: dict, client=None, *, note: Text | None
     doc.state, doc.next_retry_at, doc.done_at = State.DONE, None, now
     doc.set_error("")
     doc.result = {**doc.result, "amis": GENERATED, **{k: v for k, v in facts.items() if v}}
-    doc.save()
+    doc.save(
+        update_fields=[
+            "state",
+            "next_retry_at",
+            "done_at",
+            "last_error",
+            "last_error_text",
+            "result",
+            "updated_at",
+        ]
+    )
     number = doc.result.get("refno") or doc.target_ref
     message = Text(
         "Voucher %(number)s generated in AMIS for order %(order)s.", number=number, order=doc.source_label
