@@ -705,16 +705,19 @@ def _refused_by_refid(result: SaveResult) -> dict[str, dict]:
 
 
 def _refused(doc: SyncDocument, code: str, message: str, client) -> None:
-    if code == "IsCreatedVoucher":  # sent before (an answer was lost) and generated since
-        _generated(
-            doc,
-            {},
-            client,
-            note=Text("AMIS had already generated it (an earlier answer was lost); not sent again"),
-        )
-        return
-    words = verbatim(f"{code}: {message}" if message else code)
-    _fail([doc], Text("AMIS refused the voucher: %(detail)s", detail=words), client)
+    with transaction.atomic():
+        if not _still_processing([doc]):
+            return  # a callback settled it meanwhile (generated, with its number): that stands
+        if code == "IsCreatedVoucher":  # sent before (an answer was lost) and generated since
+            _generated(
+                doc,
+                {},
+                client,
+                note=Text("AMIS had already generated it (an earlier answer was lost); not sent again"),
+            )
+            return
+        words = verbatim(f"{code}: {message}" if message else code)
+        _fail([doc], Text("AMIS refused the voucher: %(detail)s", detail=words), client)
 
 
 def _still_processing(docs) -> list[SyncDocument]:
@@ -818,12 +821,15 @@ def _delete(client, doc: SyncDocument) -> None:
         _deleted(doc, client)
     elif result.already_generated:
         doc.result = {k: v for k, v in doc.result.items() if k not in ("delete", "withdraw")}
-        _generated(
-            doc,
-            {},
-            client,
-            note=Text("AMIS had already generated it, so its proposal could not be withdrawn"),
-        )
+        with transaction.atomic():
+            if not _still_processing([doc]):
+                return  # a callback recorded it generated meanwhile, with its number
+            _generated(
+                doc,
+                {},
+                client,
+                note=Text("AMIS had already generated it, so its proposal could not be withdrawn"),
+            )
     elif result.not_found:
         doc.result = {k: v for k, v in doc.result.items() if k not in ("delete", "withdraw")}
         reason = Text(

@@ -86,7 +86,9 @@ def test_licence_valid_expiring_expired_and_missing(setup):
     assert 'data-licence="valid"' in part and f"Valid until {valid_until}" in part
     assert "expires in 30 days" in part
 
-    License.objects.filter(pk=licence.pk).update(expires_at=timezone.now() + dt.timedelta(days=3, hours=1))
+    noon_in_three_days = dt.datetime.combine(timezone.localdate() + dt.timedelta(days=3), dt.time(12))
+    expires = timezone.make_aware(noon_in_three_days)  # "3 days" is counted in the shop's local days
+    License.objects.filter(pk=licence.pk).update(expires_at=expires)
     part = section(page(setup), "licence")
     assert 'data-licence="expiring"' in part and "expires in 3 days" in part and "Renew it before" in part
 
