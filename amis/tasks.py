@@ -5,7 +5,7 @@ from celery import shared_task
 from connectors.http import ApiError, RetryableError
 from connectors.models import TargetAccount
 
-from . import callbacks, posting, services
+from . import callbacks, sending, services
 
 RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 900
@@ -14,7 +14,7 @@ MAX_RETRY_SECONDS = 900
 @shared_task(name="amis.sync_orders")
 def sync_orders(account_id: int | None = None):
     """Send what is queued or due for retry (one company, or all of them from beat)."""
-    return posting.sync_orders(account_id)
+    return sending.sync_orders(account_id)
 
 
 @shared_task(name="amis.process_event")

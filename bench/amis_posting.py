@@ -641,15 +641,15 @@ def _probe_pass(calls: CallLog, account, backlog: int, args) -> dict:
     import pstats
 
     from amis import client as amis_client
-    from amis import posting
+    from amis import posting, sending
 
     meter = SqlMeter()
     timed = Timed(meter)
-    timed.wrap(posting, "_next_batch", "next_batch")
+    timed.wrap(sending, "_next_batch", "next_batch")
     timed.wrap(amis_client.AmisClient, "save", "save_call")
-    timed.wrap(posting, "_record_sent", "record_sent")
-    timed.wrap(posting, "_still_processing", "lock_still_processing")
-    timed.wrap(posting.SyncAttempt.objects, "bulk_create", "record_sent.bulk_create")
+    timed.wrap(sending, "_record_sent", "record_sent")
+    timed.wrap(sending, "_still_processing", "lock_still_processing")
+    timed.wrap(sending.SyncAttempt.objects, "bulk_create", "record_sent.bulk_create")
     timed.wrap(posting, "_row", "record_sent.timeline_rows")
     before = len(calls.saves())
     profiler = cProfile.Profile() if args.profile else None
@@ -658,7 +658,7 @@ def _probe_pass(calls: CallLog, account, backlog: int, args) -> dict:
         with meter.installed():
             if profiler is not None:
                 profiler.enable()
-            sent = posting.sync_orders(account.pk)
+            sent = sending.sync_orders(account.pk)
             if profiler is not None:
                 profiler.disable()
     finally:

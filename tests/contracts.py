@@ -133,7 +133,7 @@ def amis_story(connection, sandbox) -> list:
     import requests
     from django.test import Client
 
-    from amis import callbacks, posting
+    from amis import callbacks, sending
     from haravan import services as haravan_services
     from sandbox.testing import django_client_sender
     from syncjobs.models import InboundEvent, SyncDocument
@@ -145,7 +145,7 @@ def amis_story(connection, sandbox) -> list:
     def settle():
         """Send, let the accountant generate everything waiting, and apply the callbacks."""
         for _round in range(3):
-            posting.sync_orders()
+            sending.sync_orders()
             requests.post(f"{BASE}/amis/_sandbox/generate", json={"company": "demo-hanoi"}, timeout=5)
             sim.advance(5)
             sim.webhooks.drain()

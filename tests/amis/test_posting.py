@@ -9,8 +9,7 @@ import pytest
 import requests
 from django.test import Client
 
-from amis import callbacks, posting
-from amis.client import AmisClient
+from amis import callbacks, posting, sending
 from connectors.models import Connection, RoutingRule, TargetAccount
 from haravan import services as haravan_services
 from sandbox.generator import OrderGenerator
@@ -90,7 +89,7 @@ def take(order):
 
 
 def post():
-    return posting.sync_orders()
+    return sending.sync_orders()
 
 
 def deliver(sim):
@@ -302,10 +301,6 @@ def test_repeated_callbacks_apply_once(connection, sim):
     (main,) = docs(connection, kind="sales_voucher")
     accepted = SyncAttempt.objects.filter(document=main, action="callback")
     assert accepted.count() == 1
-
-
-def test_client_is_the_shared_token_client(connection):
-    assert isinstance(posting.client_for(connection.accounts.first()), AmisClient)
 
 
 def test_orders_held_before_amis_could_post_become_sales_vouchers_a_retry_posts(connection, sim):
