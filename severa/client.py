@@ -18,7 +18,6 @@ status changes with ``[{"op": "replace", "path": "/status/guid", "value": <guid>
 import datetime as dt
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -150,7 +149,6 @@ class SeveraClient(HttpClient):
         status_patch_path: str = STATUS_PATCH_PATH,
         timeout: float | None = None,
         bucket: LeakyBucket | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         super().__init__(base_url or settings.SEVERA_API_URL, setting="SEVERA_API_URL", timeout=timeout)
         self.client_id = client_id
@@ -163,7 +161,6 @@ class SeveraClient(HttpClient):
         self.on_token = on_token
         self.status_patch_path = status_patch_path
         self._bucket = bucket
-        self._sleep = sleep
         self.session.headers.update({"Accept": "application/json"})
 
     def __repr__(self) -> str:  # never the secret or the token, even in a traceback
