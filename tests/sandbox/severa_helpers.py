@@ -11,6 +11,8 @@ from sandbox.severa.auth import SCOPES
 
 from .helpers import FakeClock
 
+ALL_SCOPES = ",".join(sorted(SCOPES))
+
 
 class Severa:
     """Calls the simulator the way Severa's API clients do: ``/rest-api/v1/…``, bearer token and the
@@ -24,7 +26,7 @@ class Severa:
         self.secret = secret
         self.token = None
 
-    def token_call(self, scope=",".join(sorted(SCOPES)), *, client_id=None, secret=None, header="same"):
+    def token_call(self, scope=ALL_SCOPES, *, client_id=None, secret=None, header="same"):
         body = {
             "client_id": client_id or self.client_id,
             "client_secret": secret or self.secret,
@@ -38,7 +40,7 @@ class Severa:
         self._wait()
         return self.sim.handle(Request("POST", "/rest-api/v1/token", {}, headers, json.dumps(body).encode()))
 
-    def login(self, scope=",".join(sorted(SCOPES))):
+    def login(self, scope=ALL_SCOPES):
         resp = self.token_call(scope)
         assert resp.status == 200, resp.text
         self.token = resp.json()["access_token"]
