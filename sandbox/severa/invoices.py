@@ -29,7 +29,6 @@ from .helpers import (
     guid,
     invalid,
     iso,
-    money,
     not_found,
     parse_moment,
 )
@@ -269,7 +268,3 @@ class Invoices:
                 raise invalid(f"Invoice status {new_status} does not exist or is not active")
             sim.move(invoice, status_key)
             return json_response([self.invoice_json(invoice)])
-
-
-def money_row(value: Decimal, currency: str) -> dict:
-    return {"amount": money(value), "currencyCode": currency}

@@ -34,6 +34,7 @@ from .state import Credential, Invoice
 API_PREFIX = "/rest-api"
 DEMO_CLIENT_ID = "demo-severa-client"
 DEMO_CLIENT_SECRET = "demo-severa-secret"
+MAX_CATCH_UP = 100
 QUOTA_MESSAGE = "API calls quota exceeded! maximum admitted {limit} per {window:g}s."
 
 
@@ -285,13 +286,20 @@ class SeveraSimulator(Simulator):
             invoice.history.append((status, invoice.updated.isoformat()))
 
     def pump(self) -> None:
-        """The generator: every `generate_every_seconds` a new invoice goes to "to transfer"."""
+        """The generator: every `generate_every_seconds` a new invoice goes to "to transfer". It runs on
+        each call (and ``advance``), so the invoices due since the last call appear together; after a long
+        quiet time at most MAX_CATCH_UP of them."""
         with self.lock:
             if self._next_generate is None:
                 return
             every = float(self.knobs["generate_every_seconds"])
-            while self._next_generate is not None and self._next_generate <= self.clock():
+            made = 0
+            while self._next_generate <= self.clock():
+                if made == MAX_CATCH_UP:  # nobody called for a long time: skip what a burst would add
+                    self._next_generate = self.clock() + every
+                    break
                 self.generate()
+                made += 1
                 self._next_generate += every
 
     def generate(self) -> Invoice:

@@ -2,13 +2,15 @@
 organisation of issue 14 §4, invoices with changedSince and NextPageToken paging, rows, customers, PDF,
 the status change by JSON Patch, and the limit of 10 requests a second."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.core import Request
 from sandbox.server import default_app
-from sandbox.severa import QUOTA_MESSAGE, data
+from sandbox.severa import QUOTA_MESSAGE, SeveraSimulator, data
 
 # --- token and auth ------------------------------------------------------------------------------------
 
@@ -312,6 +314,16 @@ def test_the_generator_moves_new_invoices_to_transfer(severa, severa_sim, severa
     assert len({i.number for i in severa_sim.invoices.values()}) == len(severa_sim.invoices)
 
 
+def test_the_generator_does_not_flood_after_a_quiet_day(severa_sim, severa_clock):
+    severa_sim.set_knobs(generate_every_seconds=1)
+    severa_clock.advance(86400)
+    severa_sim.pump()
+    assert len(severa_sim.invoices) == 6 + 100
+    severa_clock.advance(1)
+    severa_sim.pump()
+    assert len(severa_sim.invoices) == 6 + 101
+
+
 def test_control_adds_moves_and_generates(severa, severa_sim):
     def control(path, body):
         import json
@@ -345,3 +357,34 @@ def test_mounted_at_severa_in_the_default_app():
         assert resp.status == 401
     finally:
         app.close()
+
+
+ROW = st.fixed_dictionaries(
+    {
+        "description": st.just("Työ"),
+        "quantity": st.decimals(min_value=-50, max_value=500, places=2).filter(lambda q: q != 0),
+        "unit": st.sampled_from(["h", "st"]),
+        "price": st.decimals(min_value=0, max_value=10000, places=2),
+        "vat": st.sampled_from([Decimal(0), Decimal(6), Decimal(12), Decimal(25), Decimal("25.5")]),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(ROW, min_size=1, max_size=6))
+def test_totals_are_the_rows_nets_and_tax_per_rate(rows):
+    """Half-up rounding of each row's net and of each rate's tax (the simulator's reading)."""
+    sim = SeveraSimulator(seed=1, seed_invoices=False)
+    invoice = sim.add_invoice(data.AB_COMPANY, data.PEPPOL_CUSTOMER, rows)
+    view = sim.invoice_views.invoice_json(invoice)
+    cent = Decimal("0.01")
+    nets = [(r["quantity"] * r["price"]).quantize(cent, ROUND_HALF_UP) for r in rows]
+    groups = {}
+    for row, net in zip(rows, nets, strict=True):
+        groups[row["vat"]] = groups.get(row["vat"], Decimal(0)) + net
+    tax = sum(
+        (g * rate / 100).quantize(cent, ROUND_HALF_UP) for rate, g in groups.items()
+    )  # commercial rounding
+    assert Decimal(str(view["totalExcludingTax"]["amount"])) == sum(nets)
+    assert Decimal(str(view["totalTax"]["amount"])) == tax
+    assert Decimal(str(view["totalIncludingTax"]["amount"])) == sum(nets) + tax
