@@ -16,6 +16,7 @@ from .settings import (
     INSTALLED_APPS,
     MEINVOICE_API_URL,
     PUBLIC_BASE_URL,
+    SEVERA_API_URL,
     env,
 )
 
@@ -30,6 +31,7 @@ HARAVAN_WEBHOOK_API_URL = HARAVAN_WEBHOOK_API_URL or f"{_sandbox}/haravan/webhoo
 MEINVOICE_API_URL = MEINVOICE_API_URL or f"{_sandbox}/meinvoice/api/integration"
 AMIS_API_URL = AMIS_API_URL or f"{_sandbox}/amis"
 AMIS_APP_ID = AMIS_APP_ID or "demo-amis-app"
+SEVERA_API_URL = SEVERA_API_URL or f"{_sandbox}/severa/rest-api"
 
 # The simulators (sandbox/): where they deliver Haravan webhooks.
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")

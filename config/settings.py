@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "meinvoice",
     "amis",
     "maventa",
+    "severa",
     "dashboard",
 ]  # config.demo_settings adds "sandbox" (the simulators and `manage.py demo`)
 
@@ -252,6 +253,8 @@ MEINVOICE_STATUS_INTERVAL_SECONDS = env.float("MEINVOICE_STATUS_INTERVAL_SECONDS
 
 # MISA AMIS accounting open API ("actopen"). Production: https://actapp.misa.vn
 AMIS_API_URL = env.str("AMIS_API_URL", default="").rstrip("/")
+# Visma Severa's public REST API (production: https://api.severa.visma.com/rest-api)
+SEVERA_API_URL = env.str("SEVERA_API_URL", default="").rstrip("/")
 # The app ID MISA issues to us as an integrator (one for every customer; it also keys the callback signature).
 AMIS_APP_ID = env.str("AMIS_APP_ID", default="")
 AMIS_RETRY_BASE_SECONDS = env.float("AMIS_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt

@@ -1,8 +1,8 @@
 """Mounting simulators on URL prefixes and serving them over HTTP.
 
-``SandboxApp({"/haravan": HaravanSimulator(), "/meinvoice": ..., "/amis": ...})`` answers ``Request`` objects
-(``app.handle``) and is a WSGI application (``app(environ, start_response)``). ``serve`` runs it on a
-threading ``wsgiref`` server.
+``SandboxApp({"/haravan": HaravanSimulator(), "/meinvoice": ..., "/amis": ..., "/severa": ...})`` answers
+``Request`` objects (``app.handle``) and is a WSGI application (``app(environ, start_response)``). ``serve``
+runs it on a threading ``wsgiref`` server.
 """
 
 from __future__ import annotations
@@ -136,18 +136,24 @@ def make_server(app, host: str = "127.0.0.1", port: int = 8100) -> ThreadingWSGI
 
 
 def default_app(
-    *, meinvoice_options: Mapping | None = None, amis_options: Mapping | None = None, **haravan_options
+    *,
+    meinvoice_options: Mapping | None = None,
+    amis_options: Mapping | None = None,
+    severa_options: Mapping | None = None,
+    **haravan_options,
 ) -> SandboxApp:
     """Every simulator with its demo state, on its usual prefix."""
     from .amis import AmisSimulator
     from .haravan import HaravanSimulator
     from .meinvoice import MeInvoiceSimulator
+    from .severa import SeveraSimulator
 
     return SandboxApp(
         {
             "/haravan": HaravanSimulator(**haravan_options),
             "/meinvoice": MeInvoiceSimulator(**dict(meinvoice_options or {})),
             "/amis": AmisSimulator(**dict(amis_options or {})),
+            "/severa": SeveraSimulator(**dict(severa_options or {})),
         }
     )
 

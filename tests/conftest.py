@@ -56,6 +56,7 @@ def sandbox(settings):
     base = "http://127.0.0.1:8100"
     settings.HARAVAN_API_URL = f"{base}/haravan"
     settings.MEINVOICE_API_URL = f"{base}/meinvoice/api/integration"
+    settings.SEVERA_API_URL = f"{base}/severa/rest-api"
     settings.HARAVAN_RATE_CAPACITY = 1000
     settings.MEINVOICE_SERIES_GAP_SECONDS = 0  # pacing has its own test; the others need not wait
     app = default_app(

@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sandbox import amis, demo_data, meinvoice
+from sandbox import amis, demo_data, meinvoice, severa
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app, make_server
 
@@ -20,7 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8100)
         parser.add_argument(
-            "--generate", action="store_true", help="also create, pay and cancel orders through the API"
+            "--generate",
+            action="store_true",
+            help="also create, pay and cancel orders through the API, and move new Severa invoices to "
+            '"to transfer"',
         )
         parser.add_argument("--interval", type=float, default=5.0, help="seconds between generated orders")
         parser.add_argument("--seed", type=int, default=None, help="random seed of the order generator")
@@ -53,6 +56,13 @@ class Command(BaseCommand):
                 f"  AMIS API      {base}/amis/apir/sync/actopen/  (app_id {amis.DEMO_APP_ID}, "
                 f"access code {amis.DEMO_ACCESS_CODE}, companies {companies}; control {base}/amis/_sandbox/)"
             )
+        if "/severa" in app.mounts:
+            self.stdout.write(
+                f"  Severa API    {base}/severa/rest-api/v1/  (client_id {severa.DEMO_CLIENT_ID}, "
+                f"client_secret {severa.DEMO_CLIENT_SECRET}; control {base}/severa/_sandbox/)"
+            )
+            if options["generate"]:
+                app["/severa"].set_knobs(generate_every_seconds=options["interval"])
         if settings.HARAVAN_API_URL.rstrip("/") != f"{base}/haravan":
             self.stdout.write(
                 self.style.WARNING(
