@@ -534,7 +534,10 @@ class MaventaClient(HttpClient):
         except MaventaError as refused:
             if refused.status == 401:
                 raise
-            earlier = self.find_invoice(uuid)
+            try:
+                earlier = self.find_invoice(uuid)
+            except MaventaError:  # the question itself refused: the send's refusal is the news
+                raise refused from None
             if earlier is None:
                 raise
             return replace(earlier, repeated=True)

@@ -633,6 +633,15 @@ def test_a_rejected_invoice_that_does_not_exist_raises_maventas_words(rsps, clie
     )
 
 
+def test_when_the_question_by_uuid_is_refused_too_the_sends_refusal_is_raised(rsps, client):
+    token_ok(rsps)
+    rsps.post(INVOICES, status=422, json=error("document_duplicate_transmission_id", "Duplicate"))
+    rsps.get(f"{INVOICES}/{INVOICE_UUID}", status=403, json=error("forbidden", "Forbidden"))
+    with pytest.raises(MaventaError) as caught:
+        client.send_invoice(send_zip(XML), uuid=INVOICE_UUID)
+    assert caught.value.status == 422 and caught.value.code == "document_duplicate_transmission_id"
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_a_5xx_on_send_is_retryable_and_not_resent_here(rsps, client, status):
     token_ok(rsps)
