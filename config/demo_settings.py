@@ -14,6 +14,8 @@ from .settings import (
     HARAVAN_API_URL,
     HARAVAN_WEBHOOK_API_URL,
     INSTALLED_APPS,
+    MAVENTA_API_URL,
+    MAVENTA_VENDOR_API_KEY,
     MEINVOICE_API_URL,
     PUBLIC_BASE_URL,
     SEVERA_API_URL,
@@ -32,6 +34,8 @@ MEINVOICE_API_URL = MEINVOICE_API_URL or f"{_sandbox}/meinvoice/api/integration"
 AMIS_API_URL = AMIS_API_URL or f"{_sandbox}/amis"
 AMIS_APP_ID = AMIS_APP_ID or "demo-amis-app"
 SEVERA_API_URL = SEVERA_API_URL or f"{_sandbox}/severa/rest-api"
+MAVENTA_API_URL = MAVENTA_API_URL or f"{_sandbox}/maventa"
+MAVENTA_VENDOR_API_KEY = MAVENTA_VENDOR_API_KEY or "demo-maventa-vendor-key"
 
 # The simulators (sandbox/): where they deliver Haravan webhooks.
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")

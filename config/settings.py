@@ -264,6 +264,12 @@ AMIS_CALLBACK_WAIT_SECONDS = env.float("AMIS_CALLBACK_WAIT_SECONDS", default=900
 AMIS_CHECK_INTERVAL_SECONDS = env.float("AMIS_CHECK_INTERVAL_SECONDS", default=300.0)
 AMIS_MASTER_DATA_INTERVAL_SECONDS = env.float("AMIS_MASTER_DATA_INTERVAL_SECONDS", default=3600.0)
 
+# Maventa AutoXChange REST API (Visma's e-invoicing operator). Production: https://ax.maventa.com
+# (Maventa's test environment: https://ax-stage.maventa.com).
+MAVENTA_API_URL = env.str("MAVENTA_API_URL", default="").rstrip("/")
+# Our vendor API key, issued by Maventa Integration Care to us as a software vendor (one for every customer).
+MAVENTA_VENDOR_API_KEY = env.str("MAVENTA_VENDOR_API_KEY", default="")
+
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)
 

@@ -16,6 +16,7 @@ SERVICE_URLS = (
     "HARAVAN_WEBHOOK_API_URL",
     "MEINVOICE_API_URL",
     "AMIS_API_URL",
+    "MAVENTA_API_URL",
 )
 READ = """
 import json, django
@@ -27,6 +28,7 @@ print(json.dumps({
     "public": s.PUBLIC_BASE_URL,
     "sandbox_webhook": getattr(s, "SANDBOX_WEBHOOK_URL", None),
     "amis_app_id": s.AMIS_APP_ID,
+    "maventa_vendor_api_key": s.MAVENTA_VENDOR_API_KEY,
 }))
 """.replace("URLS", repr(SERVICE_URLS))
 
@@ -51,6 +53,7 @@ def test_production_settings_have_no_simulator(tmp_path):
     assert prod["public"] == ""
     assert prod["sandbox_webhook"] is None
     assert prod["amis_app_id"] == ""
+    assert prod["maventa_vendor_api_key"] == ""
 
 
 def test_production_settings_take_the_addresses_from_the_environment(tmp_path):
@@ -60,6 +63,7 @@ def test_production_settings_take_the_addresses_from_the_environment(tmp_path):
         "HARAVAN_WEBHOOK_API_URL": "https://webhook.haravan.com",
         "MEINVOICE_API_URL": "https://api.meinvoice.vn/api/integration",
         "AMIS_API_URL": "https://actapp.misa.vn",
+        "MAVENTA_API_URL": "https://ax.maventa.com",
     }
     prod = read_settings("config.settings", tmp_path, **given, AMIS_APP_ID="issued-by-misa")
     assert prod["amis_app_id"] == "issued-by-misa"
@@ -75,8 +79,10 @@ def test_demo_settings_default_to_the_simulators_and_install_them(tmp_path):
         "HARAVAN_WEBHOOK_API_URL": "http://127.0.0.1:8100/haravan/webhook",
         "MEINVOICE_API_URL": "http://127.0.0.1:8100/meinvoice/api/integration",
         "AMIS_API_URL": "http://127.0.0.1:8100/amis",
+        "MAVENTA_API_URL": "http://127.0.0.1:8100/maventa",
     }
     assert demo["amis_app_id"] == "demo-amis-app"
+    assert demo["maventa_vendor_api_key"] == "demo-maventa-vendor-key"
     assert demo["public"] == "http://127.0.0.1:8000"
     assert demo["sandbox_webhook"] == "http://127.0.0.1:8000/webhooks/haravan/"
     moved = read_settings("config.demo_settings", tmp_path, MEINVOICE_API_URL="http://127.0.0.1:8110/mi")
