@@ -136,11 +136,16 @@ def make_server(app, host: str = "127.0.0.1", port: int = 8100) -> ThreadingWSGI
 
 
 def default_app(
-    *, meinvoice_options: Mapping | None = None, amis_options: Mapping | None = None, **haravan_options
+    *,
+    meinvoice_options: Mapping | None = None,
+    amis_options: Mapping | None = None,
+    maventa_options: Mapping | None = None,
+    **haravan_options,
 ) -> SandboxApp:
     """Every simulator with its demo state, on its usual prefix."""
     from .amis import AmisSimulator
     from .haravan import HaravanSimulator
+    from .maventa import MaventaSimulator
     from .meinvoice import MeInvoiceSimulator
 
     return SandboxApp(
@@ -148,6 +153,7 @@ def default_app(
             "/haravan": HaravanSimulator(**haravan_options),
             "/meinvoice": MeInvoiceSimulator(**dict(meinvoice_options or {})),
             "/amis": AmisSimulator(**dict(amis_options or {})),
+            "/maventa": MaventaSimulator(**dict(maventa_options or {})),
         }
     )
 

@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sandbox import amis, demo_data, meinvoice
+from sandbox import amis, demo_data, maventa, meinvoice
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app, make_server
 
@@ -52,6 +52,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  AMIS API      {base}/amis/apir/sync/actopen/  (app_id {amis.DEMO_APP_ID}, "
                 f"access code {amis.DEMO_ACCESS_CODE}, companies {companies}; control {base}/amis/_sandbox/)"
+            )
+        if "/maventa" in app.mounts:
+            companies = ", ".join(c["name"] for c in maventa.DEMO_COMPANIES)
+            self.stdout.write(
+                f"  Maventa API   {base}/maventa/v1/  (vendor_api_key {maventa.DEMO_VENDOR_API_KEY}, "
+                f"companies {companies}; control {base}/maventa/_sandbox/)"
             )
         if settings.HARAVAN_API_URL.rstrip("/") != f"{base}/haravan":
             self.stdout.write(
