@@ -8,6 +8,7 @@ from sandbox.testing import RecordingSender
 
 from .amis_helpers import amis, amis_sim  # noqa: F401 - the AMIS simulator's fixtures
 from .helpers import Client, FakeClock
+from .maventa_helpers import maventa, maventa_sim  # noqa: F401 - the Maventa simulator's fixtures
 
 
 @pytest.fixture
