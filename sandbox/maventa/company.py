@@ -10,8 +10,9 @@ sandbox choices: POST authorization answers 200 ``{"status": "PENDING"}`` (the s
 shows ``{status, count?}`` without values); on a company already signed it is 400 ``auth_authorized`` (a code
 the Ruby client records as a non-error, §2); a repeated request while PENDING/SENT sends a new one. Vendor
 link states are ``LINKED`` (201 on the first link, 200 when already linked; 404 ``not_found`` when not
-linked). PATCH settings takes any subset of the groups (partial PATCH: "likely fine ?" in §2), refuses an
-unknown group or field and a wrongly typed value with 400 ``invalid_parameters``, answers 204."""
+linked); an unlinked company still gets tokens and sends (the reference names no refusal). PATCH
+settings takes any subset of the groups (partial PATCH: "likely fine ?" in §2), refuses an unknown group
+or field and a wrongly typed value with 400 ``invalid_parameters``, answers 204."""
 
 from __future__ import annotations
 

@@ -198,6 +198,7 @@ class Invoices:
         )
         invoice.actions.append(self._action("CREATED", None, f"Invoice created. Route: {why}", now))
         company.invoices[invoice.id] = invoice
+        sim.pending[invoice.id] = invoice
         sim.invoice_uuids[given_uuid or invoice.id] = (company.id, invoice.id)
         return invoice
 

@@ -22,7 +22,7 @@ from .invoices import Invoices
 from .lookup import Lookup
 from .oauth import OAuth, expand
 from .registration import Registration, default_settings
-from .state import Company, Token, User
+from .state import Company, Invoice, Token, User
 
 GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
@@ -103,6 +103,7 @@ class MaventaSimulator(Simulator):
         self.companies: dict[str, Company] = {}
         self.tokens: dict[str, Token] = {}
         self.invoice_uuids: dict[str, tuple[str, str]] = {}  # uuid (or id) → (company id, invoice id)
+        self.pending: dict[str, Invoice] = {}  # invoices still PENDING, by id (what ``pump`` looks at)
         self.receivers: list[dict] = [dict(r) for r in DEMO_RECEIVERS]
         if self.seed_demo:
             for row in DEMO_COMPANIES:
@@ -223,8 +224,10 @@ class MaventaSimulator(Simulator):
                     and company.auth_sent_at + float(self.knobs["auto_sign_seconds"]) <= now
                 ):
                     self.sign(company)
-                for invoice in company.invoices.values():
-                    self.invoices.progress(invoice, now)
+            for invoice in list(self.pending.values()):
+                self.invoices.progress(invoice, now)
+                if invoice.status != "PENDING":
+                    del self.pending[invoice.id]
 
     # --- the front door --------------------------------------------------------------------------
 

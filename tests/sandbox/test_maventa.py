@@ -485,3 +485,33 @@ def test_mounted_on_the_sandbox_server():
         assert isinstance(app["/maventa"], MaventaSimulator)
     finally:
         app.close()
+
+
+def test_over_real_http():
+    import requests
+
+    from sandbox.server import SandboxApp
+    from sandbox.testing import LiveSandbox
+
+    sim = MaventaSimulator()
+    with LiveSandbox(SandboxApp({"/maventa": sim})) as live:
+        resp = requests.post(
+            f"{live.url}/maventa/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": SE["id"],
+                "client_secret": SE["api_key"],
+                "vendor_api_key": DEMO_VENDOR_API_KEY,
+                "scope": "eui",
+            },
+            timeout=5,
+        )
+        assert resp.status_code == 200
+        token = resp.json()["access_token"]
+        state = requests.get(
+            f"{live.url}/maventa/v1/company/authorization",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert state.json()["company_state"] == "VERIFIED"
+    sim.close()
