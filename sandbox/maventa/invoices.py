@@ -5,6 +5,7 @@
   ``recipient_operator``, ``recipient_email``, ``disabled_routes[]``, ``sender_comment``, ``uuid``, ``lang``.
   A company not VERIFIED is refused 401 ``auth_unauthorized`` ("Unauthorized"). → 201 the invoice.
 - ``GET /v1/invoices/{id}`` (by Maventa's id or by the ``uuid`` sent), ``GET /v1/invoices/{id}/actions``,
+  ``GET /v1/invoices/{id}/files/{file_id}`` (the file as sent),
   ``GET /v1/invoices?direction=SENT`` (default RECEIVED; ``status[]``, ``number``, ``page``,
   ``per_page`` ≤ 100, X-Total / X-Total-Pages / X-Page / X-Per-Page / X-Next-Page headers).
 
@@ -78,6 +79,7 @@ class Invoices:
     def register(self, router) -> None:
         router.add(("POST", "GET"), "/v1/invoices", self.collection)
         router.add("GET", "/v1/invoices/{id}/actions", self.actions)
+        router.add("GET", "/v1/invoices/{id}/files/{file_id}", self.file)
         router.add("GET", "/v1/invoices/{id}", self.read)
 
     def collection(self, request: Request, context: dict) -> Response:
@@ -141,32 +143,33 @@ class Invoices:
     def _unpack(self, upload) -> tuple[bytes, list[dict]]:
         data = upload.data
         if not data.startswith(b"PK\x03\x04"):
-            return data, [self._file(upload.filename, "INVOICE_XML", "application/xml")]
+            return data, [self._file(upload.filename, "INVOICE_XML", "application/xml", data)]
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = [n for n in archive.namelist() if not n.endswith("/")]
-                xmls = [n for n in names if n.lower().endswith(".xml")]
-                if len(xmls) != 1:
-                    raise invalid(f"the ZIP must hold exactly one XML invoice, found {len(xmls)}", ["file"])
-                xml = archive.read(xmls[0])
+                members = {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
         except zipfile.BadZipFile as exc:
             raise invalid("file is not a valid ZIP archive", ["file"]) from exc
-        stored = [self._file(xmls[0], "INVOICE_XML", "application/xml")]
-        pdfs = [n for n in names if n.lower().endswith(".pdf")]
-        for name in names:
+        xmls = [n for n in members if n.lower().endswith(".xml")]
+        if len(xmls) != 1:
+            raise invalid(f"the ZIP must hold exactly one XML invoice, found {len(xmls)}", ["file"])
+        stored = [self._file(xmls[0], "INVOICE_XML", "application/xml", members[xmls[0]])]
+        pdfs = [n for n in members if n.lower().endswith(".pdf")]
+        for name, content in members.items():
             if name == xmls[0]:
                 continue
             is_image = name == (pdfs[0] if pdfs else None)  # sandbox: the first PDF is the invoice image
             mimetype = "application/pdf" if name.lower().endswith(".pdf") else "application/octet-stream"
-            stored.append(self._file(name, "INVOICE_IMAGE" if is_image else "ATTACHMENT", mimetype))
-        return xml, stored
+            stored.append(self._file(name, "INVOICE_IMAGE" if is_image else "ATTACHMENT", mimetype, content))
+        return members[xmls[0]], stored
 
-    def _file(self, name: str, kind: str, mimetype: str) -> dict:
+    def _file(self, name: str, kind: str, mimetype: str, data: bytes) -> dict:
+        """A stored file; ``data`` stays out of the JSON answers (``GET …/files/{file_id}`` serves it)."""
         return {
             "id": self.sim.new_id(),
             "filename": name.rsplit("/", 1)[-1],
             "type": kind,
             "mimetype": mimetype,
+            "data": data,
         }
 
     def _store(self, company: Company, given_uuid, document, send_fields, files) -> Invoice:
@@ -295,6 +298,19 @@ class Invoices:
             rows = [a for a in self._find(token, id).actions if not types or a["type"] in types]
             return json_response(copy.deepcopy(rows))
 
+    def file(self, request: Request, context: dict, id: str, file_id: str) -> Response:
+        sim = self.sim
+        token = sim.authenticate(request, context, *READ_SCOPES)
+        with sim.lock:
+            found = next((f for f in self._find(token, id).files if f["id"] == file_id), None)
+            if found is None:
+                raise not_found("File")
+            headers = {
+                "Content-Type": found["mimetype"],
+                "Content-Disposition": f'attachment; filename="{found["filename"]}"',
+            }
+            return Response(200, headers, found["data"])
+
     def list(self, request: Request, context: dict) -> Response:
         sim = self.sim
         token = sim.authenticate(request, context, *READ_SCOPES)
@@ -363,7 +379,13 @@ class Invoices:
             "origin": "INTERNAL",
             "destination": invoice.channel,
             "comment": invoice.fields.get("sender_comment"),
-            "files": [{**f, "href": f"/v1/invoices/{invoice.id}/files/{f['id']}"} for f in invoice.files],
+            "files": [
+                {
+                    **{k: v for k, v in f.items() if k != "data"},
+                    "href": f"/v1/invoices/{invoice.id}/files/{f['id']}",
+                }
+                for f in invoice.files
+            ],
             "actions": copy.deepcopy(invoice.actions),
             "revision": 1,
             "virtual_barcode": None,

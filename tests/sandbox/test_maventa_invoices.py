@@ -310,6 +310,11 @@ def test_zip_with_xml_pdf_and_attachment(maventa, token):
         ("invoice.pdf", "INVOICE_IMAGE"),
         ("1_timesheet.pdf", "ATTACHMENT"),
     ]
+    pdf = maventa.api("GET", invoice["files"][1]["href"], token)
+    assert (pdf.status, pdf.body, pdf.headers["Content-Type"]) == (200, b"%PDF-1.4", "application/pdf")
+    xml = maventa.api("GET", invoice["files"][0]["href"], token)
+    assert xml.body == ubl()
+    assert maventa.api("GET", f"/v1/invoices/{invoice['id']}/files/nope", token).status == 404
 
 
 @pytest.mark.parametrize(
