@@ -4,8 +4,10 @@ receiver lookup, the shared faults and the demo seed."""
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from sandbox.maventa import DEMO_VENDOR_API_KEY, MaventaSimulator
+from sandbox.maventa import DEMO_VENDOR_API_KEY, MaventaSimulator, normalise_bid
 from sandbox.server import default_app
 
 from .maventa_helpers import FI, SE
@@ -515,3 +517,37 @@ def test_over_real_http():
         )
         assert state.json()["company_state"] == "VERIFIED"
     sim.close()
+
+
+# --- business ids: one key whatever the written form -------------------------------------------------
+
+
+def _luhn_digit(first9: str) -> str:
+    return next(d for d in "0123456789" if normalise_bid(first9 + d, "SE"))
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_a_swedish_orgnr_in_every_form_is_one_bid(first9):
+    orgnr = first9 + _luhn_digit(first9)
+    forms = {orgnr, f"{orgnr[:6]}-{orgnr[6:]}", f"SE{orgnr}01", f"0007:{orgnr}"}
+    assert {normalise_bid(f, "SE") for f in forms} == {f"SE{orgnr}"}
+    wrong = orgnr[:9] + str((int(orgnr[9]) + 1) % 10)
+    assert normalise_bid(wrong, "SE") is None
+
+
+@given(st.text(alphabet="0123456789", min_size=7, max_size=7))
+def test_a_finnish_ytunnus_in_every_form_is_one_bid(first7):
+    check = next((d for d in "0123456789" if normalise_bid(f"{first7}-{d}", "FI")), None)
+    if check is None:  # remainder 1: never issued
+        assert all(normalise_bid(f"{first7}-{d}", "FI") is None for d in "0123456789")
+        return
+    digits = first7 + check
+    forms = {
+        f"{first7}-{check}",
+        f"FI{digits}",
+        f"0037{digits}",
+        f"0037:0037{digits}",
+        f"0216:0037{digits}AB",
+    }
+    assert {normalise_bid(f, "FI") for f in forms} == {f"FI{digits}"}
+    assert sum(normalise_bid(f"{first7}-{d}", "FI") is not None for d in "0123456789") == 1
