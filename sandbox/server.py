@@ -140,11 +140,13 @@ def default_app(
     meinvoice_options: Mapping | None = None,
     amis_options: Mapping | None = None,
     severa_options: Mapping | None = None,
+    maventa_options: Mapping | None = None,
     **haravan_options,
 ) -> SandboxApp:
     """Every simulator with its demo state, on its usual prefix."""
     from .amis import AmisSimulator
     from .haravan import HaravanSimulator
+    from .maventa import MaventaSimulator
     from .meinvoice import MeInvoiceSimulator
     from .severa import SeveraSimulator
 
@@ -154,6 +156,7 @@ def default_app(
             "/meinvoice": MeInvoiceSimulator(**dict(meinvoice_options or {})),
             "/amis": AmisSimulator(**dict(amis_options or {})),
             "/severa": SeveraSimulator(**dict(severa_options or {})),
+            "/maventa": MaventaSimulator(**dict(maventa_options or {})),
         }
     )
 

@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sandbox import amis, demo_data, meinvoice, severa
+from sandbox import amis, demo_data, maventa, meinvoice, severa
 from sandbox.generator import OrderGenerator
 from sandbox.server import default_app, make_server
 
@@ -63,6 +63,12 @@ class Command(BaseCommand):
             )
             if options["generate"]:
                 app["/severa"].set_knobs(generate_every_seconds=options["interval"])
+        if "/maventa" in app.mounts:
+            companies = ", ".join(c["name"] for c in maventa.DEMO_COMPANIES)
+            self.stdout.write(
+                f"  Maventa API   {base}/maventa/v1/  (vendor_api_key {maventa.DEMO_VENDOR_API_KEY}, "
+                f"companies {companies}; control {base}/maventa/_sandbox/)"
+            )
         if settings.HARAVAN_API_URL.rstrip("/") != f"{base}/haravan":
             self.stdout.write(
                 self.style.WARNING(
