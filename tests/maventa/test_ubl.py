@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from connectors.sale import Charge, SaleLine
 from maventa.convert import NS, ConversionError, Party, PaymentAccount, sale_to_ubl
 from maventa.validate import luhn_ok, se_orgnr_ok, validate, y_tunnus_ok
 from tests.maventa.ubl_factory import (
@@ -176,6 +177,80 @@ def test_sellers_name_their_endpoints_and_only_the_swedish_one_its_f_tax():
 def test_a_finnish_party_without_ovt_gets_0037_plus_its_business_id():
     party = Party(name="X Oy", country="FI", org_number="0112038-9")
     assert party.endpoint_id() == ("0216", "003701120389")
+
+
+@pytest.mark.parametrize(
+    ("category", "seller", "buyer", "currency"),
+    [
+        ("Z", SE_SELLER, SE_BUYER, "SEK"),
+        ("K", SE_SELLER, DE_BUYER, "EUR"),
+        ("G", FI_SELLER, DE_BUYER, "EUR"),
+        ("O", SE_SELLER, SE_BUYER, "SEK"),
+    ],
+)
+def test_zero_rated_and_exempt_categories_from_the_options_are_valid(category, seller, buyer, currency):
+    xml = sale_to_ubl(
+        sale([line("Tjänst", "2", "100", "0")], currency=currency),
+        seller,
+        buyer,
+        options(zero_vat_category=category, payment=IBAN if currency == "EUR" else None),
+    )
+    doc = etree.fromstring(xml)
+    assert _values(doc, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID") == [category]
+    result = validate(xml)
+    assert result.valid, [(e.rule, str(e.message)) for e in result.errors]
+
+
+def test_discounts_and_charges_become_line_allowances_and_lines():
+    base = sale([])
+    priced = dataclasses.replace(
+        base,
+        lines=(
+            SaleLine(
+                key="a",
+                item_code="SKU1",
+                name="Licens",
+                quantity=Decimal(3),
+                unit_price=Decimal("99.99"),
+                line_discount=Decimal(10),
+                tax_rate=Decimal("0.25"),
+            ),
+        ),
+        charges=(
+            Charge(
+                key="c",
+                kind="shipping",
+                code="FR",
+                name="Frakt",
+                amount=Decimal(49),
+                discount=Decimal(9),
+                tax_rate=Decimal("0.25"),
+            ),
+        ),
+    )
+    doc = etree.fromstring(sale_to_ubl(priced, SE_SELLER, SE_BUYER, options()))
+    assert _values(doc, "cac:InvoiceLine/cbc:LineExtensionAmount") == ["289.97", "40.00"]
+    assert _values(doc, "cac:InvoiceLine/cac:AllowanceCharge/cbc:Amount") == ["10.00"]
+    assert validate(etree.tostring(doc)).valid
+
+
+def test_an_exempt_line_without_a_reason_breaks_br_e_10():
+    xml = sale_to_ubl(
+        sale([line("Försäkring", "1", "100", "0", category="E")]), SE_SELLER, SE_BUYER, options()
+    )
+    assert _rules(xml) == {"BR-E-10"}
+
+
+def test_an_invoice_without_due_date_or_terms_breaks_br_co_25():
+    xml = sale_to_ubl(sale([line("a", "1", "100", "0.25")], due=None), SE_SELLER, SE_BUYER, options())
+    assert _rules(xml) == {"BR-CO-25"}
+    xml = sale_to_ubl(
+        sale([line("a", "1", "100", "0.25")], due=None),
+        SE_SELLER,
+        SE_BUYER,
+        options(payment_terms="30 dagar netto"),
+    )
+    assert validate(xml).valid
 
 
 # --- tampered documents are rejected with the rule's id ------------------------------------------------
