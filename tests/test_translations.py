@@ -16,6 +16,14 @@ from tests import factories
 TRANSLATED = [code for code, _name in settings.LANGUAGES if code != "en"]
 
 
+@pytest.fixture(autouse=True)
+def _the_default_language_afterwards():
+    """The language middleware activates the reader's language on the test's thread and leaves it there:
+    put the default back, so that a test run after these does not read Swedish."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def catalogue(language):
     return settings.BASE_DIR / "locale" / language / "LC_MESSAGES"
 
