@@ -47,12 +47,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/issuance.py
 	$(BIN)/python bench/dashboard_logs.py
 
-# Refresh the Vietnamese catalogue after changing page texts (needs GNU gettext); the compiled .mo is
-# committed, so running the product never needs gettext.
+# Refresh the Vietnamese and Swedish catalogues after changing page texts (needs GNU gettext); the
+# compiled .mo files are committed, so running the product never needs gettext.
 messages: $(STAMP)
-	$(BIN)/python manage.py makemessages --locale vi --no-obsolete --ignore ".venv/*" --ignore "var/*" \
-		--ignore "tests/*" --ignore "bench/*" --ignore "sandbox/*"
-	$(BIN)/python manage.py compilemessages --locale vi --ignore ".venv/*"
+	$(BIN)/python manage.py makemessages --locale vi --locale sv --no-obsolete --ignore ".venv/*" \
+		--ignore "var/*" --ignore "tests/*" --ignore "bench/*" --ignore "sandbox/*"
+	$(BIN)/python manage.py compilemessages --locale vi --locale sv --ignore ".venv/*"
 
 # Re-pin every dependency after changing pyproject.toml: requirements.lock from `dependencies`, then
 # requirements-dev.lock from the `dev` extra (installed under the fresh runtime pins) minus those pins.

@@ -78,6 +78,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",  # LANGUAGES as named in their own words
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "connectors.middleware.tenant_context",
@@ -114,7 +115,11 @@ LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "vi"  # merchants read Vietnamese first; English is one click away
 # Each language is named in its own words (the switcher and the alert-language choice show them as they are).
-LANGUAGES = [("vi", gettext_noop("Tiếng Việt")), ("en", gettext_noop("English"))]
+LANGUAGES = [
+    ("vi", gettext_noop("Tiếng Việt")),
+    ("en", gettext_noop("English")),
+    ("sv", gettext_noop("Svenska")),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Ho_Chi_Minh"
 USE_I18N = True
