@@ -8,8 +8,8 @@ from sandbox.testing import RecordingSender
 
 from .amis_helpers import amis, amis_sim  # noqa: F401 - the AMIS simulator's fixtures
 from .helpers import Client, FakeClock
-from .severa_helpers import severa, severa_clock, severa_sim  # noqa: F401 - the Severa simulator's fixtures
 from .maventa_helpers import maventa, maventa_sim  # noqa: F401 - the Maventa simulator's fixtures
+from .severa_helpers import severa, severa_clock, severa_sim  # noqa: F401 - the Severa simulator's fixtures
 
 
 @pytest.fixture
