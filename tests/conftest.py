@@ -96,3 +96,14 @@ def other_target():
     adapter = registry.register_target(Books())
     yield adapter
     registry.unregister_target(adapter.name)
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """A page request switches the active language (the language middleware) and leaves it on; the next
+    test starts in the product's default language, whatever the last one read."""
+    yield
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
