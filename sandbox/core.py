@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
@@ -212,6 +213,31 @@ class Router:
 
 class KnobError(ValueError):
     pass
+
+
+class MovableClock:
+    """A simulator's clock that tests and control endpoints move forward: the injected monotonic clock plus
+    what was added (``_offset``, reset with the state), and the wall time moved alike."""
+
+    _offset = 0.0
+
+    def clock(self) -> float:
+        return self.monotonic() + self._offset
+
+    def wall(self) -> datetime:
+        return self.now() + timedelta(seconds=self._offset)
+
+    def wall_at(self, moment: float) -> datetime:
+        """The wall time of a simulator-clock moment."""
+        return self.wall() + timedelta(seconds=moment - self.clock())
+
+    def move_clock(self, seconds: float) -> float:
+        """Add ``seconds`` (never back) under the simulator's lock; the new clock."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self.lock:
+            self._offset += float(seconds)
+            return self.clock()
 
 
 class Simulator:

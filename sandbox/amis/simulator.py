@@ -9,10 +9,20 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from ..core import BadRequest, KnobError, Request, Response, Router, Simulator, json_response, text_response
+from ..core import (
+    BadRequest,
+    KnobError,
+    MovableClock,
+    Request,
+    Response,
+    Router,
+    Simulator,
+    json_response,
+    text_response,
+)
 from ..webhooks import Sender, WebhookDispatcher
 from .callbacks import Callbacks
 from .companies import DEMO_ACCESS_CODE, DEMO_APP_ID, DEMO_COMPANIES, Companies, demo_dictionary
@@ -34,7 +44,7 @@ GATEWAY_HTML = (
 )
 
 
-class AmisSimulator(Simulator):
+class AmisSimulator(MovableClock, Simulator):
     name = "amis"
     DEFAULT_KNOBS = KNOBS
     PROBABILITY_KNOBS = PROBABILITY_KNOBS
@@ -74,24 +84,9 @@ class AmisSimulator(Simulator):
 
     # --- clock -----------------------------------------------------------------------------------
 
-    def clock(self) -> float:
-        """The simulator clock in seconds: the injected monotonic clock plus what ``advance`` added."""
-        return self.monotonic() + self._offset
-
-    def wall(self) -> datetime:
-        return self.now() + timedelta(seconds=self._offset)
-
-    def wall_at(self, moment: float) -> datetime:
-        """The wall time of a simulator-clock moment."""
-        return self.wall() + timedelta(seconds=moment - self.clock())
-
     def advance(self, seconds: float) -> float:
         """Move the simulator clock forward (tokens age) and run what became due."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        with self.lock:
-            self._offset += float(seconds)
-            now = self.clock()
+        now = self.move_clock(seconds)
         self.pump()
         return now
 

@@ -10,10 +10,10 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from ..core import BadRequest, KnobError, Request, Response, Router, Simulator, text_response
+from ..core import BadRequest, KnobError, MovableClock, Request, Response, Router, Simulator, text_response
 from .company import CompanyResources
 from .control import CHOICES, KNOBS, PROBABILITY_KNOBS, Controls
 from .demo import DEMO_COMPANIES, DEMO_RECEIVERS, DEMO_VENDOR_API_KEY
@@ -31,7 +31,7 @@ GATEWAY_HTML = (
 FI_OVT_SCHEMES = frozenset({"0037", "0216"})
 
 
-class MaventaSimulator(Simulator):
+class MaventaSimulator(MovableClock, Simulator):
     """Maventa AutoXChange at ``/maventa`` (maventa-severa.md §2). ``seed_demo`` registers the two demo
     companies (verified, linked to ``DEMO_VENDOR_API_KEY``) and the demo receiver directory."""
 
@@ -70,20 +70,8 @@ class MaventaSimulator(Simulator):
 
     # --- clock -----------------------------------------------------------------------------------
 
-    def clock(self) -> float:
-        return self.monotonic() + self._offset
-
-    def wall(self) -> datetime:
-        return self.now() + timedelta(seconds=self._offset)
-
-    def wall_at(self, moment: float) -> datetime:
-        return self.wall() + timedelta(seconds=moment - self.clock())
-
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        with self.lock:
-            self._offset += float(seconds)
+        self.move_clock(seconds)
         self.pump()
         return self.clock()
 

@@ -12,11 +12,21 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ..core import BadRequest, KnobError, Request, Response, Router, Simulator, json_response, text_response
+from ..core import (
+    BadRequest,
+    KnobError,
+    MovableClock,
+    Request,
+    Response,
+    Router,
+    Simulator,
+    json_response,
+    text_response,
+)
 from .accounts import (
     DEMO_ACCOUNTS,
     DEMO_APPID,
@@ -37,7 +47,7 @@ from .state import Account, Invoice, Token, View
 API_PREFIX = "/api/integration"
 
 
-class MeInvoiceSimulator(Simulator):
+class MeInvoiceSimulator(MovableClock, Simulator):
     name = "meinvoice"
     DEFAULT_KNOBS = KNOBS
     PROBABILITY_KNOBS = PROBABILITY_KNOBS
@@ -70,23 +80,12 @@ class MeInvoiceSimulator(Simulator):
 
     # --- clock -----------------------------------------------------------------------------------
 
-    def clock(self) -> float:
-        """The simulator clock in seconds: the injected monotonic clock plus what ``advance`` added."""
-        return self.monotonic() + self._offset
-
-    def wall(self) -> datetime:
-        return self.now() + timedelta(seconds=self._offset)
-
     def today(self) -> date:
         return self.wall().astimezone(VN_TZ).date()
 
     def advance(self, seconds: float) -> float:
         """Move the simulator clock forward (tokens age, SendTaxStatus advances, links expire)."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        with self.lock:
-            self._offset += float(seconds)
-            return self.clock()
+        return self.move_clock(seconds)
 
     def send_tax_status(self, invoice: Invoice) -> int:
         """sandbox: 0 at publish, 1 after ``tax_send_seconds``, then 2 (or 3 for the share

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..core import BadRequest, KnobError, Request, Response, Router, Simulator, json_response
+from ..core import BadRequest, KnobError, MovableClock, Request, Response, Router, Simulator, json_response
 from . import data
 from .auth import SCOPES, Auth
 from .control import CHOICES, KNOBS, PROBABILITY_KNOBS, Controls
@@ -57,7 +57,7 @@ def reference_number(number: int) -> str:
     return digits + str((10 - total % 10) % 10)
 
 
-class SeveraSimulator(Simulator):
+class SeveraSimulator(MovableClock, Simulator):
     name = "severa"
     DEFAULT_KNOBS = KNOBS
     PROBABILITY_KNOBS = PROBABILITY_KNOBS
@@ -85,18 +85,10 @@ class SeveraSimulator(Simulator):
 
     # --- clock -----------------------------------------------------------------------------------
 
-    def clock(self) -> float:
-        return self.monotonic() + self._offset
-
-    def wall(self) -> datetime:
-        return self.now() + timedelta(seconds=self._offset)
-
     def advance(self, seconds: float) -> float:
         """Move the clock forward (tokens age, the generator runs)."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
         with self.lock:
-            self._offset += float(seconds)
+            self.move_clock(seconds)
             self.pump()
             return self.clock()
 
