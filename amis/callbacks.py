@@ -119,13 +119,9 @@ def apply_all(accounts, data_type: int | None, results: list[CallbackResult], mo
             ignore_conflicts=True,
         )
         accepted = [doc for doc, result in fresh if _accepts_proposal(doc, data_type, result)]
+        others = [(doc, result) for doc, result in fresh if doc not in accepted]
         _proposals_accepted(accepted)
-        others = sum(
-            _apply(doc, data_type, result, model_state)
-            for doc, result in fresh
-            if not _accepts_proposal(doc, data_type, result) and doc not in accepted
-        )
-        return len(accepted) + others
+        return len(accepted) + sum(_apply(doc, data_type, result, model_state) for doc, result in others)
 
 
 def _accepts_proposal(doc: SyncDocument, data_type, result: CallbackResult) -> bool:

@@ -123,7 +123,11 @@ def _post_company(account: TargetAccount) -> int:
                     if previous is not None:
                         sent += _record(account, client, *previous)
                         previous = None
-                    if not _guarded(account, client, batch, _deleting(client, deletions)):
+                    try:
+                        for doc in deletions:
+                            _delete(client, doc)
+                    except (RetryableError, PermanentError) as exc:
+                        _in_trouble(account, client, batch, exc)
                         return sent
                 future = pool.submit(_call_save, sender, saves) if saves else None
                 if previous is not None:
@@ -155,43 +159,25 @@ def _record(account: TargetAccount, client, docs: list[SyncDocument], future) ->
     try:
         result, exchange = future.result()
     except (RetryableError, PermanentError) as exc:
-        _guarded(account, _Seen(exc.exchange), docs, _raiser(exc))
+        _in_trouble(account, _Seen(exc.exchange), docs, exc)
         return 0
-    taken = []
-    _guarded(account, client, docs, lambda: taken.append(_answered(client, docs, result, _Seen(exchange))))
-    return sum(taken)
-
-
-def _deleting(client, docs: list[SyncDocument]):
-    def delete_all():
-        for doc in docs:
-            _delete(client, doc)
-
-    return delete_all
-
-
-def _raiser(exc):
-    def fail():
-        raise exc
-
-    return fail
-
-
-def _guarded(account: TargetAccount, client, docs: list[SyncDocument], work) -> bool:
-    """Run `work`; AMIS's trouble settles what is still being sent: retried later (the same keys), held
-    for a person (a disconnected company holds all its documents), or failed. False: stop this pass."""
     try:
-        work()
-    except RetryableError as exc:
-        _reschedule([d for d in docs if d.state == State.PROCESSING], exc, client)
-        return False
-    except AmisDisconnected as exc:
+        return _answered(client, docs, result, _Seen(exchange))
+    except (RetryableError, PermanentError) as exc:  # narrowing a refusal down took more calls
+        _in_trouble(account, client, docs, exc)
+        return 0
+
+
+def _in_trouble(account: TargetAccount, client, docs: list[SyncDocument], exc) -> None:
+    """AMIS's trouble settles what is still being sent: retried later (the same keys), held for a person
+    (a disconnected company holds all its documents), or failed. The pass stops after it."""
+    processing = [d for d in docs if d.state == State.PROCESSING]
+    if isinstance(exc, RetryableError):
+        _reschedule(processing, exc, client)
+    elif isinstance(exc, AmisDisconnected):
         _hold_company(account, exc, client)
-        return False
-    except PermanentError as exc:
-        _fail([d for d in docs if d.state == State.PROCESSING], exc.text, client, state=State.BLOCKED)
-        return False
-    return True
+    else:
+        _fail(processing, exc.text, client, state=State.BLOCKED)
 
 
 def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocument]:
