@@ -182,26 +182,30 @@ def _in_trouble(account: TargetAccount, client, docs: list[SyncDocument], exc) -
 
 def _next_batch(account: TargetAccount, handled=frozenset()) -> list[SyncDocument]:
     """The next vouchers of the company, oldest first, marked as being sent (committed before the call: a
-    crash leaves evidence). At most 100 vouchers and 200 master-data items per call."""
-    docs = list(
-        _due()
-        .filter(account_id=account.pk)
-        .exclude(pk__in=handled, state=State.PROCESSING)  # never twice in one pass, whatever went wrong
-        .defer("source_data")
-        .order_by("created_at", "id")[:MAX_VOUCHERS]
-    )
-    batch, items = [], set()
-    for doc in docs:
-        codes = {str(d.get("account_object_code")) for d in (doc.payload or {}).get("dictionary") or []}
-        if batch and len(items | codes) > MAX_DICTIONARY:
-            break
-        items |= codes
-        batch.append(doc)
-    if not batch:
-        return []
-    SyncDocument.objects.filter(pk__in=[d.pk for d in batch]).update(
-        state=State.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
+    crash leaves evidence). At most 100 vouchers and 200 master-data items per call. The rows are locked
+    while they are read and marked, so a callback settling one meanwhile (generated, with its number) is
+    never turned back into "being sent"; one a callback holds right now waits for the next batch."""
+    with transaction.atomic():
+        docs = list(
+            _due()
+            .filter(account_id=account.pk)
+            .exclude(pk__in=handled, state=State.PROCESSING)  # never twice in one pass, whatever went wrong
+            .select_for_update(of=("self",), skip_locked=True)
+            .defer("source_data")
+            .order_by("created_at", "id")[:MAX_VOUCHERS]
+        )
+        batch, items = [], set()
+        for doc in docs:
+            codes = {str(d.get("account_object_code")) for d in (doc.payload or {}).get("dictionary") or []}
+            if batch and len(items | codes) > MAX_DICTIONARY:
+                break
+            items |= codes
+            batch.append(doc)
+        if not batch:
+            return []
+        SyncDocument.objects.filter(pk__in=[d.pk for d in batch]).update(
+            state=State.PROCESSING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
     for doc in batch:
         doc.state = State.PROCESSING
         doc.attempts += 1
