@@ -274,6 +274,12 @@ AMIS_MASTER_DATA_INTERVAL_SECONDS = env.float("AMIS_MASTER_DATA_INTERVAL_SECONDS
 MAVENTA_API_URL = env.str("MAVENTA_API_URL", default="").rstrip("/")
 # Our vendor API key, issued by Maventa Integration Care to us as a software vendor (one for every customer).
 MAVENTA_VENDOR_API_KEY = env.str("MAVENTA_VENDOR_API_KEY", default="")
+# Severa has no webhooks: how often invoices in a "to transfer" status are read
+SEVERA_POLL_INTERVAL_SECONDS = env.float("SEVERA_POLL_INTERVAL_SECONDS", default=60.0)
+# How often Maventa is asked how sent invoices are delivering, and how unverified accounts' signing goes
+MAVENTA_STATUS_INTERVAL_SECONDS = env.float("MAVENTA_STATUS_INTERVAL_SECONDS", default=300.0)
+MAVENTA_AUTH_INTERVAL_SECONDS = env.float("MAVENTA_AUTH_INTERVAL_SECONDS", default=900.0)
+MAVENTA_RETRY_BASE_SECONDS = env.float("MAVENTA_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
 
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)

@@ -69,6 +69,10 @@ class SourceAdapter(Adapter):
     scheduled_sync: ClassVar[bool] = False
     default_schedule_minutes: ClassVar[int] = 15
 
+    def beat_entries(self) -> dict[str, dict]:
+        """Its periodic tasks (a source without webhooks polls): {name: {"task": …, "schedule": seconds}}."""
+        return {}
+
     # --- reading
     def read_sale(self, connection, raw: dict, options) -> Any:
         """The ``connectors.sale.Sale`` a stored object describes (with what the source's caches add)."""
@@ -326,7 +330,7 @@ def document_kind_choices(target_names: Iterable[str]) -> list[tuple[str, Any]]:
 
 def beat_schedule() -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for adapter in targets():
+    for adapter in [*sources(), *targets()]:
         out.update(adapter.beat_entries())
     return out
 

@@ -2,7 +2,14 @@ from django.apps import AppConfig
 
 
 class MaventaConfig(AppConfig):
-    """Visma Severa → Maventa: registers its source and target once they work (nothing until then)."""
+    """Maventa as a target of Severa invoices: registers its adapter."""
 
     name = "maventa"
-    verbose_name = "Visma Severa → Maventa"
+    verbose_name = "Maventa"
+
+    def ready(self):
+        from connectors import registry
+
+        from .adapter import MaventaTarget
+
+        registry.register_target(MaventaTarget())

@@ -2,8 +2,14 @@ from django.apps import AppConfig
 
 
 class SeveraConfig(AppConfig):
-    """Visma Severa as a source of invoices (issue 14): its REST API client; it registers its source once
-    the integration works (nothing until then)."""
+    """Visma Severa as a source of invoices: registers its adapter."""
 
     name = "severa"
     verbose_name = "Visma Severa"
+
+    def ready(self):
+        from connectors import registry
+
+        from .adapter import SeveraSource
+
+        registry.register_source(SeveraSource())

@@ -1,0 +1,53 @@
+"""Maventa as a target: what the core and the screens may ask of it (see connectors.registry).
+
+One account per sending company, its id the company's VAT number ("[Maventa SE556677889901]")."""
+
+import re
+
+from django.utils.translation import gettext_lazy as _
+
+from connectors.registry import TargetAdapter
+from connectors.text import Text
+
+from .setup import COMPANY_UUID, USER_API_KEY
+
+INVOICE, CREDIT_NOTE = "invoice", "credit_note"
+
+# A VAT number as the EU writes it: the country's two letters, then 2–12 letters and digits (SE: 10-digit
+# orgnr + "01"; FI: 8 digits).
+VAT_NUMBER = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,12}$")
+COUNTRY_FORMS = {"SE": re.compile(r"^SE\d{10}01$"), "FI": re.compile(r"^FI\d{8}$")}
+
+
+def vat_number_error(value: str) -> Text | None:
+    value = str(value or "").strip().upper()
+    form = COUNTRY_FORMS.get(value[:2])
+    if not VAT_NUMBER.match(value) or (form and not form.match(value)):
+        return Text(
+            "Enter the company's VAT number as registered, country letters first: SE + 10-digit "
+            "organisation number + 01 (SE556677889901), or FI + 8 digits (FI23456780)."
+        )
+    return None
+
+
+class MaventaTarget(TargetAdapter):
+    name = "maventa"
+    label = "Maventa"
+    family = "severa_to_maventa"
+    family_label = "Severa → Maventa"
+    tag_label = "Maventa"
+    source_kinds = ("severa",)
+    order_document_kind = INVOICE
+    document_kinds = {INVOICE: _("E-invoice"), CREDIT_NOTE: _("Credit note (e-invoice)")}
+    credential_fields = (
+        (USER_API_KEY, _("User API key (from Maventa)"), True),
+        (COMPANY_UUID, _("Company UUID (from Maventa)"), True),
+    )
+    url_settings = {"MAVENTA_API_URL": "https://ax.maventa.com"}
+    simulator_paths = ("/maventa",)
+    secret_keys = ("vendor_api_key", "user_api_key", "api_key", "client_secret")
+    would_make = _("would be sent")
+    would_not_make = _("would not be sent")
+
+    def account_id_error(self, value):
+        return vat_number_error(value)

@@ -1,0 +1,46 @@
+"""Visma Severa as a source: what the core and the screens may ask of a Severa organisation
+(see connectors.registry). Severa sends no webhooks: its invoices are polled (``services.sync_invoices``)."""
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from connectors.registry import SourceAdapter
+
+from . import read
+
+
+class SeveraSource(SourceAdapter):
+    name = "severa"
+    label = "Visma Severa"
+    object_label = pgettext_lazy("billing", "Invoice")
+    key_label = _("Organisation VAT number")
+    dimensions = (
+        ("company", _("Issuing company (VAT number)")),
+        ("business_unit", _("Business unit")),
+    )
+    manual_sync = True
+    url_settings = {"SEVERA_API_URL": "https://api.severa.visma.com/rest-api"}
+    simulator_paths = ("/severa",)
+    secret_keys = ("client_secret",)
+
+    def beat_entries(self):
+        return {
+            # Severa has no webhooks: invoices in a "to transfer" status are read on this schedule.
+            "severa-sync-invoices": {
+                "task": "severa.sync_severa_invoices",
+                "schedule": settings.SEVERA_POLL_INTERVAL_SECONDS,
+            },
+        }
+
+    def read_sale(self, connection, raw, options):
+        return read.read_invoice(raw)
+
+    def routing_facts(self, raw):
+        return read.routing_facts(raw)
+
+    def label_of(self, raw):
+        return read.invoice_label(raw.get("invoice") or {})
+
+    def shape_problem(self, raw):
+        return read.shape_problem(raw)
