@@ -36,6 +36,17 @@ class ScheduleState:
     last_run_at: Any = None
 
 
+@dataclass(frozen=True)
+class SourceStatus:
+    """A status a source's documents can be in (a Severa invoice status): a target moves documents
+    between the ones a person chose. ``is_sent``: the source counts a document in it as sent."""
+
+    key: str
+    name: str
+    is_sent: bool = False
+    is_active: bool = True
+
+
 class Adapter:
     """What every adapter declares about its outside service's settings."""
 
@@ -111,6 +122,11 @@ class SourceAdapter(Adapter):
         return None
 
     def set_schedule(self, connection, *, every_minutes: int, enabled: bool) -> ScheduleState:
+        raise Unsupported
+
+    # --- statuses (a source whose documents wait in a status a target moves them out of)
+    def statuses(self, connection) -> list[SourceStatus]:
+        """The statuses its documents can be in, as the source last reported them."""
         raise Unsupported
 
     # --- after a target issued something
