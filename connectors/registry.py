@@ -100,6 +100,11 @@ class SourceAdapter(Adapter):
         """Why pasted JSON is not one of its objects, or None."""
         return None if isinstance(raw, dict) else "not a JSON object"
 
+    def invoice_facts(self, raw: dict) -> dict:
+        """What a formal invoice needs of the object beyond its sale (seller and buyer as the object names
+        them, e-invoice addresses, references, dates), in neutral names: a source of invoices tells it."""
+        raise Unsupported
+
     # --- people looking things up
     def fetch_by_number(self, connection, number: str, *, known_id: str | None = None) -> dict:
         """The object people call ``number``, read from the source (LookupError with words if absent)."""
@@ -127,6 +132,14 @@ class SourceAdapter(Adapter):
     # --- statuses (a source whose documents wait in a status a target moves them out of)
     def statuses(self, connection) -> list[SourceStatus]:
         """The statuses its documents can be in, as the source last reported them."""
+        raise Unsupported
+
+    def document_pdf(self, connection, raw: dict) -> bytes:
+        """The object as the source prints it (its own PDF), read from the source."""
+        raise Unsupported
+
+    def refetch(self, connection, document) -> dict:
+        """The document's source object read again from the source (a person retrying wants today's)."""
         raise Unsupported
 
     # --- after a target issued something
@@ -217,6 +230,11 @@ class TargetAdapter(Adapter):
         """Store that reference (its number or words, and its date) and go on with the document; False when
         it no longer waits for one."""
         raise Unsupported
+
+    def wanted_source_statuses(self, connection) -> list[str]:
+        """The source statuses (``SourceAdapter.statuses`` keys) whose documents this target takes now: a
+        source that is polled reads only those."""
+        return []
 
     def reference_facts(self, connection, raw: dict) -> ReferenceFacts | None:
         """What this target's own records (its cached master data) say about the items and the buyer of one

@@ -7,7 +7,7 @@ from django.utils.translation import pgettext_lazy
 
 from connectors.registry import SourceAdapter
 
-from . import read
+from . import read, services
 
 
 class SeveraSource(SourceAdapter):
@@ -44,3 +44,20 @@ class SeveraSource(SourceAdapter):
 
     def shape_problem(self, raw):
         return read.shape_problem(raw)
+
+    def invoice_facts(self, raw):
+        return read.invoice_facts(raw)
+
+    def start_manual_sync(self, connection, *, date_from, date_to, user=None, request_token=None):
+        return services.start_manual_sync(
+            connection, date_from=date_from, date_to=date_to, user=user, request_token=request_token
+        )
+
+    def document_pdf(self, connection, raw):
+        return services.invoice_pdf(connection, raw)
+
+    def refetch(self, connection, document):
+        return services.refetch(connection, document)
+
+    def write_back(self, document, fields, *, style):
+        services.write_back(document, fields, style=style)
