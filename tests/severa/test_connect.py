@@ -14,7 +14,7 @@ from sandbox.severa import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SCOPES, Credentia
 from sandbox.severa import organization as severa_organization
 from severa import read
 from severa.client import SeveraClient
-from severa.connect import ConnectError, connect, country_code, refresh
+from severa.connect import ConnectError, Snapshot, connect, country_code, refresh, shape
 from severa.models import SeveraOrganisation
 from syncjobs.models import SyncAttempt
 from tests import factories
@@ -287,6 +287,46 @@ def test_a_viewer_cannot_connect_for_the_merchant(sandbox):
 )
 def test_countries_are_iso_alpha_2(country, vat, code):
     assert country_code(country, vat_number=vat) == code
+
+
+def demo_snapshot(details=None, units=None):
+    return Snapshot(
+        details=details or severa_organization.organization_details(),
+        units=units if units is not None else severa_organization.business_units(),
+        statuses=[],
+    )
+
+
+def test_the_main_company_falls_back_to_the_organisations_vat_number():
+    units = [
+        {**u, "vatNumber": None} if u["guid"] == data.AB_ROOT_BU else u
+        for u in severa_organization.business_units()
+    ]
+    companies, business_units, _ = shape(demo_snapshot(units=units))
+    by_guid = {c["guid"]: c for c in companies}
+    assert by_guid[data.AB_COMPANY]["main"] and by_guid[data.AB_COMPANY]["vat_number"] == ORG
+    assert by_guid[data.OY_COMPANY]["vat_number"] == OY and not by_guid[data.OY_COMPANY]["main"]
+    assert [u["own_company"] for u in business_units] == [True, False, True, False]
+
+
+def test_a_unit_of_a_company_without_its_own_vat_number_is_not_its_own_company():
+    units = [
+        {**u, "vatNumber": None} if u["guid"] == data.OY_ROOT_BU else u
+        for u in severa_organization.business_units()
+    ]
+    companies, business_units, _ = shape(demo_snapshot(units=units))
+    assert {c["guid"]: c["vat_number"] for c in companies} == {data.AB_COMPANY: ORG, data.OY_COMPANY: ""}
+    assert [u["own_company"] for u in business_units] == [True, False, False, False]
+
+
+def test_an_organisation_without_a_hierarchy_is_its_one_company():
+    details = {**severa_organization.organization_details(), "activeCompanies": []}
+    units = [u for u in severa_organization.business_units() if u["companyGuid"] == data.AB_COMPANY]
+    companies, business_units, _ = shape(demo_snapshot(details, units))
+    assert [
+        (c["guid"], c["name"], c["vat_number"], c["country"], c["currency"], c["main"]) for c in companies
+    ] == [(data.AB_COMPANY, "Demokonsult AB", ORG, "SE", "SEK", True)]
+    assert [u["own_company"] for u in business_units] == [True, False]
 
 
 # --- pages ----------------------------------------------------------------------------------------------
