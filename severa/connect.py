@@ -393,7 +393,11 @@ def refresh(organisation: SeveraOrganisation, *, client: SeveraClient | None = N
             log_attempt(connection=connection, action="connect", outcome=Outcome.ERROR, message=text)
         raise ConnectError(text)
     with transaction.atomic():
-        _apply(organisation, snapshot, action="connect")
+        # One refresh at a time per organisation (a page and a task may ask at once): the row is locked and
+        # read again, so each one starts from what the one before stored.
+        locked = SeveraOrganisation.objects.select_for_update().get(pk=organisation.pk)
+        _apply(locked, snapshot, action="connect")
+    organisation.refresh_from_db()
     return organisation
 
 
