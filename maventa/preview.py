@@ -61,7 +61,10 @@ def preview_invoice(connection, raw: dict) -> dict:
 def _account_json(account) -> dict | None:
     if account is None:
         return None
-    return {"vat_number": account.external_id, "company_uuid": str(account.credentials.get(COMPANY_UUID) or "")}
+    return {
+        "vat_number": account.external_id,
+        "company_uuid": str(account.credentials.get(COMPANY_UUID) or ""),
+    }
 
 
 def _decision(connection, raw, account, setup, decision, built, route) -> tuple[bool, str]:

@@ -3,7 +3,6 @@ what waits in "to transfer", each invoice is validated, routed and sent once und
 Severa status moves, deliveries are followed; timeouts, refusals and validation failures."""
 
 import pytest
-from django.db import connection as db_connection
 
 from connectors.models import Connection, RoutingRule, TargetAccount
 from maventa import documents, posting
@@ -53,11 +52,15 @@ def _setup(company, country, **changes):
 @pytest.fixture
 def connection(db, sims, request):
     tenant = factories.tenant("Demokonsult", licensed=False)
-    from connectors.models import License
-    from django.utils import timezone
     import datetime as dt
 
-    License.objects.create(tenant=tenant, family="severa_to_maventa", expires_at=timezone.now() + dt.timedelta(days=30))
+    from django.utils import timezone
+
+    from connectors.models import License
+
+    License.objects.create(
+        tenant=tenant, family="severa_to_maventa", expires_at=timezone.now() + dt.timedelta(days=30)
+    )
     SeveraOrganisation.objects.create(
         tenant=tenant,
         vat_number=AB_VAT,
@@ -127,7 +130,7 @@ def test_routes_follow_the_customer(connection, sims):
 
 
 def test_a_timeout_after_accept_is_asked_about_before_any_resend(connection, sims):
-    severa, maventa = sims
+    _severa, maventa = sims
     maventa.set_knobs(timeout_after_accept_rate=1.0, lost_answer_mode="504")
     severa_services.sync_invoices(connection)
     _send_queued()
@@ -154,11 +157,15 @@ def test_an_invalid_invoice_is_not_sent_and_goes_to_the_error_status(connection,
     assert doc.state == State.FAILED
     assert "PEPPOL-EN16931-R003" in doc.last_error
     assert severa.invoices[doc.source_id].status == severa_data.TRANSFER_FAILED
-    assert not any(i.document["number"] == "1001" for c in maventa.companies.values() for i in c.invoices.values())
+    assert not any(
+        i.document["number"] == "1001" for c in maventa.companies.values() for i in c.invoices.values()
+    )
 
 
 def test_a_disabled_account_sends_nothing_and_its_status_is_not_read(connection, sims):
     for account in connection.accounts.all():
-        store_setup(account, _setup(account.settings["company_guid"], account.settings["country"], enabled=False))
+        store_setup(
+            account, _setup(account.settings["company_guid"], account.settings["country"], enabled=False)
+        )
     assert connection.target.wanted_source_statuses(connection) == []
     assert severa_services.sync_invoices(connection) == 0
