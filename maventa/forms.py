@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from connectors.registry import Unsupported
 from connectors.text import Text
+from syncjobs.models import SyncAttempt
 
 from . import accounts
 from .setup import AUTH_LOCALES, has_keys, setup_of
@@ -33,6 +34,7 @@ ORIGIN_LABELS = {
     "registered": _("Registered from here"),
     "linked": _("Existing Maventa account, linked"),
 }
+HISTORY_ROWS = 15  # the newest calls to Maventa about the account, on its page
 CHECK_FIELDS = Text("Nothing was sent: correct the fields marked below.")
 
 
@@ -90,6 +92,8 @@ class AuthenticationForm(forms.Form):
 
 class LinkForm(ExistingForm, AuthenticationForm):
     """Existing account: the keys, then the authentication request goes out at once."""
+
+    field_order = ("user_api_key", "company_uuid", "signatory", "auth_email", "auth_locale")
 
 
 class SettingsForm(forms.Form):
@@ -201,6 +205,9 @@ def setup_context(account, request_data: dict | None = None) -> dict:
         bound.is_valid()
         forms_[action] = bound
     names = {s.key: s for s in statuses or []}
+    history = SyncAttempt.objects.filter(account=account, action=accounts.ACTION, document=None).order_by(
+        "-created_at", "-id"
+    )[:HISTORY_ROWS]
     keys = has_keys(account)
     return {
         "setup": setup,
@@ -228,6 +235,7 @@ def setup_context(account, request_data: dict | None = None) -> dict:
         "auth_form": forms_["authenticate"],
         "settings_form": forms_["settings"],
         "open_section": (request_data or {}).get("action", ""),
+        "history": list(history),
     }
 
 

@@ -125,6 +125,7 @@ def test_the_owner_registers_and_the_keys_are_never_shown(owner, conn, new_accou
     assert "Registered at Maventa (Duetto off)" in words
     assert "Send authentication request" in words and "No authentication request sent yet." in words
     assert all(key not in words for key in keys)
+    assert f"[Maventa {NEW_SE_VAT}] Maventa user created for anna@nyforetag.example." in words  # its history
     assert "New account" not in words  # the keys exist: registering again is not offered
     logs = owner.get("/logs/?q=" + NEW_SE_VAT)
     assert all(key not in body(logs) for key in keys)
