@@ -34,6 +34,7 @@ ORIGIN_LABELS = {
     "registered": _("Registered from here"),
     "linked": _("Existing Maventa account, linked"),
 }
+MARKED_SENT = _("%(name)s (marked Sent)")  # a Severa status that counts its invoices as sent
 HISTORY_ROWS = 15  # the newest calls to Maventa about the account, on its page
 CHECK_FIELDS = Text("Nothing was sent: correct the fields marked below.")
 
@@ -123,7 +124,7 @@ class SettingsForm(forms.Form):
     def __init__(self, *args, statuses=None, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [("", "—")] + [
-            (s.key, f"{s.name} ({_('marked Sent')})" if s.is_sent else s.name)
+            (s.key, str(MARKED_SENT) % {"name": s.name} if s.is_sent else s.name)
             for s in (statuses or [])
             if s.is_active
         ]
