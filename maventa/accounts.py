@@ -135,8 +135,10 @@ def register(
     """A Maventa user for the person (``POST /v1/users``), then the account's company (``POST
     /v1/companies``: its name, the VAT number as business id, ``activate_duetto`` as chosen); the user API
     key and company UUID are stored encrypted. When no user API key comes back the person already has a
-    Maventa user: nothing more is registered and the answer says what to do. The authentication request
-    is the person's next step (Severa's help page: "Send authentication request")."""
+    Maventa user: nothing more is registered and the answer says what to do. The user's key is kept as
+    soon as it comes, so a company Maventa refused (a mistyped VAT number, corrected under Edit) is
+    registered again with the same user. The authentication request is the person's next step (Severa's
+    help page: "Send authentication request")."""
     setup = setup_of(account)
     vat = _vat(account)
     if has_keys(account):
@@ -175,19 +177,34 @@ def register(
         return _refused(join(problems), invalid=True)
 
     client = registration_client(label=vat)
-    doing = Text("Registering the Maventa user")
-    try:
-        user_api_key = client.create_user(email, first_name=first_name.strip(), last_name=last_name.strip())
-    except Exception as exc:
-        return _failed(account, doing, exc)
-    if not user_api_key:
-        message = Text(
-            "This person already has a Maventa user: finish the company in Maventa, then paste its user "
-            "API key and company UUID under Existing account"
+    # A user made by an earlier attempt whose company was refused (its key kept, encrypted): used again,
+    # since Maventa gives no key for a user that exists.
+    user_api_key = str((account.credentials or {}).get(USER_API_KEY) or "")
+    if user_api_key:
+        _log(account, Outcome.INFO, Text("Using the Maventa user created by the earlier attempt."))
+    else:
+        doing = Text("Registering the Maventa user")
+        try:
+            user_api_key = client.create_user(
+                email, first_name=first_name.strip(), last_name=last_name.strip()
+            )
+        except Exception as exc:
+            return _failed(account, doing, exc)
+        if not user_api_key:
+            message = Text(
+                "This person already has a Maventa user: finish the company in Maventa, then paste its "
+                "user API key and company UUID under Existing account"
+            )
+            _log(account, Outcome.INFO, message, client.last_exchange)
+            return _refused(message)
+        account.credentials = {**(account.credentials or {}), USER_API_KEY: user_api_key}
+        account.save(update_fields=["credentials"])
+        _log(
+            account,
+            Outcome.OK,
+            Text("Maventa user created for %(email)s.", email=email),
+            client.last_exchange,
         )
-        _log(account, Outcome.INFO, message, client.last_exchange)
-        return _refused(message)
-    _log(account, Outcome.OK, Text("Maventa user created for %(email)s.", email=email), client.last_exchange)
 
     doing = Text("Registering the company at Maventa")
     try:

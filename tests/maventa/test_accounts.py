@@ -142,7 +142,27 @@ def test_a_vat_number_maventa_already_has_is_refused_pointing_at_existing_accoun
     words = str(result.message)
     assert SE_VAT in words and "Existing account" in words
     account.refresh_from_db()
-    assert account.credentials == {} and setup_of(account).origin == ""
+    assert COMPANY_UUID not in account.credentials and setup_of(account).origin == ""
+
+
+def test_a_company_maventa_refused_is_registered_again_with_the_same_user(maventa, conn):
+    account = account_of(conn, "SE559012345101", name="Nyföretaget AB")  # a mistyped organisation number
+    result = register(account)
+    assert not result.ok and "bid is not a valid business id" in str(result.message)
+    users = len(maventa.sim.users)
+    account.refresh_from_db()
+    account.external_id = NEW_SE_VAT  # corrected under Edit
+    account.save()
+    result = register(account, email="someone.else@nyforetag.example")
+    assert result.ok, result.message
+    assert len(maventa.sim.users) == users  # no second Maventa user
+    account.refresh_from_db()
+    company = sim_company(maventa, NEW_SE_VAT)
+    assert maventa.sim.user_by_key(account.credentials[USER_API_KEY]).email == PERSON["email"]
+    assert account.credentials[COMPANY_UUID] == company.id
+    assert "Using the Maventa user created by the earlier attempt." in [
+        r.message.split("] ", 1)[1] for r in rows(account)
+    ]
 
 
 def test_register_refuses_missing_address_and_bad_email_before_calling_maventa(maventa, conn):
