@@ -23,14 +23,17 @@ Readings chosen where the sources are silent or unsure:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid as uuid_module
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from connectors.http import ApiError, RetryableError
+from connectors.locks import try_lock
 from connectors.models import TargetAccount
 from connectors.registry import SourceStatus, Unsupported
 from connectors.text import Text, is_email, join, words_of
@@ -119,9 +122,49 @@ def _now() -> str:
     return timezone.now().isoformat()
 
 
+BUSY = Text(
+    "Someone is registering or linking this account at Maventa right now: wait a moment, then reload the "
+    "page."
+)
+
+
+def _one_at_a_time(service):
+    """Registering and linking create things at Maventa: one at a time per account (two presses of
+    Register would make two users), under a lock every worker and web process shares."""
+
+    @functools.wraps(service)
+    def run(account, **kw):
+        with try_lock(f"maventa-account-setup:{account.pk}") as got:
+            if not got:
+                return _refused(BUSY)
+            return service(account, **kw)
+
+    return run
+
+
+def _update(account, *, credentials: dict | None = None, **changes) -> AccountSetup:
+    """Change some of the account's setup (and credentials) on its row, locked, so two changes made at the
+    same time (a refresh by the schedule, a person saving settings) never undo each other; the account
+    object given is brought up to date."""
+    with transaction.atomic():
+        fresh = TargetAccount.objects.select_for_update().get(pk=account.pk)
+        setup = setup_of(fresh)
+        for name, value in changes.items():
+            setattr(setup, name, value)
+        fields = ["settings"]
+        if credentials:
+            fresh.credentials = {**(fresh.credentials or {}), **credentials}
+            fields.append("credentials")
+        store_setup(fresh, setup, save=False)
+        fresh.save(update_fields=fields)
+    account.settings, account.credentials = fresh.settings, fresh.credentials
+    return setup
+
+
 # --- a new account -----------------------------------------------------------------------------------
 
 
+@_one_at_a_time
 def register(
     account: TargetAccount,
     *,
@@ -197,8 +240,7 @@ def register(
             )
             _log(account, Outcome.INFO, message, client.last_exchange)
             return _refused(message)
-        account.credentials = {**(account.credentials or {}), USER_API_KEY: user_api_key}
-        account.save(update_fields=["credentials"])
+        _update(account, credentials={USER_API_KEY: user_api_key})
         _log(
             account,
             Outcome.OK,
@@ -233,18 +275,16 @@ def register(
     except Exception as exc:
         return _failed(account, doing, exc)
 
-    account.credentials = {
-        **(account.credentials or {}),
-        USER_API_KEY: user_api_key,
-        COMPANY_UUID: company_uuid,
-    }
-    account.save(update_fields=["credentials"])
-    setup = setup_of(account)
-    setup.origin, setup.country = "registered", country
-    setup.company_email = company_email
-    setup.auth_email = setup.auth_email or company_email
-    setup.auth_state, setup.company_state = "NONE", "UNVERIFIED"
-    store_setup(account, setup)
+    _update(
+        account,
+        credentials={USER_API_KEY: user_api_key, COMPANY_UUID: company_uuid},
+        origin="registered",
+        country=country,
+        company_email=company_email,
+        auth_email=setup.auth_email or company_email,
+        auth_state="NONE",
+        company_state="UNVERIFIED",
+    )
     message = Text(
         "Registered at Maventa (Duetto %(duetto)s); the user API key and company UUID are stored. Next: send "
         "the authentication request.",
@@ -272,6 +312,7 @@ def _same_company(vat: str, company: dict) -> bool:
     return False
 
 
+@_one_at_a_time
 def link_existing(
     account: TargetAccount,
     *,
@@ -329,16 +370,13 @@ def link_existing(
         state = client.link_vendor()
     except Exception as exc:
         return _failed(account, doing, exc)
-    account.credentials = {
-        **(account.credentials or {}),
-        USER_API_KEY: user_api_key,
-        COMPANY_UUID: company_uuid,
-    }
-    account.save(update_fields=["credentials"])
     setup = setup_of(account)
-    setup.origin = "linked"
-    setup.country = setup.country or str(company.get("country") or "").upper() or vat[:2]
-    store_setup(account, setup)
+    _update(
+        account,
+        credentials={USER_API_KEY: user_api_key, COMPANY_UUID: company_uuid},
+        origin="linked",
+        country=setup.country or str(company.get("country") or "").upper() or vat[:2],
+    )
     _log(
         account,
         Outcome.OK,
@@ -397,11 +435,14 @@ def request_authentication(
         return refresh_authentication(account)
     except Exception as exc:
         return _failed(account, doing, exc)
-    setup = setup_of(account)
-    setup.signatory, setup.auth_email, setup.auth_locale = signatory, auth_email, auth_locale
-    setup.auth_requested_at = _now()
-    setup.auth_state = "PENDING"
-    store_setup(account, setup)
+    _update(
+        account,
+        signatory=signatory,
+        auth_email=auth_email,
+        auth_locale=auth_locale,
+        auth_requested_at=_now(),
+        auth_state="PENDING",
+    )
     sent = Text(
         "Authentication request sent to %(email)s (%(locale)s) for %(signatory)s to sign.",
         email=auth_email,
@@ -448,12 +489,14 @@ def refresh_authentication(account: TargetAccount) -> Result:
         status = client.authorization()
     except Exception as exc:
         return _failed(account, Text("Reading the authentication status"), exc)
-    setup = setup_of(account)
-    setup.auth_state, setup.company_state = status.auth_state, status.company_state
-    if status.auth_email:
-        setup.auth_email = status.auth_email
-    setup.auth_checked_at = _now()
-    store_setup(account, setup)
+    seen = {"auth_email": status.auth_email} if status.auth_email else {}
+    setup = _update(
+        account,
+        auth_state=status.auth_state,
+        company_state=status.company_state,
+        auth_checked_at=_now(),
+        **seen,
+    )
     words = auth_words(setup)
     if setup.verified:
         words = join([words, Text("Choose the settings and statuses below, then switch sending on.")])
@@ -641,22 +684,17 @@ def save_settings(
     except Exception as exc:
         return _failed(account, doing, exc)
 
-    setup = setup_of(account)
-    setup.attach_pdf, setup.email_fallback, setup.print_allowed = (
-        bool(attach_pdf),
-        bool(email_fallback),
-        bool(print_allowed),
+    _update(
+        account,
+        attach_pdf=bool(attach_pdf),
+        email_fallback=bool(email_fallback),
+        print_allowed=bool(print_allowed),
+        error_emails=emails,
+        status_to_transfer=status_to_transfer,
+        status_after=status_after,
+        status_error=status_error,
+        payment=normal_payment(payment.get("kind", ""), payment.get("account", ""), payment.get("bic", "")),
     )
-    setup.error_emails = emails
-    setup.status_to_transfer, setup.status_after, setup.status_error = (
-        status_to_transfer,
-        status_after,
-        status_error,
-    )
-    setup.payment = normal_payment(
-        payment.get("kind", ""), payment.get("account", ""), payment.get("bic", "")
-    )
-    store_setup(account, setup)
     message = Text("Settings saved, at Maventa too.")
     _log(account, Outcome.OK, message, client.last_exchange)
     return _ok(message)
@@ -687,14 +725,17 @@ def enable_problem(account: TargetAccount, setup: AccountSetup | None = None) ->
 def set_enabled(account: TargetAccount, enabled: bool) -> Result:
     """The enable switch. Switching off is always allowed; switching on is refused (with where to change
     it) unless ``enable_problem`` finds nothing."""
-    setup = setup_of(account)
-    if enabled:
-        problem = enable_problem(account, setup)
-        if problem:
-            _log(account, Outcome.INFO, join([Text("Sending not switched on."), problem]))
-            return _refused(problem)
-    setup.enabled = bool(enabled)
-    store_setup(account, setup)
+    with transaction.atomic():
+        fresh = TargetAccount.objects.select_for_update().select_related("connection").get(pk=account.pk)
+        setup = setup_of(fresh)
+        problem = enable_problem(fresh, setup) if enabled else None
+        if not problem:
+            setup.enabled = bool(enabled)
+            store_setup(fresh, setup)
+    account.settings = fresh.settings
+    if problem:
+        _log(account, Outcome.INFO, join([Text("Sending not switched on."), problem]))
+        return _refused(problem)
     message = (
         Text("Sending is on: invoices in the chosen status go to Maventa.")
         if enabled

@@ -478,3 +478,38 @@ def test_ibans_with_their_check_digits_pass_and_a_wrong_check_digit_fails(countr
     assert iban_ok(iban) and payment_problem("iban", iban) is None
     changed = iban[:2] + str((int(iban[2]) + 1) % 10) + iban[3:]  # a wrong check digit
     assert not iban_ok(changed)
+
+
+def test_a_second_registration_of_the_same_account_at_the_same_time_is_refused(maventa, conn):
+    """Two presses of Register at once would make two Maventa users: the second waits for nothing and
+    is told someone is at it (the lock is held here by another database session)."""
+    import threading
+
+    from django.db import connections
+
+    from connectors.locks import try_lock
+
+    account = account_of(conn, NEW_SE_VAT, name="Nyföretaget AB")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_person():
+        try:
+            with try_lock(f"maventa-account-setup:{account.pk}") as got:
+                assert got
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_person)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        users = len(maventa.sim.users)
+        result = register(account)
+        assert not result.ok and "Someone is registering or linking this account" in str(result.message)
+        assert len(maventa.sim.users) == users
+    finally:
+        release.set()
+        thread.join(10)
+    assert register(account).ok
