@@ -251,6 +251,8 @@ def test_authentication_goes_pending_sent_then_signed_and_verified(maventa, conn
     assert (company.auth_email, company.auth_locale) == ("vd@nyforetag.example", "EN")
     account.refresh_from_db()
     assert setup_of(account).auth_state == "PENDING"
+    asked = next(r for r in rows(account) if "Authentication request sent" in r.message)
+    assert asked.request["body"]["options"] == json.dumps({"signatory": "Anna Berg"})
 
     maventa.sim.advance(2)  # the e-mail to the signatory leaves
     assert accounts.refresh_authentication(account).ok
@@ -513,3 +515,27 @@ def test_a_second_registration_of_the_same_account_at_the_same_time_is_refused(m
         release.set()
         thread.join(10)
     assert register(account).ok
+
+
+def test_without_our_vendor_key_nothing_is_registered_and_the_setting_is_named(maventa, conn, settings):
+    settings.MAVENTA_VENDOR_API_KEY = ""
+    account = account_of(conn, NEW_SE_VAT, name="Nyföretaget AB")
+    result = register(account)
+    assert not result.ok and "MAVENTA_VENDOR_API_KEY" in str(result.message)
+    assert "Correct what Maventa names" in str(result.message)
+    assert rows(account)[-1].outcome == SyncAttempt.Outcome.ERROR
+    account.refresh_from_db()
+    assert account.credentials == {}
+
+
+def test_maventa_failing_is_said_as_try_again_and_nothing_changes(maventa, conn):
+    account = account_of(conn, SE_VAT)
+    assert accounts.link_existing(account, **demo_keys(0), **auth()).ok
+    account.refresh_from_db()
+    before = dict(account.settings)
+    maventa.sim.set_knobs(error_rate=1.0)
+    result = accounts.refresh_authentication(account)
+    assert not result.ok and "Try again in a few minutes" in str(result.message)
+    assert rows(account)[-1].outcome == SyncAttempt.Outcome.RETRYABLE
+    account.refresh_from_db()
+    assert account.settings == before
