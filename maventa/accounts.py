@@ -537,6 +537,9 @@ def source_statuses(connection) -> list[SourceStatus] | None:
         return list(connection.source.statuses(connection))
     except (Unsupported, LookupError):
         return None
+    except Exception:  # the source failing must not take the account's page down with it
+        log.exception("the statuses of %s could not be read", connection)
+        return None
 
 
 def statuses_problem(statuses: list[SourceStatus] | None, chosen: dict[str, str]) -> Text | None:

@@ -25,17 +25,27 @@ STATUSES = [
 
 
 @pytest.fixture
-def severa_statuses(monkeypatch):
-    """Severa's statuses reach Maventa only through the source adapter; until Severa's own
-    ``statuses`` exists on this branch, the adapter answers this fixed list (the one stand-in allowed:
-    it stands for another app)."""
+def severa_statuses(monkeypatch, conn):
+    """Severa's statuses reach Maventa only through the source adapter. The organisation is stored with
+    them as Severa's app keeps them (``SeveraOrganisation.statuses``); while Severa's adapter cannot tell
+    them yet on this branch (Unsupported), it answers this fixed list instead — the one stand-in allowed,
+    for another app."""
+    from severa.models import SeveraOrganisation
+
+    SeveraOrganisation.objects.create(
+        tenant=conn.tenant,
+        vat_number=conn.source_key,
+        name="Demokonsult AB",
+        statuses=[
+            {"guid": s.key, "name": s.name, "is_sent": s.is_sent, "is_active": s.is_active} for s in STATUSES
+        ],
+    )
     source = registry.source("severa")
     try:
-        source.statuses(None)
+        source.statuses(conn)
     except registry.Unsupported:
         monkeypatch.setattr(type(source), "statuses", lambda self, connection: list(STATUSES))
-    except Exception:  # Severa's own implementation exists: it needs a real connection
-        pytest.skip("Severa reports its own statuses on this branch: these tests need its fixed list")
+    assert [(s.key, s.is_sent) for s in source.statuses(conn)] == [(s.key, s.is_sent) for s in STATUSES]
     return STATUSES
 
 

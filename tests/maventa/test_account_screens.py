@@ -7,7 +7,7 @@ import html
 import polib
 import pytest
 
-from connectors.models import Connection, Membership
+from connectors.models import Membership
 from maventa.setup import COMPANY_UUID, USER_API_KEY, setup_of, store_setup
 from syncjobs.models import SyncDocument
 from tests import factories
@@ -362,9 +362,3 @@ def test_other_targets_document_pages_have_no_maventa_part(owner, tenant):
         connection=other, account=other.accounts.get(), source_type="order", source_id="1", kind="invoice"
     )
     assert 'id="maventa-document"' not in owner.get(f"/documents/{document.pk}/").content.decode()
-
-
-def test_the_connection_is_severa_to_maventa(conn):
-    assert (
-        isinstance(conn, Connection) and conn.target.account_setup_template and conn.target.document_template
-    )
