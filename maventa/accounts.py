@@ -98,7 +98,8 @@ def _failed(account, doing: Text, exc: Exception) -> Result:
         if retryable
         else Text("Nothing was changed. Correct what Maventa names, then try again.")
     )
-    message = join([Text("%(doing)s failed: %(detail)s.", doing=doing, detail=words_of(exc)), todo])
+    # Maventa's words may or may not end a sentence: what to do follows after a dash, never after "..".
+    message = join([Text("%(doing)s failed: %(detail)s", doing=doing, detail=words_of(exc)), todo], " — ")
     _log(
         account,
         Outcome.RETRYABLE if retryable else Outcome.ERROR,
