@@ -650,11 +650,20 @@ def save_settings(
     emails = [e.strip() for e in error_emails if e and e.strip()]
     payment = payment or {}
     chosen = {"to": status_to_transfer, "after": status_after, "error": status_error}
+    statuses = source_statuses(account.connection)
+    status_problem = statuses_problem(statuses, chosen)
+    # While sending stays on, the switch's own refusal applies to a status to transfer marked Sent.
+    if (
+        not status_problem
+        and setup.enabled
+        and next(s for s in statuses if s.key == status_to_transfer).is_sent
+    ):
+        status_problem = join([CANNOT_BE_SENT, WHERE_TO_CHANGE], ". ")
     problems = [
         p
         for p in (
             emails_problem(emails),
-            statuses_problem(source_statuses(account.connection), chosen),
+            status_problem,
             payment_problem(payment.get("kind", ""), payment.get("account", ""), payment.get("bic", "")),
         )
         if p

@@ -435,6 +435,16 @@ def test_enabling_then_disabling(maventa, registered):
     assert not setup_of(registered).enabled
 
 
+def test_while_sending_is_on_the_status_to_transfer_cannot_become_one_marked_sent(maventa, registered):
+    verify(registered, maventa)
+    assert accounts.save_settings(registered, **settings_of()).ok
+    assert accounts.set_enabled(registered, True).ok
+    result = accounts.save_settings(registered, **settings_of(status_to_transfer=SENT))
+    assert not result.ok and str(result.message).startswith(str(CANNOT_BE_SENT))
+    registered.refresh_from_db()
+    assert setup_of(registered).status_to_transfer == TO_TRANSFER and setup_of(registered).sending
+
+
 def test_disabling_is_always_allowed(maventa, registered):
     setup = setup_of(registered)
     setup.enabled = True
