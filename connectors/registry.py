@@ -169,6 +169,9 @@ class TargetAdapter(Adapter):
     # Templates of its parts of the screens
     mapping_template: ClassVar[str | None] = None  # its mapping section (None: only routing rules)
     preview_template: ClassVar[str | None] = None  # the document a preview would make
+    # One account's own setup page (registration, approvals, settings…), linked from the accounts list
+    account_setup_template: ClassVar[str | None] = None
+    document_template: ClassVar[str | None] = None  # its part of a document's page (what it sent, why)
     # Capabilities
     tests_connection: ClassVar[bool] = False
     has_templates: ClassVar[bool] = False  # document templates / series synced per account
@@ -197,6 +200,17 @@ class TargetAdapter(Adapter):
 
     def series_choices(self, account) -> list[tuple[str, str]]:
         return []
+
+    def account_setup_context(self, account, request_data: dict | None = None) -> dict:
+        """What ``account_setup_template`` shows of one account. ``request_data`` — ``{"action": …,
+        "data": <the POST>}`` — is a refused action's input, to show again with what was wrong."""
+        return {}
+
+    def account_setup_action(self, account, action: str, data, user=None) -> Any:
+        """Do one action of the setup page with the posted ``data``; the answer has ``ok`` (bool),
+        ``message`` (words for the person) and ``invalid`` (the input itself was refused: the page shows it
+        again). An action it does not know raises Unsupported."""
+        raise Unsupported
 
     def sync_master_data(self, account) -> Any:
         """Bring the account's copy of the target's master data up to date: what was read, in words for a
@@ -241,6 +255,10 @@ class TargetAdapter(Adapter):
         source object of ``connection``, for another target of the same shop; None when it has nothing to
         say (no account for the object, no records). Reads only: never calls the outside service."""
         return None
+
+    def document_context(self, document) -> dict:
+        """What ``document_template`` needs of one document."""
+        return {}
 
     def kind_label(self, kind: str) -> Any:
         return self.document_kinds.get(kind.split(":", 1)[0], kind)

@@ -63,6 +63,11 @@ class MaventaTarget(TargetAdapter):
                 "task": "maventa.follow_deliveries",
                 "schedule": settings.MAVENTA_STATUS_INTERVAL_SECONDS,
             },
+            # Accounts waiting for their signatory: their authentication state, until verified.
+            "maventa-refresh-authorizations": {
+                "task": "maventa.refresh_authorizations",
+                "schedule": settings.MAVENTA_AUTH_INTERVAL_SECONDS,
+            },
         }
 
     def account_id_error(self, value):
@@ -90,3 +95,22 @@ class MaventaTarget(TargetAdapter):
 
     def preview_outcome(self, answer):
         return answer["send"], answer["reason"]
+
+    # --- an account's setup page and the document page (maventa.forms, maventa.accounts) -------------
+    account_setup_template = "maventa/_account_setup.html"
+    document_template = "maventa/_document.html"
+
+    def account_setup_context(self, account, request_data=None):
+        from .forms import setup_context
+
+        return setup_context(account, request_data)
+
+    def account_setup_action(self, account, action, data, user=None):
+        from .forms import setup_action
+
+        return setup_action(account, action, data)
+
+    def document_context(self, document):
+        from .forms import document_context
+
+        return document_context(document)

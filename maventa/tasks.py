@@ -20,3 +20,11 @@ def retry_due():
 @shared_task(name="maventa.follow_deliveries", ignore_result=True)
 def follow_deliveries():
     return posting.follow_deliveries()
+
+
+@shared_task(name="maventa.refresh_authorizations", ignore_result=True)
+def refresh_authorizations():
+    """How the signing goes for every account with keys that is not verified yet."""
+    from .accounts import refresh_pending_authentications
+
+    refresh_pending_authentications()
