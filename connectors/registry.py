@@ -245,6 +245,10 @@ class TargetAdapter(Adapter):
         it no longer waits for one."""
         raise Unsupported
 
+    def alert_recipients(self, connection) -> list[str]:
+        """Addresses its accounts name for failures, besides the connection's alert address."""
+        return []
+
     def wanted_source_statuses(self, connection) -> list[str]:
         """The source statuses (``SourceAdapter.statuses`` keys) whose documents this target takes now: a
         source that is polled reads only those."""

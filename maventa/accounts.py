@@ -745,6 +745,10 @@ def set_enabled(account: TargetAccount, enabled: bool) -> Result:
         if not problem:
             setup.enabled = bool(enabled)
             store_setup(fresh, setup)
+            if enabled:
+                from .posting import reconsider
+
+                reconsider(fresh)  # what waited for the switch goes now
     account.settings = fresh.settings
     if problem:
         _log(account, Outcome.INFO, join([Text("Sending not switched on."), problem]))

@@ -82,6 +82,9 @@ class MaventaTarget(TargetAdapter):
                 wanted.add(setup.status_to_transfer.lower())
         return sorted(wanted)
 
+    def alert_recipients(self, connection):
+        return [email for account in connection.accounts.all() for email in setup_of(account).error_emails]
+
     def on_document_changed(self, document, *, trigger=""):
         posting.on_document_changed(document, trigger=trigger)
 

@@ -12,7 +12,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field, replace
 
 from connectors.sale import Sale
-from connectors.text import Text
+from connectors.text import Text, stored
 
 from .convert import ConversionError, Options, Party, PaymentAccount, sale_to_ubl
 from .setup import AccountSetup
@@ -261,17 +261,23 @@ def build(sale: Sale, facts: dict, account_vat: str, setup: AccountSetup, route:
     return Built(ubl, validation, (), credit, language)
 
 
+def _issue_json(rule: str, message: Text) -> dict:
+    """A failed rule: its id, its English words, and the sentence a reader's language renders."""
+    english, text = stored(message)
+    return {"rule": rule, "message": english, "text": text}
+
+
 def validation_json(built: Built) -> dict:
     if built.validation is None:
         return {
             "valid": False,
-            "errors": [{"rule": "SOURCE", "message": p.english()} for p in built.problems],
+            "errors": [_issue_json("SOURCE", p) for p in built.problems],
             "warnings": [],
         }
     return {
         "valid": built.validation.valid,
-        "errors": [{"rule": i.rule, "message": i.message.english()} for i in built.validation.errors],
-        "warnings": [{"rule": i.rule, "message": i.message.english()} for i in built.validation.warnings],
+        "errors": [_issue_json(i.rule, i.message) for i in built.validation.errors],
+        "warnings": [_issue_json(i.rule, i.message) for i in built.validation.warnings],
     }
 
 

@@ -10,7 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from connectors.registry import Unsupported
-from connectors.text import Text
+from connectors.text import Text, shown
 from syncjobs.models import SyncAttempt
 
 from . import accounts
@@ -304,6 +304,11 @@ def _list(value) -> list:
     return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
 
 
+def _issues(rows) -> list[dict]:
+    """Failed rules with their message in the reader's language (the CEN rules' own words stay English)."""
+    return [{**row, "message": shown(row.get("text"), str(row.get("message") or ""))} for row in _list(rows)]
+
+
 def document_context(document) -> dict:
     """What a sent (or refused) invoice's page shows: the UBL, its validation report, the route and why,
     and what Maventa answered (its id, status and actions), from the keys the pipeline fills."""
@@ -315,8 +320,8 @@ def document_context(document) -> dict:
         "validation": {
             "known": bool(validation),
             "valid": bool(validation.get("valid")),
-            "errors": _list(validation.get("errors")),
-            "warnings": _list(validation.get("warnings")),
+            "errors": _issues(validation.get("errors")),
+            "warnings": _issues(validation.get("warnings")),
         },
         "route": route,
         "actions": _list(result.get("actions")),

@@ -36,6 +36,7 @@ State = SyncDocument.State
 # A document left PROCESSING this long belongs to a worker that died mid-call: it is asked about by uuid.
 STALE_PROCESSING = dt.timedelta(minutes=10)
 MAX_RETRY_DELAY = dt.timedelta(hours=6)
+MAX_ATTEMPTS = 12  # about a day of doubling waits: then a person looks
 FOLLOW_BATCH = 200
 
 
@@ -170,6 +171,19 @@ def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
     if document.state == State.FAILED and (document.result or {}).get("maventa_id"):
         _new_revision(document)
     _queue(document, trigger or Text("in the status to transfer"))
+
+
+def reconsider(account) -> int:
+    """The account's documents that waited for a person (switched off, not verified, statuses not chosen)
+    are decided again, in the caller's transaction."""
+    waiting = SyncDocument.objects.select_for_update(of=("self",)).filter(
+        account=account, state__in=(State.BLOCKED, State.PENDING, State.SKIPPED)
+    )
+    count = 0
+    for document in waiting.select_related("account", "connection"):
+        on_document_changed(document, trigger=Text("sending switched on"))
+        count += 1
+    return count
 
 
 def _new_revision(document: SyncDocument) -> None:
@@ -402,6 +416,21 @@ def _action_json(action) -> dict:
 
 
 def _retry_later(doc, exc: RetryableError, client) -> None:
+    if doc.attempts >= MAX_ATTEMPTS:
+        # Whether Maventa got it is unknown: no Severa status is set; a person's retry asks by uuid first.
+        doc.state = State.FAILED
+        doc.result = {**(doc.result or {}), "ask_first": True}
+        why = Text(
+            "Gave up after %(count)s attempts (last: %(error)s). Retry when Maventa and Severa answer again: "
+            "Maventa is asked by the invoice's uuid before anything is sent.",
+            count=doc.attempts,
+            error=words_of(exc),
+        )
+        doc.set_error(why)
+        doc.next_retry_at = None
+        doc.save()
+        _log(doc, Outcome.ERROR, why, client=client)
+        return
     doc.state = State.RETRYING
     doc.next_retry_at = timezone.now() + retry_delay(doc.attempts, getattr(exc, "retry_after", None))
     doc.result = {**(doc.result or {}), "ask_first": True}

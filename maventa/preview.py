@@ -54,7 +54,10 @@ def preview_invoice(connection, raw: dict) -> dict:
         "route": route_json,
         "format": documents.FORMAT,
         "ubl": built.ubl.decode() if built.ubl else "",
-        "validation": {"valid": validation["valid"], "errors": validation["errors"]},
+        "validation": {
+            "valid": validation["valid"],
+            "errors": [{"rule": e["rule"], "message": e["message"]} for e in validation["errors"]],
+        },
     }
 
 

@@ -139,14 +139,17 @@ def _plain(value):
     return value
 
 
-def _known(connection, invoices: list[dict]) -> dict[str, dt.datetime | None]:
-    """The invoices already stored at their newest change: their details need not be read again."""
-    guids = [str(i.get("guid") or "") for i in invoices]
-    return dict(
-        SyncDocument.objects.filter(
-            connection=connection, source_type=INVOICE, source_id__in=guids
-        ).values_list("source_id", "source_updated_at")
-    )
+WAITING = (SyncDocument.State.PENDING, SyncDocument.State.BLOCKED, SyncDocument.State.SKIPPED)
+
+
+def _known(connection, invoices: list[dict]) -> dict[str, tuple[dt.datetime | None, str]]:
+    """(newest change stored, state) of the invoices already stored."""
+    guids = [str(i.get("guid") or "").lower() for i in invoices]
+    rows = SyncDocument.objects.filter(connection=connection, source_type=INVOICE, source_id__in=guids)
+    return {
+        guid: (moment, state)
+        for guid, moment, state in rows.values_list("source_id", "source_updated_at", "state")
+    }
 
 
 def sync_invoices(connection, *, since: dt.datetime | None = None, trigger: Text | str = "") -> int:
@@ -177,8 +180,9 @@ def sync_invoices(connection, *, since: dt.datetime | None = None, trigger: Text
                 moment = _invoice_moment(invoice)
                 if moment is not None and (newest is None or moment > newest):
                     newest = moment
-                seen = known.get(str(invoice.get("guid") or ""), False)
-                if seen is False or seen is None or moment is None or moment > seen:
+                seen, state = known.get(str(invoice.get("guid") or "").lower(), (None, None))
+                # New, changed, or waiting for a person (who may since have switched its account on)
+                if state is None or state in WAITING or seen is None or moment is None or moment > seen:
                     wanted.append(invoice)
             bundles = pool.map(details.bundle, wanted) if readers > 1 else map(details.bundle, wanted)
             for bundle in bundles:
@@ -213,6 +217,8 @@ def intake_invoice(connection, bundle: dict, *, trigger: Text | str) -> Upserted
             explanation=decision.explanation,
         )
         if not upserted.changed:
+            if upserted.document.state in WAITING:  # the same invoice: what stood in its way may be gone
+                hand_to_target(upserted.document, decision, trigger=trigger)
             return upserted
         status = (invoice.get("status") or {}).get("name") or "?"
         message = (

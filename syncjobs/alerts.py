@@ -22,7 +22,10 @@ def send_digests(now=None) -> int:
     """Mail each connection's alert address about documents that failed since its last digest."""
     now = now or timezone.now()
     sent = 0
-    for connection in Connection.objects.exclude(alert_email="").select_related("tenant"):
+    for connection in Connection.objects.select_related("tenant"):
+        recipients = _recipients(connection)
+        if not recipients:
+            continue
         cursor = SyncCursor.objects.filter(connection=connection, name="alert_digest").first()
         docs = SyncDocument.objects.filter(connection=connection, state__in=NEEDS_A_PERSON)
         if cursor is not None:
@@ -30,7 +33,7 @@ def send_digests(now=None) -> int:
         docs = list(docs.select_related("account", "connection").order_by("-updated_at")[: LISTED + 1])
         if docs:
             with translation.override(connection.alert_language or settings.LANGUAGE_CODE):
-                _mail(connection, docs)
+                _mail(connection, docs, recipients)
             sent += 1
         SyncCursor.objects.update_or_create(
             connection=connection, name="alert_digest", defaults={"value": now}
@@ -38,7 +41,16 @@ def send_digests(now=None) -> int:
     return sent
 
 
-def _mail(connection, docs) -> None:
+def _recipients(connection) -> list[str]:
+    """The connection's alert address and the ones its target's accounts name (Maventa's error e-mails)."""
+    found = [connection.alert_email] if connection.alert_email else []
+    for email in connection.target.alert_recipients(connection):
+        if email and email.lower() not in {f.lower() for f in found}:
+            found.append(email)
+    return found
+
+
+def _mail(connection, docs, recipients) -> None:
     shown = docs[:LISTED]
     by_tag = {}
     for doc in shown:
@@ -58,8 +70,13 @@ def _mail(connection, docs) -> None:
         lines.append(tag)
         lines.extend(
             "  - "
-            + _("Order %(order)s (%(kind)s): %(error)s")
-            % {"order": d.source_label or d.source_id, "kind": d.kind_label, "error": d.error_display}
+            + _("%(object)s %(order)s (%(kind)s): %(error)s")
+            % {
+                "object": connection.source.object_label,
+                "order": d.source_label or d.source_id,
+                "kind": d.kind_label,
+                "error": d.error_display,
+            }
             for d in group
         )
         lines.append("")
@@ -73,5 +90,5 @@ def _mail(connection, docs) -> None:
         % {"count": count, "tags": tags},
         message="\n".join(lines),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[connection.alert_email],
+        recipient_list=recipients,
     )

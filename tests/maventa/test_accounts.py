@@ -5,6 +5,7 @@ Maventa keeps, the statuses and the enable switch (maventa-severa.md §1–2, is
 import json
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +32,13 @@ from .conftest import (
 pytestmark = pytest.mark.django_db
 
 PERSON = {"email": "anna@nyforetag.example", "first_name": "Anna", "last_name": "Berg"}
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages are compared with their English words."""
+    with translation.override("en"):
+        yield
 
 
 def rows(account):
@@ -125,7 +133,7 @@ def test_a_person_who_already_has_a_maventa_user_is_told_what_to_do_and_nothing_
     account = account_of(conn, NEW_SE_VAT, name="Nyföretaget AB")
     result = register(account, email="ekonomi@demokonsult.example")  # the demo company's user
     assert not result.ok
-    assert str(result.message) == (
+    assert result.message.english() == (
         "This person already has a Maventa user: finish the company in Maventa, then paste its user API key "
         "and company UUID under Existing account"
     )
@@ -139,7 +147,7 @@ def test_a_vat_number_maventa_already_has_is_refused_pointing_at_existing_accoun
     account = account_of(conn, SE_VAT)
     result = register(account)
     assert not result.ok
-    words = str(result.message)
+    words = result.message.english()
     assert SE_VAT in words and "Existing account" in words
     account.refresh_from_db()
     assert COMPANY_UUID not in account.credentials and setup_of(account).origin == ""
@@ -148,7 +156,7 @@ def test_a_vat_number_maventa_already_has_is_refused_pointing_at_existing_accoun
 def test_a_company_maventa_refused_is_registered_again_with_the_same_user(maventa, conn):
     account = account_of(conn, "SE559012345101", name="Nyföretaget AB")  # a mistyped organisation number
     result = register(account)
-    assert not result.ok and "bid is not a valid business id" in str(result.message)
+    assert not result.ok and "bid is not a valid business id" in result.message.english()
     users = len(maventa.sim.users)
     account.refresh_from_db()
     account.external_id = NEW_SE_VAT  # corrected under Edit
@@ -170,7 +178,7 @@ def test_register_refuses_missing_address_and_bad_email_before_calling_maventa(m
     calls = len(maventa.sim.calls) if hasattr(maventa.sim, "calls") else None
     result = register(account, email="not-an-email", address={"address1": "x"})
     assert not result.ok and result.invalid
-    assert "e-mail" in str(result.message) and "postcode" in str(result.message)
+    assert "e-mail" in result.message.english() and "postcode" in result.message.english()
     assert rows(account) == []
     if calls is not None:
         assert len(maventa.sim.calls) == calls
@@ -193,7 +201,7 @@ def test_link_existing_checks_the_keys_links_the_vendor_and_sends_the_authentica
     setup = setup_of(account)
     assert setup.origin == "linked" and setup.signatory == "Anna Berg" and setup.auth_state == "PENDING"
     assert setup.company_state == "UNVERIFIED" and setup.auth_checked_at
-    assert "linked" in str(result.message) and "Authentication request sent" in str(result.message)
+    assert "linked" in result.message.english() and "Authentication request sent" in result.message.english()
     assert_no_secret_logged(account)
 
 
@@ -202,7 +210,7 @@ def test_link_existing_with_wrong_keys_stores_nothing(maventa, conn):
     keys = {**demo_keys(0), "user_api_key": "wrong-key"}
     result = accounts.link_existing(account, **keys, **auth())
     assert not result.ok
-    assert "did not accept the user API key and company UUID" in str(result.message)
+    assert "did not accept the user API key and company UUID" in result.message.english()
     account.refresh_from_db()
     assert account.credentials == {} and setup_of(account).origin == ""
     assert "wrong-key" not in json.dumps([r.request for r in rows(account)])
@@ -211,7 +219,7 @@ def test_link_existing_with_wrong_keys_stores_nothing(maventa, conn):
 def test_link_existing_refuses_the_keys_of_another_company(maventa, conn):
     account = account_of(conn, SE_VAT)
     result = accounts.link_existing(account, **demo_keys(1), **auth())  # Demokonsult Oy's keys
-    assert not result.ok and "FI23456780" in str(result.message) and SE_VAT in str(result.message)
+    assert not result.ok and "FI23456780" in result.message.english() and SE_VAT in result.message.english()
     account.refresh_from_db()
     assert account.credentials == {}
 
@@ -223,7 +231,7 @@ def test_linking_a_company_already_signed_reads_it_as_verified(maventa, conn):
     account.refresh_from_db()
     setup = setup_of(account)
     assert setup.verified and setup.auth_state == "SIGNED"
-    assert "verified" in str(result.message)
+    assert "verified" in result.message.english()
 
 
 def test_link_existing_refuses_a_malformed_uuid_and_a_missing_signatory(maventa, conn):
@@ -232,8 +240,8 @@ def test_link_existing_refuses_a_malformed_uuid_and_a_missing_signatory(maventa,
         account, user_api_key="k", company_uuid="not-a-uuid", **auth(signatory="", auth_locale="DE")
     )
     assert not result.ok and result.invalid
-    assert "company UUID" in str(result.message) and "signatory" in str(result.message)
-    assert "FI, SE, NO, EN, NL" in str(result.message)
+    assert "company UUID" in result.message.english() and "signatory" in result.message.english()
+    assert "FI, SE, NO, EN, NL" in result.message.english()
 
 
 # --- authentication ----------------------------------------------------------------------------------
@@ -266,13 +274,13 @@ def test_authentication_goes_pending_sent_then_signed_and_verified(maventa, conn
     account.refresh_from_db()
     setup = setup_of(account)
     assert (setup.auth_state, setup.company_state) == ("SIGNED", "VERIFIED") and setup.verified
-    assert "verified" in str(result.message)
+    assert "verified" in result.message.english()
 
 
 def test_authentication_needs_keys_first(maventa, conn):
     account = account_of(conn, NEW_SE_VAT)
     result = accounts.request_authentication(account, **auth())
-    assert not result.ok and "no Maventa keys yet" in str(result.message)
+    assert not result.ok and "no Maventa keys yet" in result.message.english()
 
 
 def test_pending_authentications_are_refreshed_and_verified_accounts_left_alone(maventa, conn):
@@ -322,7 +330,7 @@ def registered(maventa, conn, severa_statuses):
 
 def test_settings_stay_locked_until_the_company_is_verified(maventa, registered):
     result = accounts.save_settings(registered, **settings_of())
-    assert not result.ok and "locked until the company is verified" in str(result.message)
+    assert not result.ok and "locked until the company is verified" in result.message.english()
     registered.refresh_from_db()
     assert setup_of(registered).status_to_transfer == ""
 
@@ -371,7 +379,7 @@ def test_wrong_settings_are_refused_and_nothing_changes(maventa, registered, cha
     verify(registered, maventa)
     before = json.dumps(sim_company(maventa, NEW_SE_VAT).settings, sort_keys=True)
     result = accounts.save_settings(registered, **settings_of(**changes))
-    assert not result.ok and result.invalid and words in str(result.message)
+    assert not result.ok and result.invalid and words in result.message.english()
     assert json.dumps(sim_company(maventa, NEW_SE_VAT).settings, sort_keys=True) == before
     registered.refresh_from_db()
     assert setup_of(registered).status_to_transfer == ""
@@ -397,10 +405,10 @@ def test_an_iban_with_a_bic_and_no_payment_account_are_accepted(maventa, registe
 
 def test_enabling_needs_verification_and_statuses(maventa, registered):
     result = accounts.set_enabled(registered, True)
-    assert not result.ok and "locked until the company is verified" in str(result.message)
+    assert not result.ok and "locked until the company is verified" in result.message.english()
     verify(registered, maventa)
     result = accounts.set_enabled(registered, True)
-    assert not result.ok and "Choose the three statuses" in str(result.message)
+    assert not result.ok and "Choose the three statuses" in result.message.english()
     registered.refresh_from_db()
     assert setup_of(registered).enabled is False
 
@@ -411,7 +419,7 @@ def test_enabling_is_refused_when_the_status_to_transfer_is_marked_sent(maventa,
     registered.refresh_from_db()
     result = accounts.set_enabled(registered, True)
     assert not result.ok
-    assert str(result.message) == (
+    assert result.message.english() == (
         "Status of the invoices to be transferred can not be sent. Choose a status that is not marked Sent "
         "in Severa (Settings → Invoice statuses), or another status here."
     )
@@ -440,7 +448,7 @@ def test_while_sending_is_on_the_status_to_transfer_cannot_become_one_marked_sen
     assert accounts.save_settings(registered, **settings_of()).ok
     assert accounts.set_enabled(registered, True).ok
     result = accounts.save_settings(registered, **settings_of(status_to_transfer=SENT))
-    assert not result.ok and str(result.message).startswith(str(CANNOT_BE_SENT))
+    assert not result.ok and result.message.english().startswith(str(CANNOT_BE_SENT))
     registered.refresh_from_db()
     assert setup_of(registered).status_to_transfer == TO_TRANSFER and setup_of(registered).sending
 
@@ -519,7 +527,7 @@ def test_a_second_registration_of_the_same_account_at_the_same_time_is_refused(m
         assert holding.wait(10)
         users = len(maventa.sim.users)
         result = register(account)
-        assert not result.ok and "Someone is registering or linking this account" in str(result.message)
+        assert not result.ok and "Someone is registering or linking this account" in result.message.english()
         assert len(maventa.sim.users) == users
     finally:
         release.set()
@@ -531,8 +539,8 @@ def test_without_our_vendor_key_nothing_is_registered_and_the_setting_is_named(m
     settings.MAVENTA_VENDOR_API_KEY = ""
     account = account_of(conn, NEW_SE_VAT, name="Nyföretaget AB")
     result = register(account)
-    assert not result.ok and "MAVENTA_VENDOR_API_KEY" in str(result.message)
-    assert "Correct what Maventa names" in str(result.message)
+    assert not result.ok and "MAVENTA_VENDOR_API_KEY" in result.message.english()
+    assert "Correct what Maventa names" in result.message.english()
     assert rows(account)[-1].outcome == SyncAttempt.Outcome.ERROR
     account.refresh_from_db()
     assert account.credentials == {}
@@ -545,7 +553,7 @@ def test_maventa_failing_is_said_as_try_again_and_nothing_changes(maventa, conn)
     before = dict(account.settings)
     maventa.sim.set_knobs(error_rate=1.0)
     result = accounts.refresh_authentication(account)
-    assert not result.ok and "Try again in a few minutes" in str(result.message)
+    assert not result.ok and "Try again in a few minutes" in result.message.english()
     assert rows(account)[-1].outcome == SyncAttempt.Outcome.RETRYABLE
     account.refresh_from_db()
     assert account.settings == before

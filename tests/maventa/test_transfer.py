@@ -84,6 +84,11 @@ def connection(db, sims, request):
         )
         store_setup(account, _setup(company, country))
         RoutingRule.objects.create(connection=conn, dimension="company", value=vat, account=account)
+    from severa.connect import refresh
+
+    refresh(
+        SeveraOrganisation.objects.get(vat_number=AB_VAT)
+    )  # its companies and statuses, as connecting reads
     return conn
 
 
@@ -169,3 +174,49 @@ def test_a_disabled_account_sends_nothing_and_its_status_is_not_read(connection,
         )
     assert connection.target.wanted_source_statuses(connection) == []
     assert severa_services.sync_invoices(connection) == 0
+
+
+def test_switching_an_account_on_sends_what_waited_for_it(connection, sims):
+    from maventa.accounts import set_enabled
+
+    finnish = connection.accounts.get(external_id=OY_VAT)
+    store_setup(finnish, _setup(severa_data.OY_COMPANY, "FI", enabled=False))
+    severa_services.sync_invoices(connection)  # the Swedish account still reads the shared status
+    waiting = SyncDocument.objects.filter(account=finnish)
+    assert {d.state for d in waiting} == {State.BLOCKED}
+    assert "switched off" in waiting.first().last_error
+
+    assert set_enabled(finnish, True).ok
+    assert {d.state for d in waiting.all()} == {State.QUEUED}
+    _send_queued()
+    assert {d.state for d in waiting.all()} == {State.SENT}
+
+
+def test_an_invoice_of_a_company_without_its_own_account_is_never_sent_on_another(connection, sims):
+    connection.accounts.get(external_id=OY_VAT).rules.all().delete()
+    connection.accounts.filter(external_id=OY_VAT).update(external_id="FI99999999")
+    severa_services.sync_invoices(connection)
+    finnish = SyncDocument.objects.filter(source_label__in=["5001", "5002"])
+    assert {d.account.external_id for d in finnish} == {AB_VAT}  # the default account…
+    assert {d.state for d in finnish} == {State.BLOCKED}  # …which never sends them
+    assert all("issued by FI23456780" in d.last_error for d in finnish)
+
+
+def test_the_alert_digest_names_the_invalid_invoice_to_the_accounts_error_addresses(connection, sims):
+    from django.core import mail
+
+    from syncjobs import alerts
+
+    severa, _maventa = sims
+    account = connection.accounts.get(external_id=AB_VAT)
+    store_setup(account, _setup(severa_data.AB_COMPANY, "SE", error_emails=["ekonomi@demokonsult.example"]))
+    invoice = severa.invoices[severa_data.INVOICE_TWO_RATES]
+    invoice.header["yourReference"] = invoice.header["orderNumber"] = None
+    severa_services.sync_invoices(connection)
+    _send_queued()
+    connection.alert_language = "sv"
+    connection.save()
+    assert alerts.send_digests() == 1
+    message = mail.outbox[0]
+    assert message.to == ["ekonomi@demokonsult.example"]
+    assert "Faktura 1001" in message.body and "PEPPOL-EN16931-R003" in message.body

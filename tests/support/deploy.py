@@ -33,6 +33,7 @@ PRODUCTION = {
     "AMIS_API_URL": "https://actapp.misa.vn",
     "AMIS_APP_ID": "4f7c2b9e-0d1a-4e63-9a8b-5c2d7e1f3a90",
     "MAVENTA_API_URL": "https://ax.maventa.com",
+    "SEVERA_API_URL": "https://api.severa.visma.com/rest-api",
     "MAVENTA_VENDOR_API_KEY": "9b2e4c1a-7d3f-4e8b-a6c5-0f1e2d3c4b5a",
     "EMAIL_URL": "smtp+tls://alerts:pw@smtp.shop-example.vn:587",
 }
