@@ -17,7 +17,14 @@ from amis.mapping import Mapping as AmisMapping
 from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanLocation, HaravanShop
+from maventa.setup import COMPANY_UUID, USER_API_KEY, AccountSetup, setup_of, store_setup
 from meinvoice.mapping import Mapping
+from sandbox import maventa as maventa_sandbox
+from sandbox import severa as severa_sandbox
+from sandbox.server import SandboxApp
+from sandbox.testing import LiveSandbox
+from severa.models import SeveraOrganisation
+from severa.services import client_for
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo"  # the published demo login
@@ -71,6 +78,37 @@ DEMO_AMIS_MAPPING = {
 }
 
 
+# The second merchant (issue 14 §4): the Severa organisation "Demokonsult AB" sending through Maventa, with
+# its Finnish business unit "Demokonsult Oy" as a company of its own. demo@example.com owns it too.
+DEMOKONSULT_SLUG = "demokonsult"
+DEMOKONSULT_NAME = "Demokonsult"
+DEMOKONSULT_VAT = "SE556677889901"  # the organisation's VAT number: the connection's source key
+DEMOKONSULT_FAMILY = "severa_to_maventa"
+DEMOKONSULT_ACCOUNTS = [
+    # (VAT number, default, where the buyer pays: valid check digits — a Bankgiro number's last digit is
+    # Luhn's, an IBAN's two check digits mod 97)
+    ("SE556677889901", True, {"kind": "bankgiro", "account": "5551-2347", "bic": ""}),
+    ("FI23456780", False, {"kind": "iban", "account": "FI2112345600000785", "bic": "NDEAFIHH"}),
+]
+# The Maventa account settings' statuses, by the names the simulated organisation gives them
+DEMOKONSULT_STATUSES = {
+    "status_to_transfer": "Valmis lähetettäväksi",
+    "status_after": "Lähetetty Maventaan",
+    "status_error": "Siirto epäonnistui",
+}
+# ISO 3166 alpha-3 → alpha-2 for the countries a Severa company may be in (its country as Severa names it)
+ALPHA3 = {
+    "SWE": "SE",
+    "FIN": "FI",
+    "NOR": "NO",
+    "DNK": "DK",
+    "NLD": "NL",
+    "EST": "EE",
+    "DEU": "DE",
+    "GBR": "GB",
+}
+
+
 def _demo_user(tenant: Tenant, email: str, role: str) -> None:
     user, created = get_user_model().objects.get_or_create(username=email, defaults={"email": email})
     if created or not user.check_password(DEMO_PASSWORD):
@@ -80,19 +118,14 @@ def _demo_user(tenant: Tenant, email: str, role: str) -> None:
 
 
 @transaction.atomic
-def seed() -> Tenant:
-    """Idempotent: running it twice leaves the same demo, with licenses renewed."""
+def seed(*, severa_api_url: str | None = None) -> Tenant:
+    """Idempotent: running it twice leaves the same demo, with licenses renewed. Returns the Haravan
+    merchant "Demo"; the Severa → Maventa merchant "Demokonsult" is seeded too (see `seed_demokonsult`)."""
     tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
     for email, role in [(DEMO_EMAIL, Membership.Role.OWNER), *DEMO_STAFF]:
         _demo_user(tenant, email, role)
-    expires = timezone.now() + dt.timedelta(days=365)
     for family, _label in registry.family_choices():
-        lic, made = License.objects.get_or_create(
-            tenant=tenant, family=family, defaults={"expires_at": expires}
-        )
-        if not made and lic.expires_at < timezone.now() + dt.timedelta(days=30):
-            lic.expires_at = expires
-            lic.save(update_fields=["expires_at"])
+        _licence(tenant, family)
     shop = HaravanShop.objects.filter(org_id=DEMO_ORG_ID).first() or HaravanShop(
         tenant=tenant, org_id=DEMO_ORG_ID
     )
@@ -144,6 +177,8 @@ def seed() -> Tenant:
         )
     if registry.is_registered_target("amis"):
         _seed_amis(tenant)
+    if registry.is_registered_target("maventa"):
+        seed_demokonsult(severa_api_url=severa_api_url)
     return tenant
 
 
@@ -180,6 +215,159 @@ def _seed_amis(tenant: Tenant) -> None:
         )
 
 
+def seed_demokonsult(*, severa_api_url: str | None = None) -> Tenant:
+    """The merchant "Demokonsult" (owner: the demo user): a licence for Severa → Maventa, the Severa
+    organisation (its companies, business units and invoice statuses as Severa's API answers them), the
+    connection, one Maventa account per company — registered, signed and verified, keys in the encrypted
+    credentials, the original PDF attached, e-mail fallback on, print allowed, switched on — and a routing
+    rule per company VAT number. Idempotent; a person's later choices in an account's settings stay.
+
+    The organisation is read through `severa.services.client_for` from `severa_api_url` when given (a
+    running Severa simulator or Severa itself); else from a Severa simulator of our own, served for the
+    moment of the reading — the demo's simulator holds the same fixed organisation, and the seed runs before
+    the demo's processes start."""
+    tenant, _ = Tenant.objects.get_or_create(slug=DEMOKONSULT_SLUG, defaults={"name": DEMOKONSULT_NAME})
+    owner = get_user_model().objects.get(username=DEMO_EMAIL)
+    Membership.objects.update_or_create(user=owner, tenant=tenant, defaults={"role": Membership.Role.OWNER})
+    _licence(tenant, DEMOKONSULT_FAMILY)
+
+    organisation = SeveraOrganisation.objects.filter(
+        vat_number=DEMOKONSULT_VAT
+    ).first() or SeveraOrganisation(vat_number=DEMOKONSULT_VAT)
+    organisation.tenant = tenant
+    organisation.secrets = {
+        "client_id": severa_sandbox.DEMO_CLIENT_ID,
+        "client_secret": severa_sandbox.DEMO_CLIENT_SECRET,
+    }
+    _read_organisation(organisation, severa_api_url)
+    organisation.save()
+
+    connection, _ = Connection.objects.get_or_create(
+        source_kind="severa",
+        source_key=DEMOKONSULT_VAT,
+        target_kind="maventa",
+        defaults={"tenant": tenant, "name": DEMOKONSULT_NAME, "alert_email": DEMO_EMAIL},
+    )
+    companies = {c["vat_number"]: c for c in organisation.companies}
+    statuses = {s["name"]: s["guid"] for s in organisation.statuses}
+    keys = {c["bid"]: c for c in maventa_sandbox.DEMO_COMPANIES}
+    accounts = {}
+    for vat, is_default, payment in DEMOKONSULT_ACCOUNTS:
+        company = companies[vat]
+        account, _ = TargetAccount.objects.get_or_create(
+            connection=connection, external_id=vat, defaults={"name": company["name"]}
+        )
+        account.name = company["name"]
+        account.credentials = {USER_API_KEY: keys[vat]["api_key"], COMPANY_UUID: keys[vat]["id"]}
+        account.is_default = False
+        account.save()
+        setup = setup_of(account)
+        if not setup.company_guid:  # seeded for the first time: the demo's choices (later, a person's stay)
+            setup = AccountSetup(
+                attach_pdf=True,
+                email_fallback=True,
+                print_allowed=True,
+                status_to_transfer=statuses[DEMOKONSULT_STATUSES["status_to_transfer"]],
+                status_after=statuses[DEMOKONSULT_STATUSES["status_after"]],
+                status_error=statuses[DEMOKONSULT_STATUSES["status_error"]],
+                payment=payment,
+                enabled=True,
+            )
+        # What registering, signing and Maventa's verification made of it (the simulator's demo companies)
+        setup.company_guid = company["guid"]
+        setup.country = company["country"]
+        setup.origin = "registered"
+        setup.auth_state = "SIGNED"
+        setup.company_state = "VERIFIED"
+        store_setup(account, setup)
+        accounts[vat] = (account, is_default)
+    for account, is_default in accounts.values():
+        if is_default:
+            account.make_default()
+    for priority, (vat, _default, _payment) in enumerate(DEMOKONSULT_ACCOUNTS, 1):
+        RoutingRule.objects.update_or_create(
+            connection=connection,
+            dimension="company",
+            value=vat,
+            defaults={"priority": priority * 10, "account": accounts[vat][0], "enabled": True},
+        )
+    return tenant
+
+
+def _read_organisation(organisation: SeveraOrganisation, api_url: str | None) -> None:
+    """Fill the organisation's name, companies, business units and statuses from Severa's answers."""
+    if api_url:
+        _fill_organisation(organisation, client_for(organisation, base_url=api_url))
+        return
+    app = SandboxApp({"/severa": severa_sandbox.SeveraSimulator(seed_invoices=False)})
+    try:
+        with LiveSandbox(app) as live:
+            _fill_organisation(organisation, client_for(organisation, base_url=f"{live.url}/severa/rest-api"))
+    finally:
+        app.close()
+
+
+def _fill_organisation(organisation: SeveraOrganisation, client) -> None:
+    """`SeveraOrganisation`'s shapes from ``organizationdetails``, ``businessunits`` and
+    ``invoicestatuses``. A company's VAT number is its root business unit's (the organisation's own for the
+    company whose root unit carries none); its country is its VAT number's letters (Severa names the
+    company's country by its alpha-3 code); a business unit is its own company when it is its company's root
+    unit; the address is known only for the organisation's own company."""
+    details = client.organization_details()
+    units = client.business_units(active=True)
+    statuses = client.invoice_statuses()
+    by_guid = {u.get("guid"): u for u in units}
+    companies = []
+    for active in details.get("activeCompanies") or []:
+        root = by_guid.get(active.get("rootBusinessUnitGuid")) or {}
+        vat = str(root.get("vatNumber") or "").replace(" ", "").upper()
+        own = not vat or vat == str(details.get("vatNumber") or "").upper()
+        vat = vat or str(details.get("vatNumber") or "")
+        code3 = str((active.get("country") or {}).get("code3") or "").upper()
+        companies.append(
+            {
+                "guid": active.get("guid"),
+                "name": active.get("name") or "",
+                "vat_number": vat,
+                "country": vat[:2] if vat[:2].isalpha() else ALPHA3.get(code3, ""),
+                "currency": active.get("currencyCode") or "",
+                "root_business_unit": active.get("rootBusinessUnitGuid") or "",
+                "address": dict(details.get("address") or {}) if own else {},
+            }
+        )
+    organisation.name = str(details.get("name") or organisation.name)
+    organisation.companies = companies
+    organisation.business_units = [
+        {
+            "guid": unit.get("guid"),
+            "name": unit.get("name") or "",
+            "company_guid": unit.get("companyGuid") or "",
+            "company_name": unit.get("companyName") or "",
+            "own_company": bool(unit.get("guid")) and unit.get("guid") == unit.get("companyBusinessUnitGuid"),
+        }
+        for unit in units
+    ]
+    organisation.statuses = [
+        {
+            "guid": status.get("guid"),
+            "name": status.get("name") or "",
+            "is_sent": bool(status.get("isSent")),
+            "is_active": bool(status.get("isActive", True)),
+        }
+        for status in statuses
+    ]
+    organisation.refreshed_at = timezone.now()
+
+
+def _licence(tenant: Tenant, family: str) -> None:
+    """A year's licence, renewed when less than a month is left."""
+    expires = timezone.now() + dt.timedelta(days=365)
+    lic, made = License.objects.get_or_create(tenant=tenant, family=family, defaults={"expires_at": expires})
+    if not made and lic.expires_at < timezone.now() + dt.timedelta(days=30):
+        lic.expires_at = expires
+        lic.save(update_fields=["expires_at"])
+
+
 def child_env(host: str, port: int, sandbox_port: int) -> dict:
     """The environment of every process the demo starts: this one's settings module (the demo settings:
     production's have no simulator), and the simulators' and the web app's addresses unless already set."""
@@ -192,6 +380,9 @@ def child_env(host: str, port: int, sandbox_port: int) -> dict:
     env.setdefault("MEINVOICE_API_URL", f"http://{host}:{sandbox_port}/meinvoice/api/integration")
     env.setdefault("AMIS_API_URL", f"http://{host}:{sandbox_port}/amis")
     env.setdefault("SANDBOX_AMIS_CALLBACK_URL", f"http://{host}:{port}/callbacks/amis/")
+    env.setdefault("SEVERA_API_URL", f"http://{host}:{sandbox_port}/severa/rest-api")
+    env.setdefault("MAVENTA_API_URL", f"http://{host}:{sandbox_port}/maventa")
+    env.setdefault("MAVENTA_VENDOR_API_KEY", maventa_sandbox.DEMO_VENDOR_API_KEY)  # the key it knows us by
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     return env
 
@@ -205,11 +396,20 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--sandbox-port", type=int, default=8100)
         parser.add_argument("--interval", type=float, default=5.0, help="Seconds between generated orders.")
+        parser.add_argument(
+            "--invoice-interval",
+            type=float,
+            default=30.0,
+            help='Seconds between new Severa invoices moved to "to transfer".',
+        )
 
     def handle(self, *args, **opts):
         seed()
         self.stdout.write(
-            self.style.SUCCESS("Demo data ready (tenant “Demo”, shop 200000001, 3 MSTs, 3 AMIS companies).")
+            self.style.SUCCESS(
+                "Demo data ready (tenant “Demo”: shop 200000001, 3 MSTs, 3 AMIS companies; tenant "
+                f"“{DEMOKONSULT_NAME}”: Severa organisation {DEMOKONSULT_VAT}, 2 Maventa accounts)."
+            )
         )
         if opts["seed_only"]:
             return
@@ -272,6 +472,8 @@ class Command(BaseCommand):
                 "--generate",
                 "--interval",
                 str(opts["interval"]),
+                "--invoice-interval",
+                str(opts["invoice_interval"]),
             ],
         }
         procs = {}
@@ -290,7 +492,10 @@ class Command(BaseCommand):
                 f"\n  Open http://{host}:{port}/  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
                 f"  (the accountant {DEMO_STAFF[0][0]} and the viewer {DEMO_STAFF[1][0]}: same password)\n"
                 f"  Sandbox (Haravan simulator) at http://{host}:{sandbox_port}/haravan/ — an order every "
-                f"{opts['interval']:g}s, delivered as a signed webhook.\n  Ctrl-C stops everything.\n"
+                f"{opts['interval']:g}s, delivered as a signed webhook.\n"
+                f"  Switch to the merchant “{DEMOKONSULT_NAME}” in the header: Severa (organisation "
+                f"{DEMOKONSULT_VAT}) moves a new invoice to “to transfer” every "
+                f"{opts['invoice_interval']:g}s; they go out through Maventa.\n  Ctrl-C stops everything.\n"
             )
         )
         try:
