@@ -239,7 +239,7 @@ def seed_demokonsult(*, severa_api_url: str | None = None) -> Tenant:
         "client_id": severa_sandbox.DEMO_CLIENT_ID,
         "client_secret": severa_sandbox.DEMO_CLIENT_SECRET,
     }
-    _read_organisation(organisation, severa_api_url)
+    read_severa_organisation(organisation, severa_api_url)
     organisation.save()
 
     connection, _ = Connection.objects.get_or_create(
@@ -294,7 +294,7 @@ def seed_demokonsult(*, severa_api_url: str | None = None) -> Tenant:
     return tenant
 
 
-def _read_organisation(organisation: SeveraOrganisation, api_url: str | None) -> None:
+def read_severa_organisation(organisation: SeveraOrganisation, api_url: str | None) -> None:
     """Fill the organisation's name, companies, business units and statuses from Severa's answers."""
     if api_url:
         _fill_organisation(organisation, client_for(organisation, base_url=api_url))
