@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
+from maventa.accounts import enable_problem, payment_problem
 from maventa.services import client_for as maventa_client_for
 from maventa.setup import COMPANY_UUID, USER_API_KEY, setup_of
 from maventa.validate import luhn_ok
@@ -71,6 +72,8 @@ def test_the_severa_organisation_is_what_the_simulator_answers(demo):
         "currency": "SEK",
         "root_business_unit": data.AB_ROOT_BU,
         "address": None,
+        "main": True,
+        "active": True,
     }
     assert companies[SE]["address"]["city"] == "Stockholm"
     assert companies[FI] == {
@@ -81,6 +84,8 @@ def test_the_severa_organisation_is_what_the_simulator_answers(demo):
         "currency": "EUR",
         "root_business_unit": data.OY_ROOT_BU,
         "address": {},  # organizationdetails carries only the organisation's own address
+        "main": False,
+        "active": True,
     }
     units = {u["guid"]: u for u in org.business_units}
     assert {g: (u["company_guid"], u["own_company"]) for g, u in units.items()} == {
@@ -127,15 +132,17 @@ def test_two_verified_maventa_accounts_one_per_company_switched_on(demo):
         assert org.status(setup.status_error)["name"] == "Siirto epäonnistui"
         assert not org.status(setup.status_to_transfer)["is_sent"]  # enabling would be refused otherwise
         assert setup.sending
+        assert enable_problem(account) is None  # the switch would let a person switch it on
     se_pay, fi_pay = setup_of(accounts[SE]).payment, setup_of(accounts[FI]).payment
-    assert se_pay["kind"] == "bankgiro" and luhn_ok(se_pay["account"].replace("-", ""))
-    assert 7 <= len(se_pay["account"].replace("-", "")) <= 8
-    assert fi_pay["kind"] == "iban" and fi_pay["account"].startswith("FI") and iban_ok(fi_pay["account"])
-    assert fi_pay["bic"]
-    rules = RoutingRule.objects.filter(connection=conn).order_by("priority")
+    assert se_pay == {"kind": "bankgiro", "account": "55512347", "bic": ""}
+    assert fi_pay == {"kind": "iban", "account": "FI2112345600000785", "bic": "NDEAFIHH"}
+    for pay in (se_pay, fi_pay):
+        assert payment_problem(pay["kind"], pay["account"], pay["bic"]) is None
+    assert luhn_ok(se_pay["account"]) and iban_ok(fi_pay["account"])  # checked here too, not only there
+    rules = RoutingRule.objects.filter(connection=conn).order_by("value")
     assert [(r.dimension, r.value, r.account.external_id, r.enabled) for r in rules] == [
-        ("company", SE, SE, True),
         ("company", FI, FI, True),
+        ("company", SE, SE, True),
     ]
 
 

@@ -17,12 +17,14 @@ from amis.mapping import Mapping as AmisMapping
 from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanLocation, HaravanShop
-from maventa.setup import COMPANY_UUID, USER_API_KEY, AccountSetup, setup_of, store_setup
+from maventa.accounts import normal_payment
+from maventa.setup import COMPANY_UUID, USER_API_KEY, setup_of, store_setup
 from meinvoice.mapping import Mapping
 from sandbox import maventa as maventa_sandbox
 from sandbox import severa as severa_sandbox
 from sandbox.server import SandboxApp
 from sandbox.testing import LiveSandbox
+from severa.connect import refresh
 from severa.models import SeveraOrganisation
 from severa.services import client_for
 
@@ -84,28 +86,17 @@ DEMOKONSULT_SLUG = "demokonsult"
 DEMOKONSULT_NAME = "Demokonsult"
 DEMOKONSULT_VAT = "SE556677889901"  # the organisation's VAT number: the connection's source key
 DEMOKONSULT_FAMILY = "severa_to_maventa"
-DEMOKONSULT_ACCOUNTS = [
-    # (VAT number, default, where the buyer pays: valid check digits — a Bankgiro number's last digit is
-    # Luhn's, an IBAN's two check digits mod 97)
-    ("SE556677889901", True, {"kind": "bankgiro", "account": "5551-2347", "bic": ""}),
-    ("FI23456780", False, {"kind": "iban", "account": "FI2112345600000785", "bic": "NDEAFIHH"}),
-]
+DEMOKONSULT_PAYMENT = {
+    # Where the buyer pays, per company VAT number; valid check digits: a Bankgiro number's last digit is
+    # Luhn's, an IBAN's two check digits mod 97
+    "SE556677889901": {"kind": "bankgiro", "account": "5551-2347", "bic": ""},
+    "FI23456780": {"kind": "iban", "account": "FI2112345600000785", "bic": "NDEAFIHH"},
+}
 # The Maventa account settings' statuses, by the names the simulated organisation gives them
 DEMOKONSULT_STATUSES = {
     "status_to_transfer": "Valmis lähetettäväksi",
     "status_after": "Lähetetty Maventaan",
     "status_error": "Siirto epäonnistui",
-}
-# ISO 3166 alpha-3 → alpha-2 for the countries a Severa company may be in (its country as Severa names it)
-ALPHA3 = {
-    "SWE": "SE",
-    "FIN": "FI",
-    "NOR": "NO",
-    "DNK": "DK",
-    "NLD": "NL",
-    "EST": "EE",
-    "DEU": "DE",
-    "GBR": "GB",
 }
 
 
@@ -217,15 +208,16 @@ def _seed_amis(tenant: Tenant) -> None:
 
 def seed_demokonsult(*, severa_api_url: str | None = None) -> Tenant:
     """The merchant "Demokonsult" (owner: the demo user): a licence for Severa → Maventa, the Severa
-    organisation (its companies, business units and invoice statuses as Severa's API answers them), the
-    connection, one Maventa account per company — registered, signed and verified, keys in the encrypted
-    credentials, the original PDF attached, e-mail fallback on, print allowed, switched on — and a routing
-    rule per company VAT number. Idempotent; a person's later choices in an account's settings stay.
+    organisation with its connection, read as `severa.connect.refresh` reads it (companies, business units,
+    invoice statuses; one Maventa account and one "company" routing rule per company with a VAT number of
+    its own, Demokonsult AB's the default), each account registered, signed and verified — the Maventa
+    simulator's demo keys in its encrypted credentials, the original PDF attached, e-mail fallback on, print
+    allowed, Severa's statuses chosen, switched on. Idempotent; a person's later choices in an account's
+    settings stay.
 
-    The organisation is read through `severa.services.client_for` from `severa_api_url` when given (a
-    running Severa simulator or Severa itself); else from a Severa simulator of our own, served for the
-    moment of the reading — the demo's simulator holds the same fixed organisation, and the seed runs before
-    the demo's processes start."""
+    Severa is asked at `severa_api_url` when given (a running Severa simulator); else a Severa simulator of
+    our own answers, served for the moment of the reading: the demo's simulator holds the same fixed
+    organisation, and the seed runs before the demo's processes start."""
     tenant, _ = Tenant.objects.get_or_create(slug=DEMOKONSULT_SLUG, defaults={"name": DEMOKONSULT_NAME})
     owner = get_user_model().objects.get(username=DEMO_EMAIL)
     Membership.objects.update_or_create(user=owner, tenant=tenant, defaults={"role": Membership.Role.OWNER})
@@ -239,124 +231,47 @@ def seed_demokonsult(*, severa_api_url: str | None = None) -> Tenant:
         "client_id": severa_sandbox.DEMO_CLIENT_ID,
         "client_secret": severa_sandbox.DEMO_CLIENT_SECRET,
     }
-    read_severa_organisation(organisation, severa_api_url)
     organisation.save()
-
     connection, _ = Connection.objects.get_or_create(
         source_kind="severa",
         source_key=DEMOKONSULT_VAT,
         target_kind="maventa",
         defaults={"tenant": tenant, "name": DEMOKONSULT_NAME, "alert_email": DEMO_EMAIL},
     )
-    companies = {c["vat_number"]: c for c in organisation.companies}
+    organisation = read_severa_organisation(organisation, severa_api_url)  # accounts and rules too
+
     statuses = {s["name"]: s["guid"] for s in organisation.statuses}
     keys = {c["bid"]: c for c in maventa_sandbox.DEMO_COMPANIES}
-    accounts = {}
-    for vat, is_default, payment in DEMOKONSULT_ACCOUNTS:
-        company = companies[vat]
-        account, _ = TargetAccount.objects.get_or_create(
-            connection=connection, external_id=vat, defaults={"name": company["name"]}
-        )
-        account.name = company["name"]
+    for vat, payment in DEMOKONSULT_PAYMENT.items():
+        account = TargetAccount.objects.get(connection=connection, external_id=vat)
         account.credentials = {USER_API_KEY: keys[vat]["api_key"], COMPANY_UUID: keys[vat]["id"]}
-        account.is_default = False
-        account.save()
-        setup = setup_of(account)
-        if not setup.company_guid:  # seeded for the first time: the demo's choices (later, a person's stay)
-            setup = AccountSetup(
-                attach_pdf=True,
-                email_fallback=True,
-                print_allowed=True,
-                status_to_transfer=statuses[DEMOKONSULT_STATUSES["status_to_transfer"]],
-                status_after=statuses[DEMOKONSULT_STATUSES["status_after"]],
-                status_error=statuses[DEMOKONSULT_STATUSES["status_error"]],
-                payment=payment,
-                enabled=True,
-            )
+        account.save(update_fields=["credentials"])
+        setup = setup_of(account)  # the company and its country: refresh wrote them
+        if not setup.origin:  # seeded for the first time: the demo's choices (later, a person's stay)
+            setup.attach_pdf = setup.email_fallback = setup.print_allowed = True
+            setup.status_to_transfer = statuses[DEMOKONSULT_STATUSES["status_to_transfer"]]
+            setup.status_after = statuses[DEMOKONSULT_STATUSES["status_after"]]
+            setup.status_error = statuses[DEMOKONSULT_STATUSES["status_error"]]
+            setup.payment = normal_payment(payment["kind"], payment["account"], payment["bic"])
+            setup.enabled = True
         # What registering, signing and Maventa's verification made of it (the simulator's demo companies)
-        setup.company_guid = company["guid"]
-        setup.country = company["country"]
-        setup.origin = "registered"
-        setup.auth_state = "SIGNED"
-        setup.company_state = "VERIFIED"
+        setup.origin, setup.auth_state, setup.company_state = "registered", "SIGNED", "VERIFIED"
         store_setup(account, setup)
-        accounts[vat] = (account, is_default)
-    for account, is_default in accounts.values():
-        if is_default:
-            account.make_default()
-    for priority, (vat, _default, _payment) in enumerate(DEMOKONSULT_ACCOUNTS, 1):
-        RoutingRule.objects.update_or_create(
-            connection=connection,
-            dimension="company",
-            value=vat,
-            defaults={"priority": priority * 10, "account": accounts[vat][0], "enabled": True},
-        )
     return tenant
 
 
-def read_severa_organisation(organisation: SeveraOrganisation, api_url: str | None) -> None:
-    """Fill the organisation's name, companies, business units and statuses from Severa's answers."""
+def read_severa_organisation(organisation: SeveraOrganisation, api_url: str | None) -> SeveraOrganisation:
+    """`severa.connect.refresh` of a stored organisation, through `severa.services.client_for` at `api_url`,
+    or at a Severa simulator of our own when None."""
     if api_url:
-        _fill_organisation(organisation, client_for(organisation, base_url=api_url))
-        return
+        return refresh(organisation, client=client_for(organisation, base_url=api_url))
     app = SandboxApp({"/severa": severa_sandbox.SeveraSimulator(seed_invoices=False)})
     try:
         with LiveSandbox(app) as live:
-            _fill_organisation(organisation, client_for(organisation, base_url=f"{live.url}/severa/rest-api"))
+            client = client_for(organisation, base_url=f"{live.url}/severa/rest-api")
+            return refresh(organisation, client=client)
     finally:
         app.close()
-
-
-def _fill_organisation(organisation: SeveraOrganisation, client) -> None:
-    """`SeveraOrganisation`'s shapes from ``organizationdetails``, ``businessunits`` and
-    ``invoicestatuses``. A company's VAT number is its root business unit's (the organisation's own for the
-    company whose root unit carries none); its country is its VAT number's letters (Severa names the
-    company's country by its alpha-3 code); a business unit is its own company when it is its company's root
-    unit; the address is known only for the organisation's own company."""
-    details = client.organization_details()
-    units = client.business_units(active=True)
-    statuses = client.invoice_statuses()
-    by_guid = {u.get("guid"): u for u in units}
-    companies = []
-    for active in details.get("activeCompanies") or []:
-        root = by_guid.get(active.get("rootBusinessUnitGuid")) or {}
-        vat = str(root.get("vatNumber") or "").replace(" ", "").upper()
-        own = not vat or vat == str(details.get("vatNumber") or "").upper()
-        vat = vat or str(details.get("vatNumber") or "")
-        code3 = str((active.get("country") or {}).get("code3") or "").upper()
-        companies.append(
-            {
-                "guid": active.get("guid"),
-                "name": active.get("name") or "",
-                "vat_number": vat,
-                "country": vat[:2] if vat[:2].isalpha() else ALPHA3.get(code3, ""),
-                "currency": active.get("currencyCode") or "",
-                "root_business_unit": active.get("rootBusinessUnitGuid") or "",
-                "address": dict(details.get("address") or {}) if own else {},
-            }
-        )
-    organisation.name = str(details.get("name") or organisation.name)
-    organisation.companies = companies
-    organisation.business_units = [
-        {
-            "guid": unit.get("guid"),
-            "name": unit.get("name") or "",
-            "company_guid": unit.get("companyGuid") or "",
-            "company_name": unit.get("companyName") or "",
-            "own_company": bool(unit.get("guid")) and unit.get("guid") == unit.get("companyBusinessUnitGuid"),
-        }
-        for unit in units
-    ]
-    organisation.statuses = [
-        {
-            "guid": status.get("guid"),
-            "name": status.get("name") or "",
-            "is_sent": bool(status.get("isSent")),
-            "is_active": bool(status.get("isActive", True)),
-        }
-        for status in statuses
-    ]
-    organisation.refreshed_at = timezone.now()
 
 
 def _licence(tenant: Tenant, family: str) -> None:
