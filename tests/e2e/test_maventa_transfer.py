@@ -4,6 +4,7 @@ switched on; an invoice a person moves to "to transfer" in Severa is sent to Mav
 becomes "after transfer", and Maventa delivers it. The demo's own seed (`make demo`) sends the same way."""
 
 import time
+from collections import Counter
 
 import pytest
 import requests
@@ -228,8 +229,9 @@ def _passes(live) -> int:
 @pytest.mark.services
 def test_the_demo_seed_sends_what_the_demo_severa_has_waiting_and_what_its_generator_adds(stack, settings):
     """`make demo`'s seed, on the simulators as the demo starts them (Severa's demo invoices, Maventa's two
-    registered and verified Demokonsult companies): every invoice waiting in "to transfer" and one the
-    generator adds go to Maventa once each, on the account of the company that issued them."""
+    registered and verified Demokonsult companies): every invoice waiting in "to transfer" and one of each
+    kind the generator adds go to Maventa once each, on the account of the company that issued them, and
+    are delivered."""
     app = default_app(seed_orders=False)
     try:
         with LiveSandbox(app) as live:
@@ -246,8 +248,8 @@ def test_the_demo_seed_sends_what_the_demo_severa_has_waiting_and_what_its_gener
             assert len(waiting) == 4  # two of each company, a credit note among them
             stack.start_worker(concurrency=2)
             stack.start_beat()
-            (made,) = control(live, "severa", "generate", {"count": 1})["invoices"]
-            expected = {*waiting, made}
+            made = control(live, "severa", "generate", {"count": 4})["invoices"]  # one of each template
+            expected = {*waiting, *made}
 
             def delivered():
                 docs = documents(conn)
@@ -269,13 +271,12 @@ def test_the_demo_seed_sends_what_the_demo_severa_has_waiting_and_what_its_gener
                 row = by_uuid[doc.target_ref]
                 assert (row["company"], row["status"]) == (companies[doc.account.external_id], "DELIVERED")
                 assert invoice["status"]["guid"] == severa_data.TRANSFERRED
-            kinds = sorted((d.account.external_id, d.kind) for d in docs)
-            assert kinds == [
-                ("FI23456780", "invoice"),
-                ("FI23456780", "invoice"),
-                (SE, "credit_note"),
-                (SE, "invoice"),
-                (SE, "invoice"),
-            ]
+            kinds = Counter((d.account.external_id, d.kind, d.payload["route"]["channel"]) for d in docs)
+            assert kinds == {
+                ("FI23456780", "invoice", "einvoice"): 4,  # the OVT customer's and a reverse charge, twice
+                (SE, "credit_note", "einvoice"): 1,
+                (SE, "invoice", "einvoice"): 2,
+                (SE, "invoice", "email"): 1,  # Café Lindqvist has only an e-mail address
+            }
     finally:
         app.close()
