@@ -35,7 +35,9 @@ AMIS_API_URL = AMIS_API_URL or f"{_sandbox}/amis"
 AMIS_APP_ID = AMIS_APP_ID or "demo-amis-app"
 SEVERA_API_URL = SEVERA_API_URL or f"{_sandbox}/severa/rest-api"
 MAVENTA_API_URL = MAVENTA_API_URL or f"{_sandbox}/maventa"
-MAVENTA_VENDOR_API_KEY = MAVENTA_VENDOR_API_KEY or "demo-maventa-vendor-key"
+# The Maventa simulator's vendor key (sandbox.maventa.DEMO_VENDOR_API_KEY): its demo companies
+# are linked to it.
+MAVENTA_VENDOR_API_KEY = MAVENTA_VENDOR_API_KEY or "6b0e1a7c-5d2f-4c8e-9a31-0f7d2c4b8e55"
 
 # The simulators (sandbox/): where they deliver Haravan webhooks.
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", default="http://127.0.0.1:8000/webhooks/haravan/")
@@ -46,3 +48,7 @@ SANDBOX_AMIS_CALLBACK_URL = env.str(
 # The demo's AMIS answers within seconds: a sent voucher without an answer after a minute is looked after.
 AMIS_CALLBACK_WAIT_SECONDS = env.float("AMIS_CALLBACK_WAIT_SECONDS", default=60.0)
 AMIS_CHECK_INTERVAL_SECONDS = env.float("AMIS_CHECK_INTERVAL_SECONDS", default=30.0)
+# The demo's Severa generator moves an invoice to "to transfer" every half minute and Maventa delivers within
+# seconds: read Severa and follow deliveries often enough to watch them go through.
+SEVERA_POLL_INTERVAL_SECONDS = env.float("SEVERA_POLL_INTERVAL_SECONDS", default=15.0)
+MAVENTA_STATUS_INTERVAL_SECONDS = env.float("MAVENTA_STATUS_INTERVAL_SECONDS", default=20.0)

@@ -99,11 +99,19 @@ def _wsgi_str(value: str) -> str:
         return value
 
 
+RAW_HEADERS = "sandbox.raw_headers"
+
+
 def request_from_environ(environ) -> Request:
     headers = Headers()
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").title()] = value
+    raw = environ.get(RAW_HEADERS)
+    if raw is not None:  # our own server: the names as sent (Severa's `client_id` keeps its underscore)
+        for key, value in raw:
+            headers[key] = f"{headers[key]},{value.strip()}" if key in headers else value.strip()
+    else:
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").title()] = value
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
     try:
@@ -123,6 +131,13 @@ def request_from_environ(environ) -> Request:
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format, *args):
         log.debug("%s - %s", self.address_string(), format % args)
+
+    def get_environ(self):
+        """WSGI names headers ``HTTP_CLIENT_ID`` for both ``client_id`` and ``client-id``; Severa's API
+        wants the first, so the simulators also get the headers as sent."""
+        environ = super().get_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):

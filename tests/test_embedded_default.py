@@ -23,18 +23,25 @@ def test_migrate_and_seed_on_sqlite_is_idempotent(tmp_path):
     db = sqlite3.connect(tmp_path / "db.sqlite3")
     counts = {
         table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed table names
-        for table in ("connectors_tenant", "connectors_targetaccount", "connectors_routingrule", "auth_user")
+        for table in (
+            "connectors_tenant",
+            "connectors_targetaccount",
+            "connectors_routingrule",
+            "auth_user",
+            "severa_severaorganisation",
+        )
     }
     assert counts == {
-        "connectors_tenant": 1,
-        "connectors_targetaccount": 6,  # 3 MSTs, 3 AMIS companies
-        "connectors_routingrule": 4,  # 2 rules each
-        "auth_user": 3,  # owner, accountant, viewer
+        "connectors_tenant": 2,  # the Haravan merchant "Demo", the Severa → Maventa merchant "Demokonsult"
+        "connectors_targetaccount": 8,  # 3 MSTs, 3 AMIS companies, 2 Maventa companies
+        "connectors_routingrule": 6,  # 2 rules each
+        "auth_user": 3,  # owner (of both), accountant, viewer
+        "severa_severaorganisation": 1,
     }
     default = db.execute(
         "SELECT external_id FROM connectors_targetaccount WHERE is_default ORDER BY external_id"
     ).fetchall()
-    assert default == [("0101243150",), ("demo-hanoi",)]  # one per connection
+    assert default == [("0101243150",), ("SE556677889901",), ("demo-hanoi",)]  # one per connection
     schedule = db.execute(
         "SELECT task FROM django_celery_beat_periodictask WHERE task='haravan.scheduled_sync'"
     )

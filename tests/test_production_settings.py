@@ -8,6 +8,7 @@ import sys
 from django.conf import settings
 from django.core.management import get_commands
 
+from sandbox.maventa import DEMO_VENDOR_API_KEY
 from tests.support.services import REPO
 
 SERVICE_URLS = (
@@ -82,7 +83,7 @@ def test_demo_settings_default_to_the_simulators_and_install_them(tmp_path):
         "MAVENTA_API_URL": "http://127.0.0.1:8100/maventa",
     }
     assert demo["amis_app_id"] == "demo-amis-app"
-    assert demo["maventa_vendor_api_key"] == "demo-maventa-vendor-key"
+    assert demo["maventa_vendor_api_key"] == DEMO_VENDOR_API_KEY  # the Maventa simulator knows us by it
     assert demo["public"] == "http://127.0.0.1:8000"
     assert demo["sandbox_webhook"] == "http://127.0.0.1:8000/webhooks/haravan/"
     moved = read_settings("config.demo_settings", tmp_path, MEINVOICE_API_URL="http://127.0.0.1:8110/mi")
@@ -111,8 +112,12 @@ def test_every_process_the_demo_starts_runs_on_its_settings(monkeypatch):
     from sandbox.management.commands.demo import child_env
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings")  # say a shell exported production's
-    monkeypatch.delenv("MEINVOICE_API_URL", raising=False)
+    for name in ("MEINVOICE_API_URL", "SEVERA_API_URL", "MAVENTA_API_URL", "MAVENTA_VENDOR_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
     env = child_env("127.0.0.1", 8010, 8110)
     assert env["DJANGO_SETTINGS_MODULE"] == settings.SETTINGS_MODULE == "tests.settings"
     assert env["MEINVOICE_API_URL"] == "http://127.0.0.1:8110/meinvoice/api/integration"
     assert env["PUBLIC_BASE_URL"] == "http://127.0.0.1:8010"
+    assert env["SEVERA_API_URL"] == "http://127.0.0.1:8110/severa/rest-api"
+    assert env["MAVENTA_API_URL"] == "http://127.0.0.1:8110/maventa"
+    assert env["MAVENTA_VENDOR_API_KEY"] == DEMO_VENDOR_API_KEY

@@ -212,6 +212,7 @@ INVOICES = [
         "company": AB_COMPANY,
         "customer": EMAIL_CUSTOMER,
         "status": DRAFT,
+        "yourReference": "Maja Lindqvist",  # PEPPOL-EN16931-R003 wants a buyer reference or an order number
         "rows": [("Workshop", D("1"), "st", D("8500.00"), D("25"))],
     },
     {

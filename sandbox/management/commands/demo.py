@@ -17,7 +17,16 @@ from amis.mapping import Mapping as AmisMapping
 from connectors import registry
 from connectors.models import Connection, License, Membership, RoutingRule, TargetAccount, Tenant
 from haravan.models import HaravanLocation, HaravanShop
+from maventa.accounts import normal_payment
+from maventa.setup import COMPANY_UUID, USER_API_KEY, setup_of, store_setup
 from meinvoice.mapping import Mapping
+from sandbox import maventa as maventa_sandbox
+from sandbox import severa as severa_sandbox
+from sandbox.server import SandboxApp
+from sandbox.testing import LiveSandbox
+from severa.connect import refresh
+from severa.models import SeveraOrganisation
+from severa.services import client_for
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo"  # the published demo login
@@ -71,6 +80,26 @@ DEMO_AMIS_MAPPING = {
 }
 
 
+# The second merchant (issue 14 §4): the Severa organisation "Demokonsult AB" sending through Maventa, with
+# its Finnish business unit "Demokonsult Oy" as a company of its own. demo@example.com owns it too.
+DEMOKONSULT_SLUG = "demokonsult"
+DEMOKONSULT_NAME = "Demokonsult"
+DEMOKONSULT_VAT = "SE556677889901"  # the organisation's VAT number: the connection's source key
+DEMOKONSULT_FAMILY = "severa_to_maventa"
+DEMOKONSULT_PAYMENT = {
+    # Where the buyer pays, per company VAT number; valid check digits: a Bankgiro number's last digit is
+    # Luhn's, an IBAN's two check digits mod 97
+    "SE556677889901": {"kind": "bankgiro", "account": "5551-2347", "bic": ""},
+    "FI23456780": {"kind": "iban", "account": "FI2112345600000785", "bic": "NDEAFIHH"},
+}
+# The Maventa account settings' statuses, by the names the simulated organisation gives them
+DEMOKONSULT_STATUSES = {
+    "status_to_transfer": "Valmis lähetettäväksi",
+    "status_after": "Lähetetty Maventaan",
+    "status_error": "Siirto epäonnistui",
+}
+
+
 def _demo_user(tenant: Tenant, email: str, role: str) -> None:
     user, created = get_user_model().objects.get_or_create(username=email, defaults={"email": email})
     if created or not user.check_password(DEMO_PASSWORD):
@@ -80,19 +109,14 @@ def _demo_user(tenant: Tenant, email: str, role: str) -> None:
 
 
 @transaction.atomic
-def seed() -> Tenant:
-    """Idempotent: running it twice leaves the same demo, with licenses renewed."""
+def seed(*, severa_api_url: str | None = None) -> Tenant:
+    """Idempotent: running it twice leaves the same demo, with licenses renewed. Returns the Haravan
+    merchant "Demo"; the Severa → Maventa merchant "Demokonsult" is seeded too (see `seed_demokonsult`)."""
     tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
     for email, role in [(DEMO_EMAIL, Membership.Role.OWNER), *DEMO_STAFF]:
         _demo_user(tenant, email, role)
-    expires = timezone.now() + dt.timedelta(days=365)
     for family, _label in registry.family_choices():
-        lic, made = License.objects.get_or_create(
-            tenant=tenant, family=family, defaults={"expires_at": expires}
-        )
-        if not made and lic.expires_at < timezone.now() + dt.timedelta(days=30):
-            lic.expires_at = expires
-            lic.save(update_fields=["expires_at"])
+        _licence(tenant, family)
     shop = HaravanShop.objects.filter(org_id=DEMO_ORG_ID).first() or HaravanShop(
         tenant=tenant, org_id=DEMO_ORG_ID
     )
@@ -144,6 +168,8 @@ def seed() -> Tenant:
         )
     if registry.is_registered_target("amis"):
         _seed_amis(tenant)
+    if registry.is_registered_target("maventa"):
+        seed_demokonsult(severa_api_url=severa_api_url)
     return tenant
 
 
@@ -180,6 +206,83 @@ def _seed_amis(tenant: Tenant) -> None:
         )
 
 
+def seed_demokonsult(*, severa_api_url: str | None = None) -> Tenant:
+    """The merchant "Demokonsult" (owner: the demo user): a licence for Severa → Maventa, the Severa
+    organisation with its connection, read as `severa.connect.refresh` reads it (companies, business units,
+    invoice statuses; one Maventa account and one "company" routing rule per company with a VAT number of
+    its own, Demokonsult AB's the default), each account registered, signed and verified — the Maventa
+    simulator's demo keys in its encrypted credentials, the original PDF attached, e-mail fallback on, print
+    allowed, Severa's statuses chosen, switched on. Idempotent; a person's later choices in an account's
+    settings stay.
+
+    Severa is asked at `severa_api_url` when given (a running Severa simulator); else a Severa simulator of
+    our own answers, served for the moment of the reading: the demo's simulator holds the same fixed
+    organisation, and the seed runs before the demo's processes start."""
+    tenant, _ = Tenant.objects.get_or_create(slug=DEMOKONSULT_SLUG, defaults={"name": DEMOKONSULT_NAME})
+    owner = get_user_model().objects.get(username=DEMO_EMAIL)
+    Membership.objects.update_or_create(user=owner, tenant=tenant, defaults={"role": Membership.Role.OWNER})
+    _licence(tenant, DEMOKONSULT_FAMILY)
+
+    organisation = SeveraOrganisation.objects.filter(
+        vat_number=DEMOKONSULT_VAT
+    ).first() or SeveraOrganisation(vat_number=DEMOKONSULT_VAT)
+    organisation.tenant = tenant
+    organisation.secrets = {
+        "client_id": severa_sandbox.DEMO_CLIENT_ID,
+        "client_secret": severa_sandbox.DEMO_CLIENT_SECRET,
+    }
+    organisation.save()
+    connection, _ = Connection.objects.get_or_create(
+        source_kind="severa",
+        source_key=DEMOKONSULT_VAT,
+        target_kind="maventa",
+        defaults={"tenant": tenant, "name": DEMOKONSULT_NAME, "alert_email": DEMO_EMAIL},
+    )
+    organisation = read_severa_organisation(organisation, severa_api_url)  # accounts and rules too
+
+    statuses = {s["name"]: s["guid"] for s in organisation.statuses}
+    keys = {c["bid"]: c for c in maventa_sandbox.DEMO_COMPANIES}
+    for vat, payment in DEMOKONSULT_PAYMENT.items():
+        account = TargetAccount.objects.get(connection=connection, external_id=vat)
+        account.credentials = {USER_API_KEY: keys[vat]["api_key"], COMPANY_UUID: keys[vat]["id"]}
+        account.save(update_fields=["credentials"])
+        setup = setup_of(account)  # the company and its country: refresh wrote them
+        if not setup.origin:  # seeded for the first time: the demo's choices (later, a person's stay)
+            setup.attach_pdf = setup.email_fallback = setup.print_allowed = True
+            setup.status_to_transfer = statuses[DEMOKONSULT_STATUSES["status_to_transfer"]]
+            setup.status_after = statuses[DEMOKONSULT_STATUSES["status_after"]]
+            setup.status_error = statuses[DEMOKONSULT_STATUSES["status_error"]]
+            setup.payment = normal_payment(payment["kind"], payment["account"], payment["bic"])
+            setup.enabled = True
+        # What registering, signing and Maventa's verification made of it (the simulator's demo companies)
+        setup.origin, setup.auth_state, setup.company_state = "registered", "SIGNED", "VERIFIED"
+        store_setup(account, setup)
+    return tenant
+
+
+def read_severa_organisation(organisation: SeveraOrganisation, api_url: str | None) -> SeveraOrganisation:
+    """`severa.connect.refresh` of a stored organisation, through `severa.services.client_for` at `api_url`,
+    or at a Severa simulator of our own when None."""
+    if api_url:
+        return refresh(organisation, client=client_for(organisation, base_url=api_url))
+    app = SandboxApp({"/severa": severa_sandbox.SeveraSimulator(seed_invoices=False)})
+    try:
+        with LiveSandbox(app) as live:
+            client = client_for(organisation, base_url=f"{live.url}/severa/rest-api")
+            return refresh(organisation, client=client)
+    finally:
+        app.close()
+
+
+def _licence(tenant: Tenant, family: str) -> None:
+    """A year's licence, renewed when less than a month is left."""
+    expires = timezone.now() + dt.timedelta(days=365)
+    lic, made = License.objects.get_or_create(tenant=tenant, family=family, defaults={"expires_at": expires})
+    if not made and lic.expires_at < timezone.now() + dt.timedelta(days=30):
+        lic.expires_at = expires
+        lic.save(update_fields=["expires_at"])
+
+
 def child_env(host: str, port: int, sandbox_port: int) -> dict:
     """The environment of every process the demo starts: this one's settings module (the demo settings:
     production's have no simulator), and the simulators' and the web app's addresses unless already set."""
@@ -192,6 +295,9 @@ def child_env(host: str, port: int, sandbox_port: int) -> dict:
     env.setdefault("MEINVOICE_API_URL", f"http://{host}:{sandbox_port}/meinvoice/api/integration")
     env.setdefault("AMIS_API_URL", f"http://{host}:{sandbox_port}/amis")
     env.setdefault("SANDBOX_AMIS_CALLBACK_URL", f"http://{host}:{port}/callbacks/amis/")
+    env.setdefault("SEVERA_API_URL", f"http://{host}:{sandbox_port}/severa/rest-api")
+    env.setdefault("MAVENTA_API_URL", f"http://{host}:{sandbox_port}/maventa")
+    env.setdefault("MAVENTA_VENDOR_API_KEY", maventa_sandbox.DEMO_VENDOR_API_KEY)  # the key it knows us by
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     return env
 
@@ -205,11 +311,20 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--sandbox-port", type=int, default=8100)
         parser.add_argument("--interval", type=float, default=5.0, help="Seconds between generated orders.")
+        parser.add_argument(
+            "--invoice-interval",
+            type=float,
+            default=30.0,
+            help='Seconds between new Severa invoices moved to "to transfer".',
+        )
 
     def handle(self, *args, **opts):
         seed()
         self.stdout.write(
-            self.style.SUCCESS("Demo data ready (tenant “Demo”, shop 200000001, 3 MSTs, 3 AMIS companies).")
+            self.style.SUCCESS(
+                "Demo data ready (tenant “Demo”: shop 200000001, 3 MSTs, 3 AMIS companies; tenant "
+                f"“{DEMOKONSULT_NAME}”: Severa organisation {DEMOKONSULT_VAT}, 2 Maventa accounts)."
+            )
         )
         if opts["seed_only"]:
             return
@@ -272,6 +387,8 @@ class Command(BaseCommand):
                 "--generate",
                 "--interval",
                 str(opts["interval"]),
+                "--invoice-interval",
+                str(opts["invoice_interval"]),
             ],
         }
         procs = {}
@@ -290,7 +407,10 @@ class Command(BaseCommand):
                 f"\n  Open http://{host}:{port}/  — sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
                 f"  (the accountant {DEMO_STAFF[0][0]} and the viewer {DEMO_STAFF[1][0]}: same password)\n"
                 f"  Sandbox (Haravan simulator) at http://{host}:{sandbox_port}/haravan/ — an order every "
-                f"{opts['interval']:g}s, delivered as a signed webhook.\n  Ctrl-C stops everything.\n"
+                f"{opts['interval']:g}s, delivered as a signed webhook.\n"
+                f"  Switch to the merchant “{DEMOKONSULT_NAME}” in the header: Severa (organisation "
+                f"{DEMOKONSULT_VAT}) moves a new invoice to “to transfer” every "
+                f"{opts['invoice_interval']:g}s; they go out through Maventa.\n  Ctrl-C stops everything.\n"
             )
         )
         try:

@@ -26,6 +26,12 @@ class Command(BaseCommand):
             '"to transfer"',
         )
         parser.add_argument("--interval", type=float, default=5.0, help="seconds between generated orders")
+        parser.add_argument(
+            "--invoice-interval",
+            type=float,
+            default=30.0,
+            help='seconds between new Severa invoices moved to "to transfer" (with --generate)',
+        )
         parser.add_argument("--seed", type=int, default=None, help="random seed of the order generator")
 
     def handle(self, *args, **options):
@@ -62,7 +68,11 @@ class Command(BaseCommand):
                 f"client_secret {severa.DEMO_CLIENT_SECRET}; control {base}/severa/_sandbox/)"
             )
             if options["generate"]:
-                app["/severa"].set_knobs(generate_every_seconds=options["interval"])
+                app["/severa"].set_knobs(generate_every_seconds=options["invoice_interval"])
+                self.stdout.write(
+                    f'  Moving a new Severa invoice to "to transfer" every {options["invoice_interval"]:g}s '
+                    "(when the API is next called)"
+                )
         if "/maventa" in app.mounts:
             companies = ", ".join(c["name"] for c in maventa.DEMO_COMPANIES)
             self.stdout.write(
