@@ -25,7 +25,7 @@ EINVOICE, EMAIL, PRINT = "einvoice", "email", "print"
 UUID_NAMESPACE = uuidlib.UUID("5b7f3c1e-2d4a-4e8b-9c6f-1a2b3c4d5e6f")
 # Routes other than the e-invoice network do not need the buyer's Peppol address (Maventa validates against
 # the network's rules only when it routes there, maventa-severa.md §2).
-NETWORK_ONLY_RULES = {"PEPPOL-EN16931-R010"}
+NETWORK_ONLY_RULES = {"PEPPOL-EN16931-R010", "PEPPOL-EN16931-R003"}
 SEND_LANGS = {"FI", "SE", "NO", "DK", "NL", "EN"}
 LANGUAGE_TO_SEND = {
     "SV": "SE",
@@ -158,7 +158,9 @@ def options_of(facts: dict, setup: AccountSetup) -> Options:
     return Options(
         issue_date=_date(facts.get("issue_date") or ""),
         number=facts.get("number") or "",
-        buyer_reference=facts.get("buyer_reference") or "",
+        # BT-10: the buyer's reference, else the buyer's contact person named on the invoice (what a
+        # Nordic "your reference" holds); with neither and no order number, BIS 3 refuses it (R003).
+        buyer_reference=facts.get("buyer_reference") or (facts.get("buyer") or {}).get("contact") or "",
         order_reference=facts.get("order_reference") or "",
         reverse_charge=bool(facts.get("reverse_charge")),
         reverse_charge_reason=facts.get("reverse_charge_reason") or "",

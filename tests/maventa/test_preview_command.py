@@ -66,6 +66,7 @@ def test_an_invoice_in_another_status_or_invalid_would_not_be_sent(bundle_of, tm
     bundle = bundle_of(severa_data.INVOICE_TWO_RATES)
     bundle["invoice"]["yourReference"] = None
     bundle["invoice"]["orderNumber"] = None
+    bundle["invoice"]["receiverContactName"] = None
     answer = _run("--target", "maventa", "--org", AB_VAT, _file(tmp_path, bundle), capsys=capsys)
     assert answer["send"] is False
     assert answer["validation"]["valid"] is False

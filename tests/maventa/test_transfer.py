@@ -154,8 +154,9 @@ def test_an_invalid_invoice_is_not_sent_and_goes_to_the_error_status(connection,
     account = connection.accounts.get(external_id=AB_VAT)
     store_setup(account, _setup(severa_data.AB_COMPANY, "SE", payment={}))  # no due date payment means
     invoice = severa.invoices[severa_data.INVOICE_TWO_RATES]
-    invoice.header["yourReference"] = None  # PEPPOL-EN16931-R003: neither buyer reference nor order number
-    invoice.header["orderNumber"] = None
+    # PEPPOL-EN16931-R003: neither a buyer reference (nor a contact to stand in) nor an order number
+    invoice.header["yourReference"] = invoice.header["orderNumber"] = None
+    invoice.header["receiverContactName"] = None
     severa_services.sync_invoices(connection)
     _send_queued()
     doc = SyncDocument.objects.get(source_label="1001")
@@ -212,6 +213,7 @@ def test_the_alert_digest_names_the_invalid_invoice_to_the_accounts_error_addres
     store_setup(account, _setup(severa_data.AB_COMPANY, "SE", error_emails=["ekonomi@demokonsult.example"]))
     invoice = severa.invoices[severa_data.INVOICE_TWO_RATES]
     invoice.header["yourReference"] = invoice.header["orderNumber"] = None
+    invoice.header["receiverContactName"] = None
     severa_services.sync_invoices(connection)
     _send_queued()
     connection.alert_language = "sv"
@@ -220,3 +222,15 @@ def test_the_alert_digest_names_the_invalid_invoice_to_the_accounts_error_addres
     message = mail.outbox[0]
     assert message.to == ["ekonomi@demokonsult.example"]
     assert "Faktura 1001" in message.body and "PEPPOL-EN16931-R003" in message.body
+
+
+def test_the_contact_person_stands_in_for_a_missing_buyer_reference(connection, sims):
+    severa, _maventa = sims
+    invoice = severa.invoices[severa_data.INVOICE_TWO_RATES]
+    invoice.header["yourReference"] = invoice.header["orderNumber"] = None
+    invoice.header["receiverContactName"] = "Anna Berg"
+    severa_services.sync_invoices(connection)
+    _send_queued()
+    doc = SyncDocument.objects.get(source_label="1001")
+    assert doc.state == State.SENT, doc.last_error
+    assert "<cbc:BuyerReference>Anna Berg</cbc:BuyerReference>" in doc.payload["ubl"]
