@@ -23,7 +23,7 @@ from django.utils import timezone
 from connectors.models import TargetAccount
 from connectors.text import Text, join
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
-from syncjobs.services import Outcome, State, attempt_row, sibling_document
+from syncjobs.services import Outcome, State, attempt_row, settle, sibling_document
 
 from .convert import (
     BANK_DEPOSIT,
@@ -72,19 +72,6 @@ def _log(action, outcome, message, **kwargs):
     row = _row(action, outcome, message, **kwargs)
     row.save()
     return row
-
-
-def _settle(document, state, error: Text | str, *, note: Text | str = "", outcome=None):
-    """A decision about a document (not an answer from AMIS): its state and the reason a person reads,
-    with a timeline row when either changed."""
-    before = (document.state, document.last_error)
-    document.state = state
-    document.set_error(error)
-    document.next_retry_at = None
-    document.save()
-    if before != (document.state, document.last_error):
-        outcome = outcome or (Outcome.ERROR if state == State.BLOCKED else Outcome.INFO)
-        _log("evaluate", outcome, error or note, document=document)
 
 
 SEND_SOON_SECONDS = 1  # orders queued within this window of one another share one sending task
@@ -146,7 +133,7 @@ def evaluate(main: SyncDocument) -> None:
     try:
         mapping = mapping_for(account)
     except MappingError as exc:
-        _settle(
+        settle(
             main,
             State.BLOCKED,
             Text("The AMIS mapping of %(tag)s is invalid: %(error)s", tag=account.tag, error=str(exc)),
@@ -155,7 +142,7 @@ def evaluate(main: SyncDocument) -> None:
     sale = sale_of(main, mapping)
     if sale.problems:
         if _open(main):
-            _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=join(sale.problems)))
+            settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=join(sale.problems)))
         return
     documents = _siblings(main)
     if sale.status.cancelled:
@@ -164,7 +151,7 @@ def evaluate(main: SyncDocument) -> None:
     kinds = due_kinds(sale, mapping)
     if not kinds:
         if _open(main):
-            _settle(main, State.SKIPPED, why_not_due(sale, mapping))
+            settle(main, State.SKIPPED, why_not_due(sale, mapping))
         return
     company = account.external_id
     try:
@@ -172,14 +159,14 @@ def evaluate(main: SyncDocument) -> None:
         dictionary = _unknown(account, 1, party_dictionary(sale, mapping))
     except ConversionError as exc:
         if _open(main):
-            _settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=exc.text))
+            settle(main, State.BLOCKED, Text("Nothing posted: %(reason)s", reason=exc.text))
         return
     missing = _missing_items(account, wanted.values())
     if missing and mapping.create_missing_items:  # created in AMIS by the same save call
         dictionary = [*dictionary, *item_dictionary(list(wanted.values()), missing, mapping)]
     elif missing:
         if _open(main):
-            _settle(
+            settle(
                 main,
                 State.BLOCKED,
                 Text(
@@ -191,7 +178,7 @@ def evaluate(main: SyncDocument) -> None:
             )
         return
     if SALES_VOUCHER not in wanted and _open(main):
-        _settle(main, State.SKIPPED, why_not_due(sale, mapping))
+        settle(main, State.SKIPPED, why_not_due(sale, mapping))
     for kind, voucher in wanted.items():
         doc = documents.get(kind) or _document(
             main, kind, Text("Made from order %(order)s.", order=main.source_label)
@@ -304,7 +291,7 @@ def _place(doc: SyncDocument, voucher: dict, dictionary: list[dict]) -> None:
             "amis": "",
             "made_from": _made_from(doc),
         }
-        _settle(doc, State.QUEUED, "", note=Text("Queued for AMIS: %(what)s.", what=describe(voucher)))
+        settle(doc, State.QUEUED, "", note=Text("Queued for AMIS: %(what)s.", what=describe(voucher)))
         _send_soon(doc.account_id)
     elif doc.state == State.RETRYING and doc.payload.get("voucher") != voucher:
         doc.payload = payload  # the next send updates the proposal under the same org_refid
@@ -368,7 +355,7 @@ def _cancel(main: SyncDocument, sale, mapping: Mapping, documents: dict) -> None
         if doc.kind.startswith((RETURN + ":", CANCEL)):
             continue
         if _open(doc):
-            _settle(
+            settle(
                 doc,
                 State.SKIPPED,
                 Text("Order %(order)s is cancelled: nothing is posted.", order=doc.source_label),
@@ -419,7 +406,7 @@ def _after_generation(main: SyncDocument, sale, mapping: Mapping, documents: dic
             )
             doc = existing or _document(main, kind, reason)
             doc.payload = {}
-            _settle(doc, State.BLOCKED, reason)
+            settle(doc, State.BLOCKED, reason)
             continue
         try:
             booked = (main.payload or {}).get("voucher", {}).get("total_amount")
@@ -431,7 +418,7 @@ def _after_generation(main: SyncDocument, sale, mapping: Mapping, documents: dic
             continue
         except ConversionError as exc:
             doc = existing or _document(main, kind, Text("Changes sales voucher %(number)s.", number=number))
-            _settle(
+            settle(
                 doc,
                 State.BLOCKED,
                 Text("Nothing posted for the %(what)s: %(reason)s", what=what, reason=exc.text),

@@ -23,7 +23,7 @@ from connectors.http import ApiError, RetryableError
 from connectors.registry import Unsupported
 from connectors.text import Text, words_of
 from syncjobs.models import SyncDocument
-from syncjobs.services import Outcome, log_attempt
+from syncjobs.services import Outcome, log_attempt, settle
 
 from . import documents
 from .client import MaventaError, MaventaUnauthorized, SentInvoice, send_zip
@@ -60,17 +60,6 @@ def _status_of(document: SyncDocument) -> tuple[str, str]:
     """(guid, name) of the Severa status the stored invoice is in."""
     status = (document.source_data.get("invoice") or {}).get("status") or {}
     return str(status.get("guid") or "").lower(), str(status.get("name") or "?")
-
-
-def _settle(document, state, error: Text | str = "", *, note: Text | str = "", outcome=None) -> None:
-    before = (document.state, document.last_error)
-    document.state = state
-    document.set_error(error)
-    document.next_retry_at = None
-    document.save()
-    if before != (document.state, document.last_error):
-        outcome = outcome or (Outcome.ERROR if state in (State.BLOCKED, State.FAILED) else Outcome.INFO)
-        _log(document, outcome, error or note, action="evaluate")
 
 
 def not_sending(setup: AccountSetup, account) -> Text | None:
@@ -151,7 +140,7 @@ def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
         return
     if status != setup.status_to_transfer.lower():
         if document.state in (State.PENDING, State.BLOCKED, State.SKIPPED):
-            _settle(
+            settle(
                 document,
                 State.SKIPPED,
                 Text(
@@ -166,7 +155,7 @@ def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
         setup, document.account
     )
     if why is not None:
-        _settle(document, State.BLOCKED, why)
+        settle(document, State.BLOCKED, why)
         return
     if document.state == State.FAILED and (document.result or {}).get("maventa_id"):
         _new_revision(document)
@@ -227,7 +216,7 @@ def retry(documents_, *, user=None) -> int:
                 setup_of(doc.account), doc.account
             )
             if why is not None:
-                _settle(doc, State.BLOCKED, why)
+                settle(doc, State.BLOCKED, why)
                 continue
             try:
                 fresh = doc.connection.source.refetch(doc.connection, doc)
@@ -269,7 +258,7 @@ def _take(document_id: int) -> SyncDocument | None:
             setup_of(doc.account), doc.account
         )
         if why is not None:
-            _settle(doc, State.BLOCKED, why)
+            settle(doc, State.BLOCKED, why)
             return None
         result = dict(doc.result or {})
         revision = int(result.get("revision") or 1)
@@ -319,7 +308,7 @@ def send(document_id: int) -> str:
         _retry_later(doc, exc, client)
         return doc.state
     except MaventaUnauthorized as exc:
-        _settle(
+        settle(
             doc,
             State.BLOCKED,
             Text(

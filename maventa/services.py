@@ -1,21 +1,12 @@
 """What the rest of the Maventa app shares: a client for an account."""
 
-import threading
-
 from connectors.models import TargetAccount
+from connectors.tokens import ProcessTokens
 
-from .client import MaventaClient, Token
+from .client import MaventaClient
 from .setup import COMPANY_UUID, USER_API_KEY
 
-# Tokens live an hour: each worker process keeps the ones it was given, keyed by a digest of the keys they
-# were issued for (never by the keys), so they never leave the process that asked for them.
-_TOKENS: dict[str, Token] = {}
-_TOKENS_LOCK = threading.Lock()
-
-
-def _remember(owner: str, token: Token) -> None:
-    with _TOKENS_LOCK:
-        _TOKENS[owner] = token
+_TOKENS = ProcessTokens()  # a Maventa token lives an hour
 
 
 def client_for(account: TargetAccount, **options) -> MaventaClient:
@@ -28,10 +19,7 @@ def client_for(account: TargetAccount, **options) -> MaventaClient:
         label=account.external_id,
         **options,
     )
-    owner = client.token_owner
-    client.token = _TOKENS.get(owner)
-    client.on_token = lambda token: _remember(owner, token)
-    return client
+    return _TOKENS.attach(client)
 
 
 def registration_client(**options) -> MaventaClient:

@@ -17,24 +17,17 @@ from connectors.locks import try_lock
 from connectors.models import Connection
 from connectors.routing import route
 from connectors.text import Text, words_of
+from connectors.tokens import ProcessTokens
 from syncjobs.models import SyncCursor, SyncDocument, SyncRun
 from syncjobs.services import Outcome, Upserted, hand_to_target, log_attempt, start_run_once, upsert_document
 
 from . import read
-from .client import SeveraClient, Token
+from .client import SeveraClient
 from .models import SeveraOrganisation
 
 log = logging.getLogger(__name__)
 
-# A Severa token serves every call of one API client for about an hour: each worker process keeps the ones
-# it was given, keyed by a digest of the credentials (never the credentials), never outside the process.
-_TOKENS: dict[str, Token] = {}
-_TOKENS_LOCK = threading.Lock()
-
-
-def _remember(owner: str, token: Token) -> None:
-    with _TOKENS_LOCK:
-        _TOKENS[owner] = token
+_TOKENS = ProcessTokens()  # a Severa token serves every call of one API client for about an hour
 
 
 def client_for(organisation: SeveraOrganisation, **options) -> SeveraClient:
@@ -46,10 +39,7 @@ def client_for(organisation: SeveraOrganisation, **options) -> SeveraClient:
         organisation=organisation.vat_number,
         **options,
     )
-    owner = client.token_owner
-    client.token = _TOKENS.get(owner)
-    client.on_token = lambda token: _remember(owner, token)
-    return client
+    return _TOKENS.attach(client)
 
 
 def organisation_of(connection) -> SeveraOrganisation:

@@ -194,6 +194,25 @@ def _waiting_for(connection, decision) -> Text | None:
     return None
 
 
+def settle(document: SyncDocument, state: str, error: Text | str, *, note: Text | str = "", outcome=None):
+    """A target's decision about a document (not an answer from the outside service): its state and the
+    reason a person reads, with a timeline row when either changed."""
+    before = (document.state, document.last_error)
+    document.state = state
+    document.set_error(error)
+    document.next_retry_at = None
+    document.save()
+    if before != (document.state, document.last_error):
+        outcome = outcome or (Outcome.ERROR if state in (State.BLOCKED, State.FAILED) else Outcome.INFO)
+        log_attempt(
+            connection=document.connection,
+            document=document,
+            action="evaluate",
+            outcome=outcome,
+            message=error or note,
+        )
+
+
 def set_state(document: SyncDocument, state: str, *, error: Text | str = "") -> None:
     document.state = state
     document.set_error(error)
