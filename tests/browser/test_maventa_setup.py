@@ -63,6 +63,16 @@ def sandbox(settings):
     app.close()
 
 
+INVOICE = {
+    "company": severa_data.AB_COMPANY,
+    "customer": severa_data.PEPPOL_CUSTOMER,
+    "rows": [
+        {"description": "Konsultation", "quantity": "6", "unit": "h", "price": "1150.00", "vat": "25"},
+        {"description": "Kursmaterial", "quantity": "2", "unit": "st", "price": "249.50", "vat": "12"},
+    ],
+}
+
+
 def control(system, path, body=None) -> dict:
     resp = requests.post(f"{BASE}/{system}/_sandbox/{path}", json=body or {}, timeout=10)
     resp.raise_for_status()
@@ -212,25 +222,20 @@ def test_the_owner_registers_signs_chooses_statuses_and_switches_sending_on(
     License.objects.create(
         tenant=conn.tenant, family="severa_to_maventa", expires_at=timezone.now() + dt.timedelta(days=30)
     )
-    made = control(
-        "severa",
-        "invoices",
-        {
-            "company": severa_data.AB_COMPANY,
-            "customer": severa_data.PEPPOL_CUSTOMER,
-            "yourReference": "Anna Berg",
-            "rows": [
-                {"description": "Konsultation", "quantity": "6", "unit": "h", "price": "1150.00", "vat": "25"},
-                {"description": "Kursmaterial", "quantity": "2", "unit": "st", "price": "249.50", "vat": "12"},
-            ],
-        },
-    )["invoice"]
-    control("severa", "move", {"invoice": made["guid"], "status": TO_TRANSFER_NAME})
+    # The second names neither a buyer reference nor an order number: BIS 3 refuses it (R003).
+    made, unreferenced = (
+        control("severa", "invoices", {**INVOICE, **extra})["invoice"]
+        for extra in ({"yourReference": "Anna Berg"}, {})
+    )
+    for invoice in (made, unreferenced):
+        control("severa", "move", {"invoice": invoice["guid"], "status": TO_TRANSFER_NAME})
     sync_severa_invoices(conn.pk)
     for pk in SyncDocument.objects.filter(state=SyncDocument.State.QUEUED).values_list("pk", flat=True):
         posting.send(pk)
     doc = SyncDocument.objects.get(connection=conn, source_id=made["guid"])
     assert doc.state == SyncDocument.State.SENT, doc.last_error
+    refused = SyncDocument.objects.get(connection=conn, source_id=unreferenced["guid"])
+    assert refused.state == SyncDocument.State.FAILED
 
     page.goto(f"{page.url.split('/connections/')[0]}/logs/")
     row = page.locator("table tr", has_text=doc.source_label)
@@ -239,9 +244,19 @@ def test_the_owner_registers_signs_chooses_statuses_and_switches_sending_on(
     with page.expect_navigation():
         row.locator(f"a[href='/documents/{doc.pk}/']").click()
     card = page.locator("#maventa-document")
-    expect(card).to_contain_text("einvoice")
+    expect(card).to_contain_text("E-invoice")
     expect(card).to_contain_text("0007:5560123456")
     expect(card.locator(".notice.ok")).to_contain_text("Valid")
     card.locator("details.payload summary").click()
     expect(card.locator("details.payload pre")).to_contain_text("urn:fdc:peppol.eu:2017:poacc:billing:3.0")
     shot(page, output_dir, "9-document")
+
+    # The refused one: its validation table names the rule, and nothing went to Maventa.
+    page.goto(page.url.replace(f"/documents/{doc.pk}/", f"/documents/{refused.pk}/"))
+    card = page.locator("#maventa-document")
+    expect(card.locator(".notice.bad")).to_contain_text("Not valid")
+    table = card.locator("table.validation")
+    expect(table.locator("tr.error", has_text="PEPPOL-EN16931-R003")).to_have_count(1)
+    expect(card).not_to_contain_text("Maventa's id")
+    expect(card).to_contain_text("Not sent to Maventa.")
+    shot(page, output_dir, "10-refused-document")
