@@ -38,6 +38,7 @@ AFTER_NAME, ERROR_NAME = "Lähetetty Maventaan", "Siirto epäonnistui"
 REFUSAL = {
     "en": "Status of the invoices to be transferred can not be sent",
     "sv": "Status för fakturorna som ska överföras kan inte vara skickad",
+    "vi": "Trạng thái của các hóa đơn cần chuyển không được là trạng thái đã gửi",
 }
 
 
@@ -192,7 +193,7 @@ def test_the_owner_registers_signs_chooses_statuses_and_switches_sending_on(
     enable = page.locator("#maventa-enable")
     expect(enable.locator(".notice.bad")).to_contain_text(REFUSAL["en"])
 
-    for language in ("en", "sv"):
+    for language in ("en", "sv", "vi"):
         switch_language(page, language)
         submit(page, page.locator("#maventa-enable form"))
         message = page.locator(".messages")
