@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from connectors.registry import Unsupported
@@ -34,21 +35,37 @@ ORIGIN_LABELS = {
     "registered": _("Registered from here"),
     "linked": _("Existing Maventa account, linked"),
 }
+CHANNEL_LABELS = {
+    "einvoice": _("E-invoice"),
+    "email": _("E-mail"),
+    "print": _("Printed and posted"),
+}
 MARKED_SENT = _("%(name)s (marked Sent)")  # a Severa status that counts its invoices as sent
 HISTORY_ROWS = 15  # the newest calls to Maventa about the account, on its page
 CHECK_FIELDS = Text("Nothing was sent: correct the fields marked below.")
+
+
+def _email_input():
+    """E-mail fields as text fields for the e-mail keyboard: they look like the page's other fields, and a
+    wrong address is refused by the form, in the page's language, not by the browser in its own."""
+    return forms.TextInput(attrs={"inputmode": "email", "autocomplete": "off", "spellcheck": "false"})
 
 
 class RegisterForm(forms.Form):
     """New account: the person who gets the Maventa user, and the company's address."""
 
     email = forms.EmailField(
-        label=_("Person's e-mail"), help_text=_("The Maventa user is made for this address.")
+        label=_("Person's e-mail"),
+        help_text=_("The Maventa user is made for this address."),
+        widget=_email_input(),
     )
     first_name = forms.CharField(label=_("First name"), max_length=100)
     last_name = forms.CharField(label=_("Last name"), max_length=100)
     company_email = forms.EmailField(
-        label=_("Company e-mail"), required=False, help_text=_("Blank: the person's e-mail.")
+        label=_("Company e-mail"),
+        required=False,
+        help_text=_("Blank: the person's e-mail."),
+        widget=_email_input(),
     )
     address1 = forms.CharField(label=_("Street address"), max_length=200)
     address2 = forms.CharField(label=_("Address line 2"), max_length=200, required=False)
@@ -85,7 +102,7 @@ class AuthenticationForm(forms.Form):
     signatory = forms.CharField(
         label=_("Signatory"), max_length=200, help_text=_("The person who may sign for the company.")
     )
-    auth_email = forms.EmailField(label=_("E-mail of the authentication request"))
+    auth_email = forms.EmailField(label=_("E-mail of the authentication request"), widget=_email_input())
     auth_locale = forms.ChoiceField(
         label=_("Language of the e-mail"), choices=[(code, LOCALE_LABELS[code]) for code in AUTH_LOCALES]
     )
@@ -219,6 +236,7 @@ def setup_context(account, request_data: dict | None = None) -> dict:
         ],
         "origin": ORIGIN_LABELS.get(setup.origin, setup.origin),
         "auth_words": accounts.auth_words(setup) if keys else None,
+        "auth_checked": _moment(setup.auth_checked_at),
         "verified": setup.verified,
         "locked": not setup.verified,
         "locked_words": accounts.LOCKED,
@@ -304,6 +322,15 @@ def _list(value) -> list:
     return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
 
 
+def _moment(value):
+    """An ISO time as stored (ours, or Maventa's ``happened_at``) as a datetime the page shows in its own
+    time zone, like every other time on it; None when it is not one."""
+    try:
+        return parse_datetime(str(value or ""))
+    except ValueError:
+        return None
+
+
 def _issues(rows) -> list[dict]:
     """Failed rules with their message in the reader's language (the CEN rules' own words stay English)."""
     return [{**row, "message": shown(row.get("text"), str(row.get("message") or ""))} for row in _list(rows)]
@@ -324,7 +351,8 @@ def document_context(document) -> dict:
             "warnings": _issues(validation.get("warnings")),
         },
         "route": route,
-        "actions": _list(result.get("actions")),
+        "channel": CHANNEL_LABELS.get(str(route.get("channel") or ""), route.get("channel") or ""),
+        "actions": [{**a, "when": _moment(a.get("happened_at"))} for a in _list(result.get("actions"))],
         "status": str(result.get("status") or ""),
         "maventa_id": str(result.get("maventa_id") or ""),
         "uuid": document.target_ref,
