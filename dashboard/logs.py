@@ -15,8 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
+from connectors import registry
 from connectors.http import ApiError
 from connectors.middleware import scoped, scoped_object_or_404
+from connectors.models import Connection
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 
 from .access import ACCOUNTANT, can_retry, role_required
@@ -41,14 +43,24 @@ def list_context(request, form, page, *, url: str) -> dict:
 
     if page.cursor_ignored:
         messages.info(request, _("That page link was no longer valid: here are the newest documents."))
+    kinds = set(scoped(request, Connection).values_list("source_kind", flat=True))
     return {
         "form": form,
         "page": page,
         "query": query,
+        # What the listed documents come from: the merchant's one source's word ("Order", "Invoice")
+        "object_label": _object_label(kinds.pop()) if len(kinds) == 1 else _("Source object"),
         "first_url": f"{url}?{query}",
         "next_url": link(after=page.next_cursor) if page.next_cursor else "",
         "prev_url": link(before=page.prev_cursor) if page.prev_cursor else "",
     }
+
+
+def _object_label(source_kind: str):
+    try:
+        return registry.source(source_kind).object_label
+    except LookupError:
+        return _("Source object")
 
 
 def render_list(request, context, *, page_template: str, partial_template: str, target: str):
@@ -173,6 +185,7 @@ def _document_page(request, pk, bound_form=None):
         "timeline": timeline,
         "target_label": target.label,
         "source_label": source_label(document.connection),
+        "object_label": document.connection.source.object_label,
         "kind_label": target.kind_label(document.kind),
         "payload_json": _pretty(document.payload),
         "result_json": _pretty(document.result),

@@ -20,6 +20,12 @@ from .validate import Issue, Validation, validate
 
 FORMAT = "PEPPOLBIS30"
 EINVOICE, EMAIL, PRINT = "einvoice", "email", "print"
+CHANNEL_WORDS = {
+    EINVOICE: Text("E-invoice"),
+    EMAIL: Text("E-mail"),
+    PRINT: Text("Printed and posted"),
+    None: Text("no route"),
+}
 # Our uuids are name-based (RFC 4122 v5) in this namespace: (source invoice id, revision) always gives the
 # same uuid, so a resend after a timeout carries the uuid Maventa already knows.
 UUID_NAMESPACE = uuidlib.UUID("5b7f3c1e-2d4a-4e8b-9c6f-1a2b3c4d5e6f")
@@ -290,7 +296,7 @@ def failed_rules(built: Built) -> Text:
     if built.validation is None:
         return Text("Not sent: %(problems)s", problems=join(list(built.problems), " "))
     parts = [
-        Text("rule %(rule)s: %(message)s", rule=i.rule, message=i.message) for i in built.validation.errors
+        Text("Rule %(rule)s: %(message)s", rule=i.rule, message=i.message) for i in built.validation.errors
     ]
     return Text(
         "Not sent: the e-invoice fails %(count)s validation rule(s). %(rules)s",

@@ -351,7 +351,11 @@ def _prepare(doc: SyncDocument, client, setup: AccountSetup):
         "pdf": setup.attach_pdf,
     }
     doc.save(update_fields=["payload", "updated_at"])
-    _log(doc, Outcome.INFO, Text("Route: %(channel)s. %(why)s", channel=route.channel or "-", why=route.why))
+    _log(
+        doc,
+        Outcome.INFO,
+        Text("Route: %(channel)s. %(why)s", channel=documents.CHANNEL_WORDS[route.channel], why=route.why),
+    )
     if not built.valid:
         _refused(doc, documents.failed_rules(built), client, setup, checked=True)
         return None, None

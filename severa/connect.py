@@ -473,6 +473,15 @@ def _ensure_accounts(connection: Connection, companies: list[dict]) -> int:
             # maventa/setup.py AccountSetup.company_guid / .country: the company this account sends for
             settings[SETUP_COMPANY_GUID] = company.get("guid") or ""
             settings[SETUP_COUNTRY] = company.get("country") or settings.get(SETUP_COUNTRY, "")
+            address = company.get("address") or {}
+            if address.get("addressline") and not settings.get("address"):
+                # The register form's prefill (Maventa's company fields), when Severa gives the address
+                settings["address"] = {
+                    "address1": address.get("addressline") or "",
+                    "post_code": (address.get("postalCode") or "").replace(" ", ""),
+                    "post_office": address.get("city") or "",
+                    "city": address.get("city") or "",
+                }
         account.settings = settings
         account.save()
         _ensure_rule(connection, vat, account)

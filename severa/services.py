@@ -292,7 +292,9 @@ def run_manual(run_id: int) -> None:
     run = SyncRun.objects.select_related("connection").get(pk=run_id)
     run.status, run.started_at = SyncRun.Status.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
-    since = dt.datetime.combine(dt.date.fromisoformat(run.params["date_from"]), dt.time.min, tzinfo=dt.UTC)
+    # From midnight where the person chose the day (the product's time zone), not UTC's midnight
+    day = dt.date.fromisoformat(run.params["date_from"])
+    since = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     try:
         with try_lock(f"severa:sync:{run.connection_id}") as mine:
             if not mine:

@@ -101,7 +101,17 @@ def test_connecting_the_demo_organisation_makes_an_account_per_company_with_its_
     assert accounts[ORG].is_default and not accounts[OY].is_default
     assert accounts[ORG].name == "Demokonsult AB" and accounts[OY].name == "Demokonsult Oy"
     # the keys of maventa.setup.AccountSetup that name the company
-    assert accounts[ORG].settings == {"company_guid": data.AB_COMPANY, "country": "SE"}
+    assert accounts[ORG].settings == {
+        "company_guid": data.AB_COMPANY,
+        "country": "SE",
+        # the register form's prefill, from the organisation's address
+        "address": {
+            "address1": "Sveavägen 44",
+            "post_code": "11134",
+            "post_office": "Stockholm",
+            "city": "Stockholm",
+        },
+    }
     assert accounts[OY].settings == {"company_guid": data.OY_COMPANY, "country": "FI"}
     assert accounts[ORG].credentials == {}  # Maventa's keys come when the account is registered
     rules = {(r.dimension, r.value): r.account.external_id for r in conn.rules.all()}
