@@ -221,6 +221,11 @@ class TargetAccount(models.Model):
         """Which secrets are set, never their values: what a page may show."""
         return sorted(k for k, v in self.credentials.items() if v)
 
+    def credential_labels(self) -> list:
+        """The set secrets as the target names them for people ("User API key (from Maventa)")."""
+        labels = {key: label for key, label, _secret in self.connection.target.credential_fields}
+        return [labels.get(key, key) for key in self.credential_keys()]
+
 
 class RoutingRule(models.Model):
     """The sub-mapping: one fact of the source object (its branch, channel, carrier…) → one account, first

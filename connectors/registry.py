@@ -79,6 +79,7 @@ class SourceAdapter(Adapter):
     manual_sync: ClassVar[bool] = False
     scheduled_sync: ClassVar[bool] = False
     default_schedule_minutes: ClassVar[int] = 15
+    manual_sync_help: ClassVar[Any] = ""  # what a manual sync reads, for its card
 
     def beat_entries(self) -> dict[str, dict]:
         """Its periodic tasks (a source without webhooks polls): {name: {"task": …, "schedule": seconds}}."""

@@ -41,6 +41,10 @@ class HaravanSource(SourceAdapter):
     manual_sync = True
     scheduled_sync = True
     default_schedule_minutes = schedules.DEFAULT_EVERY_MINUTES
+    manual_sync_help = gettext_lazy(
+        "Reads every order created in these days again (shop time, both days included). Orders already sent "
+        "are not sent twice."
+    )
     secret_keys = ("x-haravan-hmacsha256", "x-haravan-hmac-sha256")  # the webhook signature headers
     url_settings = checks.PRODUCTION_URLS
     simulator_paths = checks.SIMULATOR_PATHS

@@ -20,6 +20,10 @@ class SeveraSource(SourceAdapter):
         ("business_unit", _("Business unit")),
     )
     manual_sync = True
+    manual_sync_help = _(
+        "Reads again every invoice waiting in a status to transfer that changed since the first day (from "
+        "midnight). Invoices Maventa already has are not sent twice."
+    )
     url_settings = {"SEVERA_API_URL": "https://api.severa.visma.com/rest-api"}
     simulator_paths = ("/severa",)
     secret_keys = ("client_secret",)
