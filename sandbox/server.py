@@ -99,11 +99,23 @@ def _wsgi_str(value: str) -> str:
         return value
 
 
+RAW_HEADERS = "sandbox.raw_headers"
+
+
 def request_from_environ(environ) -> Request:
+    """The request as a simulator reads it. Header names come as the client spelled them when the server
+    kept them (``QuietHandler``: Severa's ``client_id`` header has an underscore, which the CGI-style
+    ``HTTP_*`` keys cannot tell from a dash); else from the ``HTTP_*`` keys, dashed."""
     headers = Headers()
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").title()] = value
+    raw = environ.get(RAW_HEADERS)
+    if raw is not None:
+        for key, value in raw:
+            if key.lower() not in ("content-type", "content-length"):
+                headers[key] = f"{headers[key]},{value}" if key in headers else value
+    else:
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").title()] = value
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
     try:
@@ -121,6 +133,11 @@ def request_from_environ(environ) -> Request:
 
 
 class QuietHandler(WSGIRequestHandler):
+    def get_environ(self):
+        environ = super().get_environ()
+        environ[RAW_HEADERS] = [(k, v.strip()) for k, v in self.headers.items()]
+        return environ
+
     def log_message(self, format, *args):
         log.debug("%s - %s", self.address_string(), format % args)
 

@@ -143,3 +143,30 @@ def test_two_thousand_at_once_is_quick():
     assert control(sim, "generate", {"count": 2000, "mix": {"peppol": 1, "ovt": 1}}).status == 201
     assert time.perf_counter() - started < 5
     assert len(sim.invoices) == 2000
+
+
+def test_the_client_id_header_reaches_the_simulator_over_http():
+    """Severa's ``client_id`` header has an underscore: over real HTTP the simulator sees it as the client
+    spelled it (a ``Client-Id`` header is another header, and refused as Severa refuses it)."""
+    import requests
+
+    from sandbox.server import SandboxApp
+    from sandbox.severa import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from sandbox.testing import LiveSandbox
+
+    body = {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "scope": "settings:read"}
+    with LiveSandbox(SandboxApp({"/severa": SeveraSimulator(seed=3)})) as live:
+        url = f"{live.url}/severa/rest-api/v1"
+        answer = requests.post(f"{url}/token", json=body, headers={"client_id": DEMO_CLIENT_ID}, timeout=5)
+        assert answer.status_code == 200, answer.text
+        token = answer.json()["access_token"]
+        listed = requests.get(
+            f"{url}/invoicestatuses",
+            headers={"Authorization": f"Bearer {token}", "client_id": DEMO_CLIENT_ID},
+            timeout=5,
+        )
+        assert listed.status_code == 200, listed.text
+        dashed = requests.post(f"{url}/token", json=body, headers={"Client-Id": DEMO_CLIENT_ID}, timeout=5)
+        assert dashed.status_code == 401
+        logged = requests.get(f"{live.url}/severa/_sandbox/calls", timeout=5).json()["calls"]
+        assert [c["client_id"] for c in logged] == [DEMO_CLIENT_ID, DEMO_CLIENT_ID, None]
