@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/haravan/", include("haravan.urls")),
     path("haravan/", include("haravan.install_urls")),
+    path("severa/", include("severa.urls")),
     path("callbacks/amis/", include("amis.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -100,6 +100,11 @@ class SourceAdapter(Adapter):
         """Why pasted JSON is not one of its objects, or None."""
         return None if isinstance(raw, dict) else "not a JSON object"
 
+    def invoice_facts(self, raw: dict) -> dict:
+        """What a formal invoice needs of the object beyond its sale (seller and buyer as the object names
+        them, e-invoice addresses, references, dates), in neutral names: a source of invoices tells it."""
+        raise Unsupported
+
     # --- people looking things up
     def fetch_by_number(self, connection, number: str, *, known_id: str | None = None) -> dict:
         """The object people call ``number``, read from the source (LookupError with words if absent)."""
@@ -129,6 +134,14 @@ class SourceAdapter(Adapter):
         """The statuses its documents can be in, as the source last reported them."""
         raise Unsupported
 
+    def document_pdf(self, connection, raw: dict) -> bytes:
+        """The object as the source prints it (its own PDF), read from the source."""
+        raise Unsupported
+
+    def refetch(self, connection, document) -> dict:
+        """The document's source object read again from the source (a person retrying wants today's)."""
+        raise Unsupported
+
     # --- after a target issued something
     def write_back(self, document, fields: dict[str, str], *, style: str) -> None:
         raise Unsupported
@@ -156,6 +169,9 @@ class TargetAdapter(Adapter):
     # Templates of its parts of the screens
     mapping_template: ClassVar[str | None] = None  # its mapping section (None: only routing rules)
     preview_template: ClassVar[str | None] = None  # the document a preview would make
+    # One account's own setup page (registration, approvals, settings…), linked from the accounts list
+    account_setup_template: ClassVar[str | None] = None
+    document_template: ClassVar[str | None] = None  # its part of a document's page (what it sent, why)
     # Capabilities
     tests_connection: ClassVar[bool] = False
     has_templates: ClassVar[bool] = False  # document templates / series synced per account
@@ -184,6 +200,17 @@ class TargetAdapter(Adapter):
 
     def series_choices(self, account) -> list[tuple[str, str]]:
         return []
+
+    def account_setup_context(self, account, request_data: dict | None = None) -> dict:
+        """What ``account_setup_template`` shows of one account. ``request_data`` — ``{"action": …,
+        "data": <the POST>}`` — is a refused action's input, to show again with what was wrong."""
+        return {}
+
+    def account_setup_action(self, account, action: str, data, user=None) -> Any:
+        """Do one action of the setup page with the posted ``data``; the answer has ``ok`` (bool),
+        ``message`` (words for the person) and ``invalid`` (the input itself was refused: the page shows it
+        again). An action it does not know raises Unsupported."""
+        raise Unsupported
 
     def sync_master_data(self, account) -> Any:
         """Bring the account's copy of the target's master data up to date: what was read, in words for a
@@ -218,11 +245,20 @@ class TargetAdapter(Adapter):
         it no longer waits for one."""
         raise Unsupported
 
+    def wanted_source_statuses(self, connection) -> list[str]:
+        """The source statuses (``SourceAdapter.statuses`` keys) whose documents this target takes now: a
+        source that is polled reads only those."""
+        return []
+
     def reference_facts(self, connection, raw: dict) -> ReferenceFacts | None:
         """What this target's own records (its cached master data) say about the items and the buyer of one
         source object of ``connection``, for another target of the same shop; None when it has nothing to
         say (no account for the object, no records). Reads only: never calls the outside service."""
         return None
+
+    def document_context(self, document) -> dict:
+        """What ``document_template`` needs of one document."""
+        return {}
 
     def kind_label(self, kind: str) -> Any:
         return self.document_kinds.get(kind.split(":", 1)[0], kind)

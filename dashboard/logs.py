@@ -187,6 +187,9 @@ def _document_page(request, pk, bound_form=None):
             and target.has_drafts
         ),
     }
+    if target.document_template:
+        context["target_document_template"] = target.document_template
+        context["target_document"] = target.document_context(document)
     if may_act and target.wants_correction_reference(document):
         context["reference_form"] = bound_form or CorrectionReferenceForm()
     return render(request, "dashboard/document.html", context, status=400 if bound_form else 200)

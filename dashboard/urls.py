@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, connection, logs, mapping, retry, runs, views
+from . import account_setup, accounts, connection, logs, mapping, retry, runs, views
 
 app_name = "dashboard"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     *runs.urlpatterns,
     *connection.urlpatterns,
     *accounts.urlpatterns,
+    *account_setup.urlpatterns,
     *mapping.urlpatterns,
     *logs.urlpatterns,
     *retry.urlpatterns,

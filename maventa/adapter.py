@@ -4,12 +4,14 @@ One account per sending company, its id the company's VAT number ("[Maventa SE55
 
 import re
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from connectors.registry import TargetAdapter
 from connectors.text import Text
 
-from .setup import COMPANY_UUID, USER_API_KEY
+from . import posting
+from .setup import COMPANY_UUID, USER_API_KEY, has_keys, setup_of
 
 INVOICE, CREDIT_NOTE = "invoice", "credit_note"
 
@@ -49,5 +51,66 @@ class MaventaTarget(TargetAdapter):
     would_make = _("would be sent")
     would_not_make = _("would not be sent")
 
+    def beat_entries(self):
+        return {
+            # Queued documents a task never took, retries that are due, sends a dead worker left half done.
+            "maventa-retry-due": {
+                "task": "maventa.retry_due",
+                "schedule": settings.MAVENTA_RETRY_BASE_SECONDS,
+            },
+            # How sent invoices are delivering (DELIVERED / FAILED and Maventa's actions).
+            "maventa-follow-deliveries": {
+                "task": "maventa.follow_deliveries",
+                "schedule": settings.MAVENTA_STATUS_INTERVAL_SECONDS,
+            },
+            # Accounts waiting for their signatory: their authentication state, until verified.
+            "maventa-refresh-authorizations": {
+                "task": "maventa.refresh_authorizations",
+                "schedule": settings.MAVENTA_AUTH_INTERVAL_SECONDS,
+            },
+        }
+
     def account_id_error(self, value):
         return vat_number_error(value)
+
+    def wanted_source_statuses(self, connection):
+        """The "to transfer" status of every account that sends now."""
+        wanted = set()
+        for account in connection.accounts.all():
+            setup = setup_of(account)
+            if setup.sending and has_keys(account):
+                wanted.add(setup.status_to_transfer.lower())
+        return sorted(wanted)
+
+    def on_document_changed(self, document, *, trigger=""):
+        posting.on_document_changed(document, trigger=trigger)
+
+    def retry(self, documents, *, user=None):
+        return posting.retry(documents, user=user)
+
+    def preview(self, connection, raw):
+        from .preview import preview_invoice
+
+        return preview_invoice(connection, raw)
+
+    def preview_outcome(self, answer):
+        return answer["send"], answer["reason"]
+
+    # --- an account's setup page and the document page (maventa.forms, maventa.accounts) -------------
+    account_setup_template = "maventa/_account_setup.html"
+    document_template = "maventa/_document.html"
+
+    def account_setup_context(self, account, request_data=None):
+        from .forms import setup_context
+
+        return setup_context(account, request_data)
+
+    def account_setup_action(self, account, action, data, user=None):
+        from .forms import setup_action
+
+        return setup_action(account, action, data)
+
+    def document_context(self, document):
+        from .forms import document_context
+
+        return document_context(document)

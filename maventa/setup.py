@@ -26,6 +26,7 @@ class AccountSetup:
     country: str = ""  # ISO alpha-2 of the company: "SE", "FI"
     # How the account came to be: "" (not yet), "registered" (by us), "linked" (an existing account)
     origin: str = ""
+    company_email: str = ""  # the company's e-mail given at registration (prefills the auth e-mail)
     # Authentication (KYC) as Maventa last reported it
     auth_state: str = ""  # PENDING | SENT | SIGNED | CANCELED | NONE
     company_state: str = ""  # VERIFIED | UNVERIFIED | UNKNOWN

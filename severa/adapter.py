@@ -5,9 +5,9 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from connectors.registry import SourceAdapter
+from connectors.registry import SourceAdapter, SourceStatus
 
-from . import read
+from . import connect, read, services
 
 
 class SeveraSource(SourceAdapter):
@@ -44,3 +44,40 @@ class SeveraSource(SourceAdapter):
 
     def shape_problem(self, raw):
         return read.shape_problem(raw)
+
+    def invoice_facts(self, raw):
+        return read.invoice_facts(raw)
+
+    def start_manual_sync(self, connection, *, date_from, date_to, user=None, request_token=None):
+        return services.start_manual_sync(
+            connection, date_from=date_from, date_to=date_to, user=user, request_token=request_token
+        )
+
+    def document_pdf(self, connection, raw):
+        return services.invoice_pdf(connection, raw)
+
+    def refetch(self, connection, document):
+        return services.refetch(connection, document)
+
+    def write_back(self, document, fields, *, style):
+        services.write_back(document, fields, style=style)
+
+    # --- connecting an organisation (severa/connect.py) -------------------------------------------------
+    source_template = "severa/_connection_source.html"
+    connect_template = "severa/_connect.html"
+
+    def statuses(self, connection):
+        """Severa's invoice statuses as last read (``connect.refresh``), in Severa's order."""
+        organisation = connect.organisation_for(connection)
+        return [
+            SourceStatus(
+                key=s["guid"],
+                name=s.get("name", ""),
+                is_sent=bool(s.get("is_sent")),
+                is_active=s.get("is_active", True),
+            )
+            for s in (organisation.statuses if organisation else [])
+        ]
+
+    def connection_context(self, connection):
+        return connect.connection_context(connection)

@@ -213,3 +213,86 @@ def read_invoice(data: dict) -> Sale:
         paid_problem=None if paid is not None else Text("totalIncludingTax is missing"),
         tax_problem=None if tax is not None else Text("totalTax is missing"),
     )
+
+
+# Country names as Severa writes them in addresses (English, and the Nordic languages' own names) → ISO
+# 3166-1 alpha-2. Severa's addresses carry a name, never a code (reference §3); a code given is kept.
+COUNTRIES = {
+    "sweden": "SE", "sverige": "SE", "ruotsi": "SE",
+    "finland": "FI", "suomi": "FI",
+    "norway": "NO", "norge": "NO", "norja": "NO",
+    "denmark": "DK", "danmark": "DK", "tanska": "DK",
+    "iceland": "IS", "ísland": "IS",
+    "estonia": "EE", "eesti": "EE", "viro": "EE",
+    "germany": "DE", "deutschland": "DE", "tyskland": "DE", "saksa": "DE",
+    "netherlands": "NL", "nederland": "NL", "the netherlands": "NL",
+    "belgium": "BE", "france": "FR", "spain": "ES", "italy": "IT", "poland": "PL", "austria": "AT",
+    "ireland": "IE", "latvia": "LV", "lithuania": "LT", "united kingdom": "GB",
+    "united states": "US",
+}  # fmt: skip
+
+
+def country_code(value: Any) -> str:
+    """ISO alpha-2 of a country as Severa gives it (a name, a code, or ``{code2|code, name}``); "" unknown."""
+    if isinstance(value, dict):
+        return country_code(value.get("code2") or value.get("code") or value.get("name"))
+    text = _text(value)
+    if len(text) == 2 and text.isalpha():
+        return text.upper()
+    return COUNTRIES.get(text.casefold(), "")
+
+
+def _party_address(address: dict) -> dict:
+    return {
+        "street": _text(address.get("addressline")),
+        "postal_code": _text(address.get("postalCode")),
+        "city": _text(address.get("city")),
+        "country": country_code(address.get("country")),
+    }
+
+
+def invoice_facts(data: dict) -> dict:
+    """What an e-invoice needs of a Severa invoice beyond its sale, in neutral names: the seller and the
+    buyer as the invoice names them, the buyer's e-invoice address and operator, the references and dates.
+    JSON-able, for the target and its preview."""
+    invoice = _dict(data.get("invoice"))
+    customer = _dict(data.get("customer"))
+    settings = _dict(data.get("invoiceSettings"))
+    buyer_address = _dict(invoice.get("receiverAddress")) or _dict(customer.get("headquarterAddress"))
+    buyer_place = _party_address(buyer_address)
+    if not buyer_place["country"]:
+        buyer_place["country"] = country_code(customer.get("country"))
+    _category, reason = _zero_category(data.get("customerCountrySettings"))
+    credited = _dict(invoice.get("creditNoteInvoice"))
+    language = _text(_dict(invoice.get("language")).get("code")) or _text(invoice.get("culture"))
+    return {
+        "number": invoice_label(invoice),
+        "issue_date": _text(invoice.get("date"))[:10],
+        "due_date": _text(invoice.get("dueDate"))[:10],
+        "buyer_reference": _text(invoice.get("yourReference")),
+        "order_reference": _text(invoice.get("orderNumber")),
+        "credit_note": bool(invoice.get("isCreditNote")),
+        "corrects_number": _text(credited.get("number")),
+        "reverse_charge": bool(settings.get("isReverseCharged")),
+        "reverse_charge_reason": _text(settings.get("reverseChargeDescription")),
+        "exemption_reason": reason,
+        "payment_term_days": _text(invoice.get("paymentTerm")),
+        "language": language[:2].upper(),
+        "seller": {
+            "name": _text(invoice.get("senderName")),
+            "vat_number": _text(invoice.get("senderVatNumber")).replace(" ", "").upper(),
+            "contact": _text(invoice.get("senderContactName")),
+            **_party_address(_dict(invoice.get("senderAddress"))),
+        },
+        "buyer": {
+            "name": _text(invoice.get("receiverCustomerName")) or _text(customer.get("name")),
+            "vat_number": (_text(invoice.get("receiverVatNumber")) or _text(customer.get("vatNumber")))
+            .replace(" ", "")
+            .upper(),
+            "email": _text(invoice.get("receiverContactEmail")) or _text(customer.get("email")),
+            "einvoice_address": _text(customer.get("eInvoiceAddress")).replace(" ", ""),
+            "einvoice_operator": _text(customer.get("eInvoiceOperator")).replace(" ", ""),
+            "contact": _text(invoice.get("receiverContactName")),
+            **buyer_place,
+        },
+    }

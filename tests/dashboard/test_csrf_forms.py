@@ -112,6 +112,7 @@ def owner(db):
         "rules": [rule.pk],
         "documents": [failed.pk, draft.pk, done.pk],
         "runs": [retry.pk],  # a run's progress, and a bulk retry's page (which shows only those)
+        "setup": ["refresh"],  # an action of an account's setup page (POST only)
     }
     return user, tenant, objects
 
