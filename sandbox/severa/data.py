@@ -254,7 +254,9 @@ INVOICES = [
 _BY_GUID = {spec["guid"]: spec for spec in INVOICES}
 GENERATOR_TEMPLATES = {
     "peppol": _BY_GUID[INVOICE_TWO_RATES],  # AB → a Swedish PEPPOL id, two rates
-    "email": _BY_GUID[INVOICE_EMAIL],  # AB → a customer with an e-mail address only
+    # AB → a customer with an e-mail address only; with the buyer's reference a BIS 3 invoice needs
+    # (PEPPOL-EN16931-R003: a buyer reference or an order reference), which the demo draft lacks
+    "email": {**_BY_GUID[INVOICE_EMAIL], "yourReference": "Lena Lindqvist"},
     "ovt": _BY_GUID[INVOICE_OVT],  # Oy → a Finnish OVT with its operator
     "reverse_charge": _BY_GUID[INVOICE_REVERSE_CHARGE],  # Oy → the Swedish PEPPOL customer, reverse charge
     "print": {  # AB → a consumer with neither an e-invoice address nor an e-mail address
