@@ -281,7 +281,9 @@ def failed_rules(built: Built) -> Text:
 
     if built.validation is None:
         return Text("Not sent: %(problems)s", problems=join(list(built.problems), " "))
-    parts = [Text("%(rule)s: %(message)s", rule=i.rule, message=i.message) for i in built.validation.errors]
+    parts = [
+        Text("rule %(rule)s: %(message)s", rule=i.rule, message=i.message) for i in built.validation.errors
+    ]
     return Text(
         "Not sent: the e-invoice fails %(count)s validation rule(s). %(rules)s",
         count=len(parts),

@@ -94,6 +94,21 @@ def not_sending(setup: AccountSetup, account) -> Text | None:
     return None
 
 
+def wrong_account(document_or_raw, account, connection) -> Text | None:
+    """Why the invoice may not go out on this account: it was issued by another company (routing fell
+    back to the default account). An e-invoice always carries the issuing company's own identity."""
+    raw = document_or_raw.source_data if hasattr(document_or_raw, "source_data") else document_or_raw
+    seller = (connection.source.invoice_facts(raw).get("seller") or {}).get("vat_number") or ""
+    if seller.replace(" ", "").upper() == account.external_id.replace(" ", "").upper():
+        return None
+    return Text(
+        "The invoice was issued by %(seller)s, which has no Maventa account here; it is never sent on "
+        "another company's account (%(vat)s). Add a Maventa account for %(seller)s.",
+        seller=seller or Text("an unnamed company"),
+        vat=account.external_id,
+    )
+
+
 def _send_soon(document_id: int) -> None:
     from .tasks import send_invoice
 
@@ -146,7 +161,9 @@ def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
                 outcome=Outcome.INFO,
             )
         return
-    why = not_sending(setup, document.account)
+    why = wrong_account(document, document.account, document.connection) or not_sending(
+        setup, document.account
+    )
     if why is not None:
         _settle(document, State.BLOCKED, why)
         return
@@ -192,7 +209,9 @@ def retry(documents_, *, user=None) -> int:
                 continue
             if doc.state not in (State.FAILED, State.BLOCKED, State.RETRYING, State.SKIPPED, State.PENDING):
                 continue
-            why = not_sending(setup_of(doc.account), doc.account)
+            why = wrong_account(doc, doc.account, doc.connection) or not_sending(
+                setup_of(doc.account), doc.account
+            )
             if why is not None:
                 _settle(doc, State.BLOCKED, why)
                 continue
@@ -232,7 +251,9 @@ def _take(document_id: int) -> SyncDocument | None:
         stale = doc.state == State.PROCESSING and doc.updated_at <= now - STALE_PROCESSING
         if not (due or stale):
             return None
-        why = not_sending(setup_of(doc.account), doc.account)
+        why = wrong_account(doc, doc.account, doc.connection) or not_sending(
+            setup_of(doc.account), doc.account
+        )
         if why is not None:
             _settle(doc, State.BLOCKED, why)
             return None

@@ -10,7 +10,7 @@ from connectors.http import ApiError
 from connectors.routing import route as route_for
 
 from . import documents
-from .posting import not_sending
+from .posting import not_sending, wrong_account
 from .services import client_for
 from .setup import COMPANY_UUID, AccountSetup, has_keys, setup_of
 
@@ -71,6 +71,9 @@ def _decision(connection, raw, account, setup, decision, built, route) -> tuple[
     if account is None:
         return False, decision.explanation.english()
     status = ((raw.get("invoice") or {}).get("status") or {}).get("guid") or ""
+    elsewhere = wrong_account(raw, account, connection)
+    if elsewhere is not None:
+        return False, elsewhere.english()
     if not built.valid:
         return False, documents.failed_rules(built).english()
     if route.channel is None:

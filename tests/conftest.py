@@ -50,6 +50,7 @@ def sandbox(settings):
     Haravan and meInvoice clients pointed at it. Yields the sandbox app (its simulators hold the state)."""
     import responses
 
+    from sandbox.maventa.demo import DEMO_VENDOR_API_KEY
     from sandbox.server import default_app
     from sandbox.testing import mount
 
@@ -57,6 +58,8 @@ def sandbox(settings):
     settings.HARAVAN_API_URL = f"{base}/haravan"
     settings.MEINVOICE_API_URL = f"{base}/meinvoice/api/integration"
     settings.SEVERA_API_URL = f"{base}/severa/rest-api"
+    settings.MAVENTA_API_URL = f"{base}/maventa"
+    settings.MAVENTA_VENDOR_API_KEY = DEMO_VENDOR_API_KEY  # the simulator's vendor
     settings.HARAVAN_RATE_CAPACITY = 1000
     settings.MEINVOICE_SERIES_GAP_SECONDS = 0  # pacing has its own test; the others need not wait
     app = default_app(

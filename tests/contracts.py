@@ -28,13 +28,52 @@ def haravan_example(sandbox) -> dict:
     return HaravanClient(ORG, "demo-token").get_order(order["id"])
 
 
-SOURCE_EXAMPLES = {"haravan": haravan_example}
+SEVERA_ORG = "SE556677889901"  # the simulated Severa organisation's VAT number
+
+
+def severa_example(sandbox) -> dict:
+    """An invoice waiting in "to transfer" in the simulated Severa, as the poll gathers it."""
+    from sandbox.severa import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from sandbox.severa import data as severa_data
+    from severa.client import SeveraClient
+    from severa.services import _Details
+
+    details = _Details(_organisation_stub(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET))
+    invoice = SeveraClient(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET).invoice(
+        severa_data.INVOICE_TWO_RATES
+    )
+    return details.bundle(invoice)
+
+
+def _organisation_stub(client_id, client_secret):
+    from severa.models import SeveraOrganisation
+
+    return SeveraOrganisation(
+        vat_number=SEVERA_ORG, secrets={"client_id": client_id, "client_secret": client_secret}
+    )
+
+
+SOURCE_EXAMPLES = {"haravan": haravan_example, "severa": severa_example}
+
+# What each source takes back from a target (fields, style), for the contract's write-back
+WRITE_BACKS = {
+    "haravan": ({"contract_check": "1"}, "note_attribute"),
+    "severa": ({"status": "5e000000-0003-4000-8000-000000000003"}, "status"),  # "Lähetetty Maventaan"
+}
 
 
 def source_shop(kind: str, tenant):
     """The source's own record of the shop a connection reads (the simulated one)."""
     if kind == "haravan":
         return factories.shop(tenant, org_id=ORG, token="demo-token")
+    if kind == "severa":
+        from sandbox.severa import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+        organisation = _organisation_stub(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+        organisation.tenant = tenant
+        organisation.name = "Demokonsult AB"
+        organisation.save()
+        return organisation
     raise LookupError(kind)
 
 
@@ -174,9 +213,67 @@ def amis_story(connection, sandbox) -> list:
     return list(SyncDocument.objects.filter(connection=connection).order_by("pk"))
 
 
+def maventa_connection(tenant) -> Connection:
+    """Demokonsult AB's verified Maventa account (the simulator's demo company), sending from "to
+    transfer"."""
+    from maventa.setup import AccountSetup, store_setup
+    from sandbox.maventa.demo import DEMO_COMPANIES
+    from sandbox.severa import data as severa_data
+
+    source_shop("severa", tenant)
+    connection = Connection.objects.create(
+        tenant=tenant, name="Demokonsult", source_kind="severa", source_key=SEVERA_ORG, target_kind="maventa"
+    )
+    company = next(c for c in DEMO_COMPANIES if c["bid"] == SEVERA_ORG)
+    account = TargetAccount.objects.create(
+        connection=connection,
+        external_id=SEVERA_ORG,
+        is_default=True,
+        name="Demokonsult AB",
+        credentials={"user_api_key": company["api_key"], "company_uuid": company["id"]},
+    )
+    store_setup(
+        account,
+        AccountSetup(
+            company_guid=severa_data.AB_COMPANY,
+            country="SE",
+            origin="registered",
+            auth_state="SIGNED",
+            company_state="VERIFIED",
+            status_to_transfer=severa_data.TO_TRANSFER,
+            status_after=severa_data.TRANSFERRED,
+            status_error=severa_data.TRANSFER_FAILED,
+            payment={"kind": "bankgiro", "account": "5050-1055"},
+            enabled=True,
+        ),
+    )
+    return connection
+
+
+def maventa_story(connection, sandbox) -> list:
+    """The Swedish company's invoice and its credit note, polled from Severa, sent, and delivered."""
+    from maventa import posting
+    from sandbox.severa import data as severa_data
+    from severa import services as severa_services
+    from syncjobs.models import SyncDocument
+
+    severa, maventa = sandbox.mounts["/severa"], sandbox.mounts["/maventa"]
+    severa.set_knobs(rate_limit=0)
+    for invoice in list(severa.invoices.values()):  # only the Swedish company (this account's) waits
+        if invoice.company != severa_data.AB_COMPANY:
+            severa.move(invoice, severa_data.DRAFT)
+    severa_services.sync_invoices(connection)
+    for pk in posting.due_ids():
+        posting.send(pk)
+    maventa.advance(60)
+    posting.follow_deliveries()
+    return list(SyncDocument.objects.filter(connection=connection).order_by("pk"))
+
+
 TARGET_STORIES = {
     "meinvoice": (meinvoice_connection, meinvoice_story),
     "amis": (amis_connection, amis_story),
+    "maventa": (maventa_connection, maventa_story),
 }
 
 

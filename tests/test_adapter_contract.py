@@ -138,7 +138,8 @@ def test_every_kind_of_document_is_made_processed_and_shown(target, tenant, sand
     issued = documents[0]
     code_and_page = target.lookup_link(issued)
     assert code_and_page is None or all(code_and_page)
-    connection.source.write_back(issued, {"contract_check": "1"}, style="note_attribute")
+    fields, style = contracts.WRITE_BACKS[connection.source_kind]
+    connection.source.write_back(issued, fields, style=style)
 
     owner = factories.user(tenant, email="owner@contract.test")
     for language in ("vi", "en"):
@@ -171,8 +172,9 @@ def test_a_preview_and_the_mapping_section_render(target, tenant, sandbox):
     issue, why = target.preview_outcome(answer)
     assert issue is True and why
     json.dumps(answer, default=str)  # the preview command prints it as it is
-    section = target.mapping_section(connection)
-    assert section.template == target.mapping_template and section.context()
+    if target.mapping_template is not None:
+        section = target.mapping_section(connection)
+        assert section.template == target.mapping_template and section.context()
     owner = factories.user(tenant, email="owner@contract.test")
     client = factories.signed_in(owner, language="vi")
     page = client.post(

@@ -25,7 +25,9 @@ class Command(BaseCommand):
                 "--target", required=True, choices=[a.name for a in registry.targets()], help="The target."
             )
         parser.add_argument(
-            "--org", required=True, help="The source's own id of the shop (Haravan's org id)."
+            "--org",
+            required=True,
+            help="The connection's source key: a Haravan shop's org id, a Severa organisation's VAT number.",
         )
         parser.add_argument("order", help="The object as JSON (a file, or - for standard input).")
         parser.add_argument(
@@ -42,7 +44,7 @@ class Command(BaseCommand):
         ).first()
         sources = " / ".join(registry.source(name).label for name in target.source_kinds)
         if connection is None:
-            raise CommandError(f"No {target.label} connection for {sources} shop {opts['org']}.")
+            raise CommandError(f"No {target.label} connection for {sources} {opts['org']}.")
         try:
             raw = sys.stdin.read() if opts["order"] == "-" else open(opts["order"], encoding="utf-8").read()  # noqa: SIM115
             order = json.loads(raw)
@@ -53,6 +55,11 @@ class Command(BaseCommand):
             example = '{"order": {...}}'
             raise CommandError(
                 f"The order must be a JSON object (a {connection.source.label} order, or {example})."
+            )
+        problem = connection.source.shape_problem(order)
+        if problem:
+            raise CommandError(
+                f"The file is not a {connection.source.label} {connection.source.object_label}: {problem}."
             )
         with translation.override(None if opts["language"] == "en" else opts["language"]):
             printed = json.dumps(target.preview(connection, order), ensure_ascii=False, indent=2, default=str)
