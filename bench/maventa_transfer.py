@@ -38,7 +38,8 @@ How
 
 Usage
     .venv/bin/python bench/maventa_transfer.py [--invoices 2000] [--mix peppol=2,ovt=1,email=1,print=1,
-        reverse_charge=1] [--concurrency 4] [--poll-seconds 5] [--validation-sample 200] [--no-pdf] [--json]
+        reverse_charge=1] [--concurrency 4] [--poll-seconds 5] [--retry-seconds 30] [--validation-sample 200]
+        [--no-pdf] [--json]
 """
 
 import argparse
@@ -78,6 +79,12 @@ def parse_args(argv=None):
     parser.add_argument("--mix", default=DEFAULT_MIX, help="template=weight,… (sandbox.severa.data)")
     parser.add_argument("--concurrency", type=int, default=4, help="the Celery worker's processes")
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="SEVERA_POLL_INTERVAL_SECONDS")
+    parser.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=30.0,
+        help="MAVENTA_RETRY_BASE_SECONDS (production's 30 s; also the retry pass's beat interval)",
+    )
     parser.add_argument("--validation-sample", type=int, default=200, help="UBL documents re-validated")
     parser.add_argument("--no-pdf", action="store_true", help="accounts without Severa's PDF attached")
     parser.add_argument("--json", action="store_true")
@@ -165,7 +172,7 @@ def run(args) -> dict:
             "DB_CONN_MAX_AGE": "60",
             "SEVERA_POLL_INTERVAL_SECONDS": str(args.poll_seconds),
             "MAVENTA_STATUS_INTERVAL_SECONDS": "5",
-            "MAVENTA_RETRY_BASE_SECONDS": "2",
+            "MAVENTA_RETRY_BASE_SECONDS": str(args.retry_seconds),
         }
         os.environ.update(env)
         manage(env, "migrate", "--noinput", "-v0")
@@ -191,8 +198,6 @@ def run(args) -> dict:
         figures["code"] = code_version()
         figures["mix"] = mix
         figures["load"] = [round(load_before, 2), round(os.getloadavg()[0], 2), os.cpu_count()]
-        from bench.amis_posting import task_stats
-
         figures["worker_tasks"] = task_stats(worker.output())
         figures["validation"] = validation_times(connection, args.validation_sample)
         if os.environ.get("BENCH_DEBUG"):
@@ -255,6 +260,26 @@ def measure(url: str, connection, guids: list[str], args) -> dict:
         "lost_examples": book.lost[:5],
         "failed_examples": failed_examples(connection),
         "uuid_mismatch": len(book.uuid_mismatch),
+    }
+
+
+def task_stats(output: str) -> dict:
+    """From the worker's log: per task name, how many ran, how many did nothing (answered 0, None or ""
+    — a send_invoice whose document another task had taken, or that was not due), and the worker seconds
+    they took."""
+    import re
+
+    stats: dict = {}
+    for name, seconds, result in re.findall(r"Task (\S+)\[[^\]]+\] succeeded in ([\d.]+)s: (.*)", output):
+        row = stats.setdefault(name, {"tasks": 0, "seconds": 0.0, "idle": 0, "idle_seconds": 0.0})
+        row["tasks"] += 1
+        row["seconds"] += float(seconds)
+        if result.strip() in ("0", "None", "[None]", "''", '""'):
+            row["idle"] += 1
+            row["idle_seconds"] += float(seconds)
+    return {
+        k: {**v, "seconds": round(v["seconds"], 1), "idle_seconds": round(v["idle_seconds"], 1)}
+        for k, v in stats.items()
     }
 
 
