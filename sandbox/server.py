@@ -103,11 +103,16 @@ RAW_HEADERS = "sandbox.raw_headers"
 
 
 def request_from_environ(environ) -> Request:
+    """The request as a simulator reads it. Header names come as the client spelled them when the server
+    kept them (``QuietHandler``: Severa's ``client_id`` header has an underscore, which the CGI-style
+    ``HTTP_*`` keys cannot tell from a dash); else from the ``HTTP_*`` keys, dashed."""
     headers = Headers()
     raw = environ.get(RAW_HEADERS)
-    if raw is not None:  # our own server: the names as sent (Severa's `client_id` keeps its underscore)
+    if raw is not None:
         for key, value in raw:
-            headers[key] = f"{headers[key]},{value.strip()}" if key in headers else value.strip()
+            if key.lower() not in ("content-type", "content-length"):
+                value = value.strip()
+                headers[key] = f"{headers[key]},{value}" if key in headers else value
     else:
         for key, value in environ.items():
             if key.startswith("HTTP_"):

@@ -2,13 +2,16 @@
 ``knobs``, ``calls`` and ``reset``): ``invoices`` (GET every invoice with its rows and status history; POST
 ``{company, customer, rows: [{description, quantity, unit, price, vat}], status?, credit_note_of?,
 reverse_charge?, yourReference?, orderNumber?}`` adds one), ``move`` (POST ``{invoice, status}``: a person
-changes an invoice's status; ``status`` is a guid or a name), ``generate`` (POST ``{count?}``: new invoices
-drafted and moved to "to transfer" now; the knob ``generate_every_seconds`` does it on a schedule),
+changes an invoice's status; ``status`` is a guid or a name), ``generate`` (POST ``{count?, mix?}``: new
+invoices drafted and moved to "to transfer" now; ``mix`` ``{template: weight}`` chooses the templates of
+``data.GENERATOR_TEMPLATES`` — peppol, email, ovt, reverse_charge, print — in those proportions, interleaved;
+the knob ``generate_every_seconds`` does it on a schedule),
 ``advance`` (POST ``{seconds}``), ``expire_tokens`` (POST), ``credentials`` (POST ``{client_id,
 client_secret, scopes}``: another API client of the organisation)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from ..core import BadRequest, Request, Response, json_response
@@ -24,12 +27,13 @@ KNOBS = {
     "error_rate": 0.0,  # probability of a 500 InternalSystemError (nothing done)
     "rate_limit": 10,  # calls admitted per window and organisation (0: no limit); more answer 429
     "rate_window_seconds": 1.0,
+    "throttle_rate": 0.0,  # probability a call within the limit answers 429 anyway (other clients' calls)
     "retry_after_rate": 0.5,  # probability a 429 carries Retry-After (Severa sends it "only sometimes")
     "token_ttl_seconds": 3600,
     "status_patch_path": "/status/guid",  # the JSON Patch path that changes an invoice's status
     "generate_every_seconds": 0.0,  # the generator: a new invoice to "to transfer" this often (0: off)
 }
-PROBABILITY_KNOBS = frozenset({"error_rate", "retry_after_rate"})
+PROBABILITY_KNOBS = frozenset({"error_rate", "retry_after_rate", "throttle_rate"})
 CHOICES: dict[str, tuple[str, ...]] = {}
 
 
@@ -94,12 +98,23 @@ class Controls:
 
     def generate(self, request: Request) -> Response:
         sim = self.sim
-        count = int(sim.control_body(request).get("count") or 1)
+        body = sim.control_body(request)
+        count = int(body.get("count") or 1)
         if not 1 <= count <= 10000:
             raise BadRequest("count is 1 to 10000")
+        mix = body.get("mix")
+        if mix is not None and not isinstance(mix, dict):
+            raise BadRequest(f"mix is {{template: weight}}; templates: {', '.join(data.GENERATOR_TEMPLATES)}")
         with sim.lock:
-            made = [sim.generate() for _ in range(count)]
-            return json_response({"invoices": [i.guid for i in made]}, 201)
+            made = sim.generate_mix(count, mix) if mix is not None else [sim.generate() for _ in range(count)]
+            return json_response(
+                {
+                    "invoices": [i.guid for i in made],
+                    "numbers": [i.number for i in made],
+                    "customers": dict(Counter(sim.customers[i.customer]["name"] for i in made)),
+                },
+                201,
+            )
 
     def advance(self, request: Request) -> Response:
         seconds = float(self.sim.control_body(request).get("seconds") or 0)

@@ -248,3 +248,26 @@ INVOICES = [
         "rows": [("Projektledning", D("12"), "h", D("135.00"), D("0"))],
     },
 ]
+
+# What the generator drafts and moves to "to transfer" (``POST /_sandbox/generate {count, mix}``): a template
+# per route and VAT case, named; the default mix is the four demo invoices above that are not a credit note
+# and not sent, in that order (one each in turn).
+_BY_GUID = {spec["guid"]: spec for spec in INVOICES}
+GENERATOR_TEMPLATES = {
+    "peppol": _BY_GUID[INVOICE_TWO_RATES],  # AB → a Swedish PEPPOL id, two rates
+    # AB → a customer with an e-mail address only; with the buyer's reference a BIS 3 invoice needs
+    # (PEPPOL-EN16931-R003: a buyer reference or an order reference), which the demo draft lacks
+    "email": {**_BY_GUID[INVOICE_EMAIL], "yourReference": "Lena Lindqvist"},
+    "ovt": _BY_GUID[INVOICE_OVT],  # Oy → a Finnish OVT with its operator
+    "reverse_charge": _BY_GUID[INVOICE_REVERSE_CHARGE],  # Oy → the Swedish PEPPOL customer, reverse charge
+    "print": {  # AB → a consumer with neither an e-invoice address nor an e-mail address
+        "company": AB_COMPANY,
+        "customer": PRINT_CUSTOMER,
+        "yourReference": "Erik Svensson",
+        "rows": [
+            ("Rådgivning", D("3"), "h", D("1200.00"), D("25")),
+            ("Rapport", D("1"), "st", D("450.00"), D("6")),
+        ],
+    },
+}
+DEFAULT_MIX = {"peppol": 1, "email": 1, "ovt": 1, "reverse_charge": 1}

@@ -136,6 +136,7 @@ class SeveraSimulator(MovableClock, Simulator):
         self.customers = {g: dict(c) for g, c in data.CUSTOMERS.items()}
         self.country_settings = {g: [dict(s) for s in rows] for g, rows in data.COUNTRY_SETTINGS.items()}
         self.invoices: dict[str, Invoice] = {}
+        self._last_number: dict[str, int] = {}  # company → the highest invoice number it used
         if self.seed_invoices:
             for spec in data.INVOICES:
                 self.add_invoice(
@@ -182,9 +183,9 @@ class SeveraSimulator(MovableClock, Simulator):
             seller = data.DEMO_COMPANIES[company]
             buyer = self.customers[customer]
             currency = seller["currency"]
-            if number is None:
-                series = [i.number for i in self.invoices.values() if i.company == company and i.number]
-                number = max(series, default=1000 if company == data.AB_COMPANY else 5000) + 1
+            if number is None:  # the company's series goes on from its highest number
+                number = self._last_number.get(company, 1000 if company == data.AB_COMPANY else 5000) + 1
+            self._last_number[company] = max(number, self._last_number.get(company, 0))
             guid = (guid or new_guid(self.rng)).lower()
             credited = self.invoices.get(credit_note_of.lower()) if credit_note_of else None
             if credit_note_of and credited is None:
@@ -294,13 +295,18 @@ class SeveraSimulator(MovableClock, Simulator):
                 made += 1
                 self._next_generate += every
 
-    def generate(self) -> Invoice:
-        """One new invoice from the demo templates (not the credit note), drafted, then moved to "to
-        transfer"."""
+    def generate(self, template: str | None = None) -> Invoice:
+        """One new invoice, drafted, then moved to "to transfer": from the named template of
+        ``data.GENERATOR_TEMPLATES``, or else the next of the default mix (each demo invoice that is not a
+        credit note and not sent, in turn)."""
         with self.lock:
-            templates = [s for s in data.INVOICES if not s.get("credit_note_of") and s["status"] != data.SENT]
-            spec = templates[self._generated % len(templates)]
-            self._generated += 1
+            if template is None:
+                names = list(data.DEFAULT_MIX)
+                template = names[self._generated % len(names)]
+                self._generated += 1
+            if template not in data.GENERATOR_TEMPLATES:
+                raise ValueError(f"no template {template!r}; known: {', '.join(data.GENERATOR_TEMPLATES)}")
+            spec = data.GENERATOR_TEMPLATES[template]
             invoice = self.add_invoice(
                 spec["company"],
                 spec["customer"],
@@ -314,6 +320,33 @@ class SeveraSimulator(MovableClock, Simulator):
             )
             self.move(invoice, data.TO_TRANSFER)
             return invoice
+
+    def generate_mix(self, count: int, mix: dict[str, int] | None = None) -> list[Invoice]:
+        """``count`` new invoices in "to transfer", their templates in the proportions of ``mix`` (template
+        name → whole weight; default ``data.DEFAULT_MIX``), interleaved so that every prefix of the run is
+        as close to those proportions as whole invoices allow (smooth weighted round robin: the same mix
+        and count always give the same sequence)."""
+        weights = dict(mix or data.DEFAULT_MIX)
+        unknown = sorted(set(weights) - set(data.GENERATOR_TEMPLATES))
+        if unknown:
+            known = ", ".join(data.GENERATOR_TEMPLATES)
+            raise ValueError(f"no template {', '.join(unknown)}; known: {known}")
+        if any(not isinstance(w, int) or isinstance(w, bool) or w < 0 for w in weights.values()):
+            raise ValueError("mix weights are whole numbers ≥ 0")
+        weights = {name: w for name, w in weights.items() if w}
+        if not weights:
+            raise ValueError("the mix needs a template with a weight above 0")
+        total = sum(weights.values())
+        credit = dict.fromkeys(weights, 0)
+        made = []
+        with self.lock:
+            for _ in range(count):
+                for name, weight in weights.items():
+                    credit[name] += weight
+                chosen = max(credit, key=lambda name: credit[name])  # the first of equals
+                credit[chosen] -= total
+                made.append(self.generate(chosen))
+        return made
 
     def expire_tokens(self) -> int:
         with self.lock:
@@ -334,7 +367,11 @@ class SeveraSimulator(MovableClock, Simulator):
 
     def handle_api(self, request: Request) -> Response:
         started = time.perf_counter()
-        context: dict[str, Any] = {"client_id": request.headers.get("client_id"), "endpoint": None}
+        context: dict[str, Any] = {
+            "client_id": request.headers.get("client_id"),
+            "endpoint": None,
+            "throttled": False,
+        }
         try:
             response = self._call(request, context)
         except SeveraError as err:
@@ -350,6 +387,7 @@ class SeveraSimulator(MovableClock, Simulator):
                     "endpoint": context["endpoint"],
                     "status": response.status,
                     "client_id": context["client_id"],
+                    "throttled": context["throttled"],  # a 429 of the knob throttle_rate, not of the limit
                     "latency_ms": round((time.perf_counter() - started) * 1000, 1),
                     "at": self.wall().isoformat(),
                     "clock": self.clock(),
@@ -369,7 +407,7 @@ class SeveraSimulator(MovableClock, Simulator):
                 raise SeveraError(405, "InvalidRequest", f"Method {request.method} is not allowed on {path}")
             raise SeveraError(404, "InvalidRequest", f"No resource at {path}")
         context["endpoint"] = f"{request.method} {path}"
-        limited = self._admit()
+        limited = self._admit(context)
         if limited is not None:
             return limited
         self.sleep_latency()
@@ -379,25 +417,31 @@ class SeveraSimulator(MovableClock, Simulator):
             self._authenticate(request, handler.scope)
         return handler(request, **params)
 
-    def _admit(self) -> Response | None:
-        """Severa's 10 requests a second: None when the call may go on, else the 429 answer."""
+    def _admit(self, context: dict) -> Response | None:
+        """Severa's 10 requests a second: None when the call may go on, else the 429 answer. The knob
+        ``throttle_rate`` answers a share of the calls within the limit 429 as well (the organisation's
+        other API clients used the window up): such a call is not admitted and does not count."""
         limit = int(self.knobs["rate_limit"])
         window = float(self.knobs["rate_window_seconds"])
-        if limit <= 0:
-            return None
         with self.lock:
-            now = self.clock()
-            while self._window and self._window[0] <= now - window:
-                self._window.popleft()
-            if len(self._window) < limit:
-                self._window.append(now)
-                return None
-            wait = self._window[0] + window - now
+            now, full, wait = self.clock(), False, 0.0
+            if limit > 0:
+                while self._window and self._window[0] <= now - window:
+                    self._window.popleft()
+                full = len(self._window) >= limit
+                wait = self._window[0] + window - now if full else 0.0
+            if not full:
+                if not self.roll(float(self.knobs["throttle_rate"])):
+                    if limit > 0:
+                        self._window.append(now)
+                    return None
+                context["throttled"] = True
             headers = {}
             if self.roll(float(self.knobs["retry_after_rate"])):
                 headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        shown = limit if limit > 0 else 10
         return json_response(
-            {"statusCode": 429, "message": QUOTA_MESSAGE.format(limit=limit, window=window)}, 429, headers
+            {"statusCode": 429, "message": QUOTA_MESSAGE.format(limit=shown, window=window)}, 429, headers
         )
 
     def _authenticate(self, request: Request, scope: str) -> None:
