@@ -280,6 +280,8 @@ SEVERA_POLL_INTERVAL_SECONDS = env.float("SEVERA_POLL_INTERVAL_SECONDS", default
 MAVENTA_STATUS_INTERVAL_SECONDS = env.float("MAVENTA_STATUS_INTERVAL_SECONDS", default=300.0)
 MAVENTA_AUTH_INTERVAL_SECONDS = env.float("MAVENTA_AUTH_INTERVAL_SECONDS", default=900.0)
 MAVENTA_RETRY_BASE_SECONDS = env.float("MAVENTA_RETRY_BASE_SECONDS", default=30.0)  # doubles per attempt
+# A send left unfinished this long belonged to a worker that died: Maventa is asked by uuid, then it goes on
+MAVENTA_STALE_PROCESSING_SECONDS = env.float("MAVENTA_STALE_PROCESSING_SECONDS", default=600.0)
 
 # Intake: how long an accepted event may wait before the sweeper sends it to a worker again.
 INTAKE_SWEEP_AFTER_SECONDS = env.int("INTAKE_SWEEP_AFTER_SECONDS", default=60)

@@ -33,8 +33,15 @@ from .setup import AccountSetup, setup_of
 log = logging.getLogger(__name__)
 State = SyncDocument.State
 
-# A document left PROCESSING this long belongs to a worker that died mid-call: it is asked about by uuid.
-STALE_PROCESSING = dt.timedelta(minutes=10)
+# A queued document whose task has not started this long is queued again (its task was lost with a broker).
+QUEUED_GRACE = dt.timedelta(minutes=2)
+
+
+def stale_processing() -> dt.timedelta:
+    """A document left PROCESSING this long belongs to a worker that died mid-call: asked about by uuid."""
+    return dt.timedelta(seconds=settings.MAVENTA_STALE_PROCESSING_SECONDS)
+
+
 MAX_RETRY_DELAY = dt.timedelta(hours=6)
 MAX_ATTEMPTS = 12  # about a day of doubling waits: then a person looks
 FOLLOW_BATCH = 200
@@ -251,7 +258,7 @@ def _take(document_id: int) -> SyncDocument | None:
         due = doc.state == State.QUEUED or (
             doc.state == State.RETRYING and (doc.next_retry_at is None or doc.next_retry_at <= now)
         )
-        stale = doc.state == State.PROCESSING and doc.updated_at <= now - STALE_PROCESSING
+        stale = doc.state == State.PROCESSING and doc.updated_at <= now - stale_processing()
         if not (due or stale):
             return None
         why = wrong_account(doc, doc.account, doc.connection) or not_sending(
@@ -489,16 +496,25 @@ def _queue_write_back(doc, status: str) -> None:
 # --- passes (beat) ------------------------------------------------------------------------------------
 
 
-def due_ids(now=None) -> list[int]:
-    """Documents to send now: queued ones a task never took, retries that are due, stale PROCESSING."""
+def take_due(now=None) -> list[int]:
+    """Documents to send now: retries that are due and sends a dead worker left half done (each turned
+    QUEUED here, so the next pass leaves it to the task it is given), and queued ones whose task never
+    started. A document a task is already on its way for is not given a second one."""
     now = now or timezone.now()
     ours = SyncDocument.objects.filter(connection__target_kind="maventa")
-    waiting = (
-        ours.filter(state=State.QUEUED),
-        ours.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now), state=State.RETRYING),
-        ours.filter(state=State.PROCESSING, updated_at__lte=now - STALE_PROCESSING),
+    due = ours.filter(
+        Q(state=State.RETRYING, next_retry_at__isnull=True)
+        | Q(state=State.RETRYING, next_retry_at__lte=now)
+        | Q(state=State.PROCESSING, updated_at__lte=now - stale_processing())
     )
-    return [pk for rows in waiting for pk in rows.values_list("pk", flat=True)[:1000]]
+    with transaction.atomic():
+        revived = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:1000])
+        # updated_at moves with the state: the next pass leaves them to the task given now
+        ours.filter(pk__in=revived).update(state=State.QUEUED, next_retry_at=None, updated_at=now)
+    lost = ours.filter(state=State.QUEUED, updated_at__lte=now - QUEUED_GRACE).exclude(pk__in=revived)
+    stuck = list(lost.values_list("pk", flat=True)[:1000])
+    ours.filter(pk__in=stuck).update(updated_at=now)
+    return revived + stuck
 
 
 def follow_deliveries() -> int:

@@ -13,7 +13,7 @@ def send_invoice(document_id: int):
 @shared_task(name="maventa.retry_due", ignore_result=True)
 def retry_due():
     """Queued documents a task never took, retries that are due, and sends a dead worker left half done."""
-    for document_id in posting.due_ids():
+    for document_id in posting.take_due():
         send_invoice.delay(document_id)
 
 

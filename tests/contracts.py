@@ -263,7 +263,7 @@ def maventa_story(connection, sandbox) -> list:
         if invoice.company != severa_data.AB_COMPANY:
             severa.move(invoice, severa_data.DRAFT)
     severa_services.sync_invoices(connection)
-    for pk in posting.due_ids():
+    for pk in SyncDocument.objects.filter(connection=connection, state="queued").values_list("pk", flat=True):
         posting.send(pk)
     maventa.advance(60)
     posting.follow_deliveries()

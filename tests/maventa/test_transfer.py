@@ -142,7 +142,7 @@ def test_a_timeout_after_accept_is_asked_about_before_any_resend(connection, sim
     assert set(SyncDocument.objects.values_list("state", flat=True)) == {State.RETRYING}
     maventa.set_knobs(timeout_after_accept_rate=0.0)
     SyncDocument.objects.update(next_retry_at=None)
-    for pk in posting.due_ids():
+    for pk in posting.take_due():
         posting.send(pk)
     assert set(SyncDocument.objects.values_list("state", flat=True)) == {State.SENT}
     sent = [i for c in maventa.companies.values() for i in c.invoices.values()]
@@ -234,3 +234,20 @@ def test_the_contact_person_stands_in_for_a_missing_buyer_reference(connection, 
     doc = SyncDocument.objects.get(source_label="1001")
     assert doc.state == State.SENT, doc.last_error
     assert "<cbc:BuyerReference>Anna Berg</cbc:BuyerReference>" in doc.payload["ubl"]
+
+
+def test_the_retry_pass_gives_each_document_one_task(connection, sims):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    severa_services.sync_invoices(connection)
+    queued = list(SyncDocument.objects.values_list("pk", flat=True))
+    assert posting.take_due() == []  # just queued: their tasks are on their way
+    first, second = queued[:2]
+    SyncDocument.objects.filter(pk=first).update(state=State.RETRYING, next_retry_at=timezone.now())
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    SyncDocument.objects.filter(pk=second).update(updated_at=long_ago)  # its task was lost
+    assert sorted(posting.take_due()) == sorted([first, second])
+    assert SyncDocument.objects.get(pk=first).state == State.QUEUED
+    assert posting.take_due() == []  # the next pass leaves them to the tasks just given
