@@ -440,3 +440,17 @@ def test_no_page_or_log_row_holds_the_secrets(sandbox):
     for row in SyncAttempt.objects.all():
         assert_no_secret(" ".join(map(str, (row.message, row.text, row.request, row.response))))
     assert TargetAccount.objects.filter(connection=conn).count() == 2
+
+
+def test_a_merchant_with_a_haravan_shop_can_connect_severa_too(db, sandbox):
+    from django.urls import reverse
+
+    tenant = factories.tenant("Both")
+    shop = factories.shop(tenant, org_id="200000009")
+    factories.connection(tenant, shop)
+    owner = factories.user(tenant, email="owner@both.example")
+    page = factories.signed_in(owner, language="en").get(reverse("dashboard:overview")).content.decode()
+    assert "Connect another source" in page and reverse("severa:connect") in page
+    viewer = factories.user(tenant, role="viewer", email="viewer@both.example")
+    page = factories.signed_in(viewer, language="en").get(reverse("dashboard:overview")).content.decode()
+    assert "Connect another source" not in page
