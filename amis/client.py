@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -31,6 +31,7 @@ from connectors.http import (
 )
 from connectors.ratelimit import LeakyBucket
 from connectors.text import Text
+from connectors.tokens import AccessToken
 
 CONNECT_PATH = "api/oauth/actopen/connect"
 SYNC_PREFIX = "apir/sync/actopen"  # MISA's sample; "/api/sync/actopen" is also seen (§3)
@@ -78,18 +79,12 @@ SAVING_DICTIONARY = Text("saving master data")
 DELETING_VOUCHERS = Text("deleting vouchers")
 
 
-@dataclass(frozen=True)
-class Token:
+@dataclass(frozen=True, repr=False)  # the base's repr: never the value
+class Token(AccessToken):
     """An AMIS access token for one (app, company). No refresh token: connect again before it ends."""
 
-    value: str = field(repr=False)
-    expires_at: dt.datetime
-
-    def __repr__(self) -> str:
-        return f"<AMIS token until {self.expires_at:%Y-%m-%d %H:%M %Z}>"
-
-    def usable(self, now: dt.datetime | None = None) -> bool:
-        return bool(self.value) and (now or timezone.now()) < self.expires_at - RENEW_BEFORE
+    service: ClassVar[str] = "AMIS"
+    renew_before: ClassVar[dt.timedelta] = RENEW_BEFORE
 
 
 def ticks_to_datetime(ticks: int | str, *, tz: dt.tzinfo = VN_TZ) -> dt.datetime:

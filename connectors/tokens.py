@@ -3,8 +3,30 @@
 Keyed by a digest of the credentials they were issued for (a client's ``token_owner``), never by the
 credentials, and never written anywhere: a token changed keys or a new process simply asks again."""
 
+import datetime as dt
 import threading
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A bearer token and when it ends; its value never in a repr (tracebacks, logs). A client's own
+    subclass names its service and how early it renews."""
+
+    value: str = field(repr=False)
+    expires_at: dt.datetime
+
+    service: ClassVar[str] = "Access"
+    renew_before: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+
+    def __repr__(self) -> str:
+        return f"<{self.service} token until {self.expires_at:%Y-%m-%d %H:%M %Z}>"
+
+    def usable(self, now: dt.datetime | None = None) -> bool:
+        return bool(self.value) and (now or timezone.now()) < self.expires_at - self.renew_before
 
 
 class ProcessTokens:

@@ -32,7 +32,7 @@ import json
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -41,6 +41,7 @@ from urllib3 import encode_multipart_formdata
 from connectors.http import HttpClient, NotConfiguredError, PermanentError, RetryableError
 from connectors.redaction import redact, redact_text
 from connectors.text import Text
+from connectors.tokens import AccessToken
 
 TOKEN_PATH = "oauth2/token"  # noqa: S105 (a path, not a secret)
 CURRENT_PATH = "oauth2/current"
@@ -87,18 +88,12 @@ UNNAMED_ACCOUNT = Text("an unnamed account")
 NO_DETAILS = Text("no details")
 
 
-@dataclass(frozen=True)
-class Token:
+@dataclass(frozen=True, repr=False)  # the base's repr: never the value
+class Token(AccessToken):
     """A Maventa access token for one account (company UUID + user API key + our vendor key)."""
 
-    value: str = field(repr=False)
-    expires_at: dt.datetime
-
-    def __repr__(self) -> str:
-        return f"<Maventa token until {self.expires_at:%Y-%m-%d %H:%M %Z}>"
-
-    def usable(self, now: dt.datetime | None = None) -> bool:
-        return bool(self.value) and (now or timezone.now()) < self.expires_at - RENEW_BEFORE
+    service: ClassVar[str] = "Maventa"
+    renew_before: ClassVar[dt.timedelta] = RENEW_BEFORE
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -29,6 +29,7 @@ from django.utils import timezone
 from connectors.http import HttpClient, PermanentError, RetryableError, parse_retry_after
 from connectors.ratelimit import LeakyBucket
 from connectors.text import Text
+from connectors.tokens import AccessToken
 
 TOKEN_PATH = "v1/token"  # noqa: S105 - a path, not a secret
 SCOPES = (
@@ -61,19 +62,13 @@ READING_STATUSES = Text("reading invoice statuses")
 READING_INVOICES = Text("reading invoices")
 
 
-@dataclass(frozen=True)
-class Token:
+@dataclass(frozen=True, repr=False)  # the base's repr: never the value
+class Token(AccessToken):
     """A Severa access token for one API client; renewed ~5 minutes before it ends."""
 
-    value: str = field(repr=False)
-    expires_at: dt.datetime
     scope: str = ""
-
-    def __repr__(self) -> str:
-        return f"<Severa token until {self.expires_at:%Y-%m-%d %H:%M %Z}>"
-
-    def usable(self, now: dt.datetime | None = None) -> bool:
-        return bool(self.value) and (now or timezone.now()) < self.expires_at - RENEW_BEFORE
+    service: ClassVar[str] = "Severa"
+    renew_before: ClassVar[dt.timedelta] = RENEW_BEFORE
 
 
 @dataclass(frozen=True)
