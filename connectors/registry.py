@@ -147,6 +147,19 @@ class SourceAdapter(Adapter):
     def write_back(self, document, fields: dict[str, str], *, style: str) -> None:
         raise Unsupported
 
+    # --- stock (a source that keeps inventory documents: receives, returns, adjustments, transfers)
+    def stock_kinds(self) -> tuple[str, ...]:
+        """The ``connectors.stock`` kinds of document it offers (empty: none)."""
+        return ()
+
+    def read_stock_document(self, connection, raw: dict) -> Any:
+        """The ``connectors.stock.StockDocument`` a stored inventory document describes (never raises)."""
+        raise Unsupported
+
+    def stock_on_hand(self, connection, *, skus=None) -> list:
+        """``connectors.stock.StockBalance`` per location and SKU, read from the source now."""
+        raise Unsupported
+
 
 class TargetAdapter(Adapter):
     """A system documents go to: its accounts, its mapping, how it processes and shows its documents."""
@@ -245,6 +258,11 @@ class TargetAdapter(Adapter):
         """Store that reference (its number or words, and its date) and go on with the document; False when
         it no longer waits for one."""
         raise Unsupported
+
+    def wanted_stock_kinds(self, connection) -> tuple[str, ...]:
+        """The ``connectors.stock`` kinds this connection posts (switched on in its settings): a source polls
+        those and hands each document to ``on_document_changed`` like an order (source_type: the kind)."""
+        return ()
 
     def alert_recipients(self, connection) -> list[str]:
         """Addresses its accounts name for failures, besides the connection's alert address."""

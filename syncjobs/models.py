@@ -324,3 +324,51 @@ class SyncCursor(models.Model):
 
     def __str__(self):
         return f"{self.name} = {self.value:%Y-%m-%d %H:%M:%S}"
+
+
+class ReconciledDay(models.Model):
+    """One account's day, checked: what the source said should exist against what the target confirms.
+
+    One row per (account, day in the source's time zone), replaced each time the day is checked again. The
+    differences are stored as the report prints them (``connectors.reconcile.Difference.as_json``: kind,
+    source, target_document, detail in English) with ``differences_text`` keeping each detail as a message id
+    and its parameters for the reader's language.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="reconciled_days")
+    account = models.ForeignKey(TargetAccount, on_delete=models.CASCADE, related_name="reconciled_days")
+    day = models.DateField()
+    currency = models.CharField(max_length=3, default="VND")
+    expected_count = models.PositiveIntegerField(default=0)
+    expected_total = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    confirmed_count = models.PositiveIntegerField(default=0)
+    confirmed_total = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    differences = models.JSONField(default=list, blank=True)  # [{kind, source, target_document, detail}]
+    differences_text = models.JSONField(default=list, blank=True)  # each detail as stored(Text), same order
+    unexpected = models.JSONField(default=list, blank=True)  # [{source, document, amount}] nobody expected
+    stock_differences = models.JSONField(default=list, blank=True)  # AMIS: [{sku, place, source, target}]
+    matches = models.BooleanField(default=False)
+    # Why the target (or the source) could not be asked: the day is not known to match (English; _text: id)
+    error = models.TextField(blank=True)
+    error_text = models.JSONField(null=True, blank=True, editable=False)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantScopedManager()
+    tenant_path = "tenant"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="one_reconciled_day_per_account"),
+        ]
+        indexes = [models.Index(fields=["connection", "-day"], name="reconciled_conn_day")]
+
+    def __str__(self):
+        return f"{self.account} {self.day}: {'matches' if self.matches else len(self.differences)}"
+
+    def set_error(self, error: Text | str) -> None:
+        self.error, self.error_text = stored(error)
+
+    @property
+    def error_display(self) -> str:
+        return shown(self.error_text, self.error)
