@@ -264,6 +264,11 @@ class TargetAdapter(Adapter):
         those and hands each document to ``on_document_changed`` like an order (source_type: the kind)."""
         return ()
 
+    def stock_differences(self, account) -> list[dict]:
+        """An accounting target's stock against the source's on hand, per item and place, read from both now:
+        ``[{"sku", "place", "source", "target"}]`` (quantities as strings), only where they differ."""
+        raise Unsupported
+
     def alert_recipients(self, connection) -> list[str]:
         """Addresses its accounts name for failures, besides the connection's alert address."""
         return []
