@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import account_setup, accounts, connection, logs, mapping, retry, runs, views
+from . import account_setup, accounts, connection, logs, mapping, reconciliation, retry, runs, views
 
 app_name = "dashboard"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     *mapping.urlpatterns,
     *logs.urlpatterns,
     *retry.urlpatterns,
+    *reconciliation.urlpatterns,
 ]

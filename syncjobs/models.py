@@ -353,6 +353,9 @@ class ReconciledDay(models.Model):
     error = models.TextField(blank=True)
     error_text = models.JSONField(null=True, blank=True, editable=False)
     checked_at = models.DateTimeField(default=timezone.now)
+    # What the alert digest last said of this day (``syncjobs.reconciled.fingerprint``): a day is mailed once,
+    # and again only when what differs changes. Checking the day again leaves it as it is.
+    reported = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     objects = TenantScopedManager()
     tenant_path = "tenant"
