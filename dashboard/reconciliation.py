@@ -461,17 +461,17 @@ urlpatterns = [
     path("connections/<int:pk>/reconciliation/", reconciliation, name="reconciliation"),
     path("connections/<int:pk>/reconciliation/export.csv", export_month, name="reconciliation_export"),
     path(
-        "connections/<int:pk>/reconciliation/<int:account>/<str:day>/",
+        "connections/<int:pk>/reconciliation/accounts/<int:account>/days/<str:day>/",
         reconciliation_day,
         name="reconciliation_day",
     ),
     path(
-        "connections/<int:pk>/reconciliation/<int:account>/<str:day>/retry/",
+        "connections/<int:pk>/reconciliation/accounts/<int:account>/days/<str:day>/retry/",
         reconciliation_retry,
         name="reconciliation_retry",
     ),
     path(
-        "connections/<int:pk>/reconciliation/<int:account>/<str:day>/export.csv",
+        "connections/<int:pk>/reconciliation/accounts/<int:account>/days/<str:day>/export.csv",
         export_day,
         name="reconciliation_day_export",
     ),

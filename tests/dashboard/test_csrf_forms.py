@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from connectors.middleware import SESSION_KEY
 from connectors.models import Membership
-from syncjobs.models import SyncRun
+from syncjobs.models import ReconciledDay, SyncRun
 from tests import factories
 from tests.dashboard.test_logs import MST_A, MST_B, make_doc
 
@@ -106,8 +106,22 @@ def owner(db):
     retry = SyncRun.objects.create(connection=conn, kind=SyncRun.Kind.RETRY, created_by=user)
     # Queued for ten minutes: its page offers to send it to a worker again.
     SyncRun.objects.filter(pk=retry.pk).update(created_at=timezone.now() - dt.timedelta(minutes=10))
+    # A checked day of each account that differs, naming the failed document: its page offers a retry.
+    day = timezone.localdate() - dt.timedelta(days=1)
+    for account in (with_documents, without):
+        missing = {
+            "kind": "missing",
+            "source": "#1",
+            "target_document": None,
+            "detail": "x",
+            "document_id": failed.pk,
+        }
+        ReconciledDay.objects.create(
+            tenant=tenant, connection=conn, account=account, day=day, differences=[missing], matches=False
+        )
     objects = {
         "connections": [conn.pk],
+        "days": [day.isoformat()],
         "accounts": [with_documents.pk, without.pk],
         "rules": [rule.pk],
         "documents": [failed.pk, draft.pk, done.pk],

@@ -119,7 +119,8 @@ def page(world, who="viewer", **params):
 
 def day_url(world, day, account=None, suffix=""):
     account = account or world["acc_a"]
-    return f"/connections/{account.connection_id}/reconciliation/{account.pk}/{day.isoformat()}/{suffix}"
+    base = f"/connections/{account.connection_id}/reconciliation"
+    return f"{base}/accounts/{account.pk}/days/{day.isoformat()}/{suffix}"
 
 
 def cell(resp, day, account):
@@ -240,18 +241,13 @@ def test_another_tenants_connection_account_and_days_are_404(world):
     assert client.get(day_url(world, RED, acc_other, "export.csv")).status_code == 404
     assert client.post(day_url(world, RED, acc_other, "retry/"), {"all": "1"}).status_code == 404
     # Their account under our connection's address: still theirs
-    sneaky = f"/connections/{world['conn'].pk}/reconciliation/{acc_other.pk}/{RED.isoformat()}/"
+    sneaky = f"/connections/{world['conn'].pk}/reconciliation/accounts/{acc_other.pk}/days/{RED.isoformat()}/"
     assert (
         client.get(sneaky).status_code == 404
         and client.post(sneaky + "retry/", {"all": "1"}).status_code == 404
     )
     assert client.get(day_url(world, GREY)).status_code == 404  # not checked: nothing to open
-    assert (
-        client.get(
-            f"/connections/{world['conn'].pk}/reconciliation/{world['acc_a'].pk}/2026-02-30/"
-        ).status_code
-        == 404
-    )
+    assert client.get(day_url(world, GREY).replace(GREY.isoformat(), "2026-02-30")).status_code == 404
     assert world["docs"]["other"].timeline.count() == 0  # fmt: skip
 
 

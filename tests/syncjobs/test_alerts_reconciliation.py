@@ -65,7 +65,7 @@ def test_an_unmatched_day_is_mailed_once_with_its_counts_and_link_then_again_onl
     body = message.body
     assert "1 checked day of Shop → meInvoice does not match its target." in body
     assert f"{YESTERDAY.isoformat()}: Missing at the target: 2; Amount differs: 1" in body
-    link = f"https://hoadon.example.vn/connections/{conn.pk}/reconciliation/{account.pk}/{YESTERDAY.isoformat()}/"
+    link = f"https://hoadon.example.vn/connections/{conn.pk}/reconciliation/accounts/{account.pk}/days/{YESTERDAY.isoformat()}/"
     assert link in body
     assert f"https://hoadon.example.vn/connections/{conn.pk}/reconciliation/?month={YESTERDAY:%Y-%m}" in body
     assert str(YESTERDAY - dt.timedelta(days=1)) not in body
