@@ -155,6 +155,8 @@ def test_every_text_a_screen_renders_is_in_the_catalogue(language, db, sandbox, 
     owner = factories.user(tenant, email="chu@cuahang.vn")
     client = factories.signed_in(owner, language=language)
     pages = [*contracts.screens(connection, documents), reverse("dashboard:run_progress", args=[run.pk])]
+    reconciliation_pages, exports = reconciliation_screens(connection, held)
+    pages += reconciliation_pages
     for url in pages:
         assert client.get(url).status_code == 200, url
     example = contracts.haravan_example(sandbox)
@@ -165,6 +167,8 @@ def test_every_text_a_screen_renders_is_in_the_catalogue(language, db, sandbox, 
         == 200
     )
     b"".join(client.get(reverse("dashboard:logs_export")).streaming_content)
+    for url in exports:
+        b"".join(client.get(url).streaming_content)
     connection.alert_email, connection.alert_language = "ketoan@cuahang.vn", language
     connection.save()
     assert alerts.send_digests() == 1 and mail.outbox
@@ -173,3 +177,41 @@ def test_every_text_a_screen_renders_is_in_the_catalogue(language, db, sandbox, 
     assert missing == set(), f"rendered without a {language} translation: {sorted(missing)}"
     if language == "sv":
         assert "Översikt" in client.get(reverse("dashboard:overview")).content.decode()
+
+
+def reconciliation_screens(connection, document) -> tuple[list[str], list[str]]:
+    """Checked days of the connection's account with every kind of difference, stock too, one that matches
+    and one that could not be checked: (the calendar and the day's page, their CSVs); the digest follows."""
+    import datetime as dt
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from connectors.text import Text, stored
+    from syncjobs.models import ReconciledDay
+
+    account = connection.accounts.order_by("-is_default", "pk").first()
+    day = timezone.localdate() - dt.timedelta(days=1)
+    common = {"tenant": connection.tenant, "connection": connection, "account": account}
+    kinds = ("missing", "duplicated", "amount", "waiting", "refused")
+    ReconciledDay.objects.create(
+        **common,
+        day=day,
+        differences=[
+            {"kind": k, "source": "#1", "target_document": None, "detail": "x", "document_id": document.pk}
+            for k in kinds
+        ],
+        unexpected=[{"source": "#2", "document": "C26TAA-1", "amount": "1000"}],
+        stock_differences=[{"sku": "AT-01", "place": "Kho", "source": "2", "target": "1"}],
+    )
+    ReconciledDay.objects.create(**common, day=day - dt.timedelta(days=1), matches=True, confirmed_count=1)
+    error, error_text = stored(Text("meInvoice refused the invoice: %(detail)s", detail="HTTP 503"))
+    ReconciledDay.objects.create(**common, day=day - dt.timedelta(days=2), error=error, error_text=error_text)
+    month, args = f"?month={day:%Y-%m}", [connection.pk, account.pk, day]
+    return [
+        f"{reverse('dashboard:reconciliation', args=[connection.pk])}{month}",
+        reverse("dashboard:reconciliation_day", args=args),
+    ], [
+        f"{reverse('dashboard:reconciliation_export', args=[connection.pk])}{month}",
+        reverse("dashboard:reconciliation_day_export", args=args),
+    ]
