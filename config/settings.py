@@ -238,10 +238,13 @@ HARAVAN_WEBHOOK_API_URL = env.str("HARAVAN_WEBHOOK_API_URL", default="").rstrip(
 HARAVAN_SCOPES = env.str(
     "HARAVAN_SCOPES",
     default="openid profile email org userinfo com.read_orders com.write_orders com.read_products "
-    "com.read_customers com.read_shop wh_api grant_service",
+    "com.read_customers com.read_shop com.read_inventories wh_api grant_service",
 )
 HARAVAN_RATE_CAPACITY = env.int("HARAVAN_RATE_CAPACITY", default=80)
 HARAVAN_RATE_PER_SECOND = env.float("HARAVAN_RATE_PER_SECOND", default=4.0)
+# Haravan's inventory documents (no webhooks): polled this often, the newest pages of each list re-read.
+HARAVAN_INVENTORY_POLL_SECONDS = env.float("HARAVAN_INVENTORY_POLL_SECONDS", default=900.0)
+HARAVAN_INVENTORY_POLL_PAGES = env.int("HARAVAN_INVENTORY_POLL_PAGES", default=4)
 
 # Production: https://api.meinvoice.vn/api/integration
 MEINVOICE_API_URL = env.str("MEINVOICE_API_URL", default="").rstrip("/")

@@ -76,6 +76,7 @@ class StockDocument:
     adjustment_type: str = ""  # "adjust" (by a quantity) or "set" (a stock count)
     supplier: Supplier | None = None
     refers_to: str = ""  # the receive a return undoes, the purchase order a receive fills (source ids)
+    refers_to_number: str = ""  # how people name that one ("IR100012", "PO100001"), "" when not known
     reference: str = ""  # the supplier's own reference ("ref_number")
     note: str = ""
     currency: str = "VND"

@@ -124,3 +124,26 @@ class HaravanSource(SourceAdapter):
 
     def write_back(self, document, fields, *, style):
         services.write_back(document, fields, style=style)
+
+    # --- stock (issue 15): inventory documents and on hand (haravan/inventory.py, haravan/inventory_sync.py)
+
+    def beat_entries(self):
+        """The four inventory polls, every ``HARAVAN_INVENTORY_POLL_SECONDS``."""
+        from . import inventory_sync
+
+        return inventory_sync.beat_entries()
+
+    def stock_kinds(self):
+        from connectors.stock import STOCK_KINDS
+
+        return STOCK_KINDS
+
+    def read_stock_document(self, connection, raw):
+        from . import inventory
+
+        return inventory.read_document(raw)
+
+    def stock_on_hand(self, connection, *, skus=None):
+        from . import inventory_sync
+
+        return inventory_sync.stock_on_hand(connection, skus=skus)

@@ -196,6 +196,77 @@ class HaravanClient(HttpClient):
     def get_shop(self) -> dict:
         return self._get("/com/shop.json", "shop")
 
+    # --- inventory documents and stock (reference amis.md §13; scope com.read_inventories) -----------
+    # Their lists take page + limit (50 at most) and no updated_at_min; the sync re-reads the newest pages.
+
+    def iter_adjustments(self, **filters) -> Iterator[dict]:
+        """Adjustments and stock counts (``location_id``, ``since_id`` filter them), lines included."""
+        return self._paged("/com/inventories/adjustments.json", "adjustments", filters)
+
+    def count_adjustments(self, **filters) -> int:
+        return int(self._get("/com/inventories/adjustments/count.json", "count", **filters))
+
+    def get_adjustment(self, adjustment_id) -> dict:
+        return self._get(f"/com/inventories/adjustments/{adjustment_id}.json", "adjustment")
+
+    def iter_transfers(self, **filters) -> Iterator[dict]:
+        """Transfers (``from_location_id``, ``to_location_id``, ``since_id`` filter them)."""
+        return self._paged("/com/inventories/transfers.json", "transfers", filters)
+
+    def count_transfers(self, **filters) -> int:
+        return int(self._get("/com/inventories/transfers/count.json", "count", **filters))
+
+    def get_transfer(self, transfer_id) -> dict:
+        """A transfer's detail lives elsewhere than its list, in its own envelope."""
+        return self._get(f"/com/inventorytransfer/detail/{transfer_id}.json", "inventorytransfer")
+
+    def iter_purchase_orders(self, **filters) -> Iterator[dict]:
+        return self._paged("/com/inventories/purchase_orders.json", "purchase_orders", filters)
+
+    def get_purchase_order(self, order_id) -> dict:
+        return self._get(f"/com/inventories/purchase_orders/{order_id}.json", "purchase_order")
+
+    def iter_purchase_receives(self, **filters) -> Iterator[dict]:
+        """Purchase receives; each row's ``line_items`` is null: ``get_purchase_receive`` has them."""
+        return self._paged("/com/v2/inventories/purchase_receives.json", "purchase_receives", filters)
+
+    def get_purchase_receive(self, receive_id) -> dict:
+        return self._get(f"/com/v2/inventories/purchase_receives/{receive_id}.json", "purchase_receive")
+
+    def iter_purchase_returns(self, **filters) -> Iterator[dict]:
+        """Purchase returns; rows without lines, and a status code ("3") where the detail has words."""
+        return self._paged("/com/v2/inventories/purchase_returns.json", "purchase_returns", filters)
+
+    def get_purchase_return(self, return_id) -> dict:
+        return self._get(f"/com/v2/inventories/purchase_returns/{return_id}.json", "purchase_return")
+
+    def iter_inventory_locations(self, *, location_ids=None, variant_ids=None) -> Iterator[dict]:
+        """Stock per location and variant. Haravan takes at most 50 ids of each per call: longer lists are
+        asked for 50 at a time; each group is read in id order, ``since_id`` the last row seen."""
+        path = "/com/inventory_locations.json"
+        for locations in _chunks(location_ids):
+            for variants in _chunks(variant_ids):
+                since_id = None
+                while True:
+                    params = _query(
+                        {
+                            "location_ids": locations,
+                            "variant_ids": variants,
+                            "order": "id",
+                            "direction": "asc",
+                            "limit": BALANCE_PAGE_SIZE,
+                            "since_id": since_id,
+                        }
+                    )
+                    rows = _unwrap(
+                        self.request("GET", path, params=params), "inventory_locations", "GET", path
+                    )
+                    rows = rows or []
+                    yield from rows
+                    if len(rows) < BALANCE_PAGE_SIZE or rows[-1].get("id") in (None, since_id):
+                        break
+                    since_id = rows[-1]["id"]
+
 
 # --- outside a shop's API: the install ---------------------------------------------------------------
 
@@ -241,6 +312,18 @@ def subscribe_webhooks(token: str) -> dict:
 
 
 CHANGE_MARGIN = dt.timedelta(milliseconds=1)  # Haravan's timestamps carry milliseconds
+BALANCE_PAGE_SIZE = 250  # inventory_locations' own limit
+MAX_IDS_PER_CALL = 50  # inventory_locations takes at most 50 location ids and 50 variant ids
+
+
+def _chunks(ids) -> Iterator[list | None]:
+    """``ids`` in groups Haravan accepts; None (no filter) stays one group of None."""
+    if ids is None:
+        yield None
+        return
+    ids = list(dict.fromkeys(ids))
+    for start in range(0, len(ids), MAX_IDS_PER_CALL):
+        yield ids[start : start + MAX_IDS_PER_CALL]
 
 
 def _moment(value) -> dt.datetime | None:

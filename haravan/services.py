@@ -248,6 +248,12 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
                 ),
                 exchange=client.last_exchange,
             )
+        if run.kind == SyncRun.Kind.MANUAL and "created_at_min" in filters:
+            # the inventory documents this connection's target posts, created in the same days
+            from . import inventory_sync
+
+            start, end = (dt.datetime.fromisoformat(filters[k]) for k in ("created_at_min", "created_at_max"))
+            inventory_sync.read_range(run, connection, client, start, end, trigger)
     except (ApiError, LicenseError) as exc:
         run.status = SyncRun.Status.FAILED
         run.set_error(exc.text)

@@ -34,3 +34,43 @@ def sync_customers(org_id: str):
     from .models import HaravanShop
 
     return services.sync_customers(HaravanShop.objects.get(org_id=org_id))
+
+
+# --- inventory documents (haravan/inventory_sync.py): one poll of one kind over every shop that posts it ---
+
+
+@shared_task(name="haravan.sync_inventory_purchase_orders")
+def sync_inventory_purchase_orders():
+    """Purchase receives (the documents that fill purchase orders), each read whole."""
+    from connectors.stock import PURCHASE_RECEIVE
+
+    from . import inventory_sync
+
+    return inventory_sync.poll(PURCHASE_RECEIVE)
+
+
+@shared_task(name="haravan.sync_inventory_purchase_returns")
+def sync_inventory_purchase_returns():
+    from connectors.stock import PURCHASE_RETURN
+
+    from . import inventory_sync
+
+    return inventory_sync.poll(PURCHASE_RETURN)
+
+
+@shared_task(name="haravan.sync_inventory_transfers")
+def sync_inventory_transfers():
+    from connectors.stock import TRANSFER
+
+    from . import inventory_sync
+
+    return inventory_sync.poll(TRANSFER)
+
+
+@shared_task(name="haravan.sync_inventory_adjustments")
+def sync_inventory_adjustments():
+    from connectors.stock import ADJUSTMENT
+
+    from . import inventory_sync
+
+    return inventory_sync.poll(ADJUSTMENT)

@@ -6,6 +6,12 @@
 webhooks like real ones. Cash-on-delivery orders are settled as a carrier does: shipped, then their COD money
 received (the simulator's ``/_sandbox/orders/{id}/fulfil`` and ``…/cod_received`` controls, which the
 Admin API has no call for), so their fulfilments carry COD fields and their capture comes from the carrier.
+
+Every ``inventory_every`` rounds it also moves stock at the shop's locations, with the catalogue's SKUs: a
+purchase receive (through the simulator's controls: Haravan documents no create for receives; some start as a
+draft, or fill a purchase order first, and are booked a little later), an adjustment (``adjustorset.json``),
+a transfer between two locations (``transfer.json``, received a little later through the API) and now and then
+a purchase return of part of an earlier receive. Decreases never exceed what the balances say is on hand.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class OrderGenerator:
         pay_share: float = 0.85,
         cancel_share: float = 0.08,
         cod_via_carrier: bool = True,
+        inventory_every: int = 4,
     ):
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -68,6 +75,13 @@ class OrderGenerator:
         self._catalog: dict[str, Any] | None = None
         self.pending: list[_Pending] = []
         self.stats = {"created": 0, "paid": 0, "cancelled": 0, "errors": 0}
+        # Stock moves have their own random stream: a seed makes the same orders with or without them.
+        self.inventory_every = inventory_every
+        self.stock_rng = random.Random(None if seed is None else seed + 1)
+        self.stock_turn = 0
+        self.stock_pending: list[tuple[float, str, int]] = []  # (due, "receive" | "transfer", id)
+        self.received: list[dict] = []  # booked receives a return may send goods of back
+        self.stats.update({"receives": 0, "transfers": 0, "adjustments": 0, "returns": 0})
 
     # --- HTTP --------------------------------------------------------------------------------------
 
@@ -268,6 +282,184 @@ class OrderGenerator:
                 self.stats["errors"] += 1
                 log.warning("Order generator: settling order %s failed: %s", item.order_id, exc)
 
+    # --- stock ---------------------------------------------------------------------------------------
+
+    STOCK_TURNS = ("receive", "adjust", "transfer", "receive", "adjust", "transfer", "return")
+
+    def _on_hand(self, location_id: int, variant_ids: list[int]) -> dict[int, int]:
+        rows = self._call(
+            "GET",
+            "inventory_locations.json",
+            params={"location_ids": location_id, "variant_ids": ",".join(str(v) for v in variant_ids)},
+        ).get("inventory_locations", [])
+        return {row["variant_id"]: int(row["qty_onhand"]) for row in rows}
+
+    def _pick(self, k: int) -> list[tuple[dict, dict]]:
+        variants = self.catalog()["variants"]
+        return self.stock_rng.sample(variants, k=min(len(variants), k))
+
+    def _locations(self) -> list[int]:
+        return [loc["id"] for loc in self.catalog()["locations"]] or [demo_data.LOCATIONS[0]["id"]]
+
+    def receive_stock(self) -> dict:
+        """Goods bought from a supplier arrive at a location: received at once, or a draft booked later."""
+        rng = self.stock_rng
+        location = rng.choice(self._locations())
+        lines = []
+        for _product, variant in self._pick(rng.randint(1, 3)):
+            original = max(1000, round(float(variant["price"]) * rng.uniform(0.45, 0.7) / 1000) * 1000)
+            line = {
+                "product_variant_id": variant["id"],
+                "quantity": rng.randint(5, 30),
+                "original_cost": original,
+            }
+            if rng.random() < 0.3:
+                line["discount_amount"] = round(original * rng.choice((0.03, 0.05, 0.1)) / 100) * 100
+            lines.append(line)
+        body: dict[str, Any] = {
+            "location_id": location,
+            "line_items": lines,
+            "ref_number": f"HD{rng.randint(1000, 99999)}",
+        }
+        if rng.random() < 0.3:
+            order = self._control(
+                "inventory/purchase_orders",
+                {
+                    "location_id": location,
+                    "line_items": [{k: ln[k] for k in ("product_variant_id", "quantity")} for ln in lines],
+                },
+            )["purchase_order"]
+            body["ref_purchase_order_id"] = order["id"]
+        draft = rng.random() < 0.3
+        body["status"] = "Nháp" if draft else "Đã nhập hàng"
+        receive = self._control("inventory/purchase_receives", body)["purchase_receive"]
+        if draft:
+            self.stock_pending.append((time.monotonic() + rng.uniform(2, 10), "receive", receive["id"]))
+        else:
+            self.received.append(receive)
+        self.stats["receives"] += 1
+        return receive
+
+    def adjust_stock(self) -> dict | None:
+        """A count or a correction at one location: damaged or shrinking goods out, found or new goods in."""
+        rng = self.stock_rng
+        location = rng.choice(self._locations())
+        picked = self._pick(rng.randint(1, 3))
+        have = self._on_hand(location, [v["id"] for _p, v in picked])
+        decrease = rng.random() < 0.6
+        reason = (
+            rng.choice(("damaged", "shrinkage", "promotion"))
+            if decrease
+            else rng.choice(("newproduct", "returned"))
+        )
+        lines = []
+        for _product, variant in picked:
+            if decrease:
+                units = min(have.get(variant["id"], 0), rng.randint(1, 4))
+                if units > 0:
+                    lines.append({"product_variant_id": variant["id"], "quantity": -units})
+            else:
+                lines.append({"product_variant_id": variant["id"], "quantity": rng.randint(1, 6)})
+        if not lines:
+            return None
+        body = {"location_id": location, "type": "adjust", "reason": reason, "line_items": lines}
+        if rng.random() < 0.2:  # a stock count: on hand set to what was counted
+            body["type"] = "set"
+            body["line_items"] = [
+                {
+                    "product_variant_id": ln["product_variant_id"],
+                    "quantity": max(0, have.get(ln["product_variant_id"], 0) + ln["quantity"]),
+                }
+                for ln in lines
+            ]
+            body["note"] = "Kiểm kho định kỳ"
+        adjustment = self._call("POST", "inventories/adjustorset.json", json={"inventory": body})[
+            "adjustment"
+        ]
+        self.stats["adjustments"] += 1
+        return adjustment
+
+    def transfer_stock(self) -> dict | None:
+        """Goods sent from one location to another, received there a little later."""
+        rng = self.stock_rng
+        locations = self._locations()
+        if len(locations) < 2:
+            return None
+        origin, destination = rng.sample(locations, 2)
+        picked = self._pick(rng.randint(1, 2))
+        have = self._on_hand(origin, [v["id"] for _p, v in picked])
+        lines = [
+            {
+                "product_id": p["id"],
+                "product_variant_id": v["id"],
+                "quantity": min(have.get(v["id"], 0), rng.randint(1, 8)),
+            }
+            for p, v in picked
+        ]
+        lines = [ln for ln in lines if ln["quantity"] > 0]
+        if not lines:
+            return None
+        body = {
+            "from_loc_id": origin,
+            "to_loc_id": destination,
+            "reason": "Bổ sung hàng",
+            "line_items": lines,
+        }
+        transfer = self._call("POST", "inventories/transfer.json", json={"transfer": body})["transfer"]
+        self.stock_pending.append((time.monotonic() + rng.uniform(2, 10), "transfer", transfer["id"]))
+        self.stats["transfers"] += 1
+        return transfer
+
+    def return_stock(self) -> dict | None:
+        """Part of an earlier receive goes back to its supplier (what is still on hand of it)."""
+        rng = self.stock_rng
+        if not self.received:
+            return None
+        receive = self.received.pop(rng.randrange(len(self.received)))
+        line = rng.choice(receive["line_items"])
+        have = self._on_hand(receive["location"]["id"], [line["product_variant_id"]])
+        units = min(line["quantity"], have.get(line["product_variant_id"], 0), rng.randint(1, 5))
+        if units <= 0:
+            return None
+        body = {
+            "receive_id": receive["id"],
+            "notes": "Hàng lỗi trả nhà cung cấp",
+            "line_items": [{"product_variant_id": line["product_variant_id"], "quantity": units}],
+        }
+        returned = self._control("inventory/purchase_returns", body)["purchase_return"]
+        self.stats["returns"] += 1
+        return returned
+
+    def move_stock(self) -> dict | None:
+        """The next stock move of the cycle (receive, adjust, transfer, …, return)."""
+        turn = self.STOCK_TURNS[self.stock_turn % len(self.STOCK_TURNS)]
+        self.stock_turn += 1
+        return {
+            "receive": self.receive_stock,
+            "adjust": self.adjust_stock,
+            "transfer": self.transfer_stock,
+            "return": self.return_stock,
+        }[turn]()
+
+    def settle_stock_due(self, now: float | None = None) -> None:
+        """Book the drafts and receive the transfers whose time has come."""
+        now = time.monotonic() if now is None else now
+        due = [p for p in self.stock_pending if p[0] <= now]
+        self.stock_pending = [p for p in self.stock_pending if p[0] > now]
+        for _due, kind, ident in due:
+            try:
+                if kind == "receive":
+                    answer = self._control(
+                        "inventory/status",
+                        {"kind": "purchase_receive", "id": ident, "status": "Đã nhập hàng"},
+                    )
+                    self.received.append(answer["document"])
+                else:
+                    self._call("POST", f"inventories/transfer/{ident}/receive.json", json={"transfer": {}})
+            except (GeneratorError, requests.RequestException, KeyError, ValueError) as exc:
+                self.stats["errors"] += 1
+                log.warning("Order generator: settling %s %s failed: %s", kind, ident, exc)
+
     def run(
         self, interval: float = 5.0, stop_event: threading.Event | None = None, max_rounds: int | None = None
     ):
@@ -298,6 +490,13 @@ class OrderGenerator:
             except Exception as exc:
                 self.stats["errors"] += 1
                 log.warning("Order generator: settling failed: %s", exc)
+            if self.inventory_every and rounds % self.inventory_every == 0:
+                try:
+                    self.move_stock()
+                    self.settle_stock_due()
+                except Exception as exc:
+                    self.stats["errors"] += 1
+                    log.warning("Order generator: moving stock failed: %s", exc)
             if max_rounds is not None and rounds >= max_rounds:
                 break
             stop_event.wait(interval)

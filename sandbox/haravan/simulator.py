@@ -18,10 +18,15 @@ from .catalogue import Catalogue
 from .control import KNOBS, PROBABILITY_KNOBS, Controls
 from .customers import Customers
 from .helpers import ApiProblem, iso, setting
+from .inventory_adjustments import InventoryAdjustments
+from .inventory_balances import InventoryBalances
+from .inventory_controls import InventoryControls
+from .inventory_transfers import InventoryTransfers
 from .locations import Locations
 from .oauth import OAuth
 from .orders import Orders
 from .payments import Transactions
+from .purchases import Purchases
 from .rate_limit import TOO_MANY, format_seconds, take
 from .reading import read_body
 from .refunds import Refunds
@@ -74,9 +79,15 @@ class HaravanSimulator(Simulator):
             Locations(self),
             OAuth(self),
             Subscriptions(self),
+            # inventory documents and stock (reference amis.md §13)
+            InventoryAdjustments(self),
+            InventoryTransfers(self),
+            Purchases(self),
+            InventoryBalances(self),
         ):
             resource.register(self.router)
         Controls(self).register(self.control)
+        InventoryControls(self).register(self.control)
         self.reset_state()
 
     # --- configuration ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .helpers import not_found
+from .inventory_balances import InventoryBook
 
 ALL_SCOPES = frozenset(
     {
@@ -40,6 +41,8 @@ class Shop:
     # A private webhook set up in the shop's Settings → Notifications → Webhooks: Haravan signs the shop's
     # deliveries with this secret instead of the app's client secret. None: deliveries go to the app.
     webhook_secret: str | None = None
+    # Inventory documents and stock per location (sandbox/haravan/inventory_balances.py)
+    inventory: InventoryBook = field(default_factory=InventoryBook)
 
     def order(self, order_id: str) -> dict:
         """The order a path names; 404 when the shop has no such order."""
