@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from connectors.registry import ScheduleState, SourceAdapter
 
-from . import checks, read, schedules, services
+from . import checks, read, reconcile, schedules, services
 from .client import HaravanClient
 from .models import HaravanShop
 
@@ -124,3 +124,15 @@ class HaravanSource(SourceAdapter):
 
     def write_back(self, document, fields, *, style):
         services.write_back(document, fields, style=style)
+
+    # --- reconciliation (haravan/reconcile.py)
+    stored_day_keys = reconcile.STORED_KEYS
+
+    def day_zone(self, connection):
+        return reconcile.day_zone(connection)
+
+    def day_count(self, connection, start, end):
+        return reconcile.day_count(connection, start, end)
+
+    def day_objects(self, connection, start, end):
+        return reconcile.day_objects(connection, start, end)
