@@ -151,6 +151,17 @@ def stored_documents(connection, day: dt.date, zone: dt.tzinfo) -> Iterator[_Sto
         yield _Stored(account_id, known, str(currency).upper(), error, error_text)
 
 
+def nightly_connections() -> list[int]:
+    """The connections each night's job checks: enabled, with a source and a target that can say."""
+    from connectors.models import Connection
+
+    return [
+        connection.pk
+        for connection in Connection.objects.filter(enabled=True).order_by("pk")
+        if connection.target.reconciles and connection.source.stored_day_keys is not None
+    ]
+
+
 def check_day(connection, day: dt.date) -> list[ReconciledDay]:
     """Check one day of the connection on every account; each account's row is replaced."""
     source, target = connection.source, connection.target

@@ -17,7 +17,7 @@ from haravan.client import HaravanClient
 from meinvoice import services
 from sandbox.generator import OrderGenerator
 from syncjobs.models import ReconciledDay, SyncDocument
-from syncjobs.reconciliation import check_day
+from syncjobs.reconciliation import check_day, nightly_connections
 from tests import factories
 
 BASE = "http://127.0.0.1:8100"
@@ -212,3 +212,31 @@ def test_the_command_prints_a_readable_report_and_refuses_bad_input(conn, sandbo
         call_command("report_orders", "--org", "nobody", "--date", today().isoformat())
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("report_orders", "--org", conn.tenant.slug, "--date", "03/12/2026")
+
+
+def test_the_nightly_job_checks_every_connection_s_day_before_in_its_own_zone(conn, sandbox, settings):
+    from syncjobs import tasks
+
+    take(paid_orders(1)[0])
+    services.sync_orders()
+    assert tasks.reconcile_day(conn.pk, today().isoformat()) == {
+        "day": today().isoformat(),
+        "accounts": 1,
+        "matching": 1,
+    }
+    assert nightly_connections() == [conn.pk]
+    Connection.objects.create(
+        tenant=conn.tenant,
+        name="Off",
+        source_kind="haravan",
+        source_key="9",
+        target_kind="amis",
+        enabled=False,
+    )
+    assert nightly_connections() == [conn.pk]
+    assert tasks.reconcile_day(conn.pk)["day"] == (today() - dt.timedelta(days=1)).isoformat()
+    yesterday = ReconciledDay.objects.get(day=today() - dt.timedelta(days=1))
+    assert yesterday.matches and yesterday.expected_count == 0
+    entry = settings.CELERY_BEAT_SCHEDULE["reconcile-yesterday"]
+    assert entry["task"] == "syncjobs.reconcile_yesterday"
+    assert entry["schedule"].hour == {settings.RECONCILE_HOUR}
