@@ -28,12 +28,11 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 from connectors.daycheck import KnownDocument, TargetDay
-from connectors.envelope import pick
 from connectors.reconcile import Confirmed
 from connectors.text import Text
 from syncjobs.models import SyncDocument
 
-from .client import VN_TZ, full_series
+from .client import MAX_PAGE, VN_TZ
 from .convert import ref_id_for
 from .services import client_for
 
@@ -48,13 +47,29 @@ def _amount(value) -> Decimal | None:
         return None
 
 
+def _lower(row: dict) -> dict:
+    """The row with its keys lower-cased once (MISA varies their casing), then read directly."""
+    return {str(key).lower(): value for key, value in row.items()}
+
+
 def _name(row: dict) -> str:
-    series = full_series(row) or str(pick(row, "InvSeries") or "")
-    return f"{series}-{pick(row, 'InvNo') or ''}"
+    """An invoice as people name it: its 7-character series and number (the client joined the series)."""
+    return f"{row.get('invseries') or ''}-{row.get('invno') or ''}"
 
 
 def _ref(known: KnownDocument, tax_code: str, kind: str) -> str:
     return str(known.result.get("ref_id") or ref_id_for(tax_code, known.source_id, kind)).casefold()
+
+
+def _pages(client, first: dt.date, last: dt.date):
+    """Every invoice issued between the two days, one page at a time (a page is let go once read)."""
+    skip = 0
+    while True:
+        page = client.paging(from_date=first, to_date=last, skip=skip, take=MAX_PAGE)
+        yield from page.rows
+        skip += len(page.rows)
+        if not page.rows or skip >= page.total:
+            return
 
 
 def confirm_day(account, day: dt.date, known: list[KnownDocument]) -> TargetDay:
@@ -67,15 +82,16 @@ def confirm_day(account, day: dt.date, known: list[KnownDocument]) -> TargetDay:
     last = min(day + dt.timedelta(days=DAYS_PAGED - 1), max(today, day))
     seen: set[str] = set()
     foreign: list[dict] = []
-    for row in client.invoices_between(day, last):
-        ref = str(pick(row, "RefID") or "").casefold()
+    for row in _pages(client, day, last):
+        row = _lower(row)
+        ref = str(row.get("refid") or "").casefold()
         doc = ours.get(ref)
         if doc is None:
-            if int(pick(row, "ReferenceType") or 0) == 0 and not pick(row, "IsDelete"):
+            if int(row.get("referencetype") or 0) == 0 and not row.get("isdelete"):
                 foreign.append(row)
             continue
         seen.add(ref)
-        _confirm(answer, doc, row, _amount(pick(row, "TotalAmount")))
+        _confirm(answer, doc, row, _amount(row.get("totalamount")))
     unseen = [
         k for ref, k in ours.items() if ref not in seen and k.state == SyncDocument.State.DONE and k.result
     ]
@@ -87,8 +103,8 @@ def confirm_day(account, day: dt.date, known: list[KnownDocument]) -> TargetDay:
         by_family[(with_code, calcu)].append(k)
     for (with_code, calcu), docs in by_family.items():
         rows = client.status([_ref(k, tax_code, kind) for k in docs], with_code=with_code, calcu=calcu)
-        for row in rows:
-            doc = ours.get(str(pick(row, "RefID") or "").casefold())
+        for row in map(_lower, rows):
+            doc = ours.get(str(row.get("refid") or "").casefold())
             if doc is not None:
                 _confirm(answer, doc, row, doc.amount)
     if foreign:
@@ -98,13 +114,13 @@ def confirm_day(account, day: dt.date, known: list[KnownDocument]) -> TargetDay:
 
 def _confirm(answer: TargetDay, doc: KnownDocument, row: dict, amount: Decimal | None) -> None:
     name = _name(row)
-    if pick(row, "IsDelete"):
+    if row.get("isdelete"):
         answer.missing[doc.label] = Text("meInvoice lists invoice %(number)s as deleted", number=name)
         return
-    if int(pick(row, "EInvoiceStatus") or 0) == 2:
+    if int(row.get("einvoicestatus") or 0) == 2:
         answer.missing[doc.label] = Text("invoice %(number)s is cancelled in meInvoice", number=name)
         return
-    tax = int(pick(row, "SendTaxStatus") or 0)
+    tax = int(row.get("sendtaxstatus") or 0)
     if tax in REJECTED_BY_TAX:
         answer.refused[doc.label] = Text(
             "the tax authority answered %(answer)s (SendTaxStatus %(code)s) for invoice %(number)s",
@@ -119,7 +135,7 @@ def _confirm(answer: TargetDay, doc: KnownDocument, row: dict, amount: Decimal |
 def _foreign(answer: TargetDay, account, kind: str, known: list[KnownDocument], rows: list[dict]) -> None:
     """Foreign original invoices: ours of other days are left alone; one matching exactly one order of the
     day by total and buyer name is a second document for it."""
-    refs = [str(pick(row, "RefID") or "").lower() for row in rows]
+    refs = [str(row.get("refid") or "").lower() for row in rows]
     elsewhere = set()
     for start in range(0, len(refs), 500):
         batch = refs[start : start + 500]
@@ -129,7 +145,7 @@ def _foreign(answer: TargetDay, account, kind: str, known: list[KnownDocument], 
                 "result__ref_id", flat=True
             )
         )
-    rows = [row for row in rows if str(pick(row, "RefID") or "").casefold() not in elsewhere]
+    rows = [row for row in rows if str(row.get("refid") or "").casefold() not in elsewhere]
     if not rows:
         return
     by_amount: dict[Decimal, list[KnownDocument]] = defaultdict(list)
@@ -137,12 +153,11 @@ def _foreign(answer: TargetDay, account, kind: str, known: list[KnownDocument], 
         if k.state != SyncDocument.State.SKIPPED:
             by_amount[k.amount].append(k)
     for row in rows:
-        candidates = by_amount.get(_amount(pick(row, "TotalAmount")) or Decimal(-1), [])[:200]
+        candidates = by_amount.get(_amount(row.get("totalamount")) or Decimal(-1), [])[:200]
         if not candidates:
             continue
-        names = {
-            str(pick(row, key) or "").strip().casefold() for key in ("BuyerLegalName", "BuyerFullName")
-        } - {""}
+        names = {str(row.get(key) or "").strip().casefold() for key in ("buyerlegalname", "buyerfullname")}
+        names -= {""}
         buyers = SyncDocument.objects.filter(pk__in=[k.id for k in candidates]).values_list(
             "pk", "payload__BuyerLegalName", "payload__BuyerFullName"
         )
@@ -153,4 +168,4 @@ def _foreign(answer: TargetDay, account, kind: str, known: list[KnownDocument], 
         ]
         if len(matching) == 1:
             doc = next(k for k in candidates if k.id == matching[0])
-            answer.confirmed.append(Confirmed(doc.label, _name(row), _amount(pick(row, "TotalAmount"))))
+            answer.confirmed.append(Confirmed(doc.label, _name(row), _amount(row.get("totalamount"))))
