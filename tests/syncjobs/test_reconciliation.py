@@ -240,3 +240,153 @@ def test_the_nightly_job_checks_every_connection_s_day_before_in_its_own_zone(co
     entry = settings.CELERY_BEAT_SCHEDULE["reconcile-yesterday"]
     assert entry["task"] == "syncjobs.reconcile_yesterday"
     assert entry["schedule"].hour == {settings.RECONCILE_HOUR}
+
+
+# --- AMIS: what the accountant does in AMIS, named ------------------------------------------------------
+
+AMIS_MAPPING = {
+    "locations": {"1001": {"stock_code": "KHO01"}, "1002": {"stock_code": "KHO02"}},
+    "parties": {"walk_in": "KHACHLE", "by_channel": {"shopee": "KHACHLE_SHOPEE"}},
+    "gateways": {"Thanh toán khi giao hàng (COD)": "cash", "Chuyển khoản ngân hàng": "bank"},
+    "default_gateway": "cash",
+}
+
+
+@pytest.fixture
+def amis(sandbox):
+    from django.test import Client
+
+    from sandbox.testing import django_client_sender
+
+    sim = sandbox.mounts["/amis"]
+    sim.webhooks.sender = django_client_sender(Client())  # callbacks reach our own endpoint
+    sim.set_knobs(auto_generate=False)  # the accountant generates when the test says so
+    return sim
+
+
+@pytest.fixture
+def books(db, amis):
+    tenant = factories.tenant("Books")
+    factories.shop(tenant, org_id=ORG, token="demo-token")
+    connection = Connection.objects.create(
+        tenant=tenant, name="Demo → AMIS", source_kind="haravan", source_key=ORG, target_kind="amis"
+    )
+    for code, default in (("demo-hanoi", True), ("demo-hcm", False), ("demo-tmdt", False)):
+        TargetAccount.objects.create(
+            connection=connection,
+            external_id=code,
+            is_default=default,
+            credentials={"access_code": "demo"},
+            settings={"mapping": AMIS_MAPPING},
+        )
+    return connection
+
+
+def amis_control(sandbox, path, **body):
+    from sandbox.core import Headers, Request
+
+    request = Request(
+        method="POST",
+        path=f"/amis/_sandbox/{path}",
+        query={},
+        headers=Headers({"Content-Type": "application/json"}),
+        body=json.dumps(body).encode(),
+    )
+    response = sandbox.handle(request)
+    assert response.status < 300, response.body
+    return json.loads(response.body)
+
+
+def deliver(sim):
+    """The simulator's due callbacks reach our endpoint; a worker then applies the stored events."""
+    from amis import callbacks
+    from syncjobs.models import InboundEvent
+
+    sim.advance(5)
+    sim.pump(release_held=True)
+    sim.webhooks.drain()
+    for event in InboundEvent.objects.filter(source_kind="amis", status=InboundEvent.Status.PENDING):
+        callbacks.process_event(event.pk)
+
+
+def test_amis_vouchers_edited_deleted_doubled_and_a_deleted_proposal_are_named(books, amis, sandbox):
+    from amis import sending
+
+    orders = paid_orders(5, seed=5)
+    kept, deleted_proposal, edited, lost, doubled = orders
+    for order in orders:
+        haravan_services.intake_order(ORG, order, trigger="test")
+    sending.sync_orders()
+    deliver(amis)
+    docs = {o["id"]: SyncDocument.objects.get(connection=books, source_id=str(o["id"]), kind="sales_voucher")
+            for o in orders}  # fmt: skip
+    assert all(d.state == "sent" for d in docs.values())
+    for order in orders:
+        if order is not deleted_proposal:
+            doc = docs[order["id"]]
+            amis_control(sandbox, "generate", company=doc.account.external_id, org_refid=doc.target_ref)
+    deliver(amis)
+    docs = {k: SyncDocument.objects.get(pk=d.pk) for k, d in docs.items()}
+    assert [d.state for d in docs.values()].count("done") == 4
+    # the accountant, in AMIS's own screens
+    gone = docs[deleted_proposal["id"]]
+    amis_control(sandbox, "delete_proposal", company=gone.account.external_id, org_refid=gone.target_ref)
+    doc = docs[edited["id"]]
+    edited_total = int(Decimal(str(edited["total_price"]))) + 1000
+    amis_control(
+        sandbox, "edit_voucher", company=doc.account.external_id, org_refid=doc.target_ref, total=edited_total
+    )
+    doc = docs[lost["id"]]
+    amis_control(sandbox, "delete_voucher", company=doc.account.external_id, org_refid=doc.target_ref)
+    doc = docs[doubled["id"]]
+    copy = amis_control(
+        sandbox,
+        "add_voucher",
+        company=doc.account.external_id,
+        custom_field1=str(doubled["id"]),
+        total=int(Decimal(str(doubled["total_price"]))),
+    )["voucher"]
+    deliver(amis)
+
+    answer = report(books)
+    differences = {d["source"]: d for a in answer["accounts"] for d in a["differences"]}
+    assert set(differences) == {deleted_proposal["name"], edited["name"], lost["name"], doubled["name"]}
+    waiting = differences[deleted_proposal["name"]]
+    assert waiting["kind"] == "waiting" and waiting["target_document"] is None
+    assert "AMIS accepted the proposal on" in waiting["detail"] and "deletes a proposal" in waiting["detail"]
+    amount = differences[edited["name"]]
+    assert amount["kind"] == "amount" and amount["target_document"] == docs[edited["id"]].result["refno"]
+    assert "difference 1.000 đồng" in amount["detail"]
+    missing = differences[lost["name"]]
+    assert missing["kind"] == "missing" and missing["target_document"] is None
+    assert missing["detail"] == f"voucher {docs[lost['id']].result['refno']} was deleted in AMIS"
+    doubled_row = differences[doubled["name"]]
+    assert doubled_row["kind"] == "duplicated"
+    assert {doubled_row["target_document"], docs[doubled["id"]].result["refno"]} >= {copy["refno"]}
+    assert (
+        docs[doubled["id"]].result["refno"] in doubled_row["detail"]
+        and copy["refno"] in doubled_row["detail"]
+    )
+    kept_account = docs[kept["id"]].account.external_id
+    (kept_row,) = [a for a in answer["accounts"] if a["account"] == kept_account]
+    assert kept["name"] not in {d["source"] for d in kept_row["differences"]}
+    assert sum(a["expected"]["count"] for a in answer["accounts"]) == 5
+
+
+def test_an_amis_day_where_every_voucher_was_generated_matches(books, amis, sandbox):
+    from amis import sending
+
+    orders = paid_orders(3, seed=7)
+    for order in orders:
+        haravan_services.intake_order(ORG, order, trigger="test")
+    sending.sync_orders()
+    deliver(amis)
+    amis_control(sandbox, "generate", company="demo-hanoi")
+    amis_control(sandbox, "generate", company="demo-hcm")
+    amis_control(sandbox, "generate", company="demo-tmdt")
+    deliver(amis)
+    assert set(SyncDocument.objects.filter(connection=books).values_list("state", flat=True)) == {"done"}
+    rows = check_day(books, today())
+    assert all(row.matches for row in rows), [(r.account.external_id, r.differences, r.error) for r in rows]
+    assert sum(row.expected_count for row in rows) == 3
+    assert sum(row.confirmed_total for row in rows) == sum(Decimal(str(o["total_price"])) for o in orders)
