@@ -20,9 +20,10 @@ from .text import Text
 
 @dataclass(frozen=True)
 class StoredKeys:
-    """Top-level keys of the source's stored snapshot (``SyncDocument.source_data``): ``moment`` an ISO 8601
-    time (a bare date "yyyy-mm-dd" counts as that day wherever the reader is), ``amount`` what the buyer pays,
-    ``currency`` its ISO code (absent: ``default_currency``)."""
+    """Keys of the source's stored snapshot (``SyncDocument.source_data``; a dotted path reaches into an
+    object: ``totalIncludingTax.amount``): ``moment`` an ISO 8601 time (a bare date "yyyy-mm-dd" counts as
+    that day wherever the reader is), ``amount`` what the buyer pays, ``currency`` its ISO code (absent:
+    ``default_currency``)."""
 
     moment: str
     amount: str

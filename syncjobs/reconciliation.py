@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -95,6 +95,15 @@ class _Stored:
         self.error, self.error_text = error, error_text
 
 
+def _snapshot_key(path: str):
+    """The text of one key of the stored snapshot, a dotted path reaching into objects: ``total.amount``."""
+    *outer, last = path.split(".")
+    expression = "source_data"
+    for name in outer:
+        expression = KeyTransform(name, expression)
+    return KeyTextTransform(last, expression)
+
+
 def stored_documents(connection, day: dt.date, zone: dt.tzinfo) -> Iterator[_Stored]:
     """The connection's documents (its target's order kind) whose source object was created on ``day``,
     streamed in chunks; only the snapshot's moment, amount and currency leave the database. The text bounds
@@ -103,9 +112,9 @@ def stored_documents(connection, day: dt.date, zone: dt.tzinfo) -> Iterator[_Sto
     rows = (
         SyncDocument.objects.filter(connection=connection, kind=connection.target.order_document_kind)
         .annotate(
-            day_moment=KeyTextTransform(keys.moment, "source_data"),
-            day_amount=KeyTextTransform(keys.amount, "source_data"),
-            day_currency=KeyTextTransform(keys.currency or keys.moment, "source_data"),
+            day_moment=_snapshot_key(keys.moment),
+            day_amount=_snapshot_key(keys.amount),
+            day_currency=_snapshot_key(keys.currency or keys.moment),
         )
         .filter(
             day_moment__gte=(day - dt.timedelta(days=1)).isoformat(),
