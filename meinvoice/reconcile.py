@@ -37,7 +37,7 @@ from .convert import ref_id_for
 from .services import client_for
 
 DAYS_PAGED = 2  # the day and the next
-REJECTED_BY_TAX = {3: "rejected", 4: "invalid"}
+REJECTED_BY_TAX = {3: Text("rejected"), 4: Text("invalid")}
 
 
 def _amount(value) -> Decimal | None:
