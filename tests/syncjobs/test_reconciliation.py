@@ -10,6 +10,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from connectors.models import Connection, TargetAccount
 from haravan import services as haravan_services
@@ -202,12 +204,34 @@ def test_a_target_that_cannot_be_asked_is_an_error_not_a_match(conn, sandbox, se
 
 
 def test_the_command_prints_a_readable_report_and_refuses_bad_input(conn, sandbox):
-    take(paid_orders(1)[0])
+    doc = take(paid_orders(1)[0])
     services.sync_orders()
     out = StringIO()
     call_command("report_orders", "--org", conn.tenant.slug, "--date", today().isoformat(), stdout=out)
     text = out.getvalue()
     assert f"[MST {MST}]" in text and "matches" in text and "expected        1" in text
+    doc.refresh_from_db()
+    control(sandbox, "delete_invoice", mst=MST, ref_id=doc.result["ref_id"])
+    out = StringIO()
+    call_command(
+        "report_orders",
+        "--org",
+        conn.tenant.slug,
+        "--date",
+        today().isoformat(),
+        "--language",
+        "vi",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "1 differences" in text
+    assert f"  - missing    {doc.source_label}: meInvoice ghi hóa đơn" in text or (
+        f"  - missing    {doc.source_label}: meInvoice lists invoice" in text  # before the catalogue has it
+    )
+    with pytest.raises(CommandError, match="no enabled connection"):
+        call_command(
+            "report_orders", "--org", conn.tenant.slug, "--date", today().isoformat(), "--connection", "0"
+        )
     with pytest.raises(CommandError, match="No merchant"):
         call_command("report_orders", "--org", "nobody", "--date", today().isoformat())
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
@@ -463,3 +487,30 @@ def _post(path, **body):
         headers=Headers({"Content-Type": "application/json"}),
         body=json.dumps(body).encode(),
     )
+
+
+# --- pure parts -----------------------------------------------------------------------------------------
+
+
+def test_a_stored_moment_falls_on_the_day_of_the_zone_it_is_read_in():
+    from syncjobs.reconciliation import day_of
+
+    assert day_of("2026-12-02T17:30:00.000Z", VN) == dt.date(2026, 12, 3)  # 00:30 in Vietnam
+    assert day_of("2026-12-02T16:59:59.999Z", VN) == dt.date(2026, 12, 2)
+    assert day_of("2026-12-03T00:10:00+07:00", dt.UTC) == dt.date(2026, 12, 2)
+    assert day_of("2026-12-02T23:00:00", VN) == dt.date(2026, 12, 3)  # no offset: UTC
+    assert day_of("2026-12-02", VN) == dt.date(2026, 12, 2)  # a bare date is that day anywhere
+    assert day_of("", VN) is None and day_of("soon", VN) is None and day_of(None, VN) is None
+
+
+@example(Decimal("2.50"))
+@example(Decimal("-0.50"))
+@given(st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False, allow_infinity=False))
+def test_json_amounts_are_numbers_to_the_dong_or_the_cent(amount):
+    from connectors.money import round_half_up
+    from syncjobs.management.commands.report_orders import number
+
+    dong = number(amount, "VND")
+    assert isinstance(dong, int) and Decimal(dong) == round_half_up(amount)
+    cents = number(amount, "EUR")
+    assert Decimal(str(cents)) == amount and json.loads(json.dumps(cents)) == cents

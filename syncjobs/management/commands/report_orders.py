@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
 from connectors.models import Connection, Tenant
-from connectors.money import quantum
+from connectors.money import quantum, round_half_up
 from syncjobs.reconciliation import check_day
 
 CONTRACT_KEYS = ("kind", "source", "target_document", "detail")
@@ -24,8 +24,9 @@ CONTRACT_KEYS = ("kind", "source", "target_document", "detail")
 
 def number(amount: Decimal, currency: str) -> int | float:
     """An amount as a JSON number, to the đồng (VND: an integer) or the cent."""
-    value = Decimal(amount).quantize(quantum(currency))
-    return int(value) if value == value.to_integral_value() and quantum(currency) >= 1 else float(value)
+    step = quantum(currency)
+    value = round_half_up(Decimal(amount), step)
+    return int(value) if step >= 1 else float(value)
 
 
 def account_json(row) -> dict:
