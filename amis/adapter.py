@@ -144,3 +144,11 @@ class AmisTarget(TargetAdapter):
         from .preview import preview_context
 
         return preview_context(answer)
+
+    # --- reconciliation (amis/reconcile.py)
+    reconciles = True
+
+    def confirm_day(self, account, day, known):
+        from . import reconcile
+
+        return reconcile.confirm_day(account, day, known)

@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_noop
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -302,6 +303,9 @@ LOGGING = {
     },
 }
 
+# The hour (0–23, CELERY_TIMEZONE) the nightly reconciliation of the day before starts.
+RECONCILE_HOUR = env.int("RECONCILE_HOUR", default=2)
+
 # Static beat entries (the DatabaseScheduler copies them into its tables; per-connection ones live there).
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbound-events": {
@@ -311,5 +315,10 @@ CELERY_BEAT_SCHEDULE = {
     "alert-digests": {
         "task": "syncjobs.send_alert_digests",
         "schedule": env.float("ALERT_DIGEST_INTERVAL_SECONDS", default=900.0),
+    },
+    # Each night: every enabled connection's day before (in its source's own time zone), reconciled.
+    "reconcile-yesterday": {
+        "task": "syncjobs.reconcile_yesterday",
+        "schedule": crontab(minute=0, hour=RECONCILE_HOUR),
     },
 }  # each integration adds its own entries (its adapter's beat_entries, see config/celery.py)

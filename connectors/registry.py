@@ -160,6 +160,28 @@ class SourceAdapter(Adapter):
         """``connectors.stock.StockBalance`` per location and SKU, read from the source now."""
         raise Unsupported
 
+    # --- reconciliation (``syncjobs.reconciliation``: what the source says should exist for a day)
+    # Where its stored snapshots keep an object's moment, amount and currency (None: it cannot be reconciled)
+    stored_day_keys: ClassVar[Any] = None  # connectors.daycheck.StoredKeys
+
+    def day_zone(self, connection) -> Any:
+        """The time zone the connection's days are counted in (the shop's own): a ``tzinfo``."""
+        from zoneinfo import ZoneInfo
+
+        from django.conf import settings
+
+        return ZoneInfo(settings.TIME_ZONE)
+
+    def day_count(self, connection, start, end) -> int | None:
+        """How many objects the source itself holds created in [start, end) (aware datetimes): one cheap
+        question so a lost webhook shows. None: the source cannot say. Raises like an outside call."""
+        return None
+
+    def day_objects(self, connection, start, end) -> Iterable[Any]:
+        """Every object created in [start, end), read from the source (``connectors.daycheck.DayObject``):
+        asked only when ``day_count`` differs from what reached us."""
+        raise Unsupported
+
 
 class TargetAdapter(Adapter):
     """A system documents go to: its accounts, its mapping, how it processes and shows its documents."""
@@ -307,6 +329,16 @@ class TargetAdapter(Adapter):
     def preview_outcome(self, answer: dict) -> tuple[bool | None, Any]:
         """(would a document be made?, why) from a ``preview`` answer, for the screens."""
         return answer.get("issue"), answer.get("issuance", "")
+
+    # --- reconciliation (``syncjobs.reconciliation``: what the target itself confirms for a day)
+    reconciles: ClassVar[bool] = False  # it can be asked what it holds (``confirm_day``)
+
+    def confirm_day(self, account, day, known: list) -> Any:
+        """What the target itself confirms for one account about the day's source objects ``known``
+        (``connectors.daycheck.KnownDocument``, one per object, any state): a
+        ``connectors.daycheck.TargetDay``, asked of the target (not read from our rows). Raises like an
+        outside call when it cannot be asked."""
+        raise Unsupported
 
 
 class UnknownTarget(TargetAdapter):

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from connectors.registry import ScheduleState, SourceAdapter
 
-from . import checks, read, schedules, services
+from . import checks, read, reconcile, schedules, services
 from .client import HaravanClient
 from .models import HaravanShop
 
@@ -147,3 +147,15 @@ class HaravanSource(SourceAdapter):
         from . import inventory_sync
 
         return inventory_sync.stock_on_hand(connection, skus=skus)
+
+    # --- reconciliation (haravan/reconcile.py)
+    stored_day_keys = reconcile.STORED_KEYS
+
+    def day_zone(self, connection):
+        return reconcile.day_zone(connection)
+
+    def day_count(self, connection, start, end):
+        return reconcile.day_count(connection, start, end)
+
+    def day_objects(self, connection, start, end):
+        return reconcile.day_objects(connection, start, end)

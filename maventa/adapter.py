@@ -117,3 +117,11 @@ class MaventaTarget(TargetAdapter):
         from .forms import document_context
 
         return document_context(document)
+
+    # --- reconciliation (maventa/reconcile.py)
+    reconciles = True
+
+    def confirm_day(self, account, day, known):
+        from . import reconcile
+
+        return reconcile.confirm_day(account, day, known)

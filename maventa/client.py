@@ -30,7 +30,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -51,6 +51,7 @@ VENDORS_PATH = "v1/company/vendors"
 AUTHORIZATION_PATH = "v1/company/authorization"
 SETTINGS_PATH = "v1/company/settings"
 INVOICES_PATH = "v1/invoices"
+LIST_PAGE = 100  # per_page's ceiling on GET /v1/invoices
 RECEIVERS_PATH = "v1/lookup/receivers"
 
 SCOPE = "company:read company:write invoice:send invoice:receive lookup"
@@ -82,6 +83,7 @@ READING_SETTINGS = Text("reading the settings")
 UPDATING_SETTINGS = Text("saving the settings")
 SENDING_INVOICE = Text("sending an invoice")
 READING_INVOICE = Text("reading an invoice")
+LISTING_SENT = Text("listing the sent invoices")
 READING_ACTIONS = Text("reading an invoice's actions")
 LOOKING_UP = Text("looking up a receiver")
 UNNAMED_ACCOUNT = Text("an unnamed account")
@@ -547,6 +549,27 @@ class MaventaClient(HttpClient):
             if exc.status == 404:
                 return None
             raise
+
+    def sent_invoices(
+        self, *, created_from: dt.datetime, created_to: dt.datetime | None = None
+    ) -> Iterator[dict]:
+        """``GET /v1/invoices?direction=SENT&created_at_start=…[&created_at_end=…]``: every invoice the
+        company sent from then (to then), 100 per page, as Maventa answers them (``direction`` defaults to
+        RECEIVED).
+        The bounds are whole seconds, the end rounded up: nothing created in its last second is left out."""
+        bounds = {"created_at_start": created_from.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if created_to is not None:
+            end = created_to.replace(microsecond=0) + dt.timedelta(seconds=1)
+            bounds["created_at_end"] = end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        page = 1
+        while True:
+            params = {"direction": "SENT", **bounds, "page": page, "per_page": LIST_PAGE}
+            rows = self._authorized("GET", INVOICES_PATH, LISTING_SENT, params=params)
+            rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+            yield from rows
+            if len(rows) < LIST_PAGE:
+                return
+            page += 1
 
     def get_invoice(self, invoice_id: str) -> SentInvoice:
         """``GET /v1/invoices/{id}``: its status (PENDING, DELIVERED, FAILED) and actions."""

@@ -111,3 +111,11 @@ class MeInvoiceTarget(TargetAdapter):
                 for step in answer.get("adjustments") or []
             ],
         }
+
+    # --- reconciliation (meinvoice/reconcile.py)
+    reconciles = True
+
+    def confirm_day(self, account, day, known):
+        from . import reconcile
+
+        return reconcile.confirm_day(account, day, known)

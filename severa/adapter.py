@@ -7,7 +7,7 @@ from django.utils.translation import pgettext_lazy
 
 from connectors.registry import SourceAdapter, SourceStatus
 
-from . import connect, read, services
+from . import connect, read, reconcile, services
 
 
 class SeveraSource(SourceAdapter):
@@ -85,3 +85,9 @@ class SeveraSource(SourceAdapter):
 
     def connection_context(self, connection):
         return connect.connection_context(connection)
+
+    # --- reconciliation (severa/reconcile.py)
+    stored_day_keys = reconcile.STORED_KEYS
+
+    def day_zone(self, connection):
+        return reconcile.day_zone(connection)

@@ -40,6 +40,7 @@ class Callback:
     delivery_ids: list[int] = field(default_factory=list)
     lost: bool = False
     sent: bool = False
+    data: dict | None = None  # data_type 22: {voucher: [...], custom_param: {ModelState}} instead of results
 
 
 class Callbacks:
@@ -57,7 +58,7 @@ class Callbacks:
         router.add("POST", "get_call_back_detail_error", self.detail_error)
 
     def schedule(
-        self, company: Company, data_type: int, results: list[dict], at: float | None = None
+        self, company: Company, data_type: int, results: list[dict], at: float | None = None, data=None
     ) -> Callback | None:
         """Queue a callback for ``callback_delay_seconds`` after ``at`` (the moment its result happened;
         default now). Call with the lock held."""
@@ -71,15 +72,17 @@ class Callbacks:
             results=results,
             due=(sim.clock() if at is None else at) + float(sim.knobs["callback_delay_seconds"]),
             created=vn(sim.wall()),
+            data=data,
         )
         self.queue.append(callback)
         self.all.append(callback)
         return callback
 
     def payload(self, company: Company, callback: Callback) -> bytes:
-        data = json_text(callback.results)
+        data = json_text(callback.data if callback.data is not None else callback.results)
         sim = self.sim
-        failed = [r for r in callback.results if not r.get("success")]
+        # a push (data_type 22) carries vouchers, not results: it reports no failure
+        failed = [] if callback.data is not None else [r for r in callback.results if not r.get("success")]
         return dumps(
             {
                 "success": not failed,

@@ -30,6 +30,7 @@ from .control import CHOICES, KNOBS, PROBABILITY_KNOBS, Controls
 from .dictionary import Dictionary
 from .helpers import AmisError, envelope, failure, key, net_time, setting, text, vn
 from .state import Company
+from .tampering import Tampering
 from .vouchers import Vouchers
 
 CONNECT_PATH = "/api/oauth/actopen/connect"
@@ -78,6 +79,7 @@ class AmisSimulator(MovableClock, Simulator):
         for resource in (self._companies, Dictionary(self), self.vouchers, self.callbacks):
             resource.register(self.router)
         Controls(self).register(self.control)
+        Tampering(self).register(self.control)
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.reset_state()

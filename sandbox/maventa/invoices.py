@@ -6,7 +6,8 @@
   A company not VERIFIED is refused 401 ``auth_unauthorized`` ("Unauthorized"). → 201 the invoice.
 - ``GET /v1/invoices/{id}`` (by Maventa's id or by the ``uuid`` sent), ``GET /v1/invoices/{id}/actions``,
   ``GET /v1/invoices/{id}/files/{file_id}`` (the file as sent),
-  ``GET /v1/invoices?direction=SENT`` (default RECEIVED; ``status[]``, ``number``, ``page``,
+  ``GET /v1/invoices?direction=SENT`` (default RECEIVED; ``status[]``, ``number``, ``created_at_start``,
+  ``created_at_end``, ``page``,
   ``per_page`` ≤ 100, X-Total / X-Total-Pages / X-Page / X-Per-Page / X-Next-Page headers).
 
 Status: PENDING, then after the knob ``delivery_seconds`` DELIVERED (actions CREATED → SENT → DELIVERED on the
@@ -33,6 +34,7 @@ from __future__ import annotations
 import copy
 import io
 import zipfile
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..core import Request, Response, json_response
@@ -326,12 +328,25 @@ class Invoices:
             raise invalid(f"per_page must be 1 … {MAX_PER_PAGE}, page ≥ 1", ["page", "per_page"])
         statuses = [s.upper() for s in request.query.get("status[]") or []]
         number = request.arg("number")
+        bounds = []
+        for name in ("created_at_start", "created_at_end"):
+            raw = request.arg(name)
+            try:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+            except ValueError as exc:
+                raise invalid(f"{name} must be an ISO 8601 time", [name]) from exc
+            if moment is not None and moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            bounds.append(moment)
         with sim.lock:
             rows = [] if direction == "RECEIVED" else list(sim.companies[token.company].invoices.values())
             rows = [
                 i
                 for i in rows
-                if (not statuses or i.status in statuses) and (not number or i.document["number"] == number)
+                if (not statuses or i.status in statuses)
+                and (not number or i.document["number"] == number)
+                and (bounds[0] is None or i.created_wall >= bounds[0])
+                and (bounds[1] is None or i.created_wall <= bounds[1])
             ]
             rows.sort(key=lambda i: i.created_wall, reverse=True)
             total_pages = max(1, -(-len(rows) // per_page))

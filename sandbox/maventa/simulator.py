@@ -23,6 +23,7 @@ from .lookup import Lookup
 from .oauth import OAuth, expand
 from .registration import Registration, default_settings
 from .state import Company, Invoice, Token, User
+from .tampering import Tampering
 
 GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
@@ -66,6 +67,7 @@ class MaventaSimulator(MovableClock, Simulator):
         ):
             resource.register(self.router)
         Controls(self).register(self.control)
+        Tampering(self).register(self.control)
         self.reset_state()
 
     # --- clock -----------------------------------------------------------------------------------

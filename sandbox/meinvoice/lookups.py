@@ -71,7 +71,7 @@ class Lookups:
                 (
                     inv
                     for inv in account.invoices
-                    if start <= inv.inv_date <= end and keep(inv) and calcu(inv)
+                    if start <= inv.inv_date <= end and keep(inv) and calcu(inv) and not inv.deleted
                 ),
                 key=lambda inv: (inv.inv_date, inv.seq),
             )
@@ -140,7 +140,7 @@ def status_row(sim: MeInvoiceSimulator, invoice: Invoice, *, as_misa: bool = Tru
         "EInvoiceStatus": invoice.einvoice_status,
         "ReferenceType": invoice.reference_type,
         "SendTaxStatus": sim.send_tax_status(invoice),
-        "IsDelete": False,
+        "IsDelete": invoice.deleted,
     }
     return answer_form(sim, row) if as_misa else row
 

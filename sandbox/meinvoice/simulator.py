@@ -43,6 +43,7 @@ from .lookups import Lookups, control_row
 from .previews import Previews
 from .publish import Publishing
 from .state import Account, Invoice, Token, View
+from .tampering import Tampering
 
 API_PREFIX = "/api/integration"
 
@@ -76,6 +77,7 @@ class MeInvoiceSimulator(MovableClock, Simulator):
             resource.register(self.router)
         self._sign_in = accounts.token  # the one call without a token
         Controls(self).register(self.control)
+        Tampering(self).register(self.control)
         self.reset_state()
 
     # --- clock -----------------------------------------------------------------------------------
@@ -188,6 +190,10 @@ class MeInvoiceSimulator(MovableClock, Simulator):
                     token.stale = True
                     hit += 1
             return hit
+
+    def issue(self, account: Account, raw: dict, checked: dict) -> Invoice:
+        """Issue one invoice as a publish call would, from what validation made of it."""
+        return self._publishing._issue(account, raw, checked)
 
     def invoices(self, tax_code: str | None = None) -> list[dict]:
         """Every issued invoice (of one MST), in issue order, as the control endpoint shows them."""

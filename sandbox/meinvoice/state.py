@@ -36,6 +36,7 @@ class Invoice:
     tax_fate: int  # 2 accepted or 3 rejected, reached after tax_accept_seconds
     data: dict
     org_ref_id: str | None = None
+    deleted: bool = False  # deleted in meInvoice's own screens (sandbox/meinvoice/tampering.py)
 
     @property
     def number(self) -> str:
