@@ -383,6 +383,27 @@ def _payment_means(root, sale: Sale, options: Options, due: dt.date | None, cred
         _el(_el(payee, CAC + "FinancialInstitutionBranch"), CBC + "ID", branch)
 
 
+def _same_total_as_source(sale: Sale, sums: Totals) -> None:
+    """The source's total is the truth: an e-invoice whose VAT-inclusive total differs from it (a VAT category
+    read wrongly, a row lost) is refused rather than sent. A cent per VAT group is VAT rounded per row at
+    the source and once per group here (BR-CO-14)."""
+    paid = sale.totals.paid
+    if paid is None:
+        return
+    slack = Decimal("0.01") * len(sums.groups)
+    if abs(abs(paid) - abs(sums.tax_inclusive)) > slack:
+        raise ConversionError(
+            Text(
+                "%(label)s would total %(ours)s %(currency)s with VAT, but the source says %(theirs)s: "
+                "check each row's VAT rate and the customer's tax settings at the source.",
+                label=sale.label,
+                ours=text(abs(sums.tax_inclusive)),
+                currency=sale.currency.upper(),
+                theirs=text(abs(paid)),
+            )
+        )
+
+
 def sale_to_ubl(sale: Sale, seller: Party, buyer: Party, options: Options | None = None) -> bytes:
     """The sale as a PEPPOL BIS Billing 3.0 Invoice or CreditNote (UTF-8 XML bytes)."""
     options = options or Options()
@@ -396,6 +417,7 @@ def sale_to_ubl(sale: Sale, seller: Party, buyer: Party, options: Options | None
     currency = sale.currency.upper()
     lines = _lines(sale, options)
     sums = totals(lines, options)
+    _same_total_as_source(sale, sums)
     issue = options.issue_date or (sale.created_at.date() if sale.created_at else None)
     if issue is None:
         raise ConversionError(Text("%(label)s has no issue date.", label=sale.label))

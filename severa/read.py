@@ -104,7 +104,9 @@ def _zero_category(country_settings: Any) -> tuple[str, str]:
     return ZERO_RATED, ""
 
 
-def _line(row: dict, number: int, category: str, problems: list) -> SaleLine | None:
+def _line(row: dict, number: int, category: str, problems: list, *, reverse: bool) -> SaleLine | None:
+    """A row at its own rate; the customer's zero category (a tax-free country setting) names only its 0 %
+    rows: a row Severa taxes is taxed, and only a reverse-charged invoice puts every row in AE."""
     where = Text("row %(number)s (%(name)s)", number=number, name=_text(row.get("description")) or "?")
     quantity = _amount(row.get("quantity"))
     price = _amount(row.get("unitPrice"))
@@ -118,7 +120,7 @@ def _line(row: dict, number: int, category: str, problems: list) -> SaleLine | N
         return None
     codes = row.get("code") if isinstance(row.get("code"), list) else []
     code = next((_text(c) for c in codes if _text(c)), "") or _text(row.get("category"))
-    if category == REVERSE_CHARGE:
+    if category == REVERSE_CHARGE and reverse:
         tax_rate, tax_category = ZERO, REVERSE_CHARGE
     elif rate == 0:
         tax_rate, tax_category = ZERO, category
@@ -172,9 +174,8 @@ def read_invoice(data: dict) -> Sale:
     given = data.get("rows") if isinstance(data.get("rows"), list) else []
     rows = [r for r in given if isinstance(r, dict)]
     rows.sort(key=lambda r: _amount(r.get("sortOrder")) or ZERO)
-    lines = tuple(
-        line for n, row in enumerate(rows, start=1) if (line := _line(row, n, category, problems)) is not None
-    )
+    read = (_line(row, n, category, problems, reverse=reverse) for n, row in enumerate(rows, start=1))
+    lines = tuple(line for line in read if line is not None)
     if not rows:
         problems.append(Text("The Severa invoice has no rows."))
     currency = _text(_dict(invoice.get("currency")).get("code")) or _text(

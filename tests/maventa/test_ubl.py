@@ -20,11 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from connectors.sale import Charge, SaleLine
+from connectors.sale import Charge, SaleLine, SourceTotals
 from maventa.convert import NS, ConversionError, Party, PaymentAccount, sale_to_ubl
 from maventa.validate import luhn_ok, se_orgnr_ok, validate, y_tunnus_ok
 from tests.maventa.ubl_factory import (
@@ -405,3 +406,20 @@ def test_totals_identities_hold_and_the_validator_accepts(rows, country, roundin
         assert payable == payable.to_integral()  # BR-CO-16 with the cash rounding
     result = validate(xml)
     assert result.valid, [(e.rule, str(e.message)) for e in result.errors]
+
+
+def test_an_invoice_totalling_other_than_the_source_is_refused_not_sent():
+    """Options that make a taxed sale reverse-charged drop its VAT: the source's total (1437.50 with 25 %
+    VAT) is the truth, so the converter refuses rather than send an invoice of 1150.00."""
+    taxed = dataclasses.replace(
+        sale([line("Konsulttimmar", "1", "1150", "0.25")]),
+        totals=SourceTotals(tax=Decimal("287.50"), paid=Decimal("1437.50"), tax_on_top=True),
+    )
+    assert b"1437.50" in sale_to_ubl(taxed, SE_SELLER, SE_BUYER, options())
+    with pytest.raises(ConversionError) as refused, translation.override("en"):
+        sale_to_ubl(taxed, SE_SELLER, DE_BUYER, options(reverse_charge=True, reverse_charge_reason="Art 196"))
+    with translation.override("en"):
+        assert str(refused.value.text) == (
+            "1001 would total 1150.00 SEK with VAT, but the source says 1437.50: check each row's VAT rate "
+            "and the customer's tax settings at the source."
+        )

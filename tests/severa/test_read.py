@@ -127,6 +127,21 @@ def test_a_zero_rate_takes_the_customers_country_category():
     assert {(line.key, line.tax_category) for line in sale.lines} == {("r1", "G"), ("r2", "S")}
 
 
+def test_a_customers_reverse_charge_country_setting_does_not_untax_rows_severa_taxes():
+    """Not reverse-charged, the invoice's taxed rows stay taxed even though the customer is set up tax-free
+    (AE) for another country: Severa charged their VAT, and the e-invoice must total what Severa says."""
+    data = bundle()
+    data["customerCountrySettings"] = [
+        {"country": "Finland", "isTaxFree": True, "zeroVatCategoryCodeEn16931": "AE"}
+    ]
+    sale = read_invoice(data)
+    assert {(line.key, line.tax_category, line.tax_rate) for line in sale.lines} == {
+        ("r1", "S", Decimal("0.06")),
+        ("r2", "S", Decimal("0.25")),
+    }
+    assert sale.adds_up
+
+
 def test_what_cannot_be_read_is_a_problem_naming_severas_field():
     data = bundle()
     data["rows"][0]["quantity"] = "åtta"
