@@ -144,3 +144,14 @@ class AmisTarget(TargetAdapter):
         from .preview import preview_context
 
         return preview_context(answer)
+
+    # --- stock documents (issue 15): receives, returns, adjustments, transfers → AMIS; stock compared
+    def wanted_stock_kinds(self, connection):
+        from .stock_posting import wanted_kinds
+
+        return wanted_kinds(connection)
+
+    def stock_differences(self, account):
+        from .stock_check import stock_differences
+
+        return stock_differences(account)
