@@ -64,10 +64,10 @@ _MEMO_LIMIT = 250
 _REFNO_LIMIT = 20
 
 KIND_WORDS = {
-    stock.PURCHASE_RECEIVE: "purchase receive",
-    stock.PURCHASE_RETURN: "purchase return",
-    stock.ADJUSTMENT: "adjustment",
-    stock.TRANSFER: "transfer",
+    stock.PURCHASE_RECEIVE: Text("purchase receive"),
+    stock.PURCHASE_RETURN: Text("purchase return"),
+    stock.ADJUSTMENT: Text("adjustment"),
+    stock.TRANSFER: Text("transfer"),
 }
 
 
