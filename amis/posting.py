@@ -520,6 +520,10 @@ def _generated(doc: SyncDocument, facts: dict, client=None, *, note: Text | None
             order=doc.source_label,
             note=note,
         )
+    if doc.source_type in STOCK_KINDS:  # a stock document, not an order
+        message = Text(
+            "Voucher %(number)s generated in AMIS for %(doc)s.", number=number, doc=doc.source_label
+        )
     _log("generated", Outcome.OK, message, document=doc, client=client)
     if doc.kind == SALES_VOUCHER and doc.result.get("made_from") != _made_from(doc):
         evaluate(doc)  # the order changed since (a refund, a cancellation): what follows is made now

@@ -321,3 +321,26 @@ def test_stock_differences_compare_the_companys_warehouses_with_the_locations_ro
         {"sku": "SKU-COMBO-04", "place": "KHO01", "source": "1.5", "target": "0"},
         {"sku": "SKU-MU-03", "place": "KHO01", "source": "3", "target": "4"},
     ]
+
+
+def test_a_person_fixes_the_mapping_and_retries_a_held_document(connection, sim):
+    held = take(connection, document(location="1003"))
+    assert held.state == State.BLOCKED
+    account = held.account
+    account.settings = {
+        "mapping": {**MAPPING, "locations": {**MAPPING["locations"], "1003": {"stock_code": "KHO02"}}}
+    }
+    account.save()
+    assert posting.retry([held]) == 1
+    held.refresh_from_db()
+    assert held.state == State.QUEUED and held.payload["voucher"]["detail"][0]["stock_code"] == "KHO02"
+    sending.sync_orders()
+    deliver(sim)
+    generate("demo-hanoi")
+    deliver(sim)
+    held.refresh_from_db()
+    assert held.state == State.DONE
+    words = list(SyncAttempt.objects.filter(document=held).values_list("message", flat=True))
+    assert any(w.startswith("[AMIS demo-hanoi] Voucher MH") and w.endswith("for IR100012.") for w in words), (
+        words
+    )
