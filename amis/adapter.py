@@ -155,12 +155,3 @@ class AmisTarget(TargetAdapter):
         from .stock_check import stock_differences
 
         return stock_differences(account)
-
-    # its stock documents' kinds too (a second voucher of one, "adjustment:issue", is labelled by its kind)
-    document_kinds = {
-        **document_kinds,
-        "purchase_receive": _("Purchase receive"),
-        "purchase_return": _("Purchase return"),
-        "adjustment": _("Stock adjustment"),
-        "transfer": _("Stock transfer"),
-    }
