@@ -152,3 +152,14 @@ class AmisTarget(TargetAdapter):
         from . import reconcile
 
         return reconcile.confirm_day(account, day, known)
+
+    # --- stock documents: receives, returns, adjustments, transfers → AMIS; stock compared
+    def wanted_stock_kinds(self, connection):
+        from .stock_posting import wanted_kinds
+
+        return wanted_kinds(connection)
+
+    def stock_differences(self, account):
+        from .stock_check import stock_differences
+
+        return stock_differences(account)

@@ -520,6 +520,16 @@ class CompanyMapping:
         self.combos = ComboFormSet(
             given, prefix=f"{self.prefix}-combo", initial=initial["combo"], lists=lists
         )
+        # stock documents: bound only when the page posted showed them (an older page keeps them as stored)
+        stock = current.get("stock") or {}
+        self.stock_bound = self.bound and f"{self.prefix}-reason-TOTAL_FORMS" in data
+        stock_given = data if self.stock_bound else None
+        self.stock_form = StockForm(
+            stock_given, prefix=f"{self.prefix}-stock", initial=StockForm.initial_from(stock), lists=lists
+        )
+        self.reasons = ReasonFormSet(
+            stock_given, prefix=f"{self.prefix}-reason", initial=reason_rows(stock), lists=lists
+        )
 
     @property
     def formsets(self) -> dict[str, CodesFormSet]:
@@ -541,6 +551,8 @@ class CompanyMapping:
         valid = self.form.is_valid()
         for formset in self.formsets.values():
             valid = formset.is_valid() and valid
+        if self.stock_bound:
+            valid = self.stock_form.is_valid() and self.reasons.is_valid() and valid
         if not valid:
             return None
         data = self.mapping_data()
@@ -639,9 +651,19 @@ class CompanyMapping:
             GatewayForm.base_fields["gateway"].label,
         )
         combos = self._combos()
-        if None in (locations, channels, items, gateways, combos):
+        by_reason = {}
+        if self.stock_bound:
+            by_reason = self._table(
+                self.reasons,
+                "reason",
+                lambda row: {name: str(row.get(name) or "").strip() for name in REASON_ACCOUNT_LABELS},
+                ReasonForm.base_fields["reason"].label,
+            )
+        if None in (locations, channels, items, gateways, combos, by_reason):
             return None
         data = {key: value for key, value in self.current.items()}
+        if self.stock_bound:
+            data["stock"] = self.stock_form.stock_data(self.current.get("stock") or {}, by_reason)
         data.update(
             locations=locations,
             default_branch_id=text("default_branch_id") or None,
@@ -695,6 +717,12 @@ class CompanyMapping:
         """Put a MappingError next to the field it names (the message names it too)."""
         self.mapping_error = message
         path = message.split(":", 1)[0].strip()
+        if path.startswith("stock.by_reason"):
+            self.reasons._non_form_errors = self.reasons.error_class([message])
+            return
+        if path.startswith("stock.") and self.stock_form.field_for(path):
+            self.stock_form.add_error(self.stock_form.field_for(path), message)
+            return
         for pattern, key in self.TABLE_FOR_PATH:
             if pattern.match(path):
                 formset = self.formsets[key]
@@ -710,6 +738,8 @@ class CompanyMapping:
     def flags(self) -> dict[int, dict[str, str]]:
         """id(form) → {field: why its code is flagged}: codes the company's copy of AMIS's lists lacks."""
         forms_ = [self.form, *(f for fs in self.formsets.values() for f in fs.forms)]
+        if any(self.stock_form[name].value() for name in STOCK_KIND_LABELS):  # stock codes matter once on
+            forms_ += [self.stock_form, *self.reasons.forms]
         by_kind: dict[int, set[str]] = {}
         for form in forms_:
             for kind, code in form.codes().values():
@@ -812,6 +842,7 @@ class CompanyMapping:
                 "legend": _("Accounts"),
                 "fields": items(*(f"account_{name}" for name in ACCOUNT_FIELDS), "bank_account_number"),
             },
+            stock_section(self, flags, table),
         ]
         datalists = [
             {"id": self.lists.list_id(kind), "options": self.lists.options(kind)}
@@ -903,3 +934,179 @@ def _overlay(defaults: dict, raw) -> dict:
         elif out[key] is None or isinstance(value, type(out[key])):
             out[key] = value
     return out
+
+
+# --- stock documents (issue 15): which kinds a company posts, their voucher types and accounts ------------
+
+STOCK_KIND_LABELS = {
+    "purchase_receive": _lazy("Post purchase receives (done) as purchases with stock receipt (18/302)"),
+    "purchase_return": _lazy("Post purchase returns"),
+    "adjustment": _lazy("Post adjustments and stock counts as stock receipts (7) and issues (8)"),
+    "transfer": _lazy("Post transfers between this company's warehouses (once received)"),
+}
+RETURN_STYLE_LABELS = {
+    "issue": _lazy("a stock issue (8), debit payable / credit inventory"),
+    "voucher": _lazy("the return voucher (type and reftype below; verify on a trial company)"),
+}
+TRANSFER_STYLE_LABELS = {
+    "voucher": _lazy("one transfer voucher (type and reftype below; verify on a trial company)"),
+    "issue_receipt": _lazy("a stock issue from one warehouse and a receipt into the other, at cost"),
+}
+REASON_LABELS = {
+    "newproduct": _lazy("new product"),
+    "returned": _lazy("returned"),
+    "productionofgoods": _lazy("production of goods"),
+    "damaged": _lazy("damaged"),
+    "shrinkage": _lazy("shrinkage"),
+    "promotion": _lazy("promotion"),
+    "transfer": _lazy("transfer"),
+}
+REASON_ACCOUNT_LABELS = {
+    "receipt_debit": _lazy("Stock found: debit"),
+    "receipt_credit": _lazy("Stock found: credit"),
+    "issue_debit": _lazy("Stock lost: debit"),
+    "issue_credit": _lazy("Stock lost: credit"),
+}
+STOCK_NUMBERS = (
+    "receipt_reftype",
+    "issue_reftype",
+    "return_voucher_type",
+    "return_reftype",
+    "transfer_voucher_type",
+    "transfer_reftype",
+)
+
+
+class StockForm(CodesForm):
+    """One company's stock settings (``Mapping.stock``); the accounts per reason are a table beside it."""
+
+    purchase_receive = forms.BooleanField(label=STOCK_KIND_LABELS["purchase_receive"], required=False)
+    purchase_return = forms.BooleanField(label=STOCK_KIND_LABELS["purchase_return"], required=False)
+    adjustment = forms.BooleanField(label=STOCK_KIND_LABELS["adjustment"], required=False)
+    transfer = forms.BooleanField(
+        label=STOCK_KIND_LABELS["transfer"],
+        required=False,
+        help_text=_lazy(
+            "A transfer to a location of another AMIS company is never posted: it waits for a person, "
+            "with what to post in each company."
+        ),
+    )
+    supplier_code = forms.CharField(
+        label=_lazy("Code of a supplier's account object"),
+        required=False,
+        help_text=_lazy(
+            "{supplier_id} is replaced by Haravan's supplier id; it must start with a supplier prefix."
+        ),
+    )
+    default_supplier = forms.CharField(
+        label=_lazy("Account object of a document without a supplier id"),
+        required=False,
+        help_text=_lazy("Empty: such a document waits for a person."),
+    )
+    inventory_account = forms.CharField(label=_lazy("Inventory account"), required=False)
+    payable_account = forms.CharField(label=_lazy("Payable to suppliers"), required=False)
+    purchase_purpose_code = forms.CharField(label=_lazy("Purchase purpose code (optional)"), required=False)
+    return_style = forms.ChoiceField(
+        label=_lazy("A purchase return is posted as"),
+        choices=_choices(("issue", "voucher"), RETURN_STYLE_LABELS),
+    )
+    transfer_style = forms.ChoiceField(
+        label=_lazy("A transfer is posted as"),
+        choices=_choices(("voucher", "issue_receipt"), TRANSFER_STYLE_LABELS),
+    )
+    receipt_reftype = forms.IntegerField(label=_lazy("Stock receipt (7): reftype"), min_value=1)
+    issue_reftype = forms.IntegerField(label=_lazy("Stock issue (8): reftype"), min_value=1)
+    return_voucher_type = forms.IntegerField(label=_lazy("Purchase return: voucher type"), min_value=1)
+    return_reftype = forms.IntegerField(label=_lazy("Purchase return: reftype"), min_value=1)
+    transfer_voucher_type = forms.IntegerField(label=_lazy("Transfer: voucher type"), min_value=1)
+    transfer_reftype = forms.IntegerField(label=_lazy("Transfer: reftype"), min_value=1)
+
+    CODE_FIELDS = {
+        "default_supplier": ACCOUNT_OBJECTS,
+        "inventory_account": ACCOUNTS,
+        "payable_account": ACCOUNTS,
+        **{f"adjust_{name}": ACCOUNTS for name in REASON_ACCOUNT_LABELS},
+    }
+    TEXTS = (
+        "supplier_code",
+        "default_supplier",
+        "inventory_account",
+        "payable_account",
+        "purchase_purpose_code",
+    )
+
+    @staticmethod
+    def initial_from(stock: dict) -> dict:
+        accounts = stock.get("adjustment_accounts") or {}
+        return {
+            **{name: stock.get(name) for name in (*STOCK_KIND_LABELS, *StockForm.TEXTS, *STOCK_NUMBERS)},
+            "return_style": stock.get("return_style"),
+            "transfer_style": stock.get("transfer_style"),
+            **{f"adjust_{name}": accounts.get(name) or "" for name in REASON_ACCOUNT_LABELS},
+        }
+
+    def stock_data(self, current: dict, by_reason: dict) -> dict:
+        cd = self.cleaned_data
+        return {
+            **current,
+            **{name: bool(cd.get(name)) for name in STOCK_KIND_LABELS},
+            **{name: str(cd.get(name) or "").strip() for name in self.TEXTS},
+            **{name: cd.get(name) for name in STOCK_NUMBERS},
+            "return_style": cd.get("return_style"),
+            "transfer_style": cd.get("transfer_style"),
+            "adjustment_accounts": {
+                name: str(cd.get(f"adjust_{name}") or "").strip() for name in REASON_ACCOUNT_LABELS
+            },
+            "by_reason": by_reason,
+        }
+
+    def field_for(self, path: str) -> str | None:
+        """The field a ``MappingError`` path under ``stock.`` names."""
+        name = path.removeprefix("stock.")
+        name = name.replace("adjustment_accounts.", "adjust_")
+        return name if name in self.fields else None
+
+
+for _name, _label in REASON_ACCOUNT_LABELS.items():  # the company's default accounts of an adjustment
+    StockForm.base_fields[f"adjust_{_name}"] = forms.CharField(label=_label, required=False)
+
+
+class ReasonForm(RowForm):
+    """The accounts of adjustments with one reason (the company's defaults otherwise)."""
+
+    reason = forms.ChoiceField(
+        label=_lazy("Reason"), required=False, choices=[("", "—"), *REASON_LABELS.items()]
+    )
+    receipt_debit = forms.CharField(label=REASON_ACCOUNT_LABELS["receipt_debit"], required=False)
+    receipt_credit = forms.CharField(label=REASON_ACCOUNT_LABELS["receipt_credit"], required=False)
+    issue_debit = forms.CharField(label=REASON_ACCOUNT_LABELS["issue_debit"], required=False)
+    issue_credit = forms.CharField(label=REASON_ACCOUNT_LABELS["issue_credit"], required=False)
+    CODE_FIELDS = {name: ACCOUNTS for name in REASON_ACCOUNT_LABELS}
+
+    def is_blank(self) -> bool:
+        return not str(getattr(self, "cleaned_data", {}).get("reason") or "").strip()
+
+
+ReasonFormSet = forms.formset_factory(ReasonForm, formset=CodesFormSet, extra=1, can_delete=True)
+
+
+def reason_rows(stock: dict) -> list[dict]:
+    return [
+        {"reason": name, **{k: (accounts or {}).get(k) or "" for k in REASON_ACCOUNT_LABELS}}
+        for name, accounts in (stock.get("by_reason") or {}).items()
+    ]
+
+
+def stock_section(mapping: CompanyMapping, flags: dict, table) -> dict:
+    form = mapping.stock_form
+    own = flags.get(id(form), {})
+    return {
+        "legend": _("Stock documents"),
+        "intro": _(
+            "Receives, purchase returns, adjustments and transfers of the locations routed to this company. "
+            "Each kind is off until switched on: check the README's list on a trial AMIS company first, "
+            "as some voucher types are not published by MISA."
+        ),
+        "fields": [{"field": form[name], "flag": own.get(name, "")} for name in form.fields],
+        "table": table(mapping.reasons, ("reason", *REASON_ACCOUNT_LABELS)),
+    }

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import TargetAccount
+from connectors.stock import STOCK_KINDS
 from connectors.text import Text, join
 from syncjobs.models import RETRYABLE_BY_PERSON, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State, attempt_row, settle, sibling_document
@@ -98,6 +99,11 @@ def _send_soon(account_id: int) -> None:
 
 def on_document_changed(document: SyncDocument, *, trigger: str = "") -> None:
     """Called inside the intake transaction whenever the order snapshot changed."""
+    if document.source_type in STOCK_KINDS:  # a receive, return, adjustment or transfer
+        from . import stock_posting
+
+        stock_posting.on_document_changed(document, trigger=trigger)
+        return
     if document.kind != SALES_VOUCHER or document.account_id is None:
         return
     evaluate(document)
@@ -129,6 +135,11 @@ def evaluate(main: SyncDocument) -> None:
     """Decide from the newest order what each of its vouchers becomes: not due (with the reason), held
     (what a person must fix), queued, replaced (its proposal deleted first), or a return / cancellation
     once the sale's voucher was generated."""
+    if main.source_type in STOCK_KINDS:
+        from . import stock_posting
+
+        stock_posting.evaluate(main)
+        return
     account = main.account
     try:
         mapping = mapping_for(account)
@@ -467,13 +478,14 @@ def _summary(voucher: dict) -> dict:
 
 
 def _main_of(doc: SyncDocument) -> SyncDocument | None:
+    """The document a sibling was made from: the order's sales voucher, a stock document's own kind."""
     return (
         SyncDocument.objects.filter(
             connection=doc.connection,
             account=doc.account,
             source_type=doc.source_type,
             source_id=doc.source_id,
-            kind=SALES_VOUCHER,
+            kind=doc.source_type if doc.source_type in STOCK_KINDS else SALES_VOUCHER,
         )
         .select_related("account", "connection")
         .first()
@@ -508,9 +520,17 @@ def _generated(doc: SyncDocument, facts: dict, client=None, *, note: Text | None
             order=doc.source_label,
             note=note,
         )
+    if doc.source_type in STOCK_KINDS:  # a stock document, not an order
+        message = Text(
+            "Voucher %(number)s generated in AMIS for %(doc)s.", number=number, doc=doc.source_label
+        )
     _log("generated", Outcome.OK, message, document=doc, client=client)
     if doc.kind == SALES_VOUCHER and doc.result.get("made_from") != _made_from(doc):
         evaluate(doc)  # the order changed since (a refund, a cancellation): what follows is made now
+    elif doc.source_type in STOCK_KINDS:  # a stock document that changed since waits for a person
+        main = _main_of(doc)
+        if main is not None and doc.result.get("made_from") != _made_from(main):
+            evaluate(main)
 
 
 def _fail(docs, message: Text, client, *, state=State.FAILED) -> None:

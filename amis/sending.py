@@ -19,6 +19,7 @@ from django.utils import timezone
 from connectors.http import PermanentError, RetryableError
 from connectors.locks import try_lock
 from connectors.models import TargetAccount
+from connectors.stock import STOCK_KINDS
 from connectors.text import Text, verbatim
 from syncjobs.models import MergedResult, SyncAttempt, SyncDocument
 from syncjobs.services import Outcome, State
@@ -409,6 +410,10 @@ def _deleted(doc: SyncDocument, client) -> None:
                 "Order %(order)s is cancelled: its proposal %(refid)s was deleted in AMIS.",
                 order=doc.source_label,
                 refid=old,
+            )
+            if doc.source_type not in STOCK_KINDS
+            else Text(
+                "%(doc)s: its proposal %(refid)s was withdrawn from AMIS.", doc=doc.source_label, refid=old
             ),
             document=doc,
             client=client,

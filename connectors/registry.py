@@ -375,6 +375,11 @@ def unregister_target(name: str) -> None:
     _TARGETS.pop(name, None)
 
 
+def unregister_source(name: str) -> None:
+    """A source registered for a while (a test's own) taken away again."""
+    _SOURCES.pop(name, None)
+
+
 def target(name: str) -> TargetAdapter:
     """The target adapter of that name; an unregistered name gets one that processes nothing."""
     return _TARGETS.get(name) or UnknownTarget(name)

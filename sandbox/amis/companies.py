@@ -34,9 +34,11 @@ DEMO_ACCOUNTS = {
     "1331": "Thuế GTGT được khấu trừ của hàng hóa, dịch vụ",
     "156": "Hàng hóa",
     "1561": "Giá mua hàng hóa",
+    "1381": "Tài sản thiếu chờ xử lý",
     "331": "Phải trả cho người bán",
     "3331": "Thuế giá trị gia tăng phải nộp",
     "33311": "Thuế GTGT đầu ra",
+    "3381": "Tài sản thừa chờ giải quyết",
     "511": "Doanh thu bán hàng và cung cấp dịch vụ",
     "5111": "Doanh thu bán hàng hóa",
     "5113": "Doanh thu cung cấp dịch vụ",
@@ -46,6 +48,8 @@ DEMO_ACCOUNTS = {
     "5213": "Giảm giá hàng bán",
     "632": "Giá vốn hàng bán",
     "711": "Thu nhập khác",
+    "811": "Chi phí khác",
+    "641": "Chi phí bán hàng",
 }
 DEMO_UNITS = ("Cái", "Chiếc", "Hộp", "Bộ", "Lần")
 _RATE_OF_TYPE = {"Sách": 5}  # the demo books' rate; everything else the shop sells is at 10 %

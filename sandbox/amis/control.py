@@ -5,10 +5,12 @@ the voucher(s) now), ``callback_url`` (POST ``{company, url}``), ``advance`` (PO
 simulator clock and runs what became due), ``flush`` (POST: run what is due and deliver queued callbacks
 now), ``callbacks`` (GET: every callback with its delivery state), ``expire_tokens`` (POST
 ``{company?}``), ``delete_dictionary`` (POST ``{company, data_type, code}``: the accountant deletes a
-master-data row)."""
+master-data row), ``balance`` (GET ``?company=``: stock on hand per item × warehouse; POST ``{company, item,
+stock, quantity}``: sets one, as if booked in AMIS)."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from ..core import BadRequest, Request, Response, Router, json_response
@@ -96,6 +98,7 @@ class Controls:
         router.add("GET", "/_sandbox/callbacks", self.callbacks)
         router.add("POST", "/_sandbox/expire_tokens", self.expire_tokens)
         router.add("POST", "/_sandbox/delete_dictionary", self.delete_dictionary)
+        router.add(("GET", "POST"), "/_sandbox/balance", self.balance)
 
     def _company(self, code):
         company = self.sim.companies.get(key(code))
@@ -213,6 +216,32 @@ class Controls:
             row["modified_date"] = net_time(vn(sim.wall()))
             company.deleted.setdefault(data_type, []).append(row)
             return json_response({"deleted": row})
+
+    def balance(self, request: Request) -> Response:
+        sim = self.sim
+        code = request.arg("company")
+        if request.method == "POST":
+            body = sim.control_body(request)
+            code = body.get("company") or body.get("org_company_code")
+            item, stock = text(body.get("item")), text(body.get("stock"))
+            try:
+                quantity = Decimal(str(body.get("quantity")))
+            except (InvalidOperation, ValueError) as exc:
+                raise BadRequest("quantity (a number) is required") from exc
+            if not item or not stock or not quantity.is_finite():
+                raise BadRequest("company, item, stock and quantity are required")
+            with sim.lock:
+                self._company(code)
+            sim.set_balance(code, item, stock, quantity)
+        with sim.lock:
+            company = self._company(code)
+            rows = [
+                {"item": item, "stock": stock, "quantity": str(quantity)}
+                for item, stock, quantity in sorted(
+                    company.balances.values(), key=lambda row: (key(row[0]), key(row[1]))
+                )
+            ]
+        return json_response({"company": company.code, "balances": rows})
 
     def expire_tokens(self, request: Request) -> Response:
         body = self.sim.control_body(request)

@@ -29,6 +29,7 @@ from .companies import DEMO_ACCESS_CODE, DEMO_APP_ID, DEMO_COMPANIES, Companies,
 from .control import CHOICES, KNOBS, PROBABILITY_KNOBS, Controls
 from .dictionary import Dictionary
 from .helpers import AmisError, envelope, failure, key, net_time, setting, text, vn
+from .inventory import Inventory
 from .state import Company
 from .tampering import Tampering
 from .vouchers import Vouchers
@@ -76,7 +77,7 @@ class AmisSimulator(MovableClock, Simulator):
         self._companies = Companies(self)
         self.vouchers = Vouchers(self)
         self.callbacks = Callbacks(self)
-        for resource in (self._companies, Dictionary(self), self.vouchers, self.callbacks):
+        for resource in (self._companies, Dictionary(self), self.vouchers, self.callbacks, Inventory(self)):
             resource.register(self.router)
         Controls(self).register(self.control)
         Tampering(self).register(self.control)
@@ -158,6 +159,15 @@ class AmisSimulator(MovableClock, Simulator):
 
         with self.lock:
             return issue_token(self, self.companies[key(code)]).value
+
+    def set_balance(self, code: str, item: str, stock: str, quantity) -> None:
+        """Stock on hand of one item in one warehouse of a company, as if booked in AMIS (tests, demo)."""
+        from decimal import Decimal
+
+        from .inventory import add
+
+        with self.lock:
+            add(self.companies[key(code)], text(item), text(stock), Decimal(str(quantity)), absolute=True)
 
     def expire_tokens(self, code: str | None = None) -> int:
         with self.lock:

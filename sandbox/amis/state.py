@@ -49,3 +49,5 @@ class Company:
     proposals: dict[str, Proposal] = field(default_factory=dict)  # org_refid (casefolded) → proposal
     next_refno: dict[str, int] = field(default_factory=dict)  # refno prefix → last number
     dictionary_calls: list[float] = field(default_factory=list)  # clock of recent get_dictionary calls
+    # stock on hand: (item code key, stock code key) → [item code, stock code, quantity] (``inventory``)
+    balances: dict[tuple[str, str], list] = field(default_factory=dict)

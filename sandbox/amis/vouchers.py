@@ -11,6 +11,7 @@ from ..core import Request, Response, as_decimal
 from .companies import new_id
 from .dictionary import apply_items, check_item_accounts, check_items, find
 from .helpers import AmisError, as_int, key, ok, parse_moment, text, vn
+from .inventory import move
 from .state import Company, Proposal
 
 if TYPE_CHECKING:
@@ -27,7 +28,21 @@ REFTYPES = {
     # sandbox: Unconfirmed at MISA — the sales return (hàng bán trả lại, sa_return) as amis.md §5 / §6.5
     # guess it: voucher_type 12 (two secondary sources), reftype 3540 (MISA's UI API); no accepted payload
     12: {3540},
+    # the purchase with stock receipt (pu_voucher): MISA's own reftypes that receive stock [M]
+    18: {302, 307, 308, 309, 310, 318, 319, 320, 321, 322},
+    # sandbox: Unconfirmed at MISA — the stock receipt (in_inward): 2014 as one client copies a doc sample,
+    # 2010 as one Nhanh.vn client sends for goods coming back (amis.md §5, §6.6)
+    7: {2010, 2014},
+    # sandbox: Unconfirmed — the stock issue (in_outward): 2020 (xuất bán, [R]), 2023 (MISA's UI API)
+    8: {2020, 2023},
+    # sandbox: Unconfirmed — the transfer (in_transfer?) as one test harness sends it: 9 / 2030 (amis.md §6.7)
+    9: {2030},
+    # sandbox: Unconfirmed — a purchase return: no source names one; 16 / 3030 is the product's default guess
+    16: {3030},
 }
+STOCK_TYPES = (18, 7, 8, 9, 16)  # lines of goods in a warehouse: item, stock code and a positive quantity
+NO_PARTY_TYPES = (7, 8, 9)  # amis.md §6.6: the account object of a stock receipt / issue is optional
+TRANSFER_TYPE = 9
 # sandbox: PBH paid in cash books its lines on 111x, by transfer on 112x, unpaid on 131 (amis.md §6.1);
 # a sales return debits a revenue deduction (521x: 5212 returns, 5211 / 5213 discounts, amis.md §6.5)
 DEBIT_BY_REFTYPE = {3530: "131", 3531: "111", 3537: "112", 3540: "521"}
@@ -37,7 +52,20 @@ OUTWARD_REFTYPE = 2020
 # sandbox: Unconfirmed — the stock receipt nested in a sales return (nhập kho hàng bán trả lại); 2010 is what
 # one Nhanh.vn → AMIS client sends for it (amis.md §0, id 60975617687)
 RETURN_INWARD_REFTYPE = 2010
-REFNO_PREFIX = {13: "BH", 20: "DDH", 5: "PT", 1: "BC", 12: "TL"}
+REFNO_PREFIX = {
+    13: "BH",
+    20: "DDH",
+    5: "PT",
+    1: "BC",
+    12: "TL",
+    18: "MH",
+    7: "NK",
+    8: "XK",
+    9: "CK",
+    16: "TLM",
+}
+# sandbox: a purchase on credit (302) books its lines to the payable (amis.md §6.6: credit 331)
+CREDIT_BY_REFTYPE_STOCK = {302: ("331",)}
 HEADER_REQUIRED = (
     "voucher_type",
     "org_refid",
@@ -70,6 +98,44 @@ def _money(value, field: str, where: str) -> Decimal:
     if number != number.to_integral_value():
         raise Invalid("InvalidParam", f"{where}: {field} phải là số nguyên (VND)")
     return number
+
+
+def _stock_line(voucher: dict, line: dict, label: str, amount: Decimal, known) -> None:
+    """A line of goods in a warehouse (7, 8, 9, 18, 16): its item and warehouse(s) exist in the company's
+    dictionary (or come in the same save), its quantity is a positive number and its amount is quantity ×
+    unit price (to the đồng). A transfer line names two different warehouses."""
+    item = text(line.get("inventory_item_code"))
+    if not item:
+        raise Invalid("InvalidParam", f"{label}: thiếu inventory_item_code")
+    if not known(2, 3, item):
+        raise Invalid("InvalidParam", f"{label}: Mã hàng {item} không tồn tại")
+    if as_int(voucher.get("voucher_type")) == TRANSFER_TYPE:
+        stocks = [text(line.get(name) or voucher.get(name)) for name in ("from_stock_code", "to_stock_code")]
+        if not all(stocks):
+            raise Invalid("InvalidParam", f"{label}: thiếu from_stock_code / to_stock_code")
+        if key(stocks[0]) == key(stocks[1]):
+            raise Invalid("InvalidParam", f"{label}: kho xuất và kho nhập trùng nhau ({stocks[0]})")
+    else:
+        stocks = [text(line.get("stock_code"))]
+        if not stocks[0]:
+            raise Invalid("InvalidParam", f"{label}: thiếu stock_code")
+    for stock in stocks:
+        if not known(3, 5, stock):
+            raise Invalid("InvalidParam", f"{label}: Mã kho {stock} không tồn tại")
+    raw = line.get("quantity")
+    try:
+        quantity = as_decimal(raw)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("InvalidParam", f"{label}: quantity không phải là số") from exc
+    if isinstance(raw, bool) or quantity is None or not quantity.is_finite() or quantity <= 0:
+        raise Invalid("InvalidParam", f"{label}: quantity phải là số dương")
+    if line.get("unit_price") is not None:
+        try:
+            expected = quantity * as_decimal(line.get("unit_price"))
+        except (TypeError, ValueError) as exc:
+            raise Invalid("InvalidParam", f"{label}: unit_price không hợp lệ") from exc
+        if abs(expected - amount) > 1:  # sandbox: one đồng of rounding allowed
+            raise Invalid("InvalidParam", f"{label}: amount {amount} khác quantity × unit_price {expected}")
 
 
 class Vouchers:
@@ -163,7 +229,8 @@ class Vouchers:
                 raise Invalid("InvalidParam", f"{where}: {name} không đúng định dạng ngày")
         if text(voucher.get("currency_id")).upper() != "VND":
             raise Invalid("InvalidParam", f"{where}: sandbox chỉ nhận currency_id VND")
-        if not text(voucher.get("account_object_code")) and not text(voucher.get("account_object_id")):
+        party = text(voucher.get("account_object_code")) or text(voucher.get("account_object_id"))
+        if not party and voucher_type not in NO_PARTY_TYPES:
             raise Invalid("InvalidParam", f"{where}: thiếu account_object_code")
         detail = voucher.get("detail")
         if not isinstance(detail, list) or not detail or not all(isinstance(d, dict) for d in detail):
@@ -226,6 +293,8 @@ class Vouchers:
         outward = voucher_type == 13 and bool(voucher.get("is_sale_with_outward"))
         prefix = DEBIT_BY_REFTYPE.get(reftype)
         credits = CREDIT_BY_REFTYPE.get(reftype)
+        if voucher_type == 18:
+            credits = CREDIT_BY_REFTYPE_STOCK.get(reftype)
         for number, line in enumerate(voucher["detail"], 1):
             label = f"{where}, dòng {number}"
             amount = _money(line.get("amount"), "amount", label)
@@ -272,6 +341,8 @@ class Vouchers:
                         )
                 discount += _money(line.get("discount_amount"), "discount_amount", label)
                 vat += _money(line.get("vat_amount"), "vat_amount", label)
+            elif voucher_type in STOCK_TYPES and not line.get("is_description"):
+                _stock_line(voucher, line, label, amount, known)
             sale += amount
         if voucher_type == 12 and bool(voucher.get("is_return_with_inward")) != bool(stocked):
             # sandbox: goods come back into a warehouse exactly when the return says it receives stock
@@ -418,6 +489,7 @@ class Vouchers:
             for d in proposal.voucher["detail"]
         ]
         proposal.generated_wall = vn(sim.wall())
+        move(company, proposal.voucher)
         detail = [
             {**line, "refid": proposal.refid, "ref_detail_id": detail_id}
             for line, detail_id in zip(proposal.voucher["detail"], proposal.detail_ids, strict=True)

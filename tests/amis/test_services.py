@@ -16,7 +16,7 @@ from amis.models import AmisDictionaryEntry, AmisDictionarySync, AmisSession
 from connectors.http import RetryableError
 from connectors.models import Connection, TargetAccount
 from connectors.ratelimit import DatabaseBackend, LeakyBucket
-from sandbox.amis import DEMO_ITEMS
+from sandbox.amis import DEMO_ACCOUNTS, DEMO_ITEMS
 from tests import factories
 
 BASE = "http://127.0.0.1:8100/amis"
@@ -261,7 +261,7 @@ def test_test_connection_when_amis_is_down_says_to_try_again_later(account, sim)
 
 def test_a_full_sync_copies_every_kind_of_master_data(account, fast):
     counts = services.sync_master_data(account, client=services.client_for(account, **fast()))
-    assert counts == {1: 3, 2: len(DEMO_ITEMS), 3: 2, 4: 5, 5: 20, 6: 3}
+    assert counts == {1: 3, 2: len(DEMO_ITEMS), 3: 2, 4: 5, 5: len(DEMO_ACCOUNTS), 6: 3}
     assert services.choices(account, 3) == [("KHO01", "Kho tổng (KHO01)"), ("KHO02", "Kho cửa hàng (KHO02)")]
     assert ("Cái", "Cái") in services.choices(account, 4)  # units have no code: their name is the code
     stock = AmisDictionaryEntry.objects.get(account=account, data_type=3, code="KHO02")
@@ -352,7 +352,7 @@ def test_the_tasks_sync_one_company_and_walk_every_enabled_one(account, sim):
     sim.set_knobs(dictionary_burst=0)
     result = tasks.sync_amis_master_data(account.pk, True)  # what a worker runs
     # parties, items, stocks, units, accounts, organisation units
-    everything = 3 + len(DEMO_ITEMS) + 2 + 5 + 20 + 3
+    everything = 3 + len(DEMO_ITEMS) + 2 + 5 + len(DEMO_ACCOUNTS) + 3
     assert result[3] == 2 and AmisDictionaryEntry.objects.filter(account=account).count() == everything
     assert tasks.refresh_amis_master_data() == 1
 

@@ -78,6 +78,14 @@ DEMO_AMIS_MAPPING = {
     },
     "default_gateway": "cash",
 }
+# Stock documents (receives, purchase returns, adjustments, transfers): every kind on for the demo companies
+# (a merchant switches each on only after checking it on a trial AMIS company, see the README).
+DEMO_AMIS_MAPPING["stock"] = {
+    "purchase_receive": True,
+    "purchase_return": True,
+    "adjustment": True,
+    "transfer": True,
+}
 
 
 # The second merchant (issue 14 §4): the Severa organisation "Demokonsult AB" sending through Maventa, with
