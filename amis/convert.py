@@ -1274,7 +1274,7 @@ def refund_to_return(
 
 
 def voucher_summary(voucher: dict) -> dict:
-    """One voucher in the preview's shape (issue 13 §7)."""
+    """One voucher in the preview's shape."""
     return {
         "voucher_type": voucher["voucher_type"],
         "reftype": voucher["reftype"],

@@ -936,7 +936,7 @@ def _overlay(defaults: dict, raw) -> dict:
     return out
 
 
-# --- stock documents (issue 15): which kinds a company posts, their voucher types and accounts ------------
+# --- stock documents: which kinds a company posts, their voucher types and accounts ------------
 
 STOCK_KIND_LABELS = {
     "purchase_receive": _lazy("Post purchase receives (done) as purchases with stock receipt (18/302)"),

@@ -31,7 +31,7 @@ def company_mapping(account) -> Mapping:
 
 
 def preview_order(connection, raw: dict) -> dict:
-    """``{"post", "reason", "account", "vouchers"}`` (issue 13 §7): whether anything would be posted, why
+    """``{"post", "reason", "account", "vouchers"}``: whether anything would be posted, why
     (in the active language: the page's, or the command's ``--language``), the company routing chooses
     (``{"org_company_code", "name"}``, or None) and the vouchers in ``convert.voucher_summary``'s shape.
 

@@ -125,7 +125,7 @@ class HaravanSource(SourceAdapter):
     def write_back(self, document, fields, *, style):
         services.write_back(document, fields, style=style)
 
-    # --- stock (issue 15): inventory documents and on hand (haravan/inventory.py, haravan/inventory_sync.py)
+    # --- stock: inventory documents and on hand (haravan/inventory.py, haravan/inventory_sync.py)
 
     def beat_entries(self):
         """The four inventory polls, every ``HARAVAN_INVENTORY_POLL_SECONDS``."""

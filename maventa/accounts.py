@@ -1,4 +1,4 @@
-"""A Maventa account's setup, as Severa's own integration does it (maventa-severa.md §1, issue 14 §1–2):
+"""A Maventa account's setup, as Severa's own integration does it (maventa-severa.md §1):
 register a new Maventa user and company, or link an existing company; send the authentication (KYC)
 request and follow its state; choose the settings once the company is verified; switch sending on or off.
 

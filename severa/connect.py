@@ -1,7 +1,7 @@
 """Connecting a Severa organisation (its REST API client id and secret) and keeping what we know of it —
 its companies, business units and invoice statuses — and its Maventa accounts up to date.
 
-One Maventa account per company of the organisation that has a VAT number of its own (issue 14 §1,
+One Maventa account per company of the organisation that has a VAT number of its own (
 maventa-severa.md §1 "only business units that are their own organisation get settings"); the units that
 are not their own company use their company's account. Invoices route to the account of the company that
 issued them by the invoice's ``senderVatNumber`` (``severa.read.routing_facts``: the dimension "company").

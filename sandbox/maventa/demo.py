@@ -1,4 +1,4 @@
-"""The demo's Maventa: our vendor key, the two Demokonsult companies of issue 14 (registered, linked to the
+"""The demo's Maventa: our vendor key, the two Demokonsult companies (registered, linked to the
 vendor and verified) with one user each, and a receiver directory holding the demo customers.
 
 sandbox: the customers' names and identifiers are the simulator's own (valid check digits); the Severa demo
@@ -83,7 +83,7 @@ def receiver(eia: str, name: str, bid: str, country: str, network: str, operator
     }
 
 
-# The demo customers (issue 14 §4): one reachable on PEPPOL, one with a Finnish OVT + operator; the
+# The demo customers: one reachable on PEPPOL, one with a Finnish OVT + operator; the
 # e-mail-only customer (Kaffebryggeriet i Malmö AB, 559876-5435) and the one with neither (Pekka Virtanen Tmi,
 # 1234567-1) are deliberately absent.
 DEMO_RECEIVERS = (

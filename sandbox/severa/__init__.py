@@ -1,5 +1,5 @@
 """A stand-in for Visma Severa's public REST API v1, mounted at ``/severa`` (so the API is at
-``/severa/rest-api/v1/…``), holding the demo organisation "Demokonsult AB" of issue 14 §4.
+``/severa/rest-api/v1/…``), holding the demo organisation "Demokonsult AB".
 
 It follows /work/shared/reference/maventa-severa.md §3 (the ``rantalainen/severa-api-client`` spec, its rate
 limiter, ``generoi/severa-mcp``); what the simulator decides where those sources are silent is said in each

@@ -1,4 +1,4 @@
-"""The demo organisation of issue 14 §4: "Demokonsult AB" (Sweden) with the business unit "Demokonsult Oy",
+"""The demo organisation: "Demokonsult AB" (Sweden) with the business unit "Demokonsult Oy",
 its own company in Finland; the invoice statuses the Maventa integration is set up with; customers for every
 route (PEPPOL id, Finnish OVT + operator, e-mail only, neither); invoices with rows (two VAT rates, a
 reverse-charge sale, a credit note).

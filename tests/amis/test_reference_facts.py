@@ -1,4 +1,4 @@
-"""The AMIS cache serves meInvoice too (issue 13 §4): a shop with both connections, the meInvoice mapping's
+"""The AMIS cache serves meInvoice too: a shop with both connections, the meInvoice mapping's
 "describe items and buyers as the accounting system does" on — the invoice names items, units and buyers as
 the AMIS company the order is routed to does; off — nothing changes. Real models and database, no network."""
 

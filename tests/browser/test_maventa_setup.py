@@ -1,4 +1,4 @@
-"""A Maventa account set up in a real browser (issue 14 §1–2): the owner connects the demo Severa
+"""A Maventa account set up in a real browser: the owner connects the demo Severa
 organisation, opens the Swedish company's setup page, registers a new Maventa account (the keys are stored,
 never shown), sends the authentication request, the signatory signs (the simulator's control), Update shows
 the company verified, the settings open, the enable switch refuses a "to transfer" status marked Sent — in

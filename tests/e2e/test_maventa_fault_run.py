@@ -1,4 +1,4 @@
-"""Severa → Maventa under faults, on real parts (issue 14 §6): both simulators live over HTTP, Redis,
+"""Severa → Maventa under faults, on real parts: both simulators live over HTTP, Redis,
 PostgreSQL, Celery worker processes and beat. 300 invoices are moved to "to transfer" in Severa while
 Maventa loses answers after accepting a send (held past the client's timeout, later a 504), answers 5xx,
 Severa answers 429 besides its own 10 requests a second, and the only worker is killed with SIGKILL while

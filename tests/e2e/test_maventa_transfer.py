@@ -1,4 +1,4 @@
-"""Visma Severa → Maventa end to end on real parts (issue 14 §6): both simulators live over HTTP, Redis,
+"""Visma Severa → Maventa end to end on real parts: both simulators live over HTTP, Redis,
 PostgreSQL, Celery worker processes and beat. A Maventa account is registered, its signatory signs, it is
 switched on; an invoice a person moves to "to transfer" in Severa is sent to Maventa once, its Severa status
 becomes "after transfer", and Maventa delivers it. The demo's own seed (`make demo`) sends the same way."""

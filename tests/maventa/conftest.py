@@ -14,7 +14,7 @@ SE_VAT = "SE556677889901"  # the demo organisation (its Maventa company exists a
 NEW_SE_VAT = "SE559012345001"  # a company Maventa does not know yet
 TO_TRANSFER, AFTER, ERROR, SENT, DRAFT = "st-ready", "st-after", "st-error", "st-sent", "st-draft"
 
-# Severa's invoice statuses of the demo (issue 14 §4), as the source adapter reports them.
+# Severa's invoice statuses of the demo, as the source adapter reports them.
 STATUSES = [
     registry.SourceStatus(DRAFT, "Luonnos"),
     registry.SourceStatus(TO_TRANSFER, "Valmis lähetettäväksi"),

@@ -1,6 +1,6 @@
 """A Maventa account's setup against the Maventa simulator (in-process through `responses`): registering a
 user and a company, linking an existing company, the authentication request and its states, the settings
-Maventa keeps, the statuses and the enable switch (maventa-severa.md §1–2, issue 14 §1–2)."""
+Maventa keeps, the statuses and the enable switch (maventa-severa.md §1–2)."""
 
 import json
 

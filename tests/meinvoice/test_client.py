@@ -466,7 +466,7 @@ def test_an_error_listed_only_in_errors_still_counts(rsps, client):
         client.status(["r1"])
 
 
-# --- what MISA answers (issue 12) -----------------------------------------------------------------------
+# --- what MISA answers -----------------------------------------------------------------------
 
 
 def test_a_cash_register_series_publishes_with_sign_type_5(rsps, client):

@@ -1,4 +1,4 @@
-"""What MISA answers, as the simulator answers it (issue 12, sections 4, 5 and 7): the template number and
+"""What MISA answers, as the simulator answers it: the template number and
 series apart, RefIDs echoed upper-case, status rows without InvDate, UnAuthorize for a stale token,
 InvoiceQuantityTooLarge for a heavy batch, InvoiceNumberNotCotinuous, pacing per series, paging with
 TotalCount, and cash-register series (SignType 5, invoiceCalcu=true). Each test fails if the product

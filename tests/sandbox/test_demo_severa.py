@@ -1,4 +1,4 @@
-"""The demo's second merchant, "Demokonsult" (issue 14 §4): the Severa organisation Demokonsult AB sending
+"""The demo's second merchant, "Demokonsult": the Severa organisation Demokonsult AB sending
 through two Maventa accounts, owned by the demo user next to the Haravan merchant "Demo" — and neither
 merchant's pages show the other's connection."""
 

@@ -894,7 +894,7 @@ def test_default_app_mounts_meinvoice():
         app.close()
 
 
-# --- what MISA answers (issue 12): its wording, stale tokens, heavy batches, cash-register series ------
+# --- what MISA answers: its wording, stale tokens, heavy batches, cash-register series ------
 
 
 def test_answers_split_the_series_and_upper_case_refids_by_default(api, misa):

@@ -1,5 +1,5 @@
 """The Severa simulator's API (maventa-severa.md §3): token and the client_id header, scopes, the demo
-organisation of issue 14 §4, invoices with changedSince and NextPageToken paging, rows, customers, PDF,
+organisation, invoices with changedSince and NextPageToken paging, rows, customers, PDF,
 the status change by JSON Patch, and the limit of 10 requests a second."""
 
 from decimal import ROUND_HALF_UP, Decimal

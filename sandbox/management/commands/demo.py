@@ -88,7 +88,7 @@ DEMO_AMIS_MAPPING["stock"] = {
 }
 
 
-# The second merchant (issue 14 §4): the Severa organisation "Demokonsult AB" sending through Maventa, with
+# The second merchant: the Severa organisation "Demokonsult AB" sending through Maventa, with
 # its Finnish business unit "Demokonsult Oy" as a company of its own. demo@example.com owns it too.
 DEMOKONSULT_SLUG = "demokonsult"
 DEMOKONSULT_NAME = "Demokonsult"
