@@ -5,6 +5,7 @@ import re
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from connectors import stock
 from connectors.registry import TargetAdapter
 from connectors.text import Text
 
@@ -29,6 +30,10 @@ class AmisTarget(TargetAdapter):
         posting.RECEIPT: _("Receipt"),
         posting.RETURN: _("Sales return"),
         posting.CANCEL: _("Cancellation (sales return)"),
+        stock.PURCHASE_RECEIVE: _("Purchase with stock receipt"),
+        stock.PURCHASE_RETURN: _("Purchase return"),
+        stock.ADJUSTMENT: _("Stock adjustment"),
+        stock.TRANSFER: _("Stock transfer"),
     }
     credential_fields = (("access_code", _("Access code (from AMIS)"), True),)
     url_settings = {"AMIS_API_URL": "https://actapp.misa.vn"}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -188,6 +189,8 @@ def _detail(request, connection, day: ReconciledDay, *, notice="", notice_ok=Tru
         "notice_ok": notice_ok,
         "day_url": reverse("dashboard:reconciliation_day", args=[connection.pk, day.account_id, day.day]),
         "retry_url": reverse("dashboard:reconciliation_retry", args=[connection.pk, day.account_id, day.day]),
+        "check_url": reverse("dashboard:reconciliation_check", args=[connection.pk]),
+        "can_check": can_retry(request),
         "day_export_url": reverse(
             "dashboard:reconciliation_day_export", args=[connection.pk, day.account_id, day.day]
         ),
@@ -222,6 +225,10 @@ def _page(request, connection, first: dt.date, *, opened: ReconciledDay | None =
         "export_url": reverse("dashboard:reconciliation_export", args=[connection.pk])
         + f"?{urlencode({'month': first.strftime('%Y-%m')})}",
         "state_labels": reconciled.STATE_LABELS,
+        "check_url": reverse("dashboard:reconciliation_check", args=[connection.pk]),
+        "can_check": can_retry(request),
+        "yesterday": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
+        "today": timezone.localdate().isoformat(),
     }
     if opened is not None:  # the day's fragment is part of the page: its names do not clash with the page's
         context.update(_detail(request, connection, opened), opened=True)
@@ -318,6 +325,49 @@ def reconciliation_retry(request, pk, account, day):
         if problems:
             notice = f"{notice} {join(problems)}"
     return _day_answer(request, connection, found, notice=notice, ok=ok)
+
+
+@role_required(ACCOUNTANT)
+@require_POST
+def reconciliation_check(request, pk):
+    """Check a day again on every account of the connection (the nightly job's task, now): the targets are
+    asked afresh and each account's day is replaced. Back to the month, with the day opened if asked."""
+    connection = scoped_object_or_404(request, Connection, pk=pk)
+    raw = request.POST.get("day", "")
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    today = timezone.localdate()
+    if day is None or not FIRST_MONTH <= day <= today:
+        messages.warning(
+            request, _("Choose a day between %(first)s and today.") % {"first": FIRST_MONTH.isoformat()}
+        )
+        return redirect("dashboard:reconciliation", pk=connection.pk)
+
+    def enqueue():
+        from syncjobs.tasks import reconcile_day
+
+        try:
+            reconcile_day.apply_async(args=(connection.pk, day.isoformat()), retry=False)
+        except Exception:  # the broker is away: say so rather than promise a check
+            messages.warning(request, _("The check could not be started now; try again in a minute."))
+
+    transaction.on_commit(enqueue)
+    messages.success(
+        request,
+        _("%(day)s is being checked again on every account; reload this page in a minute.")
+        % {"day": day.isoformat()},
+    )
+    account = request.POST.get("account", "")
+    if account.isdigit() and len(account) < 12:
+        opened = _days(request, connection).filter(account_id=int(account), day=day).first()
+        if opened is not None:
+            return redirect(
+                "dashboard:reconciliation_day", pk=connection.pk, account=opened.account_id, day=day
+            )
+    base = reverse("dashboard:reconciliation", args=[connection.pk])
+    return redirect(f"{base}?{urlencode({'month': day.strftime('%Y-%m')})}")
 
 
 def _day_answer(request, connection, day, *, notice, ok):
@@ -460,6 +510,7 @@ urlpatterns = [
     path("reconciliation/", reconciliation_index, name="reconciliation_index"),
     path("connections/<int:pk>/reconciliation/", reconciliation, name="reconciliation"),
     path("connections/<int:pk>/reconciliation/export.csv", export_month, name="reconciliation_export"),
+    path("connections/<int:pk>/reconciliation/check/", reconciliation_check, name="reconciliation_check"),
     path(
         "connections/<int:pk>/reconciliation/accounts/<int:account>/days/<str:day>/",
         reconciliation_day,

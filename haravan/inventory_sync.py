@@ -278,7 +278,7 @@ def describe(raw: dict, kind: str) -> Text:
     if kind == TRANSFER:
         where = f"{where} → {doc.to_location_name or doc.to_location or '?'}"
     return Text(
-        "%(status)s at %(where)s, %(count)s lines",
+        "%(status)s at %(where)s (lines: %(count)s)",
         status=doc.status_words or doc.reason or doc.status,
         where=where,
         count=len(doc.lines),

@@ -210,8 +210,10 @@ def check_day(connection, day: dt.date) -> list[ReconciledDay]:
             source=source.label,
             error=getattr(exc, "text", None) or str(exc) or type(exc).__name__,
         )
-    return [
-        check_account(
+    recent = day >= dt.datetime.now(zone).date() - dt.timedelta(days=1)
+    rows = []
+    for account in accounts:
+        row = check_account(
             connection,
             account,
             day,
@@ -219,8 +221,37 @@ def check_day(connection, day: dt.date) -> list[ReconciledDay]:
             never.get(account.pk, []),
             source_error=source_error,
         )
-        for account in accounts
-    ]
+        if recent:
+            compare_stock(connection, row)
+        rows.append(row)
+    return rows
+
+
+def compare_stock(connection, row: ReconciledDay) -> None:
+    """An accounting target that books the shop's stock: its stock against the source's on hand, read from
+    both now (so only for the latest day: an older day's balances are gone). A difference keeps the day
+    from matching; a side that cannot be asked says so on the day."""
+    target = connection.target
+    if not target.wanted_stock_kinds(connection):
+        return
+    try:
+        found = target.stock_differences(row.account)
+    except Unsupported:
+        return
+    except ApiError as exc:
+        if not row.error:
+            row.set_error(
+                Text(
+                    "The stock could not be compared: %(error)s",
+                    error=getattr(exc, "text", None) or str(exc) or type(exc).__name__,
+                )
+            )
+            row.matches = False
+            row.save(update_fields=["error", "error_text", "matches"])
+        return
+    row.stock_differences = found
+    row.matches = row.matches and not found
+    row.save(update_fields=["stock_differences", "matches"])
 
 
 def check_account(

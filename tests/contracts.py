@@ -147,6 +147,7 @@ AMIS_MAPPING = {
     "default_gateway": "cash",
     # A sales order at creation, and the sales voucher unpaid with a receipt for each capture.
     "documents": {"sales_order": "created", "paid_at_sale": False},
+    "stock": {"purchase_receive": True, "purchase_return": True, "adjustment": True, "transfer": True},
 }
 
 
@@ -210,7 +211,68 @@ def amis_story(connection, sandbox) -> list:
     refunded["updated_at"] = "2099-01-01T00:00:00Z"
     take(refunded)
     take({**refunded, "cancelled_at": "2026-11-23T09:00:00Z", "updated_at": "2099-01-02T00:00:00Z"})
+    stock_story(sandbox)
+    settle()
     return list(SyncDocument.objects.filter(connection=connection).order_by("pk"))
+
+
+def stock_story(sandbox) -> None:
+    """The shop's stock moves in the simulated Haravan, one document of each kind, and the four polls read
+    them: an adjustment (some found, some lost), a receive booked from a supplier and part of it returned,
+    a transfer between the two warehouses, received."""
+    import requests
+
+    from haravan import tasks as haravan_tasks
+    from sandbox import demo_data
+
+    variants = [v["id"] for p in demo_data.PRODUCTS for v in p["variants"]][:2]
+    first, second = variants
+
+    def api(path, body):
+        answer = requests.post(
+            f"{BASE}/haravan/com/{path}", json=body, headers={"Authorization": "Bearer demo-token"}, timeout=5
+        )
+        assert answer.status_code < 300, answer.text
+        return answer.json()
+
+    def control(path, body):
+        answer = requests.post(f"{BASE}/haravan/_sandbox/inventory/{path}", json=body, timeout=5)
+        assert answer.status_code < 300, answer.text
+        return answer.json()
+
+    receive = control(
+        "purchase_receives",
+        {
+            "location_id": 1001,
+            "status": "Đã nhập hàng",
+            "supplier": {"id": 71, "name": "Công ty May Mặc Sài Gòn", "phone": "0281234567"},
+            "line_items": [{"product_variant_id": first, "quantity": 6, "original_cost": 150000}],
+        },
+    )["purchase_receive"]
+    control(
+        "purchase_returns",
+        {"receive_id": receive["id"], "line_items": [{"product_variant_id": first, "quantity": 2}]},
+    )
+    adjust = {"location_id": 1001, "type": "adjust", "reason": "shrinkage"}
+    api(
+        "inventories/adjustorset.json",
+        {"inventory": {**adjust, "line_items": [{"product_variant_id": second, "quantity": 3}]}},
+    )
+    transfer = api(
+        "inventories/transfer.json",
+        {
+            "transfer": {
+                "from_loc_id": 1001,
+                "to_loc_id": 1002,
+                "line_items": [{"product_variant_id": first, "quantity": 1}],
+            }
+        },
+    )["transfer"]
+    api(f"inventories/transfer/{transfer['id']}/receive.json", {"transfer": {"user_id": 1}})
+    haravan_tasks.sync_inventory_purchase_orders()
+    haravan_tasks.sync_inventory_purchase_returns()
+    haravan_tasks.sync_inventory_adjustments()
+    haravan_tasks.sync_inventory_transfers()
 
 
 def maventa_connection(tenant) -> Connection:

@@ -379,3 +379,60 @@ def test_with_two_connections_the_entry_lists_them(world):
     assert resp.status_code == 200 and "Second shop" in html
     assert f'href="/connections/{second.pk}/reconciliation/"' in html
     assert f'href="/connections/{world["conn_b"].pk}/reconciliation/"' not in html
+
+
+# --- checking a day again ---------------------------------------------------------------------------------
+
+
+def queued_checks() -> list[tuple]:
+    """The reconcile_day tasks the in-memory broker holds (read off, so the next test starts empty)."""
+    from config.celery import app as celery_app
+
+    names = {celery_app.conf.task_default_queue, *(q.name for q in celery_app.conf.task_queues or [])}
+    found = []
+    with celery_app.connection_for_read() as conn:
+        for name in names:
+            queue = conn.SimpleQueue(name)
+            try:
+                while True:
+                    message = queue.get(block=False)
+                    if message.headers["task"] == "syncjobs.reconcile_day":
+                        found.append(tuple(message.decode()[0]))
+                    message.ack()
+            except queue.Empty:
+                pass
+            finally:
+                queue.close()
+    return found
+
+
+def test_an_accountant_checks_a_day_again_and_comes_back_to_it(world, django_capture_on_commit_callbacks):
+    queued_checks()
+    client = factories.signed_in(world["accountant"])
+    url = f"/connections/{world['conn'].pk}/reconciliation/check/"
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = client.post(url, {"day": RED.isoformat(), "account": world["acc_a"].pk})
+    assert resp.status_code == 302 and resp["Location"] == day_url(world, RED)
+    assert queued_checks() == [(world["conn"].pk, RED.isoformat())]
+    with translation.override("en"):
+        shown = client.get(resp["Location"]).content.decode()
+    assert f"{RED.isoformat()} is being checked again on every account" in shown
+    assert "Check this day again" in client.get(day_url(world, RED), **HTMX).content.decode()
+
+
+def test_checking_again_is_refused_to_viewers_other_tenants_and_days_to_come(
+    world, django_capture_on_commit_callbacks
+):
+    queued_checks()
+    url = f"/connections/{world['conn'].pk}/reconciliation/check/"
+    viewer = factories.signed_in(world["viewer"])
+    assert viewer.post(url, {"day": RED.isoformat()}).status_code == 403
+    assert "Check this day again" not in viewer.get(day_url(world, RED), **HTMX).content.decode()
+    other = factories.signed_in(world["other_owner"])
+    assert other.post(url, {"day": RED.isoformat()}).status_code == 404
+    owner = factories.signed_in(world["owner"])
+    for bad in ("2999-01-01", "yesterday", ""):
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = owner.post(url, {"day": bad})
+        assert resp.status_code == 302
+    assert queued_checks() == []

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from connectors.models import Connection, TargetAccount
+from connectors.models import CatalogItem, Connection, TargetAccount
 from haravan import services as haravan_services
 from haravan.client import HaravanClient
 from meinvoice import services
@@ -508,3 +508,49 @@ def test_json_amounts_are_numbers_to_the_dong_or_the_cent(amount):
     assert isinstance(dong, int) and Decimal(dong) == round_half_up(amount)
     cents = number(amount, "EUR")
     assert Decimal(str(cents)) == amount and json.loads(json.dumps(cents)) == cents
+
+
+def test_an_amis_company_that_books_stock_has_its_stock_compared_on_the_latest_day(books, amis, sandbox):
+    """Haravan's on hand against AMIS's balance per SKU and warehouse, read from both simulators: a SKU that
+    agrees is not listed, one that does not is, with both quantities; the day then does not match."""
+    from amis.services import sync_master_data
+    from haravan.models import HaravanShop
+    from haravan.services import sync_products
+
+    account = books.accounts.get(external_id="demo-hanoi")
+    account.settings = {"mapping": {**AMIS_MAPPING, "stock": {"adjustment": True}}}
+    account.save()
+    sync_products(HaravanShop.objects.get(org_id=ORG))
+    sync_master_data(account)
+    on_hand = {
+        (str(row["loc_id"]), row["variant_id"]): row["qty_onhand"]
+        for row in HaravanClient(ORG, "demo-token").iter_inventory_locations()
+    }
+    skus = {item.item_id: item.sku for item in CatalogItem.objects.filter(source_key=ORG).exclude(sku="")}
+    (agree, agree_qty), (differ, differ_qty) = [
+        ((loc, skus[str(variant)]), qty)
+        for (loc, variant), qty in sorted(on_hand.items())
+        if loc == "1001" and str(variant) in skus
+    ][:2]
+    for (_loc, sku), quantity in ((agree, agree_qty), (differ, Decimal(str(differ_qty)) + 3)):
+        amis_control(
+            sandbox, "balance", company="demo-hanoi", item=sku, stock="KHO01", quantity=str(quantity)
+        )
+
+    rows = {row.account.external_id: row for row in check_day(books, today())}
+    hanoi = rows["demo-hanoi"]
+    listed = {(d["sku"], d["place"]): d for d in hanoi.stock_differences}
+    assert (agree[1], "KHO01") not in listed  # the same on both sides
+    found = listed[(differ[1], "KHO01")]
+    assert Decimal(found["source"]) == Decimal(str(differ_qty))
+    assert Decimal(found["target"]) == Decimal(str(differ_qty)) + 3
+    assert not hanoi.matches
+    # KHO02 (location 1002) is demo-hanoi's too here, and AMIS holds nothing there: each SKU is listed
+    assert listed[(agree[1], "KHO02")]["target"] == "0"
+    assert rows["demo-hcm"].stock_differences == []  # no location is routed to it here: nothing to compare
+    answer = report(books)
+    stock = next(a for a in answer["accounts"] if a["account"] == "demo-hanoi")["stock"]
+    assert any(item["sku"] == differ[1] for item in stock)
+
+    older = check_day(books, today() - dt.timedelta(days=5))
+    assert all(row.stock_differences == [] for row in older)  # balances are today's: not an older day's

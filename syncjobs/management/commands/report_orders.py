@@ -4,8 +4,9 @@ every account of the merchant's connections (``syncjobs.reconciliation.check_day
 
 ``{"date", "accounts": [{"target", "account", "expected": {"count", "total"}, "confirmed": {"count", "total"},
 "differences": [{"kind", "source", "target_document", "detail"}]}]}`` — amounts to the đồng / cent. Besides
-that contract an account may carry ``"error"`` (the target could not be asked: the day is not known to match)
-and ``"unexpected"`` (documents the target holds that no expected source object explains)."""
+that contract an account may carry ``"error"`` (the target could not be asked: the day is not known to match),
+``"unexpected"`` (documents the target holds that no expected source object explains) and ``"stock"`` (an
+accounting target's stock against the source's on hand, per SKU and place, on the latest day)."""
 
 import datetime as dt
 import json
@@ -41,6 +42,8 @@ def account_json(row) -> dict:
         out["error"] = row.error
     if row.unexpected:
         out["unexpected"] = row.unexpected
+    if row.stock_differences:
+        out["stock"] = row.stock_differences
     return out
 
 
@@ -112,4 +115,9 @@ class Command(BaseCommand):
                 lines.append(f"  - {diff['kind']:<10} {diff['source']}{document}: {detail}")
             for doc in row.unexpected or []:
                 lines.append(f"  + unexpected {doc['document']} for {doc['source']} ({doc['amount']})")
+            for item in row.stock_differences or []:
+                lines.append(
+                    f"  ~ stock      {item['sku']} at {item['place']}: source {item['source']}, "
+                    f"target {item['target']}"
+                )
         return "\n".join(lines) + "\n"
