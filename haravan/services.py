@@ -252,7 +252,9 @@ def _run_pass(run: SyncRun, connection: Connection, filters: dict) -> int:
             # the inventory documents this connection's target posts, created in the same days
             from . import inventory_sync
 
-            start, end = (dt.datetime.fromisoformat(filters[k]) for k in ("created_at_min", "created_at_max"))
+            start = dt.datetime.fromisoformat(filters["created_at_min"])
+            until = filters.get("created_at_max")  # a run "since" a day has no end: until now
+            end = dt.datetime.fromisoformat(until) if until else timezone.now()
             inventory_sync.read_range(run, connection, client, start, end, trigger)
     except (ApiError, LicenseError) as exc:
         run.status = SyncRun.Status.FAILED

@@ -307,6 +307,30 @@ def test_a_manual_run_reads_the_inventory_documents_created_in_its_days(conn, si
     )
 
 
+def test_a_run_with_no_last_day_reads_up_to_now(conn, sim, books):
+    """A run "since" a day (no created_at_max, as a catch-up asks) reads the inventory documents to now."""
+    api(
+        "POST",
+        "inventories/adjustorset.json",
+        {
+            "inventory": {
+                "location_id": HANOI,
+                "type": "adjust",
+                "reason": "newproduct",
+                "line_items": [{"product_variant_id": SHIRT_M, "quantity": 2}],
+            }
+        },
+    )
+    books.kinds = (ADJUSTMENT,)
+    run = SyncRun.objects.create(
+        connection=conn, kind=SyncRun.Kind.MANUAL, params={"created_at_min": "2000-01-01T00:00:00Z"}
+    )
+    services.manual_sync(run.pk)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.DONE
+    assert list(SyncDocument.objects.values_list("source_type", flat=True)) == [ADJUSTMENT]
+
+
 def test_stock_on_hand_per_location_and_sku(conn, sim):
     services.sync_products(HaravanShop.objects.get(org_id=conn.source_key))
     adapter = registry.source("haravan")
