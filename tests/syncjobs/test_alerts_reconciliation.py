@@ -128,6 +128,7 @@ def test_the_targets_own_alert_addresses_hear_of_unmatched_days_too(db):
         source_kind="severa",
         source_key="SE556677889901",
         target_kind="maventa",
+        alert_language="en",
     )
     account = TargetAccount.objects.create(
         connection=conn,
