@@ -152,6 +152,7 @@ class AmisTarget(TargetAdapter):
 
     # --- reconciliation (amis/reconcile.py)
     reconciles = True
+    day_result_keys = ("amis",)  # what reconcile.confirm_day reads of a stored result
 
     def confirm_day(self, account, day, known):
         from . import reconcile

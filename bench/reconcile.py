@@ -14,7 +14,10 @@ What is measured
                  and the process's resident set's growth over its level before check_day (sampled every
                  20 ms, first run), at --small and at --orders orders: "flat" means growing with the day's
                  count by a small record per order, never with the stored snapshots (they stay in the
-                 database) — per-order bytes are printed for both days.
+                 database) — per-order bytes are printed for both days, and the flatness: the heap
+                 peak at --orders ÷ the one at --small (flat ≈ 1), with the peak's bytes per order added.
+                 The ``responses`` mock answering in-process keeps no record of the calls (a harness's
+                 record every response would otherwise stay in).
     where the time goes (--profile): cProfile's top functions of the timed run.
 
 How
@@ -304,6 +307,7 @@ def run(args) -> dict:
         stack.callback(app.close)
         mock = stack.enter_context(responses.RequestsMock(assert_all_requests_are_fired=False))
         mount(mock, app, BASE)
+        forget_calls(mock)
         conn, accounts = setup_connection()
         today = dt.datetime.now(VN).date()
         big_day, small_day = today - dt.timedelta(days=3), today - dt.timedelta(days=6)
@@ -319,6 +323,19 @@ def run(args) -> dict:
         small = measure(conn, small_day, sim)
         big = measure(conn, big_day, sim, profile=args.profile)
         return {"orders": args.orders, "small_orders": args.small, "big": big, "small": small}
+
+
+def forget_calls(mock) -> None:
+    """The ``responses`` mock keeps every request and response it answered (``mock.calls``, and each
+    registration's ``calls``): a test harness's record that a real process has no equivalent of, and that
+    would hold every meInvoice page of the run. The bench keeps none."""
+
+    def keep_nothing(call) -> None:
+        return None
+
+    mock.calls.add_call = keep_nothing
+    for registration in mock.registered():
+        registration.calls.add_call = keep_nothing
 
 
 def setup_connection():
@@ -374,6 +391,9 @@ def report(figures: dict, args) -> None:
         "rss_growth_mib": {m: round(small["rss_growth"] / mib, 1), n: round(big["rss_growth"] / mib, 1)},
         "heap_peak_mib": {m: round(small["heap_peak"] / mib, 1), n: round(big["heap_peak"] / mib, 1)},
         "heap_bytes_per_order": {m: round(small["heap_peak"] / m), n: round(big["heap_peak"] / n)},
+        "flatness": round(big["heap_peak"] / max(small["heap_peak"], 1), 2),
+        "rss_flatness": round(big["rss_growth"] / max(small["rss_growth"], 1), 2),
+        "heap_bytes_per_added_order": round((big["heap_peak"] - small["heap_peak"]) / max(n - m, 1)),
         "small_elapsed_s": round(small["elapsed"], 2),
         "rows": big["rows"],
     }
@@ -405,6 +425,16 @@ def report(figures: dict, args) -> None:
         print(
             f"  RSS growth         {small['rss_growth'] / mib:7.1f} MiB → {big['rss_growth'] / mib:7.1f} MiB "
             f"({big['rss_growth'] / max(small['rss_growth'], 1):.1f}×)"
+        )
+        rss_ratio = (
+            f"{out['rss_flatness']:.2f}"
+            if small["rss_growth"] >= mib
+            else f"not a ratio, under 1 MiB at {m:,}: the allocator reuses what the preparation freed"
+        )
+        print(
+            f"  flatness (heap peak at {n:,} ÷ at {m:,}; flat ≈ 1): {out['flatness']:.2f} "
+            f"(RSS growth: {rss_ratio}); "
+            f"{out['heap_bytes_per_added_order']} bytes of heap peak per order added"
         )
         print(f"  {m:,} orders reconciled in {small['elapsed']:.2f} s")
         print(f"every day matches: {out['all_match']}")

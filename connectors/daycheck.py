@@ -11,8 +11,10 @@ per source object of the day, whatever its state) and the target answers what it
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 
 from .reconcile import Confirmed
 from .text import Text
@@ -42,9 +44,49 @@ class DayObject:
     facts: dict = field(default_factory=dict)  # its routing facts: which account it would have gone to
 
 
+class DeclaredResult(Mapping):
+    """A stored result reduced to the keys a target declares (``TargetAdapter.day_result_keys``): the keys are
+    the target's one tuple, each document holds only its values (None: absent) — a read-only mapping."""
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, keys: tuple[str, ...], values: tuple):
+        self._keys, self._values = keys, values
+
+    def __getitem__(self, key):
+        try:
+            value = self._values[self._keys.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self):
+        return (key for key, value in zip(self._keys, self._values, strict=True) if value is not None)
+
+    def __len__(self) -> int:
+        return sum(value is not None for value in self._values)
+
+    def __repr__(self) -> str:
+        return f"DeclaredResult({dict(self)!r})"
+
+
+# A stored result with none of the keys the target declares (``TargetAdapter.day_result_keys``) but not empty:
+# truthy like the result it stands for, every declared key absent. Read-only, shared by every document.
+EMPTY_RESULT: Mapping = MappingProxyType({})
+UNDECLARED_RESULT: Mapping = MappingProxyType({"(keys the target did not declare)": None})
+
+
 @dataclass(slots=True)
 class KnownDocument:
-    """One of our documents of the day on one account, as the target is asked about it."""
+    """One of our documents of the day on one account, as the target is asked about it.
+
+    ``result`` is the stored result reduced to the keys the target reads (``TargetAdapter.day_result_keys``;
+    a target declaring none gets the whole result): empty exactly when the stored result is, read with
+    ``.get``. ``done_at`` is given for a done document only (when it was done), ``updated_at`` for the others
+    only (since when it waits or was refused; an AMIS proposal's acceptance). One of these stays in memory
+    per document of the account being checked, so it holds nothing else."""
 
     id: int
     source_id: str
@@ -52,7 +94,7 @@ class KnownDocument:
     state: str
     amount: Decimal
     target_ref: str
-    result: dict
+    result: Mapping
     done_at: dt.datetime | None
     updated_at: dt.datetime | None
 

@@ -17,7 +17,6 @@ document that day) is kept apart in ``unexpected``: the report decides how to sh
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,13 +26,13 @@ MISSING, DUPLICATED, AMOUNT, WAITING, REFUSED = "missing", "duplicated", "amount
 KINDS = (MISSING, DUPLICATED, AMOUNT, WAITING, REFUSED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expected:
     source: str  # how people name the source object: "#100123", "1001"
     amount: Decimal  # what the buyer pays, as the source says
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Confirmed:
     source: str  # the source object the target document was made from
     document: str  # the target's own name of it: an invoice number, a voucher number, a Maventa id
@@ -82,17 +81,28 @@ def reconcile(
     refused: Mapping[str, str] | None = None,
 ) -> AccountDay:
     """`waiting` and `refused` map a source object to why (in the target's or our words)."""
-    confirmed = list(confirmed)
+    confirmed = confirmed if isinstance(confirmed, list) else list(confirmed)
     waiting, refused = waiting or {}, refused or {}
-    by_source: dict[str, list[Confirmed]] = defaultdict(list)
+    # One entry per source object: its document, or the list of them when the target holds several
+    by_source: dict[str, Confirmed | list[Confirmed]] = {}
     for doc in confirmed:
-        by_source[doc.source].append(doc)
+        held = by_source.get(doc.source)
+        if held is None:
+            by_source[doc.source] = doc
+        elif isinstance(held, list):
+            held.append(doc)
+        else:
+            by_source[doc.source] = [held, doc]
     unique: dict[str, Expected] = {}
     for item in expected:
         unique.setdefault(item.source, item)  # the source listed it twice: one object, one check
     differences: list[Difference] = []
     for item in unique.values():
-        docs = sorted(by_source.get(item.source, ()), key=lambda d: d.document)
+        held = by_source.get(item.source)
+        if held is None:
+            docs = []
+        else:
+            docs = sorted(held, key=lambda d: d.document) if isinstance(held, list) else [held]
         if not docs:
             if item.source in refused:
                 differences.append(Difference(REFUSED, item.source, None, refused[item.source]))

@@ -332,6 +332,9 @@ class TargetAdapter(Adapter):
 
     # --- reconciliation (``syncjobs.reconciliation``: what the target itself confirms for a day)
     reconciles: ClassVar[bool] = False  # it can be asked what it holds (``confirm_day``)
+    # The keys of a document's stored result ``confirm_day`` reads (``KnownDocument.result`` holds only these,
+    # read from the database as they are: the rest never leaves it); None: the whole result
+    day_result_keys: ClassVar[tuple[str, ...] | None] = None
 
     def confirm_day(self, account, day, known: list) -> Any:
         """What the target itself confirms for one account about the day's source objects ``known``

@@ -120,6 +120,7 @@ class MaventaTarget(TargetAdapter):
 
     # --- reconciliation (maventa/reconcile.py)
     reconciles = True
+    day_result_keys = ("maventa_id",)  # what reconcile.confirm_day reads of a stored result
 
     def confirm_day(self, account, day, known):
         from . import reconcile

@@ -114,6 +114,7 @@ class MeInvoiceTarget(TargetAdapter):
 
     # --- reconciliation (meinvoice/reconcile.py)
     reconciles = True
+    day_result_keys = ("ref_id", "inv_series", "series")  # what reconcile.confirm_day reads of a result
 
     def confirm_day(self, account, day, known):
         from . import reconcile

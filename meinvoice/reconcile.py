@@ -58,7 +58,21 @@ def _name(row: dict) -> str:
 
 
 def _ref(known: KnownDocument, tax_code: str, kind: str) -> str:
-    return str(known.result.get("ref_id") or ref_id_for(tax_code, known.source_id, kind)).casefold()
+    ref = str(known.result.get("ref_id") or ref_id_for(tax_code, known.source_id, kind))
+    key = ref.casefold()
+    return ref if key == ref else key  # our RefIDs are lower case already: one string, not two
+
+
+def _same(amount: Decimal | None, ours: Decimal) -> Decimal | None:
+    """The invoice's amount, as the order's own object when it is the same number written the same way
+    (one Decimal per order held, not two)."""
+    if amount is not None and amount == ours and amount.as_tuple() == ours.as_tuple():
+        return ours
+    return amount
+
+
+# What a foreign invoice is kept with until the day's pages are read (the rest of its row is let go)
+FOREIGN_KEYS = ("refid", "totalamount", "buyerlegalname", "buyerfullname", "invseries", "invno")
 
 
 def _pages(client, first: dt.date, last: dt.date):
@@ -80,7 +94,7 @@ def confirm_day(account, day: dt.date, known: list[KnownDocument]) -> TargetDay:
     client = client_for(account)
     today = dt.datetime.now(VN_TZ).date()
     last = min(day + dt.timedelta(days=DAYS_PAGED - 1), max(today, day))
-    seen: set[str] = set()
+    seen: set[int] = set()  # our documents the pages showed (their ids: objects the records already hold)
     foreign: list[dict] = []
     for row in _pages(client, day, last):
         row = _lower(row)
@@ -88,12 +102,12 @@ def confirm_day(account, day: dt.date, known: list[KnownDocument]) -> TargetDay:
         doc = ours.get(ref)
         if doc is None:
             if int(row.get("referencetype") or 0) == 0 and not row.get("isdelete"):
-                foreign.append(row)
+                foreign.append({key: row.get(key) for key in FOREIGN_KEYS})
             continue
-        seen.add(ref)
-        _confirm(answer, doc, row, _amount(row.get("totalamount")))
+        seen.add(doc.id)
+        _confirm(answer, doc, row, _same(_amount(row.get("totalamount")), doc.amount))
     unseen = [
-        k for ref, k in ours.items() if ref not in seen and k.state == SyncDocument.State.DONE and k.result
+        k for k in ours.values() if k.id not in seen and k.state == SyncDocument.State.DONE and k.result
     ]
     by_family: dict[tuple[bool, bool], list[KnownDocument]] = defaultdict(list)
     for k in unseen:

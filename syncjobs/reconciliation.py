@@ -18,24 +18,39 @@ Each difference is stored as the report prints it (``Difference.as_json``: kind,
 detail) plus ``document_id`` (the ``SyncDocument`` a person's retry would resend, None for an object that
 never reached us) and ``retryable`` (that document is in a state a person may retry now).
 
-Memory: the stored documents are read in chunks of ``CHUNK`` rows, only the snapshot's moment, amount and
-currency (``KeyTextTransform``: the JSON stays in the database); what stays in memory is one small record per
-object of the day.
+Memory: one account at a time, its stored documents read in chunks of ``CHUNK`` rows, only the snapshot's
+moment, amount and currency (``KeyTextTransform``: the JSON stays in the database) and of the result only the
+keys the target reads (``TargetAdapter.day_result_keys``). What stays in memory while an account is checked is
+one slim record per document of that account (``KnownDocument``: ids, label, state, a shared amount, the
+declared result keys, two times), the target's confirmation of it and the comparison's index of both; the
+sentences of the differences are written for the differing objects only. Whether more objects of the day
+exist at the source than reached us is counted from sorted ids as they pass (nothing kept), and the unknown
+ones are looked up ``CHUNK`` at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.daycheck import DayObject, KnownDocument, TargetDay
+from connectors.daycheck import (
+    EMPTY_RESULT,
+    UNDECLARED_RESULT,
+    DayObject,
+    DeclaredResult,
+    KnownDocument,
+    TargetDay,
+)
 from connectors.http import ApiError
 from connectors.money import amount_text
 from connectors.reconcile import AMOUNT, DUPLICATED, MISSING, REFUSED, WAITING, Expected, reconcile
@@ -78,21 +93,20 @@ def day_of(value, zone: dt.tzinfo) -> dt.date | None:
     return moment.astimezone(zone).date()
 
 
-def _decimal(value) -> Decimal:
+@functools.lru_cache(maxsize=4096)
+def _decimal_of(text: str) -> Decimal:
+    """Decimals are immutable: one object per amount text, shared by every document of that amount."""
     try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+        return Decimal(text)
     except (InvalidOperation, ValueError):
         return Decimal(0)
 
 
-class _Stored:
-    """One stored document of the day: what the target is asked about, and what only the core needs."""
+def _decimal(value) -> Decimal:
+    return _decimal_of(str(value)) if value not in (None, "") else Decimal(0)
 
-    __slots__ = ("account_id", "currency", "error", "error_text", "known")
 
-    def __init__(self, account_id, known, currency, error, error_text):
-        self.account_id, self.known, self.currency = account_id, known, currency
-        self.error, self.error_text = error, error_text
+_STATES = {state.value: state.value for state in State}  # one string object per state
 
 
 def _snapshot_key(path: str):
@@ -104,13 +118,15 @@ def _snapshot_key(path: str):
     return KeyTextTransform(last, expression)
 
 
-def stored_documents(connection, day: dt.date, zone: dt.tzinfo) -> Iterator[_Stored]:
-    """The connection's documents (its target's order kind) whose source object was created on ``day``,
-    streamed in chunks; only the snapshot's moment, amount and currency leave the database. The text bounds
-    are a day wider than the day on each side (any offset), the exact day is decided here."""
+def _day_documents(connection, day: dt.date, **filters):
+    """The connection's documents (its target's order kind) whose snapshot's moment is within a day of
+    ``day`` on each side (text bounds, any offset: the exact day is decided by ``day_of``), with the
+    snapshot's moment, amount and currency annotated (the JSON stays in the database)."""
     keys = connection.source.stored_day_keys
-    rows = (
-        SyncDocument.objects.filter(connection=connection, kind=connection.target.order_document_kind)
+    return (
+        SyncDocument.objects.filter(
+            connection=connection, kind=connection.target.order_document_kind, **filters
+        )
         .annotate(
             day_moment=_snapshot_key(keys.moment),
             day_amount=_snapshot_key(keys.amount),
@@ -120,44 +136,129 @@ def stored_documents(connection, day: dt.date, zone: dt.tzinfo) -> Iterator[_Sto
             day_moment__gte=(day - dt.timedelta(days=1)).isoformat(),
             day_moment__lt=(day + dt.timedelta(days=2)).isoformat(),
         )
-        .values_list(
-            "id",
-            "account_id",
-            "source_id",
-            "source_label",
-            "state",
-            "target_ref",
-            "result",
-            "done_at",
-            "updated_at",
-            "last_error",
-            "last_error_text",
-            "day_moment",
-            "day_amount",
-            "day_currency",
-        )
         .order_by()
     )
-    for row in rows.iterator(chunk_size=CHUNK):
-        (pk, account_id, source_id, label, state, ref, result, done_at, updated_at, error, error_text) = row[
-            :11
-        ]
-        moment, amount, currency = row[11:]
-        if day_of(moment, zone) != day:
-            continue
-        known = KnownDocument(
-            id=pk,
-            source_id=source_id,
-            label=label or source_id,
-            state=state,
-            amount=_decimal(amount),
-            target_ref=ref,
-            result=result or {},
-            done_at=done_at,
-            updated_at=updated_at,
+
+
+def reached_count(connection, day: dt.date, zone: dt.tzinfo) -> int:
+    """How many distinct source objects of the day reached us (on any account, routed or not): their ids
+    come sorted from the database and are counted as they pass, none kept."""
+    rows = _day_documents(connection, day).values_list("source_id", "day_moment").order_by("source_id")
+    count, previous = 0, None
+    for source_id, moment in rows.iterator(chunk_size=CHUNK):
+        if source_id != previous and day_of(moment, zone) == day:
+            count, previous = count + 1, source_id
+    return count
+
+
+def unreached(connection, day: dt.date, zone: dt.tzinfo, objects: Iterable[DayObject]) -> Iterator[DayObject]:
+    """The source's own objects of the day that did not reach us, asked of the database ``CHUNK`` at a
+    time (nothing held across chunks)."""
+    batch: list[DayObject] = []
+
+    def flush():
+        ids = {obj.source_id for obj in batch}
+        rows = _day_documents(connection, day, source_id__in=ids).values_list("source_id", "day_moment")
+        reached = {source_id for source_id, moment in rows if day_of(moment, zone) == day}
+        yield from (obj for obj in batch if obj.source_id not in reached)
+        batch.clear()
+
+    for obj in objects:
+        batch.append(obj)
+        if len(batch) == CHUNK:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
+class _AccountDocuments:
+    """One account's documents of the day, read once from the database in chunks: what the target is asked
+    about (``known``, one slim ``KnownDocument`` each) and, for the few documents not done, what our own
+    rows say of them (still on its way or refused, with when and why). ``currency`` is the first
+    document's."""
+
+    def __init__(self, connection, account, day: dt.date, zone: dt.tzinfo):
+        self.known: list[KnownDocument] = []
+        self.currency: str | None = None
+        self.waiting: dict[str, Text | str] = {}
+        self.refused: dict[str, Text | str] = {}
+        keys = connection.source.stored_day_keys
+        result_keys = connection.target.day_result_keys
+        if result_keys is None:
+            result_fields = {"whole_result": F("result")}
+        else:
+            result_keys = tuple(result_keys)
+            result_fields = {f"result_{i}": KeyTransform(key, "result") for i, key in enumerate(result_keys)}
+            result_fields["has_result"] = Case(
+                When(Q(result__isnull=True) | Q(result={}), then=Value(False)),
+                default=Value(True),
+                output_field=BooleanField(),
+            )
+        rows = (
+            _day_documents(connection, day, account=account)
+            .annotate(**result_fields)
+            .values_list(
+                "id",
+                "source_id",
+                "source_label",
+                "state",
+                "target_ref",
+                "done_at",
+                "updated_at",
+                "last_error",
+                "last_error_text",
+                "day_moment",
+                "day_amount",
+                "day_currency",
+                *result_fields,
+            )
         )
-        currency = (currency if keys.currency else "") or keys.default_currency
-        yield _Stored(account_id, known, str(currency).upper(), error, error_text)
+        shared: dict[str, str] = {}  # one object per short result value (a series, a state word)
+        for row in rows.iterator(chunk_size=CHUNK):
+            pk, source_id, label, state, ref, done_at, updated_at, error, error_text = row[:9]
+            moment, amount, currency = row[9:12]
+            if day_of(moment, zone) != day:
+                continue
+            if result_keys is None:
+                result = row[12] or {}
+            else:
+                values = tuple(
+                    shared.setdefault(value, value) if isinstance(value, str) and len(value) <= 16 else value
+                    for value in row[12:-1]
+                )
+                if any(value is not None for value in values):
+                    result = DeclaredResult(result_keys, values)
+                else:
+                    result = UNDECLARED_RESULT if row[-1] else EMPTY_RESULT
+            known = KnownDocument(
+                id=pk,
+                source_id=source_id,
+                label=label or source_id,
+                state=_STATES.get(state, state),
+                amount=_decimal(amount),
+                target_ref=ref or "",
+                result=result,
+                done_at=done_at if state == State.DONE else None,
+                updated_at=None if state == State.DONE else updated_at,
+            )
+            self.known.append(known)
+            if self.currency is None:
+                currency = (currency if keys.currency else "") or keys.default_currency
+                self.currency = str(currency).upper()
+            if known.state in WAITING_STATES or known.state in REFUSED_STATES:
+                self._ours(known, _reason(error, error_text))
+
+    def _ours(self, known: KnownDocument, reason: Text | str) -> None:
+        state = State(known.state).label
+        since = timezone.localtime(known.updated_at).strftime("%Y-%m-%d %H:%M") if known.updated_at else "?"
+        if known.state in WAITING_STATES:
+            self.waiting[known.label] = (
+                Text("%(state)s since %(since)s: %(reason)s", state=state, since=since, reason=reason)
+                if reason
+                else Text("%(state)s since %(since)s", state=state, since=since)
+            )
+        else:
+            self.refused[known.label] = reason or Text("%(state)s since %(since)s", state=state, since=since)
 
 
 def nightly_connections() -> list[int]:
@@ -172,7 +273,9 @@ def nightly_connections() -> list[int]:
 
 
 def check_day(connection, day: dt.date) -> list[ReconciledDay]:
-    """Check one day of the connection on every account; each account's row is replaced."""
+    """Check one day of the connection on every account, one account after the other (each reads its own
+    documents: one account's records are let go before the next is read); each account's row is
+    replaced."""
     source, target = connection.source, connection.target
     accounts = list(connection.accounts.order_by("pk"))
     if source.stored_day_keys is None or not target.reconciles:
@@ -185,22 +288,15 @@ def check_day(connection, day: dt.date) -> list[ReconciledDay]:
         return [_save(connection, account, day, error=why) for account in accounts]
     zone = source.day_zone(connection)
     start, end = day_bounds(zone, day)
-    per_account: dict[int | None, list[_Stored]] = defaultdict(list)
-    reached: set[str] = set()
-    for item in stored_documents(connection, day, zone):
-        per_account[item.account_id].append(item)
-        reached.add(item.known.source_id)
     never: dict[int, list[DayObject]] = defaultdict(list)
     source_error = None
     try:
         count = source.day_count(connection, start, end)
-        if count is not None and count > len(reached):
+        if count is not None and count > reached_count(connection, day, zone):
             rules = list(
                 connection.rules.filter(enabled=True).select_related("account", "account__connection")
             )
-            for obj in source.day_objects(connection, start, end):
-                if obj.source_id in reached:
-                    continue
+            for obj in unreached(connection, day, zone, source.day_objects(connection, start, end)):
                 decision = route(connection, obj.facts, rules)
                 if decision.account is not None:
                     never[decision.account.pk].append(obj)
@@ -217,8 +313,8 @@ def check_day(connection, day: dt.date) -> list[ReconciledDay]:
             connection,
             account,
             day,
-            per_account.pop(account.pk, []),
-            never.get(account.pk, []),
+            _AccountDocuments(connection, account, day, zone),
+            never.pop(account.pk, []),
             source_error=source_error,
         )
         if recent:
@@ -258,65 +354,34 @@ def check_account(
     connection,
     account,
     day: dt.date,
-    stored_docs: list[_Stored],
+    docs: _AccountDocuments,
     never: list[DayObject],
     *,
     source_error=None,
 ) -> ReconciledDay:
-    """One account's day: its documents of the day against what its target confirms."""
+    """One account's day: its documents of the day against what its target confirms.
+
+    In memory meanwhile: the account's slim ``KnownDocument``s, the target's confirmations, and the
+    comparison's index of both (``connectors.reconcile``); a difference's sentence (amounts, when it was
+    done, why it waits) is written only for the documents that differ."""
     target = connection.target
     default_currency = connection.source.stored_day_keys.default_currency
-    currency = stored_docs[0].currency if stored_docs else (never[0].currency if never else default_currency)
-    expected: list[Expected] = []
-    amounts: dict[str, Decimal] = {}
-    document_of: dict[str, KnownDocument] = {}
-    waiting: dict[str, Text | str] = {}
-    refused: dict[str, Text | str] = {}
-    missing: dict[str, Text | str] = {}
-    for item in stored_docs:
-        known = item.known
-        document_of[known.label] = known
-        if known.state == State.SKIPPED:
-            continue
-        expected.append(Expected(known.label, known.amount))
-        amounts[known.label] = known.amount
-        state = State(known.state).label
-        since = timezone.localtime(known.updated_at).strftime("%Y-%m-%d %H:%M") if known.updated_at else "?"
-        reason = _reason(item)
-        if known.state in WAITING_STATES:
-            waiting[known.label] = (
-                Text("%(state)s since %(since)s: %(reason)s", state=state, since=since, reason=reason)
-                if reason
-                else Text("%(state)s since %(since)s", state=state, since=since)
-            )
-        elif known.state in REFUSED_STATES:
-            refused[known.label] = reason or Text("%(state)s since %(since)s", state=state, since=since)
-        elif known.state == State.DONE:
-            done = timezone.localtime(known.done_at).strftime("%Y-%m-%d %H:%M") if known.done_at else "?"
-            missing[known.label] = Text(
-                "recorded here as done on %(done)s (%(amount)s), unknown to %(target)s",
-                done=done,
-                amount=amount_text(known.amount, currency),
-                target=target.label,
-            )
-    for obj in never:
-        expected.append(Expected(obj.label, obj.amount))
-        amounts[obj.label] = obj.amount
-        missing[obj.label] = Text(
-            "%(source)s has it (%(amount)s) but it never reached this service: its webhook was lost; a "
-            "sync of the day takes it in",
-            source=connection.source.label,
-            amount=amount_text(obj.amount, currency),
-        )
-    known_docs = [item.known for item in stored_docs]
+    currency = docs.currency or (never[0].currency if never else default_currency)
+    known = docs.known
+    waiting, refused = docs.waiting, docs.refused
+    expected = itertools.chain(
+        (Expected(k.label, k.amount) for k in known if k.state != State.SKIPPED),
+        (Expected(obj.label, obj.amount) for obj in never),
+    )
     try:
-        answer = target.confirm_day(account, day, known_docs)
+        answer = target.confirm_day(account, day, known)
     except (ApiError, Unsupported) as exc:
         error = Text(
             "%(target)s could not be asked about the day: %(error)s",
             target=target.label,
             error=getattr(exc, "text", None) or str(exc) or type(exc).__name__,
         )
+        amounts = _amounts(known, never)
         return _save(
             connection,
             account,
@@ -334,24 +399,22 @@ def check_account(
         if label not in answer.refused:
             refused.pop(label, None)
             waiting[label] = why
-    missing.update(answer.missing)
     checked = reconcile(
         expected,
         answer.confirmed,
         waiting={k: english(v) for k, v in waiting.items()},
         refused={k: english(v) for k, v in refused.items()},
     )
-    confirmed: dict[str, list] = defaultdict(list)
-    for doc in answer.confirmed:
-        confirmed[doc.source].append(doc)
+    differing = {diff.source for diff in checked.differences}
+    details = _Details(connection, currency, known, never, answer, differing)
     differences, texts = [], []
     for diff in checked.differences:
-        text = _detail(diff, amounts, missing, waiting, refused, confirmed, currency)
+        text = details.of(diff, waiting, refused)
         row = diff.as_json()
         row["detail"] = english(text)
-        known = document_of.get(diff.source)
-        row["document_id"] = known.id if known else None
-        row["retryable"] = bool(known and known.state in RETRYABLE_BY_PERSON)
+        document = details.document_of.get(diff.source)
+        row["document_id"] = document.id if document else None
+        row["retryable"] = bool(document and document.state in RETRYABLE_BY_PERSON)
         differences.append(row)
         texts.append(stored(text)[1] if isinstance(text, Text) else None)
     unexpected = [
@@ -375,41 +438,94 @@ def check_account(
     )
 
 
-def _reason(item: _Stored) -> Text | str:
-    if item.error_text:
+def _amounts(known: list[KnownDocument], never: list[DayObject], labels=None) -> dict[str, Decimal]:
+    """Each expected object's amount by label (the last one read wins, as the check reads them), for
+    ``labels`` only when given."""
+    amounts: dict[str, Decimal] = {}
+    for k in known:
+        if k.state != State.SKIPPED and (labels is None or k.label in labels):
+            amounts[k.label] = k.amount
+    for obj in never:
+        if labels is None or obj.label in labels:
+            amounts[obj.label] = obj.amount
+    return amounts
+
+
+class _Details:
+    """What the sentences of the differing objects need, gathered in one pass over the account's records
+    for those labels only: their amounts, their documents, the target's documents for them, and why each
+    missing one is missing."""
+
+    def __init__(self, connection, currency, known, never, answer: TargetDay, labels: set[str]):
+        self.currency = currency
+        self.amounts = _amounts(known, never, labels)
+        self.document_of: dict[str, KnownDocument] = {}
+        self.missing: dict[str, Text | str] = {}
+        target, source = connection.target, connection.source
+        for k in known:
+            if k.label not in labels:
+                continue
+            self.document_of[k.label] = k
+            if k.state == State.DONE:
+                done = timezone.localtime(k.done_at).strftime("%Y-%m-%d %H:%M") if k.done_at else "?"
+                self.missing[k.label] = Text(
+                    "recorded here as done on %(done)s (%(amount)s), unknown to %(target)s",
+                    done=done,
+                    amount=amount_text(k.amount, currency),
+                    target=target.label,
+                )
+        for obj in never:
+            if obj.label in labels:
+                self.missing[obj.label] = Text(
+                    "%(source)s has it (%(amount)s) but it never reached this service: its webhook was "
+                    "lost; a sync of the day takes it in",
+                    source=source.label,
+                    amount=amount_text(obj.amount, currency),
+                )
+        self.missing.update((label, why) for label, why in answer.missing.items() if label in labels)
+        self.confirmed: dict[str, list] = defaultdict(list)
+        for doc in answer.confirmed:
+            if doc.source in labels:
+                self.confirmed[doc.source].append(doc)
+
+    def of(self, diff, waiting, refused) -> Text | str:
+        """The difference's detail as a sentence a person reads in their language (its English is stored
+        too)."""
+        currency = self.currency
+        if diff.kind == MISSING:
+            return self.missing.get(diff.source) or Text(
+                "expected %(amount)s, none at the target",
+                amount=amount_text(self.amounts[diff.source], currency),
+            )
+        if diff.kind == WAITING:
+            return waiting[diff.source]
+        if diff.kind == REFUSED:
+            return refused[diff.source]
+        docs = sorted(self.confirmed.get(diff.source, ()), key=lambda d: d.document)
+        if diff.kind == DUPLICATED:
+            return Text(
+                "%(count)s target documents: %(names)s",
+                count=len(docs),
+                names=", ".join(d.document for d in docs),
+            )
+        if diff.kind == AMOUNT and docs:
+            source, there = self.amounts[diff.source], docs[0].amount
+            return Text(
+                "source %(source)s, target %(target)s (difference %(difference)s)",
+                source=amount_text(source, currency),
+                target=amount_text(there, currency),
+                difference=amount_text(there - source, currency),
+            )
+        return diff.detail
+
+
+def _reason(error, error_text) -> Text | str:
+    if error_text:
         try:
-            return Text.from_json(item.error_text)
+            return Text.from_json(error_text)
         except (TypeError, ValueError):
             pass
-    return item.error or ""
-
-
-def _detail(diff, amounts, missing, waiting, refused, confirmed, currency) -> Text | str:
-    """The difference's detail as a sentence a person reads in their language (its English is stored too)."""
-    if diff.kind == MISSING:
-        return missing.get(diff.source) or Text(
-            "expected %(amount)s, none at the target", amount=amount_text(amounts[diff.source], currency)
-        )
-    if diff.kind == WAITING:
-        return waiting[diff.source]
-    if diff.kind == REFUSED:
-        return refused[diff.source]
-    docs = sorted(confirmed.get(diff.source, ()), key=lambda d: d.document)
-    if diff.kind == DUPLICATED:
-        return Text(
-            "%(count)s target documents: %(names)s",
-            count=len(docs),
-            names=", ".join(d.document for d in docs),
-        )
-    if diff.kind == AMOUNT and docs:
-        source, there = amounts[diff.source], docs[0].amount
-        return Text(
-            "source %(source)s, target %(target)s (difference %(difference)s)",
-            source=amount_text(source, currency),
-            target=amount_text(there, currency),
-            difference=amount_text(there - source, currency),
-        )
-    return diff.detail
+    return error or ""
 
 
 @transaction.atomic
